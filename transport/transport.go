@@ -1,0 +1,122 @@
+// Package transport carries maskshare messages between the coordinator and the
+// parties.
+//
+// A session uses one [Conn] per party, between that party and the coordinator;
+// peer-to-peer parts travel through the coordinator sealed end to end, so the
+// transport never needs to see inside a message. This package provides an
+// in-memory transport for tests and single-process runs ([Pipe]).
+package transport
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Conn carries whole messages, in order, in both directions between a party
+// and the coordinator. Send and Recv may be called concurrently with each other
+// but not with themselves. Both return ctx.Err() (wrapped) when ctx ends first.
+type Conn interface {
+	// Send delivers msg. The caller must not modify msg afterwards.
+	Send(ctx context.Context, msg []byte) error
+	// Recv returns the next message. The caller owns the returned slice.
+	Recv(ctx context.Context) ([]byte, error)
+	// Close releases the connection; pending and later calls on either end
+	// return ErrClosed.
+	Close() error
+}
+
+// ErrClosed is returned by a Conn whose end, or whose peer's end, was closed.
+var ErrClosed = errors.New("transport: connection closed")
+
+// pipeQueue is the buffered direction of a Pipe. It is unbounded so that a
+// sender never blocks on a receiver that is itself waiting to send: the
+// session protocol's messages are bounded by the session's size.
+type pipeQueue struct {
+	mu     sync.Mutex
+	msgs   [][]byte
+	notify chan struct{} // closed and replaced when a message arrives
+}
+
+func newPipeQueue() *pipeQueue { return &pipeQueue{notify: make(chan struct{})} }
+
+func (q *pipeQueue) push(m []byte) {
+	q.mu.Lock()
+	q.msgs = append(q.msgs, m)
+	close(q.notify)
+	q.notify = make(chan struct{})
+	q.mu.Unlock()
+}
+
+// pop returns the next message, or nil and a channel that is closed when one
+// arrives.
+func (q *pipeQueue) pop() ([]byte, chan struct{}) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.msgs) == 0 {
+		return nil, q.notify
+	}
+	m := q.msgs[0]
+	q.msgs[0] = nil
+	q.msgs = q.msgs[1:]
+	return m, nil
+}
+
+type pipeShared struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+type pipeEnd struct {
+	in, out *pipeQueue
+	shared  *pipeShared
+}
+
+// Pipe returns the two ends of an in-memory connection. Messages are passed by
+// reference: a sender must not modify a message after sending it.
+func Pipe() (Conn, Conn) {
+	a, b := newPipeQueue(), newPipeQueue()
+	s := &pipeShared{closed: make(chan struct{})}
+	return &pipeEnd{in: a, out: b, shared: s}, &pipeEnd{in: b, out: a, shared: s}
+}
+
+func (p *pipeEnd) Send(ctx context.Context, msg []byte) error {
+	select {
+	case <-p.shared.closed:
+		return ErrClosed
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if msg == nil {
+		msg = []byte{} // nil marks "no message" in the queue
+	}
+	p.out.push(msg)
+	return nil
+}
+
+func (p *pipeEnd) Recv(ctx context.Context) ([]byte, error) {
+	for {
+		m, wait := p.in.pop()
+		if m != nil {
+			return m, nil
+		}
+		select {
+		case <-wait:
+		case <-p.shared.closed:
+			// Deliver what was sent before the close.
+			if m, _ := p.in.pop(); m != nil {
+				return m, nil
+			}
+			return nil, ErrClosed
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (p *pipeEnd) Close() error {
+	p.shared.once.Do(func() { close(p.shared.closed) })
+	return nil
+}
