@@ -1,0 +1,86 @@
+package maskshare
+
+import (
+	"crypto/ed25519"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Config holds the optional settings of a Party or a Coordinator. A nil
+// *Config means the defaults.
+type Config struct {
+	// Identity is a party's long-term Ed25519 key. When set, the party signs
+	// its ephemeral session key with it, so a relaying coordinator cannot
+	// substitute keys (it could otherwise read and alter sealed parts).
+	Identity ed25519.PrivateKey
+	// PeerKeys maps party names to their identity public keys. When set, a
+	// party (and the coordinator) refuses the session unless every other
+	// party's ephemeral key is signed by the key named here.
+	PeerKeys map[string]ed25519.PublicKey
+	// Logger receives structured logs: phases, sizes, timings; never an
+	// identifier, a value, a key or a seed. Nil discards logs.
+	Logger *slog.Logger
+	// Progress, if set, is called as each phase starts and ends.
+	Progress func(Progress)
+}
+
+// Progress reports that a session phase started (Done false) or ended.
+type Progress struct {
+	Role    string // "coordinator" or the party's name
+	Phase   string
+	Done    bool
+	Elapsed time.Duration // time spent in the phase, when Done
+}
+
+// PhaseTime is the wall time one phase of a session took.
+type PhaseTime struct {
+	Phase    string
+	Duration time.Duration
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func (c *Config) logger() *slog.Logger {
+	if c == nil || c.Logger == nil {
+		return discard
+	}
+	return c.Logger
+}
+
+// phases records phase timings and reports progress.
+type phases struct {
+	role    string
+	cfg     *Config
+	log     *slog.Logger
+	list    []PhaseTime
+	current string
+	started time.Time
+}
+
+func newPhases(role string, cfg *Config) *phases {
+	return &phases{role: role, cfg: cfg, log: cfg.logger()}
+}
+
+// start ends the current phase, if any, and starts the named one.
+func (p *phases) start(name string) {
+	p.end()
+	p.current, p.started = name, time.Now()
+	p.log.Debug("phase start", "role", p.role, "phase", name)
+	if p.cfg != nil && p.cfg.Progress != nil {
+		p.cfg.Progress(Progress{Role: p.role, Phase: name})
+	}
+}
+
+func (p *phases) end() {
+	if p.current == "" {
+		return
+	}
+	d := time.Since(p.started)
+	p.list = append(p.list, PhaseTime{Phase: p.current, Duration: d})
+	p.log.Info("phase done", "role", p.role, "phase", p.current, "duration", d)
+	if p.cfg != nil && p.cfg.Progress != nil {
+		p.cfg.Progress(Progress{Role: p.role, Phase: p.current, Done: true, Elapsed: d})
+	}
+	p.current = ""
+}

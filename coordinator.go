@@ -1,0 +1,471 @@
+package maskshare
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/maskshare/maskshare/internal/wire"
+	"github.com/maskshare/maskshare/mask"
+	"github.com/maskshare/maskshare/psi"
+	"github.com/maskshare/maskshare/transport"
+)
+
+// abortTimeout bounds how long telling the others about an abort may take.
+const abortTimeout = 5 * time.Second
+
+// Coordinator organises sessions: it deals the zero-sum masks, relays
+// sealed messages between parties, intersects pseudonymous tags and adds up
+// masked vectors. It never sees an identifier or an individual value.
+type Coordinator struct {
+	params Params
+	wp     wire.Params
+	cfg    *Config
+}
+
+// NewCoordinator returns a coordinator for sessions with params. cfg may be
+// nil.
+func NewCoordinator(params Params, cfg *Config) (*Coordinator, error) {
+	if err := params.Validate(); err != nil {
+		return nil, err
+	}
+	return &Coordinator{params: params, wp: params.wire(), cfg: cfg}, nil
+}
+
+// Report is what the coordinator knows at the end of a session.
+type Report struct {
+	Session [32]byte
+	// SetSizes is the number of records each party submitted.
+	SetSizes []int
+	// Size is the number of qualifying records.
+	Size int
+	// Aggregates[c][r] and Totals[c] are set only when the session lets the
+	// coordinator see the result (Params.CoordinatorSeesResult) and the
+	// policy reveals them: Aggregates for PerRecord, Totals for both
+	// PerRecord and TotalsOnly. Records are in canonical order.
+	Aggregates [][]int64
+	Totals     []int64
+	Phases     []PhaseTime
+}
+
+// coordSession is one run of the coordinator.
+type coordSession struct {
+	*Coordinator
+	conns []transport.Conn
+	sid   [32]byte
+	n     int
+	ph    *phases
+	// aborted is set once the parties have been told the session is over.
+	aborted bool
+}
+
+// Run runs one session with the parties on conns, conns[i] being party i's
+// connection. If any party fails or stops answering, every other party is
+// sent the reason and Run returns it; nothing is revealed.
+func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report, error) {
+	if len(conns) != len(c.params.Parties) {
+		return nil, fmt.Errorf("%w: %d connections for %d parties", ErrParams, len(conns), len(c.params.Parties))
+	}
+	s := &coordSession{Coordinator: c, conns: conns, n: len(conns), ph: newPhases("coordinator", c.cfg)}
+	rand.Read(s.sid[:])
+	rep, err := s.run(ctx)
+	s.ph.end()
+	if err != nil {
+		var ae *AbortError
+		if !errors.As(err, &ae) || ae.Party == "coordinator" {
+			s.abortAll(wire.Coordinator, err, -1)
+		}
+		s.ph.log.Warn("session aborted", "session", fmt.Sprintf("%x", s.sid[:8]), "err", publicReason(err))
+		return nil, err
+	}
+	rep.Phases = s.ph.list
+	return rep, nil
+}
+
+func (s *coordSession) run(ctx context.Context) (*Report, error) {
+	rep := &Report{Session: s.sid}
+	k := s.params.threshold()
+
+	s.ph.start("keys")
+	for i := range s.conns {
+		if err := s.send(ctx, i, (&wire.Open{Session: s.sid, Index: uint16(i), Params: s.wp}).Encode()); err != nil {
+			return nil, err
+		}
+	}
+	hellos := make([]wire.Hello, s.n)
+	if err := s.gather(ctx, wire.TypeHello, func(i int, msg []byte) error {
+		h, err := wire.DecodeHello(msg)
+		if err != nil {
+			return err
+		}
+		if s.cfg != nil && s.cfg.PeerKeys != nil &&
+			!verifyHello(s.cfg.PeerKeys[s.params.Parties[i]], s.sid, i, h, paramsDigest(&s.wp)) {
+			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[i])
+		}
+		hellos[i] = *h
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	masks, err := mask.ZeroSum(s.n)
+	if err != nil {
+		return nil, err
+	}
+	perm, err := randomPermutation(s.n)
+	if err != nil {
+		return nil, err
+	}
+	for i := range s.conns {
+		m := masks[perm[i]]
+		if err := s.send(ctx, i, (&wire.Peers{Hellos: hellos, MaskPlus: m.Plus, MaskMinus: m.Minus}).Encode()); err != nil {
+			return nil, err
+		}
+	}
+
+	// Relay the sealed boxes: party i's box for j goes to j marked as from i.
+	inbox := make([][]wire.Box, s.n)
+	sealed := make([]*wire.Sealed, s.n)
+	if err := s.gather(ctx, wire.TypeSealed, func(i int, msg []byte) (err error) {
+		sealed[i], err = wire.DecodeSealed(msg, s.n, i)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	for i, m := range sealed {
+		for _, b := range m.Boxes {
+			inbox[b.Peer] = append(inbox[b.Peer], wire.Box{Peer: uint16(i), Sealed: b.Sealed})
+		}
+	}
+	for j := range s.conns {
+		if err := s.send(ctx, j, (&wire.Sealed{Boxes: inbox[j]}).Encode()); err != nil {
+			return nil, err
+		}
+	}
+
+	s.ph.start("intersect")
+	var size int
+	var matches [][]psi.Match
+	switch s.params.Mode {
+	case Keyed:
+		lists := make([][]psi.Tag, s.n)
+		if err := s.gather(ctx, wire.TypeTags, func(i int, msg []byte) error {
+			m, err := wire.DecodeTags(msg)
+			if err == nil && len(m.Tags) == 0 {
+				err = fmt.Errorf("%w: party %s sent no tags", ErrProtocol, s.params.Parties[i])
+			}
+			lists[i] = m.Tags
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		size, matches, err = psi.Intersect(lists, k)
+		rep.SetSizes = listSizes(lists)
+	case ECDH:
+		var lists [][]psi.Element
+		lists, err = s.blindingRounds(ctx)
+		if err != nil {
+			return nil, err
+		}
+		size, matches, err = psi.Intersect(lists, k)
+		rep.SetSizes = listSizes(lists)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	rep.Size = size
+	s.ph.log.Info("intersection", "set_sizes", rep.SetSizes, "result_size", size)
+	if size < s.params.MinResultSize {
+		return nil, ErrResultTooSmall
+	}
+	reveal := s.params.Reveal
+	for i := range s.conns {
+		m := &wire.Match{Size: uint32(size)}
+		if reveal != CardinalityOnly {
+			m.Matches = matches[i]
+		}
+		if err := s.send(ctx, i, m.Encode()); err != nil {
+			return nil, err
+		}
+	}
+
+	var maskedTotals []uint64
+	var digest [32]byte
+	if reveal != CardinalityOnly {
+		s.ph.start("aggregate")
+		cols := len(s.params.Columns)
+		sum := make([]uint64, cols*size)
+		if err := s.gather(ctx, wire.TypeMasked, func(i int, msg []byte) error {
+			m, err := wire.DecodeMasked(msg)
+			if err != nil {
+				return err
+			}
+			if int(m.Columns) != cols || int(m.Size) != size {
+				return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], m.Columns, m.Size, cols, size)
+			}
+			mask.Add(sum, m.Words) // gather calls handlers one at a time
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		maskedTotals = columnTotals(sum, cols, size)
+		digest = aggregateDigest(s.sid, sum)
+
+		s.ph.start("reveal")
+		for i := range s.conns {
+			m := &wire.Reveal{Totals: maskedTotals, Digest: digest}
+			if reveal == PerRecord {
+				m.Count = uint32(len(matches[i]))
+				m.Values = make([]uint64, 0, len(matches[i])*cols)
+				for _, x := range matches[i] {
+					for c := 0; c < cols; c++ {
+						m.Values = append(m.Values, sum[c*size+int(x.Index)])
+					}
+				}
+			}
+			if err := s.send(ctx, i, m.Encode()); err != nil {
+				return nil, err
+			}
+		}
+		if s.params.CoordinatorSeesResult {
+			rep.Totals = toInt64(maskedTotals)
+			if reveal == PerRecord {
+				for c := 0; c < cols; c++ {
+					rep.Aggregates = append(rep.Aggregates, toInt64(sum[c*size:(c+1)*size]))
+				}
+			}
+		}
+	}
+
+	s.ph.start("confirm")
+	macs := make([][32]byte, s.n)
+	if err := s.gather(ctx, wire.TypeConfirm, func(i int, msg []byte) error {
+		m, err := wire.DecodeConfirm(msg)
+		macs[i] = m.MAC
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	done := (&wire.Done{MACs: macs}).Encode()
+	for i := range s.conns {
+		if err := s.send(ctx, i, done); err != nil {
+			return nil, err
+		}
+	}
+	// The MACs are keyed with a secret of the parties, but equal transcripts
+	// give equal MACs, so the coordinator can tell whether they agree.
+	for i := 1; i < s.n; i++ {
+		if macs[i] != macs[0] {
+			return nil, fmt.Errorf("%w: parties %s and %s", ErrTranscript, s.params.Parties[0], s.params.Parties[i])
+		}
+	}
+	return rep, nil
+}
+
+// blindingRounds runs the ecdh mode's rounds: each list travels around the
+// ring of parties, owner first, each party applying its key, and comes back
+// to the coordinator fully blinded. No party sees its own list fully blinded.
+func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, error) {
+	lists := make([][]psi.Element, s.n)
+	// Hop 0: every party sends its own list blinded with its key.
+	if err := s.gather(ctx, wire.TypeElements, func(i int, msg []byte) error {
+		m, err := wire.DecodeElements(msg, s.n)
+		if err != nil {
+			return err
+		}
+		if int(m.Owner) != i || m.Hop != 0 || len(m.Elems) == 0 {
+			return fmt.Errorf("%w: party %s sent list %d hop %d with %d elements, want its own non-empty list", ErrProtocol, s.params.Parties[i], m.Owner, m.Hop, len(m.Elems))
+		}
+		lists[i] = m.Elems
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for hop := 1; hop < s.n; hop++ {
+		// Party j blinds the list of owner j−hop.
+		for j := range s.conns {
+			owner := (j - hop + s.n) % s.n
+			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), Elems: lists[owner]}).Encode()
+			if err := s.send(ctx, j, msg); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.gather(ctx, wire.TypeElements, func(j int, msg []byte) error {
+			m, err := wire.DecodeElements(msg, s.n)
+			if err != nil {
+				return err
+			}
+			owner := (j - hop + s.n) % s.n
+			if int(m.Owner) != owner || int(m.Hop) != hop || len(m.Elems) != len(lists[owner]) {
+				return fmt.Errorf("%w: party %s returned list %d hop %d with %d elements, want list %d hop %d with %d",
+					ErrProtocol, s.params.Parties[j], m.Owner, m.Hop, len(m.Elems), owner, hop, len(lists[owner]))
+			}
+			lists[owner] = m.Elems
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return lists, nil
+}
+
+// gather receives one message of type want from every party, concurrently,
+// and hands each to handle, one at a time. An Abort from a party, a
+// malformed message or a party that does not answer before ctx ends fails
+// the gather.
+func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i int, msg []byte) error) error {
+	msgs := make([][]byte, s.n)
+	g, gctx := errgroup.WithContext(ctx)
+	for i, conn := range s.conns {
+		g.Go(func() error {
+			msg, err := conn.Recv(gctx)
+			if err != nil {
+				if ctx.Err() == nil && gctx.Err() != nil {
+					return gctx.Err() // another party failed first
+				}
+				return &partyError{party: i, err: fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)}
+			}
+			t, err := wire.Peek(msg)
+			if err != nil {
+				return &partyError{party: i, err: fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)}
+			}
+			if t == wire.TypeAbort {
+				m, err := wire.DecodeAbort(msg)
+				if err != nil {
+					return &partyError{party: i, err: fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)}
+				}
+				m.From = uint16(i) // a party speaks only for itself
+				return &partyError{party: i, err: abortError(m, s.params.Parties), abort: m}
+			}
+			if t != want {
+				return &partyError{party: i, err: fmt.Errorf("%w: party %s sent %v, want %v", ErrProtocol, s.params.Parties[i], t, want)}
+			}
+			msgs[i] = msg
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		var pe *partyError
+		if errors.As(err, &pe) {
+			s.abortAll(pe.party, pe.err, pe.party)
+			return pe.err
+		}
+		return err
+	}
+	for i, msg := range msgs {
+		if err := handle(i, msg); err != nil {
+			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) {
+				err = fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)
+			}
+			s.abortAll(i, err, i)
+			return &partyError{party: i, err: err}
+		}
+	}
+	return nil
+}
+
+// partyError is a failure attributed to one party; abortAll has already
+// told the others.
+type partyError struct {
+	party int
+	err   error
+	abort *wire.Abort
+}
+
+func (e *partyError) Error() string { return e.err.Error() }
+func (e *partyError) Unwrap() error { return e.err }
+
+// abortAll tells every party but skip that the session is over because of
+// err, caused by party `from` (or wire.Coordinator). It does not wait long:
+// a party that cannot be reached is already gone.
+func (s *coordSession) abortAll(from int, err error, skip int) {
+	if s.aborted {
+		return
+	}
+	s.aborted = true
+	msg := (&wire.Abort{From: uint16(from), Code: abortCode(err), Reason: publicReason(err)}).Encode()
+	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
+	defer cancel()
+	for i, conn := range s.conns {
+		if i != skip {
+			_ = conn.Send(ctx, msg) // best effort: the session is over either way
+		}
+	}
+}
+
+func (s *coordSession) send(ctx context.Context, i int, msg []byte) error {
+	if err := s.conns[i].Send(ctx, msg); err != nil {
+		err = fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)
+		s.abortAll(wire.Coordinator, err, i)
+		return &partyError{party: i, err: err}
+	}
+	return nil
+}
+
+func listSizes[T any](lists [][]T) []int {
+	out := make([]int, len(lists))
+	for i, l := range lists {
+		out[i] = len(l)
+	}
+	return out
+}
+
+func columnTotals(sum []uint64, cols, size int) []uint64 {
+	t := make([]uint64, cols)
+	for c := range t {
+		t[c] = mask.Sum(sum[c*size : (c+1)*size])
+	}
+	return t
+}
+
+// aggregateDigest commits to the whole (masked) aggregate vector, so that
+// parties can check they were all given the same result.
+func aggregateDigest(sid [32]byte, sum []uint64) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("maskshare aggregate v1"))
+	h.Write(sid[:])
+	buf := make([]byte, 0, 8*1024)
+	for len(sum) > 0 {
+		n := min(len(sum), 1024)
+		buf = buf[:0]
+		for _, x := range sum[:n] {
+			buf = binary.LittleEndian.AppendUint64(buf, x)
+		}
+		h.Write(buf)
+		sum = sum[n:]
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+func toInt64(v []uint64) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
+	}
+	return out
+}
+
+// randomPermutation returns a uniformly random permutation of 0..n−1 drawn
+// from crypto/rand (Fisher–Yates).
+func randomPermutation(n int) ([]int, error) {
+	p := make([]int, n)
+	for i := range p {
+		p[i] = i
+	}
+	for i := n - 1; i > 0; i-- {
+		j, err := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
+		if err != nil {
+			return nil, err
+		}
+		p[i], p[j.Int64()] = p[j.Int64()], p[i]
+	}
+	return p, nil
+}

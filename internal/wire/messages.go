@@ -1,0 +1,451 @@
+package wire
+
+import (
+	"github.com/maskshare/maskshare/psi"
+)
+
+// Column describes one value column of the session.
+type Column struct {
+	Name  string
+	Type  uint8
+	Scale uint8
+}
+
+// Params are the session parameters as the coordinator announces them.
+type Params struct {
+	Mode            uint8
+	Threshold       uint16
+	Reveal          uint8
+	MinResult       uint32
+	CoordinatorSees bool
+	FoldCase        bool
+	Parties         []string
+	Columns         []Column
+}
+
+func (w *writer) params(p *Params) {
+	w.u8(p.Mode)
+	w.u16(p.Threshold)
+	w.u8(p.Reveal)
+	w.u32(p.MinResult)
+	w.u8(b2u(p.CoordinatorSees))
+	w.u8(b2u(p.FoldCase))
+	w.u16(uint16(len(p.Parties)))
+	for _, s := range p.Parties {
+		w.str16(s)
+	}
+	w.u16(uint16(len(p.Columns)))
+	for _, c := range p.Columns {
+		w.str16(c.Name)
+		w.u8(c.Type)
+		w.u8(c.Scale)
+	}
+}
+
+func (r *reader) params() Params {
+	var p Params
+	p.Mode = r.u8()
+	p.Threshold = r.u16()
+	p.Reveal = r.u8()
+	p.MinResult = r.u32()
+	p.CoordinatorSees = r.bool()
+	p.FoldCase = r.bool()
+	n := int(r.u16())
+	if r.err == nil && (n < 2 || n > MaxParties) {
+		r.fail("%d parties", n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		p.Parties = append(p.Parties, r.str16(MaxNameLen, "party name"))
+	}
+	nc := int(r.u16())
+	if r.err == nil && (nc < 1 || nc > MaxColumns) {
+		r.fail("%d columns", nc)
+	}
+	for i := 0; i < nc && r.err == nil; i++ {
+		p.Columns = append(p.Columns, Column{Name: r.str16(MaxNameLen, "column name"), Type: r.u8(), Scale: r.u8()})
+	}
+	return p
+}
+
+// EncodeParams returns the canonical encoding of p, which the session hashes
+// into its transcript.
+func EncodeParams(p *Params) []byte {
+	w := &writer{}
+	w.params(p)
+	return w.b
+}
+
+func (r *reader) bool() bool {
+	v := r.u8()
+	if v > 1 {
+		r.fail("boolean %d", v)
+	}
+	return v == 1
+}
+
+func b2u(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Open starts a session for one party.
+type Open struct {
+	Session [KeySize]byte
+	Index   uint16 // the receiving party's index
+	Params  Params
+}
+
+func (m *Open) Encode() []byte {
+	w := newWriter(TypeOpen, 64)
+	w.raw(m.Session[:])
+	w.u16(m.Index)
+	w.params(&m.Params)
+	return w.b
+}
+
+func DecodeOpen(msg []byte) (*Open, error) {
+	r := newReader(msg, TypeOpen)
+	m := &Open{Session: r.key(), Index: r.u16(), Params: r.params()}
+	if r.err == nil && int(m.Index) >= len(m.Params.Parties) {
+		r.fail("index %d out of range for %d parties", m.Index, len(m.Params.Parties))
+	}
+	return m, r.done()
+}
+
+// Hello gives a party's ephemeral key, signed by its identity key if the
+// session uses identities.
+type Hello struct {
+	Key [KeySize]byte
+	Sig []byte
+}
+
+func (m *Hello) Encode() []byte {
+	w := newWriter(TypeHello, KeySize+2+len(m.Sig))
+	w.raw(m.Key[:])
+	w.bytes16(m.Sig)
+	return w.b
+}
+
+func DecodeHello(msg []byte) (*Hello, error) {
+	r := newReader(msg, TypeHello)
+	m := &Hello{Key: r.key(), Sig: r.bytes16(MaxSigLen, "signature")}
+	return m, r.done()
+}
+
+// Peers relays every party's Hello and deals the receiver's mask seeds.
+type Peers struct {
+	Hellos    []Hello
+	MaskPlus  [KeySize]byte
+	MaskMinus [KeySize]byte
+}
+
+func (m *Peers) Encode() []byte {
+	w := newWriter(TypePeers, len(m.Hellos)*(KeySize+66)+2*KeySize)
+	w.u16(uint16(len(m.Hellos)))
+	for _, h := range m.Hellos {
+		w.raw(h.Key[:])
+		w.bytes16(h.Sig)
+	}
+	w.raw(m.MaskPlus[:])
+	w.raw(m.MaskMinus[:])
+	return w.b
+}
+
+// DecodePeers decodes a Peers message for a session of n parties.
+func DecodePeers(msg []byte, n int) (*Peers, error) {
+	r := newReader(msg, TypePeers)
+	m := &Peers{}
+	if got := int(r.u16()); r.err == nil && got != n {
+		r.fail("%d hellos for %d parties", got, n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		m.Hellos = append(m.Hellos, Hello{Key: r.key(), Sig: r.bytes16(MaxSigLen, "signature")})
+	}
+	m.MaskPlus = r.key()
+	m.MaskMinus = r.key()
+	return m, r.done()
+}
+
+// Box is a sealed message to (when a party sends) or from (when the
+// coordinator relays) another party.
+type Box struct {
+	Peer   uint16
+	Sealed []byte
+}
+
+// Sealed carries a party's boxes: one for every other party.
+type Sealed struct {
+	Boxes []Box
+}
+
+func (m *Sealed) Encode() []byte {
+	w := newWriter(TypeSealed, len(m.Boxes)*(4+100))
+	w.u16(uint16(len(m.Boxes)))
+	for _, b := range m.Boxes {
+		w.u16(b.Peer)
+		w.bytes16(b.Sealed)
+	}
+	return w.b
+}
+
+// DecodeSealed decodes a Sealed message of a session of n parties; it must
+// hold exactly n−1 boxes with distinct peers, none equal to self.
+func DecodeSealed(msg []byte, n, self int) (*Sealed, error) {
+	r := newReader(msg, TypeSealed)
+	m := &Sealed{}
+	if got := int(r.u16()); r.err == nil && got != n-1 {
+		r.fail("%d boxes for %d parties", got, n)
+	}
+	seen := make([]bool, n)
+	for i := 0; i < n-1 && r.err == nil; i++ {
+		p := r.index(n, "peer")
+		if r.err == nil && (p == self || seen[p]) {
+			r.fail("box for peer %d repeated or addressed to the sender", p)
+		}
+		if r.err == nil {
+			seen[p] = true
+		}
+		m.Boxes = append(m.Boxes, Box{Peer: uint16(p), Sealed: r.bytes16(MaxSealedSize, "box")})
+	}
+	return m, r.done()
+}
+
+// Tags carries a party's keyed-mode tags, in the party's chosen order.
+type Tags struct {
+	Tags []psi.Tag
+}
+
+func (m *Tags) Encode() []byte {
+	w := newWriter(TypeTags, 4+len(m.Tags)*TagSize)
+	w.u32(uint32(len(m.Tags)))
+	for i := range m.Tags {
+		w.raw(m.Tags[i][:])
+	}
+	return w.b
+}
+
+func DecodeTags(msg []byte) (*Tags, error) {
+	r := newReader(msg, TypeTags)
+	n := r.count(MaxRecords, TagSize, "tags")
+	m := &Tags{}
+	if r.err == nil {
+		m.Tags = make([]psi.Tag, n)
+		p := r.take(n * TagSize)
+		for i := range m.Tags {
+			copy(m.Tags[i][:], p[i*TagSize:])
+		}
+	}
+	return m, r.done()
+}
+
+// Elements carries an ecdh-mode list: the list of party Owner after Hop
+// blindings beyond the owner's own.
+type Elements struct {
+	Owner uint16
+	Hop   uint16
+	Elems []psi.Element
+}
+
+func (m *Elements) Encode() []byte {
+	w := newWriter(TypeElements, 8+len(m.Elems)*ElementSize)
+	w.u16(m.Owner)
+	w.u16(m.Hop)
+	w.u32(uint32(len(m.Elems)))
+	for i := range m.Elems {
+		w.raw(m.Elems[i][:])
+	}
+	return w.b
+}
+
+// DecodeElements decodes an Elements message of a session of n parties. The
+// elements are not validated as group elements here: psi.Key.Blind does that.
+func DecodeElements(msg []byte, n int) (*Elements, error) {
+	r := newReader(msg, TypeElements)
+	m := &Elements{Owner: uint16(r.index(n, "owner"))}
+	m.Hop = r.u16()
+	if r.err == nil && int(m.Hop) >= n {
+		r.fail("hop %d for %d parties", m.Hop, n)
+	}
+	cnt := r.count(MaxRecords, ElementSize, "elements")
+	if r.err == nil {
+		m.Elems = make([]psi.Element, cnt)
+		p := r.take(cnt * ElementSize)
+		for i := range m.Elems {
+			copy(m.Elems[i][:], p[i*ElementSize:])
+		}
+	}
+	return m, r.done()
+}
+
+// Match tells a party the result size and which items of its list qualify.
+type Match struct {
+	Size    uint32
+	Matches []psi.Match
+}
+
+const matchSize = 4 + 4 + 2
+
+func (m *Match) Encode() []byte {
+	w := newWriter(TypeMatch, 8+len(m.Matches)*matchSize)
+	w.u32(m.Size)
+	w.u32(uint32(len(m.Matches)))
+	for _, x := range m.Matches {
+		w.u32(x.Pos)
+		w.u32(x.Index)
+		w.u16(x.Holders)
+	}
+	return w.b
+}
+
+func DecodeMatch(msg []byte) (*Match, error) {
+	r := newReader(msg, TypeMatch)
+	m := &Match{Size: r.u32()}
+	n := r.count(MaxRecords, matchSize, "matches")
+	if r.err == nil {
+		m.Matches = make([]psi.Match, n)
+		for i := range m.Matches {
+			m.Matches[i] = psi.Match{Pos: r.u32(), Index: r.u32(), Holders: r.u16()}
+		}
+	}
+	return m, r.done()
+}
+
+// Masked is a party's masked vector: Columns columns of Size words each,
+// column after column.
+type Masked struct {
+	Columns uint16
+	Size    uint32
+	Words   []uint64
+}
+
+func (m *Masked) Encode() []byte {
+	w := newWriter(TypeMasked, 6+8*len(m.Words))
+	w.u16(m.Columns)
+	w.u32(m.Size)
+	w.words(m.Words)
+	return w.b
+}
+
+func DecodeMasked(msg []byte) (*Masked, error) {
+	r := newReader(msg, TypeMasked)
+	m := &Masked{Columns: r.u16(), Size: r.u32()}
+	if r.err == nil && (m.Columns == 0 || int(m.Columns) > MaxColumns || m.Size > MaxRecords) {
+		r.fail("vector of %d columns × %d", m.Columns, m.Size)
+	}
+	words := int(m.Columns) * int(m.Size)
+	if r.err == nil && words*8 != len(r.b) {
+		r.fail("vector of %d words in %d bytes", words, len(r.b))
+	}
+	m.Words = r.words(words)
+	return m, r.done()
+}
+
+// Reveal carries the masked aggregates a party may see: the column totals, a
+// digest of the whole aggregate vector, and per-record values for the party's
+// matches in their order (none unless the policy reveals records).
+type Reveal struct {
+	Totals []uint64
+	Digest [KeySize]byte
+	Count  uint32
+	Values []uint64 // Count records × len(Totals) columns, record after record
+}
+
+func (m *Reveal) Encode() []byte {
+	w := newWriter(TypeReveal, 2+8*len(m.Totals)+KeySize+4+8*len(m.Values))
+	w.u16(uint16(len(m.Totals)))
+	w.words(m.Totals)
+	w.raw(m.Digest[:])
+	w.u32(m.Count)
+	w.words(m.Values)
+	return w.b
+}
+
+func DecodeReveal(msg []byte) (*Reveal, error) {
+	r := newReader(msg, TypeReveal)
+	cols := int(r.u16())
+	if r.err == nil && cols > MaxColumns {
+		r.fail("%d columns", cols)
+	}
+	m := &Reveal{}
+	m.Totals = r.words(cols)
+	m.Digest = r.key()
+	m.Count = r.u32()
+	if r.err == nil && (m.Count > MaxRecords || int(m.Count)*cols*8 != len(r.b)) {
+		r.fail("%d records of %d columns in %d bytes", m.Count, cols, len(r.b))
+	}
+	m.Values = r.words(int(m.Count) * cols)
+	return m, r.done()
+}
+
+// Confirm carries a party's MAC over the transcript.
+type Confirm struct {
+	MAC [KeySize]byte
+}
+
+func (m *Confirm) Encode() []byte {
+	w := newWriter(TypeConfirm, KeySize)
+	w.raw(m.MAC[:])
+	return w.b
+}
+
+func DecodeConfirm(msg []byte) (*Confirm, error) {
+	r := newReader(msg, TypeConfirm)
+	m := &Confirm{MAC: r.key()}
+	return m, r.done()
+}
+
+// Done relays every party's Confirm.
+type Done struct {
+	MACs [][KeySize]byte
+}
+
+func (m *Done) Encode() []byte {
+	w := newWriter(TypeDone, 2+KeySize*len(m.MACs))
+	w.u16(uint16(len(m.MACs)))
+	for _, x := range m.MACs {
+		w.raw(x[:])
+	}
+	return w.b
+}
+
+// DecodeDone decodes a Done message of a session of n parties.
+func DecodeDone(msg []byte, n int) (*Done, error) {
+	r := newReader(msg, TypeDone)
+	if got := int(r.u16()); r.err == nil && got != n {
+		r.fail("%d MACs for %d parties", got, n)
+	}
+	m := &Done{}
+	for i := 0; i < n && r.err == nil; i++ {
+		m.MACs = append(m.MACs, r.key())
+	}
+	return m, r.done()
+}
+
+// Abort ends the session. From is the index of the party that failed, or
+// Coordinator; Code classifies the failure (the session engine maps it to an
+// error) and Reason says more, without any secret or data.
+type Abort struct {
+	From   uint16
+	Code   uint8
+	Reason string
+}
+
+func (m *Abort) Encode() []byte {
+	reason := m.Reason
+	if len(reason) > MaxReasonLen {
+		reason = reason[:MaxReasonLen]
+	}
+	w := newWriter(TypeAbort, 5+len(reason))
+	w.u16(m.From)
+	w.u8(m.Code)
+	w.str16(reason)
+	return w.b
+}
+
+func DecodeAbort(msg []byte) (*Abort, error) {
+	r := newReader(msg, TypeAbort)
+	m := &Abort{From: r.u16(), Code: r.u8(), Reason: r.str16(MaxReasonLen, "reason")}
+	return m, r.done()
+}

@@ -1,0 +1,133 @@
+package maskshare
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/maskshare/maskshare/internal/wire"
+)
+
+// Key schedule of a session (docs/PROTOCOL.md, "Keys").
+//
+// Every party draws an ephemeral X25519 key for the session and, when the
+// session uses identities, signs it with its Ed25519 identity key, so a
+// relaying coordinator can neither read nor substitute what the parties seal
+// to each other. From the X25519 shares each ordered pair (i, j) derives an
+// AES-256-GCM key for boxes from i to j. Through those boxes each party
+// contributes 32 random bytes to the group secret, which only the parties
+// know and from which the keyed-mode PRF key, the output mask seed and the
+// transcript MAC key are derived.
+
+const (
+	helloLabel   = "maskshare hello v1"
+	sealLabel    = "maskshare seal v1"
+	groupLabel   = "maskshare group v1"
+	labelPSI     = "maskshare psi key v1"
+	labelOutput  = "maskshare output mask v1"
+	labelConfirm = "maskshare confirm v1"
+)
+
+// helloMessage is what a party's identity key signs: the session, the
+// party's index, its ephemeral key and the digest of the parameters.
+func helloMessage(sid [32]byte, index int, key [32]byte, paramsDigest [32]byte) []byte {
+	m := make([]byte, 0, len(helloLabel)+32+2+32+32)
+	m = append(m, helloLabel...)
+	m = append(m, sid[:]...)
+	m = binary.BigEndian.AppendUint16(m, uint16(index))
+	m = append(m, key[:]...)
+	m = append(m, paramsDigest[:]...)
+	return m
+}
+
+func signHello(id ed25519.PrivateKey, sid [32]byte, index int, key, digest [32]byte) []byte {
+	if id == nil {
+		return nil
+	}
+	return ed25519.Sign(id, helloMessage(sid, index, key, digest))
+}
+
+func verifyHello(pub ed25519.PublicKey, sid [32]byte, index int, h *wire.Hello, digest [32]byte) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, helloMessage(sid, index, h.Key, digest), h.Sig)
+}
+
+// pairAEAD returns the AEAD for boxes from party `from` to party `to`.
+func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
+	pub, err := ecdh.X25519().NewPublicKey(peer[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad ephemeral key: %v", ErrProtocol, err)
+	}
+	shared, err := priv.ECDH(pub)
+	if err != nil { // the all-zero output of a low-order point
+		return nil, fmt.Errorf("%w: bad ephemeral key: %v", ErrProtocol, err)
+	}
+	info := make([]byte, 0, len(sealLabel)+4+64)
+	info = append(info, sealLabel...)
+	info = binary.BigEndian.AppendUint16(info, uint16(from))
+	info = binary.BigEndian.AppendUint16(info, uint16(to))
+	info = append(info, fromKey[:]...)
+	info = append(info, toKey[:]...)
+	key, err := hkdf.Key(sha256.New, shared, sid[:], string(info), 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// boxAD binds a box to its session and direction.
+func boxAD(sid [32]byte, from, to int) []byte {
+	ad := append([]byte(nil), sid[:]...)
+	ad = binary.BigEndian.AppendUint16(ad, uint16(from))
+	return binary.BigEndian.AppendUint16(ad, uint16(to))
+}
+
+// Each directional key seals exactly one box per session, so a fixed nonce
+// never repeats under one key.
+var zeroNonce [12]byte
+
+func sealBox(aead cipher.AEAD, sid [32]byte, from, to int, plaintext []byte) []byte {
+	return aead.Seal(nil, zeroNonce[:aead.NonceSize()], plaintext, boxAD(sid, from, to))
+}
+
+func openBox(aead cipher.AEAD, sid [32]byte, from, to int, box []byte) ([]byte, error) {
+	pt, err := aead.Open(nil, zeroNonce[:aead.NonceSize()], box, boxAD(sid, from, to))
+	if err != nil {
+		return nil, fmt.Errorf("%w: box from party %d does not open (tampered or wrong key)", ErrAuthentication, from)
+	}
+	return pt, nil
+}
+
+// groupSecret combines every party's contribution, in party order.
+func groupSecret(sid [32]byte, contributions [][32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(groupLabel))
+	h.Write(sid[:])
+	for _, c := range contributions {
+		h.Write(c[:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// deriveKey derives a purpose key from the group secret.
+func deriveKey(group [32]byte, sid [32]byte, label string) [32]byte {
+	k, err := hkdf.Key(sha256.New, group[:], sid[:], label, 32)
+	if err != nil {
+		panic("maskshare: hkdf: " + err.Error())
+	}
+	return [32]byte(k)
+}
+
+func paramsDigest(p *wire.Params) [32]byte {
+	return sha256.Sum256(wire.EncodeParams(p))
+}

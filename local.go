@@ -1,0 +1,81 @@
+package maskshare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/maskshare/maskshare/transport"
+)
+
+// RunLocal runs a whole session in one process: a coordinator and one party
+// per table (tables[i] is party i's, named params.Parties[i]), connected by
+// in-memory pipes. It returns every party's result and the coordinator's
+// report, or, if the session aborted, the error of the participant that
+// caused it (every participant failed with it or an *AbortError naming it).
+func RunLocal(ctx context.Context, params Params, tables []*Table, cfg *Config) ([]*Result, *Report, error) {
+	if len(tables) != len(params.Parties) {
+		return nil, nil, fmt.Errorf("%w: %d tables for %d parties", ErrParams, len(tables), len(params.Parties))
+	}
+	coord, err := NewCoordinator(params, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	parties := make([]*Party, len(tables))
+	for i, t := range tables {
+		if parties[i], err = NewParty(params.Parties[i], params, t, cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	coordEnds := make([]transport.Conn, len(tables))
+	partyEnds := make([]transport.Conn, len(tables))
+	for i := range tables {
+		coordEnds[i], partyEnds[i] = transport.Pipe()
+	}
+	defer func() {
+		for _, c := range coordEnds {
+			c.Close()
+		}
+	}()
+
+	results := make([]*Result, len(tables))
+	errs := make([]error, len(tables)+1)
+	var report *Report
+	var g errgroup.Group
+	g.Go(func() error {
+		report, errs[len(tables)] = coord.Run(ctx, coordEnds)
+		return nil
+	})
+	for i, p := range parties {
+		g.Go(func() error {
+			results[i], errs[i] = p.Run(ctx, partyEnds[i])
+			return nil
+		})
+	}
+	g.Wait()
+	if err := rootCause(errs); err != nil {
+		return nil, nil, err
+	}
+	return results, report, nil
+}
+
+// rootCause picks, among the participants' errors, one that is not merely
+// an *AbortError relaying someone else's failure.
+func rootCause(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		var ae *AbortError
+		if !errors.As(err, &ae) {
+			return err
+		}
+	}
+	return first
+}

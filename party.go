@@ -1,0 +1,586 @@
+package maskshare
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"crypto/ecdh"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/maskshare/maskshare/internal/wire"
+	"github.com/maskshare/maskshare/mask"
+	"github.com/maskshare/maskshare/psi"
+	"github.com/maskshare/maskshare/share"
+	"github.com/maskshare/maskshare/transport"
+)
+
+// Party is one institution in a session: it holds a table and learns, for
+// each of its own records, whether it is common and what it adds up to.
+type Party struct {
+	name   string
+	index  int
+	params Params
+	wp     wire.Params
+	table  *Table
+	cfg    *Config
+}
+
+// NewParty returns the party called name for sessions with params, holding
+// table. cfg may be nil. The table is validated when the session runs, so
+// that a bad table aborts the session for everyone with the reason.
+func NewParty(name string, params Params, table *Table, cfg *Config) (*Party, error) {
+	if err := params.Validate(); err != nil {
+		return nil, err
+	}
+	idx := slices.Index(params.Parties, name)
+	if idx < 0 {
+		return nil, fmt.Errorf("%w: party %q is not one of %q", ErrParams, name, params.Parties)
+	}
+	return &Party{name: name, index: idx, params: params, wp: params.wire(), table: table, cfg: cfg}, nil
+}
+
+// Result is what a party learns from a session.
+type Result struct {
+	// Size is the number of qualifying records across all parties.
+	Size int
+	// Records are this party's qualifying records in canonical order (the
+	// same order at every party). Empty under CardinalityOnly.
+	Records []Record
+	// Totals are the column totals over all qualifying records, aggregated
+	// over all parties. Nil under CardinalityOnly.
+	Totals  []int64
+	Columns []Column
+	// Transcript is a hash of the session that every party computed alike;
+	// the session checked that all parties agree on it.
+	Transcript [32]byte
+	Phases     []PhaseTime
+}
+
+// Record is one qualifying record of a party.
+type Record struct {
+	ID      string // as in the party's table
+	Row     int    // index of the row in the party's table
+	Index   int    // canonical index, 0 ≤ Index < Result.Size
+	Holders int    // how many parties hold the record
+	// Values are the aggregates over all holders, one per column; nil under
+	// TotalsOnly.
+	Values []int64
+}
+
+// partySession is one run of a party.
+type partySession struct {
+	*Party
+	conn    transport.Conn
+	ph      *phases
+	in      *prepared
+	sid     [32]byte
+	n, cols int
+
+	hellos    []wire.Hello
+	maskSeeds mask.MaskSeeds
+	partsOut  []mask.Seed // seeds of the parts this party gives away
+	partsIn   []mask.Seed // seeds of the parts it receives
+	group     [32]byte
+	order     []int32 // order[pos] is the row sent at position pos
+	matches   []psi.Match
+	size      int
+	abortedBy *AbortError
+}
+
+// Run runs one session over conn, the party's connection to the
+// coordinator. On any failure the session is aborted for every participant
+// and no result is returned.
+func (p *Party) Run(ctx context.Context, conn transport.Conn) (*Result, error) {
+	s := &partySession{Party: p, conn: conn, ph: newPhases(p.name, p.cfg), n: len(p.params.Parties), cols: len(p.params.Columns)}
+	res, err := s.run(ctx)
+	s.ph.end()
+	if err != nil {
+		if s.abortedBy == nil {
+			// Tell the coordinator, which tells the others. Only the
+			// error's category leaves the party.
+			msg := (&wire.Abort{From: uint16(p.index), Code: abortCode(err), Reason: publicReason(err)}).Encode()
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+			_ = conn.Send(actx, msg) // best effort: the session is over either way
+			cancel()
+		}
+		s.ph.log.Warn("session failed", "party", p.name, "err", publicReason(err))
+		return nil, err
+	}
+	res.Phases = s.ph.list
+	return res, nil
+}
+
+func (s *partySession) run(ctx context.Context) (*Result, error) {
+	s.ph.start("prepare")
+	in, err := prepare(s.table, &s.params)
+	if err != nil {
+		return nil, err
+	}
+	s.in = in
+
+	s.ph.start("keys")
+	msg, err := s.recv(ctx, wire.TypeOpen)
+	if err != nil {
+		return nil, err
+	}
+	open, err := wire.DecodeOpen(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if d := diffParams(&s.wp, &open.Params); d != "" {
+		return nil, fmt.Errorf("%w: party %s has %s", ErrParamsMismatch, s.name, d)
+	}
+	if int(open.Index) != s.index {
+		return nil, fmt.Errorf("%w: coordinator calls this party %d, it is %d", ErrProtocol, open.Index, s.index)
+	}
+	s.sid = open.Session
+	if err := s.exchangeKeys(ctx); err != nil {
+		return nil, err
+	}
+
+	s.ph.start("intersect")
+	switch s.params.Mode {
+	case Keyed:
+		err = s.keyedPSI(ctx)
+	case ECDH:
+		err = s.ecdhPSI(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.receiveMatch(ctx); err != nil {
+		return nil, err
+	}
+
+	res := &Result{Size: s.size, Columns: slices.Clone(s.params.Columns)}
+	var maskedTotals []uint64
+	var digest [32]byte
+	if s.params.Reveal != CardinalityOnly {
+		s.ph.start("aggregate")
+		if err := s.sendMasked(ctx); err != nil {
+			return nil, err
+		}
+		s.ph.start("reveal")
+		maskedTotals, digest, err = s.receiveReveal(ctx, res)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	s.ph.start("confirm")
+	res.Transcript = s.transcript(maskedTotals, digest)
+	mac := hmac.New(sha256.New, deriveKeySlice(s.group, s.sid, labelConfirm))
+	mac.Write(res.Transcript[:])
+	var mine [32]byte
+	mac.Sum(mine[:0])
+	if err := s.conn.Send(ctx, (&wire.Confirm{MAC: mine}).Encode()); err != nil {
+		return nil, s.unavailable(err)
+	}
+	msg, err = s.recv(ctx, wire.TypeDone)
+	if err != nil {
+		return nil, err
+	}
+	done, err := wire.DecodeDone(msg, s.n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	for i, m := range done.MACs {
+		if subtle.ConstantTimeCompare(m[:], mine[:]) != 1 {
+			return nil, fmt.Errorf("%w: party %s's transcript differs", ErrTranscript, s.params.Parties[i])
+		}
+	}
+	return res, nil
+}
+
+// exchangeKeys sends the party's ephemeral key, checks the others', and
+// exchanges the sealed boxes that carry the group secret's contributions
+// and the part seeds.
+func (s *partySession) exchangeKeys(ctx context.Context) error {
+	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	var pub [32]byte
+	copy(pub[:], eph.PublicKey().Bytes())
+	digest := paramsDigest(&s.wp)
+	var identity []byte
+	if s.cfg != nil {
+		identity = s.cfg.Identity
+	}
+	hello := &wire.Hello{Key: pub, Sig: signHello(identity, s.sid, s.index, pub, digest)}
+	if err := s.conn.Send(ctx, hello.Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	msg, err := s.recv(ctx, wire.TypePeers)
+	if err != nil {
+		return err
+	}
+	peers, err := wire.DecodePeers(msg, s.n)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if peers.Hellos[s.index].Key != pub {
+		return fmt.Errorf("%w: the coordinator relayed a different key for this party", ErrAuthentication)
+	}
+	s.hellos = peers.Hellos
+	s.maskSeeds = mask.MaskSeeds{Plus: peers.MaskPlus, Minus: peers.MaskMinus}
+
+	aeadTo := make([]cipher.AEAD, s.n)
+	aeadFrom := make([]cipher.AEAD, s.n)
+	for j, h := range peers.Hellos {
+		if j == s.index {
+			continue
+		}
+		if s.cfg != nil && s.cfg.PeerKeys != nil && !verifyHello(s.cfg.PeerKeys[s.params.Parties[j]], s.sid, j, &h, digest) {
+			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[j])
+		}
+		if aeadTo[j], err = pairAEAD(eph, h.Key, s.sid, s.index, j, pub, h.Key); err != nil {
+			return err
+		}
+		if aeadFrom[j], err = pairAEAD(eph, h.Key, s.sid, j, s.index, h.Key, pub); err != nil {
+			return err
+		}
+	}
+
+	// Box to j: this party's group contribution, then the seed of j's part.
+	contrib := mask.NewSeed()
+	if s.partsOut, err = share.NewSeeds(s.n, s.index); err != nil {
+		return err
+	}
+	out := &wire.Sealed{}
+	for j := range s.n {
+		if j == s.index {
+			continue
+		}
+		pt := append(contrib[:], s.partsOut[j][:]...)
+		out.Boxes = append(out.Boxes, wire.Box{Peer: uint16(j), Sealed: sealBox(aeadTo[j], s.sid, s.index, j, pt)})
+	}
+	if err := s.conn.Send(ctx, out.Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	msg, err = s.recv(ctx, wire.TypeSealed)
+	if err != nil {
+		return err
+	}
+	in, err := wire.DecodeSealed(msg, s.n, s.index)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	contribs := make([][32]byte, s.n)
+	contribs[s.index] = contrib
+	s.partsIn = make([]mask.Seed, s.n)
+	for _, b := range in.Boxes {
+		j := int(b.Peer)
+		pt, err := openBox(aeadFrom[j], s.sid, j, s.index, b.Sealed)
+		if err != nil {
+			return err
+		}
+		if len(pt) != 64 {
+			return fmt.Errorf("%w: box from party %s holds %d bytes", ErrProtocol, s.params.Parties[j], len(pt))
+		}
+		contribs[j] = [32]byte(pt[:32])
+		s.partsIn[j] = mask.Seed(pt[32:])
+	}
+	s.group = groupSecret(s.sid, contribs)
+	return nil
+}
+
+// keyedPSI sends the tags of the party's identifiers in tag order, which
+// reveals nothing about row order.
+func (s *partySession) keyedPSI(ctx context.Context) error {
+	key := deriveKey(s.group, s.sid, labelPSI)
+	tagger, err := psi.NewTagger(key[:], s.sid)
+	if err != nil {
+		return err
+	}
+	tags := make([]psi.Tag, len(s.in.ids))
+	tagger.TagAll(tags, s.in.ids)
+	s.order = sortedOrder(tags, func(t *psi.Tag) []byte { return t[:] })
+	sorted := make([]psi.Tag, len(tags))
+	for pos, row := range s.order {
+		sorted[pos] = tags[row]
+	}
+	if err := s.conn.Send(ctx, (&wire.Tags{Tags: sorted}).Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	return nil
+}
+
+// ecdhPSI sends the party's own list blinded with its key, in element
+// order, then blinds the lists of the others as they come round.
+func (s *partySession) ecdhPSI(ctx context.Context) error {
+	key, err := psi.NewKey()
+	if err != nil {
+		return err
+	}
+	elems := make([]psi.Element, len(s.in.ids))
+	key.HashAndBlind(elems, s.in.ids, s.sid)
+	s.order = sortedOrder(elems, func(e *psi.Element) []byte { return e[:] })
+	sorted := make([]psi.Element, len(elems))
+	for pos, row := range s.order {
+		sorted[pos] = elems[row]
+	}
+	if err := s.conn.Send(ctx, (&wire.Elements{Owner: uint16(s.index), Elems: sorted}).Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	for hop := 1; hop < s.n; hop++ {
+		msg, err := s.recv(ctx, wire.TypeElements)
+		if err != nil {
+			return err
+		}
+		m, err := wire.DecodeElements(msg, s.n)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		if owner := (s.index - hop + s.n) % s.n; int(m.Owner) != owner || int(m.Hop) != hop {
+			return fmt.Errorf("%w: got list %d hop %d, want list %d hop %d", ErrProtocol, m.Owner, m.Hop, owner, hop)
+		}
+		if err := key.Blind(m.Elems, m.Elems); err != nil {
+			return fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		if err := s.conn.Send(ctx, m.Encode()); err != nil {
+			return s.unavailable(err)
+		}
+	}
+	return nil
+}
+
+// receiveMatch reads and checks the coordinator's answer to the PSI.
+func (s *partySession) receiveMatch(ctx context.Context) error {
+	msg, err := s.recv(ctx, wire.TypeMatch)
+	if err != nil {
+		return err
+	}
+	m, err := wire.DecodeMatch(msg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	s.size = int(m.Size)
+	k := s.params.threshold()
+	if s.params.Reveal == CardinalityOnly && len(m.Matches) != 0 {
+		return fmt.Errorf("%w: matches sent under the cardinality policy", ErrProtocol)
+	}
+	seen := make(map[uint32]bool, len(m.Matches))
+	for i, x := range m.Matches {
+		switch {
+		case int(x.Pos) >= len(s.order) || i > 0 && x.Pos <= m.Matches[i-1].Pos:
+			return fmt.Errorf("%w: match %d names position %d", ErrProtocol, i, x.Pos)
+		case int(x.Index) >= s.size || seen[x.Index]:
+			return fmt.Errorf("%w: match %d names index %d of %d", ErrProtocol, i, x.Index, s.size)
+		case int(x.Holders) < k || int(x.Holders) > s.n:
+			return fmt.Errorf("%w: match %d has %d holders", ErrProtocol, i, x.Holders)
+		}
+		seen[x.Index] = true
+	}
+	if k == s.n && len(m.Matches) != s.size && s.params.Reveal != CardinalityOnly {
+		return fmt.Errorf("%w: %d matches for a result of %d held by all parties", ErrProtocol, len(m.Matches), s.size)
+	}
+	if s.size < s.params.MinResultSize {
+		return fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, s.size)
+	}
+	s.matches = m.Matches
+	// Canonical order, so results list records alike at every party.
+	slices.SortFunc(s.matches, func(a, b psi.Match) int { return int(a.Index) - int(b.Index) })
+	return nil
+}
+
+// sendMasked builds the party's vector over the qualifying records (its
+// values where it holds the record, zero elsewhere), takes its own part,
+// adds the parts it received, its mask and (party 0 only) the output mask,
+// and sends the result.
+func (s *partySession) sendMasked(ctx context.Context) error {
+	size := s.size
+	words := make([]uint64, s.cols*size)
+	outputMask := !s.params.CoordinatorSeesResult && s.index == 0
+	var outSeed mask.Seed
+	if outputMask {
+		outSeed = deriveKey(s.group, s.sid, labelOutput)
+	}
+	err := forColumns(s.cols, func(c int) {
+		col := words[c*size : (c+1)*size]
+		vals := s.table.Values[c]
+		for _, x := range s.matches {
+			col[x.Index] = uint64(vals[s.order[x.Pos]])
+		}
+		add := share.Streams(s.partsIn, s.index, s.sid, c)
+		sub := share.Streams(s.partsOut, s.index, s.sid, c)
+		md := mask.Domain{Session: s.sid, Purpose: mask.PurposeMask, Column: uint32(c)}
+		add = append(add, mask.NewPRG(s.maskSeeds.Plus, md))
+		sub = append(sub, mask.NewPRG(s.maskSeeds.Minus, md))
+		if outputMask {
+			add = append(add, mask.NewPRG(outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)}))
+		}
+		mask.Mix(col, add, sub)
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(size), Words: words}).Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	return nil
+}
+
+// receiveReveal reads the masked aggregates, removes the output mask and
+// fills res. It returns the masked totals and digest for the transcript.
+func (s *partySession) receiveReveal(ctx context.Context, res *Result) ([]uint64, [32]byte, error) {
+	msg, err := s.recv(ctx, wire.TypeReveal)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	m, err := wire.DecodeReveal(msg)
+	if err != nil {
+		return nil, [32]byte{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	want := 0
+	if s.params.Reveal == PerRecord {
+		want = len(s.matches)
+	}
+	if len(m.Totals) != s.cols || int(m.Count) != want {
+		return nil, [32]byte{}, fmt.Errorf("%w: reveal of %d columns × %d records, want %d × %d", ErrProtocol, len(m.Totals), m.Count, s.cols, want)
+	}
+	// The values arrive in the order of the matches as the coordinator has
+	// them, by position; s.matches is in canonical order.
+	byPos := slices.Clone(s.matches)
+	slices.SortFunc(byPos, func(a, b psi.Match) int { return int(a.Pos) - int(b.Pos) })
+	valueAt := make(map[uint32]int, len(byPos)) // canonical index → record in m.Values
+	for i, x := range byPos {
+		valueAt[x.Index] = i
+	}
+	// With k = n this party holds every qualifying record, so it sees the
+	// whole aggregate vector and checks it against the digest.
+	if want == s.size && s.params.threshold() == s.n {
+		full := make([]uint64, s.cols*s.size)
+		for _, x := range byPos {
+			for c := 0; c < s.cols; c++ {
+				full[c*s.size+int(x.Index)] = m.Values[valueAt[x.Index]*s.cols+c]
+			}
+		}
+		if d := aggregateDigest(s.sid, full); !bytes.Equal(d[:], m.Digest[:]) {
+			return nil, [32]byte{}, fmt.Errorf("%w: aggregates do not match the coordinator's digest", ErrTranscript)
+		}
+	}
+
+	totals := slices.Clone(m.Totals)
+	var outMask [][]uint64 // outMask[c] is the output mask of column c
+	if !s.params.CoordinatorSeesResult {
+		outSeed := deriveKey(s.group, s.sid, labelOutput)
+		outMask = make([][]uint64, s.cols)
+		for c := range outMask {
+			outMask[c] = make([]uint64, s.size)
+			mask.Expand(outMask[c], outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
+			totals[c] -= mask.Sum(outMask[c])
+		}
+	}
+	res.Totals = toInt64(totals)
+	res.Records = make([]Record, len(s.matches))
+	for i, x := range s.matches {
+		row := int(s.order[x.Pos])
+		r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
+		if s.params.Reveal == PerRecord {
+			r.Values = make([]int64, s.cols)
+			at := valueAt[x.Index] * s.cols
+			for c := range r.Values {
+				v := m.Values[at+c]
+				if outMask != nil {
+					v -= outMask[c][x.Index]
+				}
+				r.Values[c] = int64(v)
+			}
+		}
+		res.Records[i] = r
+	}
+	return m.Totals, m.Digest, nil
+}
+
+// transcript hashes what every party must agree on: the session, the
+// parameters, everyone's keys, the result size and the masked result.
+func (s *partySession) transcript(maskedTotals []uint64, digest [32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("maskshare transcript v1"))
+	h.Write(s.sid[:])
+	h.Write(wire.EncodeParams(&s.wp))
+	for _, x := range s.hellos {
+		h.Write(x.Key[:])
+	}
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(s.size))
+	h.Write(b[:])
+	for _, t := range maskedTotals {
+		binary.BigEndian.PutUint64(b[:], t)
+		h.Write(b[:])
+	}
+	h.Write(digest[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// recv reads the next message, which must be of type want or an Abort.
+func (s *partySession) recv(ctx context.Context, want wire.Type) ([]byte, error) {
+	msg, err := s.conn.Recv(ctx)
+	if err != nil {
+		return nil, s.unavailable(err)
+	}
+	t, err := wire.Peek(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if t == wire.TypeAbort {
+		m, err := wire.DecodeAbort(msg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		s.abortedBy = abortError(m, s.params.Parties)
+		return nil, s.abortedBy
+	}
+	if t != want {
+		return nil, fmt.Errorf("%w: got %v, want %v", ErrProtocol, t, want)
+	}
+	return msg, nil
+}
+
+func (s *partySession) unavailable(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: coordinator: %v", ErrPartyUnavailable, err)
+}
+
+// sortedOrder returns the rows sorted by their items' bytes: the order in
+// which a party sends its list, unrelated to the order of its table.
+func sortedOrder[T any](items []T, key func(*T) []byte) []int32 {
+	order := make([]int32, len(items))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		return bytes.Compare(key(&items[a]), key(&items[b]))
+	})
+	return order
+}
+
+// forColumns runs f for every column, on all cores.
+func forColumns(cols int, f func(c int)) error {
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for c := range cols {
+		g.Go(func() error { f(c); return nil })
+	}
+	return g.Wait()
+}
+
+func deriveKeySlice(group, sid [32]byte, label string) []byte {
+	k := deriveKey(group, sid, label)
+	return k[:]
+}

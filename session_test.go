@@ -1,0 +1,238 @@
+package maskshare
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// oracle computes the expected result for party p in plaintext: join the
+// tables on the (normalised) identifier, keep records held by at least k
+// parties, and sum their values.
+type oracleRecord struct {
+	holders int
+	sums    []int64
+}
+
+func oracle(params Params, tables []*Table) map[string]*oracleRecord {
+	k := params.threshold()
+	all := map[string]*oracleRecord{}
+	for _, t := range tables {
+		for r, id := range t.IDs {
+			key := normForOracle(id, params.FoldCase)
+			o := all[key]
+			if o == nil {
+				o = &oracleRecord{sums: make([]int64, len(t.Values))}
+				all[key] = o
+			}
+			o.holders++
+			for c := range t.Values {
+				o.sums[c] += t.Values[c][r]
+			}
+		}
+	}
+	for key, o := range all {
+		if o.holders < k {
+			delete(all, key)
+		}
+	}
+	return all
+}
+
+func normForOracle(id string, fold bool) string {
+	// Independent of psi.Normalize: the generated identifiers only ever
+	// differ by surrounding spaces and ASCII case.
+	b := []byte(id)
+	for len(b) > 0 && b[0] == ' ' {
+		b = b[1:]
+	}
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	if fold {
+		for i, ch := range b {
+			if 'A' <= ch && ch <= 'Z' {
+				b[i] = ch + 'a' - 'A'
+			}
+		}
+	}
+	return string(b)
+}
+
+// genTables makes n tables over a shared universe of identifiers, so that
+// records are held by random subsets of parties.
+func genTables(rng *rand.Rand, n, cols, universe int, maxAbs int64) []*Table {
+	tables := make([]*Table, n)
+	for i := range tables {
+		tables[i] = NewTable(cols)
+	}
+	for u := 0; u < universe; u++ {
+		id := fmt.Sprintf("cust-%06d-%x", u, rng.Uint32())
+		for i := range tables {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			vals := make([]int64, cols)
+			for c := range vals {
+				vals[c] = rng.Int64N(2*maxAbs+1) - maxAbs
+			}
+			tables[i].AddRow(id, vals...)
+		}
+	}
+	for i, t := range tables {
+		if t.Len() == 0 { // every party needs a row
+			t.AddRow(fmt.Sprintf("only-%d", i), make([]int64, cols)...)
+		}
+		shuffleTable(rng, t)
+	}
+	return tables
+}
+
+func shuffleTable(rng *rand.Rand, t *Table) {
+	rng.Shuffle(t.Len(), func(a, b int) {
+		t.IDs[a], t.IDs[b] = t.IDs[b], t.IDs[a]
+		for _, col := range t.Values {
+			col[a], col[b] = col[b], col[a]
+		}
+	})
+}
+
+func testParams(n, cols int) Params {
+	p := Params{}
+	for i := range n {
+		p.Parties = append(p.Parties, fmt.Sprintf("bank-%c", 'a'+i))
+	}
+	for c := range cols {
+		p.Columns = append(p.Columns, Column{Name: fmt.Sprintf("col%d", c)})
+	}
+	return p
+}
+
+// checkAgainstOracle verifies every party's result against the plaintext
+// join-and-sum.
+func checkAgainstOracle(t *testing.T, params Params, tables []*Table, results []*Result, rep *Report) {
+	t.Helper()
+	want := oracle(params, tables)
+	cols := len(params.Columns)
+	wantTotals := make([]int64, cols)
+	for _, o := range want {
+		for c := range o.sums {
+			wantTotals[c] += o.sums[c]
+		}
+	}
+	if rep.Size != len(want) {
+		t.Fatalf("coordinator: result size %d, oracle %d", rep.Size, len(want))
+	}
+	for i, res := range results {
+		if res.Size != len(want) {
+			t.Fatalf("party %d: result size %d, oracle %d", i, res.Size, len(want))
+		}
+		if res.Transcript != results[0].Transcript {
+			t.Fatalf("party %d: transcript differs from party 0", i)
+		}
+		// The party's qualifying records are exactly its rows the oracle keeps.
+		var wantIDs []string
+		for _, id := range tables[i].IDs {
+			if want[normForOracle(id, params.FoldCase)] != nil {
+				wantIDs = append(wantIDs, id)
+			}
+		}
+		if params.Reveal == CardinalityOnly {
+			if len(res.Records) != 0 || res.Totals != nil {
+				t.Fatalf("party %d: cardinality policy revealed records or totals", i)
+			}
+			continue
+		}
+		var gotIDs []string
+		for j, r := range res.Records {
+			gotIDs = append(gotIDs, r.ID)
+			if tables[i].IDs[r.Row] != r.ID {
+				t.Fatalf("party %d: record %q points at row %d holding %q", i, r.ID, r.Row, tables[i].IDs[r.Row])
+			}
+			if j > 0 && r.Index <= res.Records[j-1].Index {
+				t.Fatalf("party %d: records not in canonical order", i)
+			}
+			o := want[normForOracle(r.ID, params.FoldCase)]
+			if r.Holders != o.holders {
+				t.Fatalf("party %d: record %q has %d holders, oracle %d", i, r.ID, r.Holders, o.holders)
+			}
+			switch params.Reveal {
+			case PerRecord:
+				if !slices.Equal(r.Values, o.sums) {
+					t.Fatalf("party %d: record %q sums %v, oracle %v", i, r.ID, r.Values, o.sums)
+				}
+			case TotalsOnly:
+				if r.Values != nil {
+					t.Fatalf("party %d: totals policy revealed a record's values", i)
+				}
+			}
+		}
+		slices.Sort(gotIDs)
+		slices.Sort(wantIDs)
+		if !slices.Equal(gotIDs, wantIDs) {
+			t.Fatalf("party %d: qualifying ids %v, oracle %v", i, gotIDs, wantIDs)
+		}
+		if !slices.Equal(res.Totals, wantTotals) {
+			t.Fatalf("party %d: totals %v, oracle %v", i, res.Totals, wantTotals)
+		}
+	}
+	// The same canonical index means the same record at every party.
+	byIndex := map[int]string{}
+	for _, res := range results {
+		for _, r := range res.Records {
+			key := normForOracle(r.ID, params.FoldCase)
+			if prev, ok := byIndex[r.Index]; ok && prev != key {
+				t.Fatalf("canonical index %d is %q at one party and %q at another", r.Index, prev, key)
+			}
+			byIndex[r.Index] = key
+		}
+	}
+	if params.CoordinatorSeesResult && params.Reveal != CardinalityOnly {
+		if !slices.Equal(rep.Totals, wantTotals) {
+			t.Fatalf("coordinator totals %v, oracle %v", rep.Totals, wantTotals)
+		}
+	} else if rep.Totals != nil || rep.Aggregates != nil {
+		t.Fatalf("coordinator learned aggregates it may not see")
+	}
+}
+
+func runLocal(t *testing.T, params Params, tables []*Table) ([]*Result, *Report) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	results, rep, err := RunLocal(ctx, params, tables, nil)
+	if err != nil {
+		t.Fatalf("session: %v", err)
+	}
+	return results, rep
+}
+
+func TestOracle(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	for _, mode := range []PSIMode{Keyed, ECDH} {
+		for n := 2; n <= 7; n++ {
+			for k := 2; k <= n; k++ {
+				for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
+					name := fmt.Sprintf("%v/n=%d/k=%d/%v", mode, n, k, reveal)
+					t.Run(name, func(t *testing.T) {
+						t.Parallel()
+						rng := rand.New(rand.NewPCG(rng.Uint64(), 2))
+						params := testParams(n, 1+rng.IntN(3))
+						params.Mode, params.Threshold, params.Reveal = mode, k, reveal
+						params.CoordinatorSeesResult = rng.IntN(2) == 0
+						universe := 20 + rng.IntN(60)
+						if mode == ECDH {
+							universe = 10 + rng.IntN(20)
+						}
+						tables := genTables(rng, n, len(params.Columns), universe, 1<<40)
+						results, rep := runLocal(t, params, tables)
+						checkAgainstOracle(t, params, tables, results, rep)
+					})
+				}
+			}
+		}
+	}
+}
