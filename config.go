@@ -23,6 +23,19 @@ type Config struct {
 	Logger *slog.Logger
 	// Progress, if set, is called as each phase starts and ends.
 	Progress func(Progress)
+	// PhaseTimeout bounds how long the coordinator waits for the parties'
+	// messages in one phase; a party that has not answered by then is
+	// reported unavailable and the session aborted for all. Zero means no
+	// bound beyond the context's deadline: choose it from the data's size,
+	// since blinding a million records takes minutes in ecdh mode.
+	PhaseTimeout time.Duration
+}
+
+func (c *Config) phaseTimeout() time.Duration {
+	if c == nil {
+		return 0
+	}
+	return c.PhaseTimeout
 }
 
 // Progress reports that a session phase started (Done false) or ended.

@@ -321,6 +321,11 @@ func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, err
 // the gather.
 func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i int, msg []byte) error) error {
 	msgs := make([][]byte, s.n)
+	if d := s.cfg.phaseTimeout(); d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i, conn := range s.conns {
 		g.Go(func() error {
@@ -353,7 +358,13 @@ func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i
 	if err := g.Wait(); err != nil {
 		var pe *partyError
 		if errors.As(err, &pe) {
-			s.abortAll(pe.party, pe.err, pe.party)
+			// A party that aborted itself needs no telling; one that is
+			// merely slow or sent garbage does.
+			skip := -1
+			if pe.abort != nil {
+				skip = pe.party
+			}
+			s.abortAll(pe.party, pe.err, skip)
 			return pe.err
 		}
 		return err
@@ -363,7 +374,7 @@ func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i
 			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) {
 				err = fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)
 			}
-			s.abortAll(i, err, i)
+			s.abortAll(i, err, -1)
 			return &partyError{party: i, err: err}
 		}
 	}

@@ -3,8 +3,10 @@ package maskshare
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,23 +45,13 @@ func oracle(params Params, tables []*Table) map[string]*oracleRecord {
 }
 
 func normForOracle(id string, fold bool) string {
-	// Independent of psi.Normalize: the generated identifiers only ever
-	// differ by surrounding spaces and ASCII case.
-	b := []byte(id)
-	for len(b) > 0 && b[0] == ' ' {
-		b = b[1:]
-	}
-	for len(b) > 0 && b[len(b)-1] == ' ' {
-		b = b[:len(b)-1]
-	}
+	// Independent of psi.Normalize: the generated identifiers only differ by
+	// surrounding white space and ASCII case.
+	id = strings.TrimSpace(id)
 	if fold {
-		for i, ch := range b {
-			if 'A' <= ch && ch <= 'Z' {
-				b[i] = ch + 'a' - 'A'
-			}
-		}
+		id = strings.ToLower(id)
 	}
-	return string(b)
+	return id
 }
 
 // genTables makes n tables over a shared universe of identifiers, so that
@@ -233,6 +225,57 @@ func TestOracle(t *testing.T) {
 					})
 				}
 			}
+		}
+	}
+}
+
+func TestEdgeCases(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	mk := func(n int, rows [][]string, vals func(i, r int) []int64) []*Table {
+		tables := make([]*Table, n)
+		for i := range tables {
+			tables[i] = NewTable(2)
+			for r, id := range rows[i] {
+				if err := tables[i].AddRow(id, vals(i, r)...); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return tables
+	}
+	small := func(i, r int) []int64 { return []int64{int64(i*100 + r), -int64(r)} }
+	limit := int64(math.MaxInt64 / 3)
+	cases := []struct {
+		name string
+		n, k int
+		fold bool
+		rows [][]string
+		vals func(i, r int) []int64
+		size int
+	}{
+		{"empty intersection", 3, 3, false, [][]string{{"a", "b"}, {"c", "d"}, {"e"}}, small, 0},
+		{"all common", 3, 3, false, [][]string{{"a", "b", "c"}, {"c", "b", "a"}, {"b", "a", "c"}}, small, 3},
+		{"one party one row", 3, 3, false, [][]string{{"a", "b", "c"}, {"c", "b", "a"}, {"b"}}, small, 1},
+		{"one row each, k=2", 3, 2, false, [][]string{{"x"}, {"x"}, {"y"}}, small, 1},
+		{"case and spaces", 2, 2, true, [][]string{{" Alice ", "BOB"}, {"alice", "bob\t", "carol"}}, small, 2},
+		{"case kept", 2, 2, false, [][]string{{"Alice", "bob"}, {"alice", "bob"}}, small, 1},
+		{"extreme positive", 3, 3, false, [][]string{{"a"}, {"a"}, {"a"}}, func(i, r int) []int64 { return []int64{limit, -limit} }, 1},
+		{"extreme mixed", 3, 2, false, [][]string{{"a", "b"}, {"a", "b"}, {"b", "c"}},
+			func(i, r int) []int64 { return []int64{limit/2 - int64(r), -(limit / 2) + int64(i)} }, 2},
+	}
+	for _, tc := range cases {
+		for _, mode := range []PSIMode{Keyed, ECDH} {
+			t.Run(fmt.Sprintf("%s/%v", tc.name, mode), func(t *testing.T) {
+				params := testParams(tc.n, 2)
+				params.Threshold, params.FoldCase, params.Mode = tc.k, tc.fold, mode
+				params.CoordinatorSeesResult = rng.IntN(2) == 0
+				tables := mk(tc.n, tc.rows, tc.vals)
+				results, rep := runLocal(t, params, tables)
+				checkAgainstOracle(t, params, tables, results, rep)
+				if rep.Size != tc.size {
+					t.Fatalf("result size %d, want %d", rep.Size, tc.size)
+				}
+			})
 		}
 	}
 }
