@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/big"
+	"math/bits"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -118,12 +118,9 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	perm, err := randomPermutation(s.n)
-	if err != nil {
-		return nil, err
-	}
+	perm := randomPermutation(s.n)
 	for i := range s.conns {
-		m := masks[perm[i]]
+		m := masks[perm[i]] // which ring position a party gets is random
 		if err := s.send(ctx, i, (&wire.Peers{Hellos: hellos, MaskPlus: m.Plus, MaskMinus: m.Minus}).Encode()); err != nil {
 			return nil, err
 		}
@@ -287,11 +284,20 @@ func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, err
 	}); err != nil {
 		return nil, err
 	}
+	// Before each hop the coordinator shuffles each list and undoes the
+	// shuffle when it comes back, so that no party can link an element it
+	// blinds to the owner's rows, nor to what another party saw.
+	perms := make([][]int32, s.n)
 	for hop := 1; hop < s.n; hop++ {
 		// Party j blinds the list of owner j−hop.
 		for j := range s.conns {
 			owner := (j - hop + s.n) % s.n
-			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), Elems: lists[owner]}).Encode()
+			perms[owner] = randomPermutation(len(lists[owner]))
+			shuffled := make([]psi.Element, len(lists[owner]))
+			for to, from := range perms[owner] {
+				shuffled[to] = lists[owner][from]
+			}
+			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), Elems: shuffled}).Encode()
 			if err := s.send(ctx, j, msg); err != nil {
 				return nil, err
 			}
@@ -306,7 +312,9 @@ func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, err
 				return fmt.Errorf("%w: party %s returned list %d hop %d with %d elements, want list %d hop %d with %d",
 					ErrProtocol, s.params.Parties[j], m.Owner, m.Hop, len(m.Elems), owner, hop, len(lists[owner]))
 			}
-			lists[owner] = m.Elems
+			for to, from := range perms[owner] {
+				lists[owner][from] = m.Elems[to]
+			}
 			return nil
 		}); err != nil {
 			return nil, err
@@ -464,19 +472,21 @@ func toInt64(v []uint64) []int64 {
 	return out
 }
 
-// randomPermutation returns a uniformly random permutation of 0..n−1 drawn
-// from crypto/rand (Fisher–Yates).
-func randomPermutation(n int) ([]int, error) {
-	p := make([]int, n)
+// randomPermutation returns a uniformly random permutation of 0..n−1
+// (Fisher–Yates) drawn from crypto/rand. Indexes are taken as the high word
+// of r·(i+1) for a 64-bit random r, whose bias is below (i+1)/2^64.
+func randomPermutation(n int) []int32 {
+	p := make([]int32, n)
 	for i := range p {
-		p[i] = i
+		p[i] = int32(i)
 	}
-	for i := n - 1; i > 0; i-- {
-		j, err := rand.Int(rand.Reader, big.NewInt(int64(i+1)))
-		if err != nil {
-			return nil, err
+	buf := make([]byte, 8*min(n, 4096))
+	for i := n - 1; i > 0; {
+		rand.Read(buf)
+		for b := 0; b+8 <= len(buf) && i > 0; b, i = b+8, i-1 {
+			j, _ := bits.Mul64(binary.LittleEndian.Uint64(buf[b:]), uint64(i+1))
+			p[i], p[j] = p[j], p[i]
 		}
-		p[i], p[j.Int64()] = p[j.Int64()], p[i]
 	}
-	return p, nil
+	return p
 }
