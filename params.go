@@ -53,34 +53,34 @@ const MaxScale = 18
 
 // Column is one value column of the session's tables.
 type Column struct {
-	Name  string
-	Type  ColumnType
-	Scale uint8 // digits after the point, for Decimal columns
+	Name  string     `json:"name"`
+	Type  ColumnType `json:"type"`
+	Scale uint8      `json:"scale,omitempty"` // digits after the point, for Decimal columns
 }
 
 // Params are a session's parameters. The coordinator and every party must
 // be configured with the same Params; the session aborts otherwise.
 type Params struct {
 	// Parties names the parties; a party's index is its position.
-	Parties []string
+	Parties []string `json:"parties"`
 	// Columns are the value columns every party's table has, in order.
-	Columns []Column
+	Columns []Column `json:"columns"`
 	// Mode is the PSI mode; the default is Keyed.
-	Mode PSIMode
+	Mode PSIMode `json:"mode"`
 	// Threshold is k: a record qualifies if at least k parties hold it.
 	// 0 means all parties.
-	Threshold int
+	Threshold int `json:"threshold,omitempty"`
 	// Reveal is what the parties learn; the default is PerRecord.
-	Reveal RevealPolicy
+	Reveal RevealPolicy `json:"reveal"`
 	// MinResultSize is the smallest result that is revealed: with fewer
 	// qualifying records the session ends with ErrResultTooSmall and nothing
 	// but that fact is revealed.
-	MinResultSize int
+	MinResultSize int `json:"min_result_size,omitempty"`
 	// CoordinatorSeesResult lets the coordinator learn the aggregates. By
 	// default the parties hide them with an output mask only they know.
-	CoordinatorSeesResult bool
+	CoordinatorSeesResult bool `json:"coordinator_sees_result,omitempty"`
 	// FoldCase makes identifiers match regardless of letter case.
-	FoldCase bool
+	FoldCase bool `json:"fold_case,omitempty"`
 }
 
 // Limits of a session, from the wire protocol.

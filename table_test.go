@@ -1,6 +1,7 @@
 package maskshare
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
@@ -139,3 +140,27 @@ func TestEnumText(t *testing.T) {
 		t.Fatal("unknown policy accepted")
 	}
 }
+
+func TestParamsJSON(t *testing.T) {
+	in := `{"parties":["a","b"],"columns":[{"name":"balance","type":"decimal","scale":2},{"name":"n","type":"int64"}],"mode":"ecdh","threshold":2,"reveal":"totals"}`
+	var p Params
+	if err := json.Unmarshal([]byte(in), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Mode != ECDH || p.Reveal != TotalsOnly || p.Columns[0].Type != Decimal || p.Columns[0].Scale != 2 || p.Threshold != 2 {
+		t.Fatalf("decoded %+v", p)
+	}
+	if err := json.Unmarshal([]byte(`{"mode":"rsa"}`), &p); err == nil {
+		t.Fatal("unknown mode accepted")
+	}
+	out, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Params
+	if err := json.Unmarshal(out, &back); err != nil || diffParams(ptr(p.wire()), ptr(back.wire())) != "" {
+		t.Fatalf("round trip %s: %v", out, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
