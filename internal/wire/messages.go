@@ -1,6 +1,10 @@
 package wire
 
 import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
 	"github.com/maskshare/maskshare/psi"
 )
 
@@ -193,6 +197,9 @@ func (m *Sealed) Encode() []byte {
 // DecodeSealed decodes a Sealed message of a session of n parties; it must
 // hold exactly n−1 boxes with distinct peers, none equal to self.
 func DecodeSealed(msg []byte, n, self int) (*Sealed, error) {
+	if n < 2 || n > MaxParties || self < 0 || self >= n {
+		return nil, fmt.Errorf("%w: sealed boxes for party %d of %d", ErrMalformed, self, n)
+	}
 	r := newReader(msg, TypeSealed)
 	m := &Sealed{}
 	if got := int(r.u16()); r.err == nil && got != n-1 {
@@ -334,11 +341,13 @@ func DecodeMasked(msg []byte) (*Masked, error) {
 	if r.err == nil && (m.Columns == 0 || int(m.Columns) > MaxColumns || m.Size > MaxRecords) {
 		r.fail("vector of %d columns × %d", m.Columns, m.Size)
 	}
-	words := int(m.Columns) * int(m.Size)
-	if r.err == nil && words*8 != len(r.b) {
+	words := uint64(m.Columns) * uint64(m.Size)
+	if r.err == nil && !r.fits(words) {
 		r.fail("vector of %d words in %d bytes", words, len(r.b))
 	}
-	m.Words = r.words(words)
+	if r.err == nil {
+		m.Words = r.words(int(words))
+	}
 	return m, r.done()
 }
 
@@ -372,10 +381,12 @@ func DecodeReveal(msg []byte) (*Reveal, error) {
 	m.Totals = r.words(cols)
 	m.Digest = r.key()
 	m.Count = r.u32()
-	if r.err == nil && (m.Count > MaxRecords || int(m.Count)*cols*8 != len(r.b)) {
+	if r.err == nil && (m.Count > MaxRecords || !r.fits(uint64(m.Count)*uint64(cols))) {
 		r.fail("%d records of %d columns in %d bytes", m.Count, cols, len(r.b))
 	}
-	m.Values = r.words(int(m.Count) * cols)
+	if r.err == nil {
+		m.Values = r.words(int(m.Count) * cols)
+	}
 	return m, r.done()
 }
 
@@ -435,8 +446,14 @@ type Abort struct {
 func (m *Abort) Encode() []byte {
 	reason := m.Reason
 	if len(reason) > MaxReasonLen {
-		reason = reason[:MaxReasonLen]
+		// Cut at a rune boundary, so the reason stays UTF-8.
+		cut := MaxReasonLen
+		for cut > 0 && !utf8.RuneStart(reason[cut]) {
+			cut--
+		}
+		reason = reason[:cut]
 	}
+	reason = strings.ToValidUTF8(reason, "") // never longer than before
 	w := newWriter(TypeAbort, 5+len(reason))
 	w.u16(m.From)
 	w.u8(m.Code)

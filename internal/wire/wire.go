@@ -180,19 +180,26 @@ func (r *reader) key() (k [KeySize]byte) {
 // count reads a uint32 count of items of size each, checks it against max and
 // against the bytes left, so the caller can allocate count items safely.
 func (r *reader) count(max, size int, what string) int {
-	n := int(r.u32())
+	n := uint64(r.u32())
 	if r.err != nil {
 		return 0
 	}
-	if n > max {
+	if n > uint64(max) {
 		r.fail("%d %s exceeds the limit of %d", n, what, max)
 		return 0
 	}
-	if n*size > len(r.b) {
-		r.fail("%d %s need %d bytes, have %d", n, what, n*size, len(r.b))
+	// In uint64, so that the product cannot wrap where int is 32 bits.
+	if n*uint64(size) > uint64(len(r.b)) {
+		r.fail("%d %s need %d bytes, have %d", n, what, n*uint64(size), len(r.b))
 		return 0
 	}
-	return n
+	return int(n)
+}
+
+// fits reports whether words 64-bit words are exactly the bytes left,
+// computing in uint64 so that the product cannot wrap.
+func (r *reader) fits(words uint64) bool {
+	return words <= uint64(len(r.b))/8 && words*8 == uint64(len(r.b))
 }
 
 func (r *reader) str16(max int, what string) string {
