@@ -4,7 +4,21 @@
 // A session uses one [Conn] per party, between that party and the coordinator;
 // peer-to-peer parts travel through the coordinator sealed end to end, so the
 // transport never needs to see inside a message. This package provides an
-// in-memory transport for tests and single-process runs ([Pipe]).
+// in-memory transport for tests and single-process runs ([Pipe]), and a
+// network transport:
+//
+//   - Identities are long-term Ed25519 keys certified by a deployment CA
+//     ([NewCA], [CA.Issue], [LoadIdentity], [LoadCAPool]).
+//   - Connections are TLS 1.3 with mutual authentication: each side checks
+//     that the other's certificate chains to the CA and names an allowed peer
+//     ([ServerTLSConfig], [ClientTLSConfig]).
+//   - A party calls [Dial], which retries until the coordinator is up; the
+//     coordinator serves sessions through a [Listener] and, for many sessions
+//     at once, a [Router].
+//   - Messages are framed, split into chunks of at most [MaxFrameSize] bytes,
+//     bounded by [Config.MaxMessageSize] and compressed with zstd when that
+//     pays (see [ProtocolVersion] for the wire format).
+//   - [Metered] counts the traffic of any Conn.
 package transport
 
 import (

@@ -1,0 +1,173 @@
+package transport
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+)
+
+// Defaults used when a [Config] field is left zero (or the Config is nil).
+const (
+	// DefaultMaxMessageSize is the default [Config.MaxMessageSize]: 2 GiB.
+	// It lets a vector of 1e8 records of up to 21 bytes (1e8 × 21 B =
+	// 2.1e9 B < 2^31 B) pass as one message; larger payloads must be split
+	// by the caller or the limit raised explicitly. A peer can make the
+	// receiver allocate up to this much per connection, so set it to what
+	// the session can legitimately need.
+	DefaultMaxMessageSize = 2 << 30
+
+	// DefaultHandshakeTimeout is the default [Config.HandshakeTimeout].
+	DefaultHandshakeTimeout = 10 * time.Second
+
+	// DefaultDialBackoff is the default [Config.DialBackoff]: the pause
+	// after the first failed connection attempt.
+	DefaultDialBackoff = 100 * time.Millisecond
+
+	// MaxDialBackoff caps the pause between connection attempts (unless
+	// [Config.DialBackoff] itself is larger).
+	MaxDialBackoff = 5 * time.Second
+
+	// DefaultKeepAlive is the default [Config.KeepAlive] period.
+	DefaultKeepAlive = 15 * time.Second
+
+	// DefaultHoldTimeout is the default [Config.HoldTimeout].
+	DefaultHoldTimeout = 30 * time.Second
+)
+
+// ALPN is the application protocol negotiated in the TLS handshake; a peer
+// speaking anything else is refused.
+const ALPN = "maskshare/1"
+
+// Config configures [Dial], [Listen] and [Router]. A zero field means the
+// documented default; since [Config.TLS] is required, Dial and Listen refuse a
+// nil *Config.
+type Config struct {
+	// TLS is the TLS configuration, normally built by [ServerTLSConfig]
+	// (for Listen) or [ClientTLSConfig] (for Dial). Required. It is cloned;
+	// MinVersion is forced to TLS 1.3 and NextProtos to [ALPN]. A server
+	// configuration must require and verify client certificates
+	// (tls.RequireAndVerifyClientCert), and on both sides the peer's
+	// certificate chain must be verified by crypto/tls, so a configuration
+	// that sets InsecureSkipVerify is refused at connection time.
+	TLS *tls.Config
+
+	// MaxMessageSize bounds the size of one message, sent or received;
+	// zero means [DefaultMaxMessageSize]. A received message that declares
+	// a larger size is refused before any of it is allocated. Negative is
+	// an error.
+	MaxMessageSize int64
+
+	// HandshakeTimeout bounds the TLS handshake and each step of the
+	// admission exchange that follows it (hello, reply, confirmation), on
+	// both sides; zero means [DefaultHandshakeTimeout]. It does not bound
+	// a party's wait for the coordinator's reply (see HoldTimeout), which
+	// Dial leaves to its context.
+	HandshakeTimeout time.Duration
+
+	// DialBackoff is the pause after the first failed connection attempt
+	// of [Dial]; the pause doubles after each further failure, up to
+	// [MaxDialBackoff], with up to 25% random jitter. Zero means
+	// [DefaultDialBackoff].
+	DialBackoff time.Duration
+
+	// KeepAlive is the TCP keep-alive probe period; zero means
+	// [DefaultKeepAlive], negative disables keep-alive probes.
+	KeepAlive time.Duration
+
+	// DisableCompression stops this end from compressing the messages it
+	// sends. (Compression is on by default: a message of at least 1 KiB
+	// is compressed with zstd when a trial on its first 16 KiB saves at
+	// least 10%.) Compressed messages are always accepted.
+	DisableCompression bool
+
+	// HoldTimeout is how long a [Router] holds an authenticated connection
+	// for a session that no [Router.Expect] is waiting for yet, so that a
+	// party that starts before the coordinator opens the session is not
+	// turned away. Zero means [DefaultHoldTimeout]; negative means such
+	// connections are refused at once.
+	HoldTimeout time.Duration
+
+	// Logger receives connection events (handshake failures, refusals,
+	// retries); nil means no logging. Payloads are never logged.
+	Logger *slog.Logger
+}
+
+// config is a Config with defaults applied.
+type config struct {
+	tls              *tls.Config
+	maxMessageSize   int64
+	handshakeTimeout time.Duration
+	dialBackoff      time.Duration
+	keepAlive        time.Duration
+	compress         bool
+	holdTimeout      time.Duration
+	log              *slog.Logger
+}
+
+var errNoTLS = errors.New("transport: Config.TLS is required")
+
+// resolve applies defaults. server selects the checks for Listen.
+func (c *Config) resolve(server bool) (*config, error) {
+	if c == nil || c.TLS == nil {
+		return nil, errNoTLS
+	}
+	r := &config{
+		maxMessageSize:   c.MaxMessageSize,
+		handshakeTimeout: c.HandshakeTimeout,
+		dialBackoff:      c.DialBackoff,
+		keepAlive:        c.KeepAlive,
+		compress:         !c.DisableCompression,
+		holdTimeout:      c.HoldTimeout,
+		log:              c.Logger,
+	}
+	switch {
+	case r.maxMessageSize < 0:
+		return nil, fmt.Errorf("transport: negative Config.MaxMessageSize %d", r.maxMessageSize)
+	case r.maxMessageSize == 0:
+		r.maxMessageSize = DefaultMaxMessageSize
+	}
+	// A message must fit in a slice.
+	r.maxMessageSize = min(r.maxMessageSize, math.MaxInt)
+	if r.handshakeTimeout <= 0 {
+		r.handshakeTimeout = DefaultHandshakeTimeout
+	}
+	if r.dialBackoff <= 0 {
+		r.dialBackoff = DefaultDialBackoff
+	}
+	if r.keepAlive == 0 {
+		r.keepAlive = DefaultKeepAlive
+	}
+	if r.holdTimeout == 0 {
+		r.holdTimeout = DefaultHoldTimeout
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+
+	t := c.TLS.Clone()
+	t.MinVersion = tls.VersionTLS13
+	if t.MaxVersion != 0 && t.MaxVersion < tls.VersionTLS13 {
+		return nil, errors.New("transport: Config.TLS.MaxVersion must allow TLS 1.3")
+	}
+	t.NextProtos = []string{ALPN}
+	if t.InsecureSkipVerify {
+		return nil, errors.New("transport: Config.TLS.InsecureSkipVerify is not supported; use VerifyConnection for extra checks")
+	}
+	if server {
+		if len(t.Certificates) == 0 && t.GetCertificate == nil && t.GetConfigForClient == nil {
+			return nil, errors.New("transport: Config.TLS has no server certificate")
+		}
+		if t.ClientAuth != tls.RequireAndVerifyClientCert {
+			return nil, errors.New("transport: Config.TLS.ClientAuth must be tls.RequireAndVerifyClientCert")
+		}
+		// Resumption would skip the client certificate.
+		t.SessionTicketsDisabled = true
+	} else if len(t.Certificates) == 0 && t.GetClientCertificate == nil {
+		return nil, errors.New("transport: Config.TLS has no client certificate")
+	}
+	r.tls = t
+	return r, nil
+}

@@ -1,0 +1,214 @@
+package transport
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxPendingHandshakes bounds the connections a Listener handles at once
+// between TCP accept and delivery to Accept (or a Router): handshaking,
+// reading the hello, or waiting to be accepted. Further connections wait in
+// the kernel's backlog.
+const maxPendingHandshakes = 128
+
+// Incoming is a party's connection accepted by a [Listener].
+type Incoming struct {
+	// Conn is the connection.
+	Conn Conn
+	// Peer is the party's name, from its verified certificate (never from
+	// anything the party declares).
+	Peer string
+	// PeerKey is the party's Ed25519 public key, from the same certificate.
+	PeerKey ed25519.PublicKey
+	// Session is the session the party asked to join.
+	Session string
+	// RemoteAddr is the party's network address.
+	RemoteAddr net.Addr
+
+	c *tcpConn
+}
+
+// Listener accepts parties' connections for a coordinator. Each connection is
+// authenticated (TLS 1.3 with client certificates) and announces its session
+// before [Listener.Accept] returns it. Handshakes run concurrently in the
+// background, bounded by [Config.HandshakeTimeout], so a slow or hostile
+// client cannot stall others.
+type Listener struct {
+	ln  net.Listener
+	cfg *config
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	ready  chan *Incoming
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+	routed atomic.Bool
+}
+
+// Listen listens for parties on the TCP address addr (for instance ":7000",
+// or "127.0.0.1:0" for a free loopback port). cfg.TLS is required; see
+// [ServerTLSConfig].
+func Listen(addr string, cfg *Config) (*Listener, error) {
+	c, err := cfg.resolve(true)
+	if err != nil {
+		return nil, err
+	}
+	lc := net.ListenConfig{KeepAlive: c.keepAlive}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &Listener{
+		ln: ln, cfg: c, ctx: ctx, cancel: cancel,
+		ready: make(chan *Incoming),
+		sem:   make(chan struct{}, maxPendingHandshakes),
+	}
+	l.wg.Add(1)
+	go l.serve()
+	return l, nil
+}
+
+// Addr returns the address the listener listens on.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops listening and closes the connections not yet accepted. It does
+// not close connections already returned by Accept.
+func (l *Listener) Close() error {
+	var err error
+	l.once.Do(func() {
+		l.cancel()
+		err = l.ln.Close()
+		l.wg.Wait()
+	})
+	return err
+}
+
+// Accept returns the next authenticated connection, admitting the party to the
+// session it asked for (which takes one round trip, bounded by
+// [Config.HandshakeTimeout]: the party confirms it is still there). Accept
+// must not be used on a Listener given to a [Router].
+func (l *Listener) Accept(ctx context.Context) (*Incoming, error) {
+	if l.routed.Load() {
+		return nil, errors.New("transport: Accept on a Listener owned by a Router")
+	}
+	for {
+		in, err := l.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.c.admit(ctx); err != nil {
+			l.cfg.log.Info("transport: admission failed", "peer", in.Peer, "remote", in.RemoteAddr, "err", err)
+			in.c.Close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		return in, nil
+	}
+}
+
+// next returns the next authenticated connection, not yet admitted.
+func (l *Listener) next(ctx context.Context) (*Incoming, error) {
+	select {
+	case in := <-l.ready:
+		return in, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.ctx.Done():
+		return nil, fmt.Errorf("%w: listener closed", ErrClosed)
+	}
+}
+
+func (l *Listener) serve() {
+	defer l.wg.Done()
+	var delay time.Duration
+	for {
+		select {
+		case l.sem <- struct{}{}:
+		case <-l.ctx.Done():
+			return
+		}
+		raw, err := l.ln.Accept()
+		if err != nil {
+			<-l.sem
+			if l.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off as
+			// net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			l.cfg.log.Warn("transport: accept failed; retrying", "err", err, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-l.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			defer func() { <-l.sem }()
+			l.handshake(raw)
+		}()
+	}
+}
+
+// handshake authenticates a new connection, reads its hello and hands it to
+// next.
+func (l *Listener) handshake(raw net.Conn) {
+	log := l.cfg.log.With("remote", raw.RemoteAddr().String())
+	cc := &countingConn{Conn: raw}
+	tc := tls.Server(cc, l.cfg.tls)
+	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.handshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		// Includes clients from another CA and names not allowed.
+		log.Info("transport: handshake failed", "err", err)
+		raw.Close()
+		return
+	}
+	cs := tc.ConnectionState()
+	peer, key, err := verifiedPeer(cs)
+	if err == nil && cs.NegotiatedProtocol != ALPN {
+		err = fmt.Errorf("transport: client did not negotiate protocol %q", ALPN)
+	}
+	if err != nil {
+		log.Info("transport: handshake failed", "err", err)
+		tc.Close()
+		return
+	}
+	c := newTCPConn(tc, cc, l.cfg, peer, key)
+	hello, err := c.readControl(ctx, MaxSessionLen)
+	if err != nil {
+		log.Info("transport: no valid hello", "peer", peer, "err", err)
+		c.refuse("invalid hello")
+		return
+	}
+	session := string(hello)
+	if !ValidSession(session) {
+		log.Info("transport: invalid session name", "peer", peer)
+		c.refuse("invalid session name")
+		return
+	}
+	log.Debug("transport: authenticated", "peer", peer, "session", session)
+	in := &Incoming{Conn: c, Peer: peer, PeerKey: key, Session: session, RemoteAddr: raw.RemoteAddr(), c: c}
+	select {
+	case l.ready <- in:
+	case <-l.ctx.Done():
+		c.refuse("coordinator shutting down")
+	}
+}

@@ -1,0 +1,389 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// maxHeld bounds the connections a Router holds for sessions that no Expect
+// is waiting for yet; more are refused.
+const maxHeld = 1024
+
+// Router serves many sessions on one [Listener]: each [Router.Expect] call
+// waits for the parties of one session, and the Router hands every
+// authenticated connection to the Expect call of the session it asked for.
+//
+// A connection is refused (the party's [Dial] fails with a [RefusedError]) if
+// its peer is not among the session's expected peers, or if no Expect for its
+// session arrives within [Config.HoldTimeout]: connections that arrive before
+// their session's Expect are held until then, so parties may start before the
+// coordinator opens the session. If a peer connects again for a session before
+// the session is complete, the newer connection replaces the older one (which
+// is closed): the party probably restarted.
+type Router struct {
+	l    *Listener
+	cfg  *config
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+
+	mu      sync.Mutex
+	closed  bool
+	waiting map[string]*expectation        // by session
+	held    map[string]map[string]*pending // by session, then peer
+	nheld   int
+}
+
+type expectation struct {
+	want   map[string]bool
+	slots  map[string]*pending // by peer
+	notify chan struct{}       // capacity 1: "slots changed"
+}
+
+// pending is a connection waiting for admission: held for a session not yet
+// expected, or gathered by an Expect.
+type pending struct {
+	in        *Incoming
+	stopWatch func() bool // ends the hang-up watch; reports if still usable
+	timer     *time.Timer // hold timeout, while held
+	admitted  bool
+}
+
+// newPending starts watching in for a hang-up.
+func (r *Router) newPending(in *Incoming) *pending {
+	p := &pending{in: in}
+	p.stopWatch = in.c.watchHangup(func(err error) { r.gone(p, err) })
+	return p
+}
+
+// drop refuses a pending connection.
+func (r *Router) drop(p *pending, reason string) {
+	p.stopWatch()
+	r.refuse(p.in, reason)
+}
+
+// NewRouter starts routing the connections accepted by l, which the Router
+// then owns: do not call l.Accept, and close the Router rather than l.
+func NewRouter(l *Listener) *Router {
+	l.routed.Store(true)
+	r := &Router{
+		l:       l,
+		cfg:     l.cfg,
+		done:    make(chan struct{}),
+		waiting: make(map[string]*expectation),
+		held:    make(map[string]map[string]*pending),
+	}
+	r.wg.Add(1)
+	go r.loop()
+	return r
+}
+
+// Listener returns the Router's listener (for its address, say).
+func (r *Router) Listener() *Listener { return r.l }
+
+// Close closes the listener, refuses held connections and makes pending
+// Expect calls fail with [ErrClosed]. Connections already returned by Expect
+// are not closed.
+func (r *Router) Close() error {
+	var err error
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		held := r.held
+		r.held, r.nheld = nil, 0
+		r.mu.Unlock()
+		close(r.done)
+		for _, byPeer := range held {
+			for _, p := range byPeer {
+				p.timer.Stop()
+				r.drop(p, "coordinator shutting down")
+			}
+		}
+		err = r.l.Close()
+		r.wg.Wait()
+	})
+	return err
+}
+
+func (r *Router) loop() {
+	defer r.wg.Done()
+	for {
+		in, err := r.l.next(context.Background())
+		if err != nil {
+			return // listener closed
+		}
+		r.route(in)
+	}
+}
+
+func (r *Router) refuse(in *Incoming, reason string) {
+	r.cfg.log.Info("transport: refusing connection",
+		"peer", in.Peer, "session", in.Session, "remote", in.RemoteAddr, "reason", reason)
+	in.c.refuse(reason)
+}
+
+func (r *Router) route(in *Incoming) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		r.refuse(in, "coordinator shutting down")
+		return
+	}
+	if e := r.waiting[in.Session]; e != nil {
+		if !e.want[in.Peer] {
+			r.mu.Unlock()
+			r.refuse(in, "peer not expected in this session")
+			return
+		}
+		old := e.slots[in.Peer]
+		e.slots[in.Peer] = r.newPending(in)
+		select {
+		case e.notify <- struct{}{}:
+		default:
+		}
+		r.mu.Unlock()
+		if old != nil {
+			r.drop(old, "superseded by a newer connection")
+		}
+		return
+	}
+	if r.cfg.holdTimeout < 0 {
+		r.mu.Unlock()
+		r.refuse(in, "unknown session")
+		return
+	}
+	byPeer := r.held[in.Session]
+	old := byPeer[in.Peer]
+	if old == nil && r.nheld >= maxHeld {
+		r.mu.Unlock()
+		r.refuse(in, "too many connections waiting for their session")
+		return
+	}
+	if byPeer == nil {
+		byPeer = make(map[string]*pending)
+		r.held[in.Session] = byPeer
+	}
+	p := r.newPending(in)
+	p.timer = time.AfterFunc(r.cfg.holdTimeout, func() { r.expire(p) })
+	byPeer[in.Peer] = p
+	if old != nil {
+		old.timer.Stop()
+	} else {
+		r.nheld++
+	}
+	r.mu.Unlock()
+	if old != nil {
+		r.drop(old, "superseded by a newer connection")
+	}
+}
+
+// unhold removes p from the held connections (under r.mu), reporting whether
+// it was there.
+func (r *Router) unhold(p *pending) bool {
+	byPeer := r.held[p.in.Session]
+	if byPeer[p.in.Peer] != p {
+		return false // taken by Expect, replaced, or Close
+	}
+	delete(byPeer, p.in.Peer)
+	if len(byPeer) == 0 {
+		delete(r.held, p.in.Session)
+	}
+	r.nheld--
+	p.timer.Stop()
+	return true
+}
+
+// expire refuses a held connection whose session was not opened in time.
+func (r *Router) expire(p *pending) {
+	r.mu.Lock()
+	ok := r.unhold(p)
+	r.mu.Unlock()
+	if ok {
+		r.drop(p, "unknown session")
+	}
+}
+
+// gone forgets a pending connection whose party hung up (the watch has
+// closed it).
+func (r *Router) gone(p *pending, err error) {
+	r.mu.Lock()
+	found := r.unhold(p)
+	if e := r.waiting[p.in.Session]; !found && e != nil && e.slots[p.in.Peer] == p && !p.admitted {
+		delete(e.slots, p.in.Peer)
+		found = true
+	}
+	r.mu.Unlock()
+	if found {
+		r.cfg.log.Info("transport: party hung up before admission",
+			"peer", p.in.Peer, "session", p.in.Session, "remote", p.in.RemoteAddr, "err", err)
+	}
+}
+
+// Expect waits until every one of peers has connected for session, and
+// returns their connections by peer name. Connections for the session that
+// arrived before the call (within [Config.HoldTimeout]) count; a connection
+// from a peer not in peers is refused. Each party's [Dial] returns as soon as
+// its connection is taken for the session.
+//
+// If ctx ends (or the Router is closed) first, Expect closes the connections
+// it had gathered and returns an [*ExpectError] naming the missing peers.
+// Only one Expect per session may be pending at a time ([ErrSessionBusy]);
+// after it returns, the session name may be used again.
+func (r *Router) Expect(ctx context.Context, session string, peers []string) (map[string]Conn, error) {
+	if err := checkSession(session); err != nil {
+		return nil, err
+	}
+	if len(peers) == 0 {
+		return nil, errors.New("transport: Expect with no peers")
+	}
+	want := make(map[string]bool, len(peers))
+	for _, p := range peers {
+		if err := checkName(p); err != nil {
+			return nil, err
+		}
+		if want[p] {
+			return nil, fmt.Errorf("transport: Expect: peer %q listed twice", p)
+		}
+		want[p] = true
+	}
+	e := &expectation{want: want, slots: make(map[string]*pending), notify: make(chan struct{}, 1)}
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if r.waiting[session] != nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("%w: %q", ErrSessionBusy, session)
+	}
+	r.waiting[session] = e
+	var unwanted []*pending
+	for peer, p := range r.held[session] {
+		p.timer.Stop()
+		r.nheld--
+		if want[peer] {
+			e.slots[peer] = p
+		} else {
+			unwanted = append(unwanted, p)
+		}
+	}
+	delete(r.held, session)
+	r.mu.Unlock()
+	for _, p := range unwanted {
+		r.drop(p, "peer not expected in this session")
+	}
+
+	for {
+		if err := r.admitPending(ctx, e); err != nil {
+			return nil, r.abandon(session, e, err)
+		}
+		r.mu.Lock()
+		if r.complete(e) {
+			delete(r.waiting, session)
+			conns := make(map[string]Conn, len(e.slots))
+			for p, s := range e.slots {
+				conns[p] = s.in.Conn
+			}
+			r.mu.Unlock()
+			return conns, nil
+		}
+		r.mu.Unlock()
+		select {
+		case <-e.notify:
+		case <-ctx.Done():
+			return nil, r.abandon(session, e, ctx.Err())
+		case <-r.done:
+			return nil, r.abandon(session, e, ErrClosed)
+		}
+	}
+}
+
+// complete reports (under r.mu) whether every wanted peer is admitted.
+func (r *Router) complete(e *expectation) bool {
+	for p := range e.want {
+		if s := e.slots[p]; s == nil || !s.admitted {
+			return false
+		}
+	}
+	return true
+}
+
+// admitPending admits the connections gathered for e and not yet admitted.
+// A connection that cannot be admitted, or whose party has hung up, is
+// dropped (its party may connect again).
+func (r *Router) admitPending(ctx context.Context, e *expectation) error {
+	r.mu.Lock()
+	var todo []*pending
+	for _, p := range e.slots {
+		if !p.admitted {
+			todo = append(todo, p)
+		}
+	}
+	r.mu.Unlock()
+	// Admit concurrently: each admission waits for a round trip.
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, p := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !p.stopWatch() {
+				errs[i] = ErrClosed // the watch has logged why
+				return
+			}
+			errs[i] = p.in.c.admit(ctx)
+		}()
+	}
+	wg.Wait()
+	for i, p := range todo {
+		err := errs[i]
+		r.mu.Lock()
+		if e.slots[p.in.Peer] == p { // not replaced meanwhile
+			if err == nil {
+				p.admitted = true
+			} else {
+				delete(e.slots, p.in.Peer)
+			}
+		}
+		r.mu.Unlock()
+		if err != nil {
+			if !errors.Is(err, ErrClosed) {
+				r.cfg.log.Info("transport: admission failed",
+					"peer", p.in.Peer, "session", p.in.Session, "err", err)
+			}
+			p.in.c.Close()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+// abandon ends a failed Expect: it closes the connections gathered and
+// reports the missing peers.
+func (r *Router) abandon(session string, e *expectation, cause error) error {
+	r.mu.Lock()
+	if r.waiting[session] == e {
+		delete(r.waiting, session)
+	}
+	var missing []string
+	for p := range e.want {
+		if s := e.slots[p]; s == nil || !s.admitted {
+			missing = append(missing, p)
+		}
+	}
+	slots := e.slots
+	e.slots = nil
+	r.mu.Unlock()
+	for _, p := range slots {
+		r.drop(p, "session abandoned by the coordinator")
+	}
+	sort.Strings(missing)
+	return &ExpectError{Session: session, Missing: missing, Err: cause}
+}
