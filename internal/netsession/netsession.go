@@ -1,0 +1,185 @@
+// Package netsession runs maskshare sessions over the network transport:
+// the coordinator side (wait for every party of a session on a Router, then
+// run it) and the party side (dial, then run), with byte counts per role.
+// The CLI, the demo and the benchmark harness use it.
+package netsession
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/transport"
+)
+
+// CoordinatorName is the certificate name the demo and the CLI give the
+// coordinator by default.
+const CoordinatorName = "coordinator"
+
+// Stats are the bytes a participant moved: message bytes (what the session
+// engine sent and received) and wire bytes (after framing, compression and
+// TLS), when the transport counts them.
+type Stats struct {
+	Messages transport.Stats
+	Wire     transport.Stats
+	HasWire  bool
+}
+
+func statsOf(conns ...*transport.MeteredConn) Stats {
+	var s Stats
+	for _, c := range conns {
+		s.Messages = s.Messages.Add(c.Stats())
+		if w, ok := c.Wire(); ok {
+			s.Wire, s.HasWire = s.Wire.Add(w), true
+		}
+	}
+	return s
+}
+
+// Serve waits on router until every party of params has connected for
+// session, then runs one session with coord. The connections are closed
+// when it returns.
+func Serve(ctx context.Context, router *transport.Router, session string, params maskshare.Params, coord *maskshare.Coordinator) (*maskshare.Report, Stats, error) {
+	byName, err := router.Expect(ctx, session, params.Parties)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	conns := make([]transport.Conn, len(params.Parties))
+	metered := make([]*transport.MeteredConn, len(params.Parties))
+	for i, name := range params.Parties {
+		metered[i] = transport.Metered(byName[name])
+		conns[i] = metered[i]
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	rep, err := coord.Run(ctx, conns)
+	return rep, statsOf(metered...), err
+}
+
+// Join dials the coordinator at addr for session and runs party over the
+// connection. Dial retries until ctx ends, so a party may start before the
+// coordinator.
+func Join(ctx context.Context, addr, session string, party *maskshare.Party, cfg *transport.Config) (*maskshare.Result, Stats, error) {
+	conn, err := transport.Dial(ctx, addr, session, cfg)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	m := transport.Metered(conn)
+	defer m.Close()
+	res, err := party.Run(ctx, m)
+	return res, statsOf(m), err
+}
+
+// Loopback is the outcome of RunLoopback.
+type Loopback struct {
+	Results    []*maskshare.Result
+	Report     *maskshare.Report
+	PartyStats []Stats
+	CoordStats Stats
+}
+
+// RunLoopback runs a whole session in this process over loopback TCP with
+// mutual TLS: a fresh CA, identities for the coordinator and every party,
+// party session keys signed by their identities. cfg (may be nil) supplies
+// the logger, progress callback and phase timeout for every participant.
+func RunLoopback(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*Loopback, error) {
+	if len(tables) != len(params.Parties) {
+		return nil, fmt.Errorf("netsession: %d tables for %d parties", len(tables), len(params.Parties))
+	}
+	ca, err := transport.NewCA("maskshare-loopback-ca")
+	if err != nil {
+		return nil, err
+	}
+	coordID, err := ca.Issue(CoordinatorName)
+	if err != nil {
+		return nil, err
+	}
+	serverTLS, err := transport.ServerTLSConfig(coordID, ca.Pool(), params.Parties)
+	if err != nil {
+		return nil, err
+	}
+	var logger *slog.Logger
+	if cfg != nil {
+		logger = cfg.Logger
+	}
+	l, err := transport.Listen("127.0.0.1:0", &transport.Config{TLS: serverTLS, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	router := transport.NewRouter(l)
+	defer router.Close()
+
+	ids := make([]*transport.Identity, len(params.Parties))
+	keys := make(map[string]ed25519.PublicKey, len(ids))
+	for i, name := range params.Parties {
+		if ids[i], err = ca.Issue(name); err != nil {
+			return nil, err
+		}
+		keys[name] = ids[i].PublicKey()
+	}
+	withKeys := func(id ed25519.PrivateKey) *maskshare.Config {
+		c := &maskshare.Config{Identity: id, PeerKeys: keys}
+		if cfg != nil {
+			c.Logger, c.Progress, c.PhaseTimeout = cfg.Logger, cfg.Progress, cfg.PhaseTimeout
+		}
+		return c
+	}
+	coord, err := maskshare.NewCoordinator(params, withKeys(nil))
+	if err != nil {
+		return nil, err
+	}
+	out := &Loopback{Results: make([]*maskshare.Result, len(tables)), PartyStats: make([]Stats, len(tables))}
+	errs := make([]error, len(tables)+1)
+	session := fmt.Sprintf("loopback-%d", time.Now().UnixNano())
+	var g errgroup.Group
+	g.Go(func() error {
+		out.Report, out.CoordStats, errs[len(tables)] = Serve(ctx, router, session, params, coord)
+		return nil
+	})
+	for i, name := range params.Parties {
+		party, err := maskshare.NewParty(name, params, tables[i], withKeys(ids[i].PrivateKey))
+		if err != nil {
+			return nil, err
+		}
+		clientTLS, err := transport.ClientTLSConfig(ids[i], ca.Pool(), CoordinatorName)
+		if err != nil {
+			return nil, err
+		}
+		g.Go(func() error {
+			out.Results[i], out.PartyStats[i], errs[i] = Join(ctx, l.Addr().String(), session, party, &transport.Config{TLS: clientTLS, Logger: logger})
+			return nil
+		})
+	}
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, firstCause(errs)
+		}
+	}
+	return out, nil
+}
+
+// firstCause prefers an error that is not a relayed abort.
+func firstCause(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		if _, relayed := err.(*maskshare.AbortError); !relayed {
+			return err
+		}
+	}
+	return first
+}
