@@ -389,3 +389,32 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
 	}
 	return os.Rename(f.Name(), path)
 }
+
+// LoadPeerKey reads the certificate at path, checks that roots vouch for it
+// and that it names name, and returns its Ed25519 key: how a participant
+// learns the identity key another party signs its session keys with.
+func LoadPeerKey(path string, roots *x509.CertPool, name string) (ed25519.PublicKey, error) {
+	data, err := readFileLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	der, err := decodeOne(path, data, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %s: %w", path, err)
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrAuthentication, path, err)
+	}
+	got, key, err := certIdentity(cert)
+	if err != nil {
+		return nil, err
+	}
+	if got != name {
+		return nil, fmt.Errorf("%w: %s names %q, want %q", ErrAuthentication, path, got, name)
+	}
+	return key, nil
+}

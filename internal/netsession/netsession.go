@@ -9,6 +9,7 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -61,7 +62,35 @@ func Serve(ctx context.Context, router *transport.Router, session string, params
 		}
 	}()
 	rep, err := coord.Run(ctx, conns)
+	if err != nil {
+		linger(conns)
+	}
 	return rep, statsOf(metered...), err
+}
+
+// lingerTimeout bounds how long an aborted session's connections stay open.
+const lingerTimeout = 5 * time.Second
+
+// linger keeps reading the connections of an aborted session until each
+// party hangs up or lingerTimeout passes. A party may be in the middle of
+// sending a large message when the coordinator aborts; closing at once
+// would fail its send before it could read the abort and its reason.
+func linger(conns []transport.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), lingerTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if _, err := c.Recv(ctx); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // Join dials the coordinator at addr for session and runs party over the

@@ -1,0 +1,83 @@
+// Command maskshare runs privacy-preserving data sharing sessions: a
+// coordinator and parties (banks) find their common customers and add up
+// their figures for them, and nobody learns anything else.
+//
+//	maskshare keygen --dir certs coordinator bank-a bank-b bank-c
+//	maskshare coordinator --config coordinator.json
+//	maskshare party --config bank-a.json --data customers.csv --out result.csv
+//	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
+//	maskshare bench [flags]
+//
+// The configuration files are JSON; their fields are documented on
+// coordinatorConfig and partyConfig below and in the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `maskshare: privacy-preserving data sharing between institutions
+
+usage:
+  maskshare keygen --dir DIR NAME...              make a local CA (if DIR has none) and identities
+  maskshare coordinator --config FILE [--runs N]  serve the sessions in FILE
+  maskshare party --config FILE --data CSV [--out CSV]
+                                                  join a session with the rows of CSV
+  maskshare demo [flags]                          coordinator and banks in one process over mTLS
+  maskshare bench [flags]                         benchmark harness
+
+Run "maskshare COMMAND -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd, args := os.Args[1], os.Args[2:]
+	var err error
+	switch cmd {
+	case "keygen":
+		err = runKeygen(args)
+	case "coordinator":
+		err = runCoordinator(ctx, args)
+	case "party":
+		err = runParty(ctx, args)
+	case "demo":
+		err = runDemo(ctx, args)
+	case "bench":
+		err = runBench(ctx, args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "maskshare: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "maskshare %s: %v\n", cmd, err)
+		os.Exit(1)
+	}
+}
+
+// newLogger returns a text logger on stderr at the named level.
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

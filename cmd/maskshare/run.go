@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/internal/demo"
+	"github.com/maskshare/maskshare/internal/netsession"
+	"github.com/maskshare/maskshare/transport"
+)
+
+func runCoordinator(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("coordinator", flag.ContinueOnError)
+	configPath := flags.String("config", "", "JSON configuration file (required)")
+	runs := flags.Int("runs", 0, "exit after this many sessions have ended, successfully or not (0: serve until interrupted)")
+	level := flags.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		flags.Usage()
+		return flag.ErrHelp
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	var cfg coordinatorConfig
+	if err := readConfig(*configPath, &cfg); err != nil {
+		return err
+	}
+	if cfg.Name == "" {
+		cfg.Name = netsession.CoordinatorName
+	}
+	if len(cfg.Sessions) == 0 {
+		return fmt.Errorf("%s: no sessions", *configPath)
+	}
+	p, err := loadPKI(cfg.Certs, cfg.Name)
+	if err != nil {
+		return err
+	}
+	var allowed []string
+	coords := make([]*maskshare.Coordinator, len(cfg.Sessions))
+	for i, s := range cfg.Sessions {
+		keys, err := p.peerKeys(cfg.Certs, s.Params.Parties)
+		if err != nil {
+			return err
+		}
+		mcfg := &maskshare.Config{PeerKeys: keys, Logger: log.With("session", s.Name),
+			PhaseTimeout: time.Duration(cfg.PhaseTimeout), Progress: progressPrinter(os.Stderr)}
+		if coords[i], err = maskshare.NewCoordinator(s.Params, mcfg); err != nil {
+			return fmt.Errorf("session %q: %w", s.Name, err)
+		}
+		allowed = append(allowed, s.Params.Parties...)
+	}
+	serverTLS, err := transport.ServerTLSConfig(p.id, p.roots, allowed)
+	if err != nil {
+		return err
+	}
+	l, err := transport.Listen(cfg.Listen, &transport.Config{TLS: serverTLS, Logger: log})
+	if err != nil {
+		return err
+	}
+	router := transport.NewRouter(l)
+	defer router.Close()
+	log.Info("coordinator listening", "addr", l.Addr().String(), "sessions", len(cfg.Sessions))
+
+	// Each session is served in a loop of its own, so one failing run
+	// disturbs no other session; --runs counts ended runs of all sessions.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	ended := 0
+	var wg sync.WaitGroup
+	for i, s := range cfg.Sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				start := time.Now()
+				rep, stats, err := netsession.Serve(ctx, router, s.Name, s.Params, coords[i])
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				if err != nil {
+					log.Error("session failed", "session", s.Name, "err", err)
+					fmt.Printf("session %s: FAILED after %v: %v\n", s.Name, time.Since(start).Round(time.Millisecond), err)
+				} else {
+					printCoordinatorReport(os.Stdout, s.Name, s.Params, rep, stats, time.Since(start))
+				}
+				ended++
+				if *runs > 0 && ended >= *runs {
+					cancel()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func runParty(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("party", flag.ContinueOnError)
+	configPath := flags.String("config", "", "JSON configuration file (required)")
+	dataPath := flags.String("data", "", "CSV file with a header naming the identifier and value columns (required)")
+	outPath := flags.String("out", "", "write this party's result as CSV here")
+	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *configPath == "" || *dataPath == "" {
+		flags.Usage()
+		return flag.ErrHelp
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	var cfg partyConfig
+	if err := readConfig(*configPath, &cfg); err != nil {
+		return err
+	}
+	if cfg.CoordinatorName == "" {
+		cfg.CoordinatorName = netsession.CoordinatorName
+	}
+	if cfg.IDColumn == "" {
+		cfg.IDColumn = "id"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = duration(time.Hour)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Timeout))
+	defer cancel()
+
+	p, err := loadPKI(cfg.Certs, cfg.Name)
+	if err != nil {
+		return err
+	}
+	keys, err := p.peerKeys(cfg.Certs, cfg.Params.Parties)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(*dataPath)
+	if err != nil {
+		return err
+	}
+	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", *dataPath, err)
+	}
+	table, err := maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *dataPath, err)
+	}
+	party, err := maskshare.NewParty(cfg.Name, cfg.Params, table, &maskshare.Config{
+		Identity: p.id.PrivateKey, PeerKeys: keys, Logger: log, Progress: progressPrinter(os.Stderr)})
+	if err != nil {
+		return err
+	}
+	clientTLS, err := transport.ClientTLSConfig(p.id, p.roots, cfg.CoordinatorName)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, &transport.Config{TLS: clientTLS, Logger: log})
+	if err != nil {
+		return err
+	}
+	if *outPath != "" {
+		if err := writeResult(*outPath, res); err != nil {
+			return err
+		}
+	}
+	printPartyReport(os.Stdout, cfg.Name, table.Len(), res, stats, time.Since(start))
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
+	banks := flags.Int("banks", 3, "number of banks")
+	customers := flags.Int("customers", 20000, "customers per bank")
+	overlap := flags.Float64("overlap", 0.5, "share of each bank's customers that all banks have")
+	modeName := flags.String("mode", "keyed", "PSI mode: keyed or ecdh")
+	k := flags.Int("k", 0, "keep customers held by at least k banks (0: all banks)")
+	seed := flags.Uint64("seed", 1, "seed of the generated data")
+	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *banks < 2 || *customers < 1 || *overlap < 0 || *overlap > 1 {
+		return errors.New("need at least 2 banks and 1 customer, and overlap in [0, 1]")
+	}
+	var mode maskshare.PSIMode
+	if err := mode.UnmarshalText([]byte(*modeName)); err != nil {
+		return err
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	params := demo.Params(*banks, mode, *k)
+	tables := demo.Generate(*seed, *banks, *customers, *overlap, len(params.Columns))
+	fmt.Printf("running %d banks and a coordinator over loopback mutual TLS...\n", *banks)
+	start := time.Now()
+	out, err := netsession.RunLoopback(ctx, params, tables, &maskshare.Config{Logger: log})
+	if err != nil {
+		return err
+	}
+	demo.Summary(os.Stdout, params, tables, out.Results, out.Report, time.Since(start))
+	for i, s := range out.PartyStats {
+		fmt.Printf("  %s sent %s in %d messages (%.1f bytes per record), received %s\n", params.Parties[i],
+			byteCount(s.Wire.BytesSent), s.Messages.MsgsSent, float64(s.Wire.BytesSent)/float64(tables[i].Len()), byteCount(s.Wire.BytesRecv))
+	}
+	fmt.Printf("  coordinator sent %s, received %s\n", byteCount(out.CoordStats.Wire.BytesSent), byteCount(out.CoordStats.Wire.BytesRecv))
+	if err := demo.Verify(params, tables, out.Results); err != nil {
+		return fmt.Errorf("verification against the plaintext join FAILED: %w", err)
+	}
+	fmt.Println("verified: every bank's result equals the plaintext join and sum")
+	return nil
+}
+
+// writeResult writes a party's qualifying records as CSV: the identifier,
+// the holder count and the aggregated columns (when revealed).
+func writeResult(path string, res *maskshare.Result) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	header := []string{"id", "holders"}
+	perRecord := len(res.Records) > 0 && res.Records[0].Values != nil
+	if perRecord {
+		for _, c := range res.Columns {
+			header = append(header, c.Name)
+		}
+	}
+	w.Write(header)
+	row := make([]string, 0, len(header))
+	for _, r := range res.Records {
+		row = append(row[:0], r.ID, strconv.Itoa(r.Holders))
+		if perRecord {
+			for c, v := range r.Values {
+				row = append(row, maskshare.FormatDecimal(v, res.Columns[c].Scale))
+			}
+		}
+		w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// progressPrinter reports phases on w as they end.
+func progressPrinter(w io.Writer) func(maskshare.Progress) {
+	var mu sync.Mutex
+	return func(p maskshare.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p.Done {
+			fmt.Fprintf(w, "%s: %s done in %v\n", p.Role, p.Phase, p.Elapsed.Round(time.Millisecond))
+		} else {
+			fmt.Fprintf(w, "%s: %s...\n", p.Role, p.Phase)
+		}
+	}
+}
+
+func printPartyReport(w io.Writer, name string, rows int, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
+	fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, len(res.Records), res.Size, res.Transcript[:8])
+	for c, col := range res.Columns {
+		if res.Totals != nil {
+			fmt.Fprintf(w, "  total %s: %s\n", col.Name, maskshare.FormatDecimal(res.Totals[c], col.Scale))
+		}
+	}
+	printPhases(w, res.Phases, elapsed)
+	printStats(w, s, rows)
+}
+
+func printCoordinatorReport(w io.Writer, session string, params maskshare.Params, rep *maskshare.Report, s netsession.Stats, elapsed time.Duration) {
+	fmt.Fprintf(w, "session %s: %d parties, set sizes %v, result size %d\n", session, len(params.Parties), rep.SetSizes, rep.Size)
+	printPhases(w, rep.Phases, elapsed)
+	printStats(w, s, 0)
+}
+
+func printPhases(w io.Writer, phases []maskshare.PhaseTime, elapsed time.Duration) {
+	fmt.Fprintf(w, "  time %v:", elapsed.Round(time.Millisecond))
+	for _, p := range phases {
+		fmt.Fprintf(w, " %s %v", p.Phase, p.Duration.Round(time.Millisecond))
+	}
+	fmt.Fprintln(w)
+}
+
+func printStats(w io.Writer, s netsession.Stats, rows int) {
+	fmt.Fprintf(w, "  messages: %d sent (%s), %d received (%s)\n", s.Messages.MsgsSent, byteCount(s.Messages.BytesSent), s.Messages.MsgsRecv, byteCount(s.Messages.BytesRecv))
+	if s.HasWire {
+		fmt.Fprintf(w, "  on the wire: %s sent, %s received", byteCount(s.Wire.BytesSent), byteCount(s.Wire.BytesRecv))
+		if rows > 0 {
+			fmt.Fprintf(w, " (%.1f bytes sent per record)", float64(s.Wire.BytesSent)/float64(rows))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func byteCount(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
