@@ -1,0 +1,196 @@
+package psi
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cloudflare/circl/group"
+)
+
+// ElementSize is the size in bytes of an encoded ristretto255 element.
+const ElementSize = 32
+
+// scalarSize is the size in bytes of an encoded ristretto255 scalar.
+const scalarSize = 32
+
+// ecdhDST is the domain separation tag of hash_to_ristretto255 in ECDH mode.
+const ecdhDST = "maskshare-ecdh-v1"
+
+// ecChunk is the smallest number of elements per goroutine in HashAndBlind
+// and Blind. A scalar multiplication takes tens of microseconds, which
+// dwarfs the cost of a goroutine, so any split is worth it.
+const ecChunk = 2
+
+// An Element is the canonical 32-byte encoding of a ristretto255 group
+// element (RFC 9496, Section 4.3.2).
+type Element [ElementSize]byte
+
+// ErrInvalidElement is returned (wrapped) by Key.Blind for an input that is
+// not the canonical encoding of a ristretto255 element, or that encodes the
+// identity element.
+var ErrInvalidElement = errors.New("psi: invalid group element")
+
+// Reasons for rejecting a scalar or, appended to ErrInvalidElement, an element.
+var (
+	errScalarSize      = errors.New("psi: scalar is not 32 bytes")
+	errScalarEncoding  = errors.New("psi: scalar is not canonically encoded")
+	errScalarZero      = errors.New("psi: scalar is zero")
+	errIdentityElement = errors.New("identity element")
+	errNonCanonical    = errors.New("not a canonical ristretto255 encoding")
+)
+
+// A Key is a party's secret blinding scalar in ECDH mode: a uniformly random
+// non-zero scalar modulo the ristretto255 group order ℓ. A Key must be used
+// for one session only and never disclosed. It is safe for concurrent use.
+// The zero Key is not usable; keys come from NewKey.
+type Key struct {
+	s group.Scalar
+}
+
+// NewKey returns a new Key drawn uniformly from the non-zero scalars, using
+// crypto/rand.
+func NewKey() (*Key, error) {
+	var b [scalarSize]byte
+	defer clear(b[:])
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("psi: reading randomness: %w", err)
+		}
+		// ℓ is just above 2²⁵², so rejection sampling from [0, 2²⁵³) is
+		// exactly uniform and needs two draws on average.
+		b[scalarSize-1] &= 0x1f
+		if k, err := keyFromBytes(b[:]); err == nil {
+			return k, nil
+		}
+	}
+}
+
+// keyFromBytes returns the Key whose scalar is encoded as b: 32 bytes, little
+// endian, less than ℓ, and not zero. It exists for known-answer tests; keys
+// in a session must come from NewKey.
+func keyFromBytes(b []byte) (*Key, error) {
+	if len(b) != scalarSize {
+		return nil, errScalarSize
+	}
+	s := group.Ristretto255.NewScalar()
+	if err := s.UnmarshalBinary(b); err != nil {
+		return nil, errScalarEncoding
+	}
+	if s.IsZero() {
+		return nil, errScalarZero
+	}
+	return &Key{s: s}, nil
+}
+
+// scalar returns k's scalar. Workers use copies of it: circl does not
+// document its scalars as safe for concurrent use.
+func (k *Key) scalar() group.Scalar {
+	if k.s == nil {
+		panic("psi: Key not created by NewKey")
+	}
+	return k.s
+}
+
+// HashAndBlind sets dst[i] to k·H(session || ids[i]) for every i, where H is
+// hash_to_ristretto255 from RFC 9380 (expand_message_xmd with SHA-512) with
+// the domain separation tag "maskshare-ecdh-v1". The identifiers should be
+// outputs of Normalize. The work is spread over GOMAXPROCS goroutines.
+// HashAndBlind panics if len(dst) != len(ids).
+func (k *Key) HashAndBlind(dst []Element, ids []string, session [32]byte) {
+	if len(dst) != len(ids) {
+		panic(fmt.Sprintf("psi: HashAndBlind with %d destinations for %d identifiers", len(dst), len(ids)))
+	}
+	ks := k.scalar()
+	forChunks(len(ids), ecChunk, func(lo, hi int) {
+		s := ks.Copy()
+		out := group.Ristretto255.NewElement()
+		dstTag := []byte(ecdhDST)
+		msg := make([]byte, 0, len(session)+64)
+		msg = append(msg, session[:]...)
+		for i := lo; i < hi; i++ {
+			msg = append(msg[:len(session)], ids[i]...)
+			// The identity has probability about 2⁻²⁵² here, so it is not
+			// checked for; Blind would reject it downstream.
+			out.Mul(group.Ristretto255.HashToElement(msg, dstTag), s)
+			encodeElement(&dst[i], out)
+		}
+	})
+}
+
+// Blind sets dst[i] to k·src[i] for every i; dst may be src itself. Every
+// element of src is decoded and checked first: if one is not a canonical
+// ristretto255 encoding or is the identity, Blind returns an error wrapping
+// ErrInvalidElement that names the index of the first such element, and dst
+// is left unchanged. The work is spread over GOMAXPROCS goroutines. Blind
+// panics if len(dst) != len(src).
+func (k *Key) Blind(dst, src []Element) error {
+	if len(dst) != len(src) {
+		panic(fmt.Sprintf("psi: Blind with %d destinations for %d elements", len(dst), len(src)))
+	}
+	// Results go to a scratch slice so that dst, which may alias src, is
+	// untouched on error; decoding twice instead would cost an extra
+	// inverse square root per element.
+	ks := k.scalar()
+	out := make([]Element, len(src))
+	var firstBad atomic.Int64
+	firstBad.Store(int64(len(src)))
+	forChunks(len(src), ecChunk, func(lo, hi int) {
+		s := ks.Copy()
+		in := group.Ristretto255.NewElement()
+		res := group.Ristretto255.NewElement()
+		for i := lo; i < hi; i++ {
+			// A bad element before i has been found: nothing from here on
+			// can be the first one.
+			if firstBad.Load() < int64(i) {
+				return
+			}
+			if err := decodeElement(in, &src[i]); err != nil {
+				storeMin(&firstBad, int64(i))
+				return
+			}
+			encodeElement(&out[i], res.Mul(in, s))
+		}
+	})
+	if i := firstBad.Load(); i < int64(len(src)) {
+		// Decode the culprit again for the reason; workers only keep its index.
+		why := decodeElement(group.Ristretto255.NewElement(), &src[i])
+		return fmt.Errorf("%w at index %d: %v", ErrInvalidElement, i, why)
+	}
+	copy(dst, out)
+	return nil
+}
+
+// decodeElement sets e to the element encoded as b and rejects non-canonical
+// encodings and the identity. The identity must be rejected because k·0 = 0
+// for every key: it would carry over unchanged and match across parties.
+func decodeElement(e group.Element, b *Element) error {
+	if e.UnmarshalBinary(b[:]) != nil {
+		return errNonCanonical
+	}
+	if e.IsIdentity() {
+		return errIdentityElement
+	}
+	return nil
+}
+
+// encodeElement writes the canonical encoding of e to b.
+func encodeElement(b *Element, e group.Element) {
+	enc, err := e.MarshalBinary()
+	if err != nil || len(enc) != ElementSize {
+		// ristretto255 encoding cannot fail; this would be a bug in circl.
+		panic("psi: encoding a ristretto255 element failed")
+	}
+	copy(b[:], enc)
+}
+
+// storeMin lowers v to x if x is smaller.
+func storeMin(v *atomic.Int64, x int64) {
+	for {
+		old := v.Load()
+		if x >= old || v.CompareAndSwap(old, x) {
+			return
+		}
+	}
+}
