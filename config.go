@@ -1,6 +1,7 @@
 package maskshare
 
 import (
+	"context"
 	"crypto/ed25519"
 	"io"
 	"log/slog"
@@ -29,7 +30,28 @@ type Config struct {
 	// bound beyond the context's deadline: choose it from the data's size,
 	// since blinding a million records takes minutes in ecdh mode.
 	PhaseTimeout time.Duration
+	// Direct, if set, lets a party deliver its sealed boxes to other
+	// parties directly instead of through the coordinator's relay; a box
+	// that cannot be delivered directly is relayed. Boxes are sealed end to
+	// end either way.
+	Direct DirectLinks
 }
+
+// DirectLinks carries sealed boxes between parties without the
+// coordinator. Implementations must authenticate the peer (for example by
+// mutual TLS): the box is sealed to the recipient, but the receiving side
+// relies on the link to name the sender.
+type DirectLinks interface {
+	// Send delivers msg to the named party for the session. An error means
+	// the party could not be reached in time; the box is then relayed.
+	Send(ctx context.Context, session [32]byte, peer string, msg []byte) error
+	// Recv returns the message the named party delivered for the session,
+	// waiting for it until ctx ends.
+	Recv(ctx context.Context, session [32]byte, peer string) ([]byte, error)
+}
+
+// directTimeout bounds one attempt at direct delivery before relaying.
+const directTimeout = 5 * time.Second
 
 func (c *Config) phaseTimeout() time.Duration {
 	if c == nil {

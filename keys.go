@@ -131,3 +131,15 @@ func deriveKey(group [32]byte, sid [32]byte, label string) [32]byte {
 func paramsDigest(p *wire.Params) [32]byte {
 	return sha256.Sum256(wire.EncodeParams(p))
 }
+
+// A direct delivery is the sender's index and the sealed box.
+func directMessage(from int, box []byte) []byte {
+	return append(binary.BigEndian.AppendUint16(nil, uint16(from)), box...)
+}
+
+func parseDirectMessage(msg []byte) (from int, box []byte, ok bool) {
+	if len(msg) < 3 || len(msg) > 2+wire.MaxSealedSize {
+		return 0, nil, false
+	}
+	return int(binary.BigEndian.Uint16(msg)), msg[2:], true
+}

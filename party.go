@@ -263,7 +263,11 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 			continue
 		}
 		pt := append(contrib[:], s.partsOut[j][:]...)
-		out.Boxes = append(out.Boxes, wire.Box{Peer: uint16(j), Sealed: sealBox(aeadTo[j], s.sid, s.index, j, pt)})
+		box := sealBox(aeadTo[j], s.sid, s.index, j, pt)
+		if s.sendDirect(ctx, j, box) {
+			box = nil // an empty relayed box says "delivered directly"
+		}
+		out.Boxes = append(out.Boxes, wire.Box{Peer: uint16(j), Sealed: box})
 	}
 	if err := s.conn.Send(ctx, out.Encode()); err != nil {
 		return s.unavailable(err)
@@ -281,7 +285,13 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	s.partsIn = make([]mask.Seed, s.n)
 	for _, b := range in.Boxes {
 		j := int(b.Peer)
-		pt, err := openBox(aeadFrom[j], s.sid, j, s.index, b.Sealed)
+		box := b.Sealed
+		if len(box) == 0 {
+			if box, err = s.recvDirect(ctx, j); err != nil {
+				return err
+			}
+		}
+		pt, err := openBox(aeadFrom[j], s.sid, j, s.index, box)
 		if err != nil {
 			return err
 		}
@@ -293,6 +303,39 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	}
 	s.group = groupSecret(s.sid, contribs)
 	return nil
+}
+
+// sendDirect tries to deliver a box to party j without the relay, and
+// reports whether it did. Any failure just means the box is relayed.
+func (s *partySession) sendDirect(ctx context.Context, j int, box []byte) bool {
+	if s.cfg == nil || s.cfg.Direct == nil {
+		return false
+	}
+	dctx, cancel := context.WithTimeout(ctx, directTimeout)
+	defer cancel()
+	err := s.cfg.Direct.Send(dctx, s.sid, s.params.Parties[j], directMessage(s.index, box))
+	if err != nil {
+		s.ph.log.Info("direct delivery failed; relaying", "peer", s.params.Parties[j], "err", err)
+		return false
+	}
+	return true
+}
+
+// recvDirect returns the box party j delivered directly. j sent it before
+// its relayed message, so it has arrived or is arriving.
+func (s *partySession) recvDirect(ctx context.Context, j int) ([]byte, error) {
+	if s.cfg == nil || s.cfg.Direct == nil {
+		return nil, fmt.Errorf("%w: party %s delivered directly, but this party takes no direct deliveries", ErrProtocol, s.params.Parties[j])
+	}
+	msg, err := s.cfg.Direct.Recv(ctx, s.sid, s.params.Parties[j])
+	if err != nil {
+		return nil, fmt.Errorf("%w: direct delivery from party %s: %v", ErrPartyUnavailable, s.params.Parties[j], err)
+	}
+	from, box, ok := parseDirectMessage(msg)
+	if !ok || from != j {
+		return nil, fmt.Errorf("%w: malformed direct delivery from party %s", ErrProtocol, s.params.Parties[j])
+	}
+	return box, nil
 }
 
 // keyedPSI sends the tags of the party's identifiers in tag order, which

@@ -58,6 +58,13 @@ type partyConfig struct {
 	// Timeout bounds the whole run, including waiting for the coordinator
 	// and the other parties; default 1h.
 	Timeout duration `json:"timeout"`
+	// DirectListen, if set, is an address on which this party accepts
+	// sealed parts delivered directly by other parties (mutual TLS).
+	DirectListen string `json:"direct_listen,omitempty"`
+	// DirectPeers maps other parties' names to the addresses they accept
+	// direct deliveries on. Parts for parties not listed, or that cannot be
+	// reached, are relayed through the coordinator, sealed end to end.
+	DirectPeers map[string]string `json:"direct_peers,omitempty"`
 	// Params are the session parameters; they must equal the coordinator's.
 	Params maskshare.Params `json:"params"`
 }

@@ -268,6 +268,18 @@ func TestMultiProcess(t *testing.T) {
 	params := demo.Params(3, maskshare.Keyed, 2)
 	tables := demo.Generate(9, 3, 2000, 0.3, 3)
 	s.addSession(t, "exposure", params, tables)
+	// bank-a and bank-b exchange their sealed parts directly; bank-c's go
+	// through the coordinator's relay.
+	direct := map[string]string{"bank-a": freeAddr(t), "bank-b": freeAddr(t)}
+	for _, bank := range []string{"bank-a", "bank-b"} {
+		path := filepath.Join(s.dir, "exposure-"+bank+".json")
+		var cfg partyConfig
+		if err := readConfig(path, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		cfg.DirectListen, cfg.DirectPeers = direct[bank], direct
+		writeJSON(t, path, cfg)
+	}
 	// The parties start first: they wait for the coordinator.
 	parties := make([]*proc, 3)
 	for i, bank := range s.banks {
@@ -281,6 +293,9 @@ func TestMultiProcess(t *testing.T) {
 		}
 		if !strings.Contains(p.stdout.String(), "bytes sent per record") {
 			t.Fatalf("%s: no report:\n%s", s.banks[i], p.stdout.String())
+		}
+		if i < 2 && !strings.Contains(p.stdout.String(), "delivered directly: 1") {
+			t.Fatalf("%s: no direct delivery:\n%s", s.banks[i], p.stdout.String())
 		}
 	}
 	for i, bank := range s.banks {

@@ -165,8 +165,22 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *dataPath, err)
 	}
-	party, err := maskshare.NewParty(cfg.Name, cfg.Params, table, &maskshare.Config{
-		Identity: p.id.PrivateKey, PeerKeys: keys, Logger: log, Progress: progressPrinter(os.Stderr)})
+	mcfg := &maskshare.Config{Identity: p.id.PrivateKey, PeerKeys: keys, Logger: log, Progress: progressPrinter(os.Stderr)}
+	var direct *netsession.Direct
+	if cfg.DirectListen != "" || len(cfg.DirectPeers) > 0 {
+		peers := make(map[string]string)
+		for _, name := range cfg.Params.Parties {
+			if name != cfg.Name {
+				peers[name] = cfg.DirectPeers[name]
+			}
+		}
+		if direct, err = netsession.NewDirect(p.id, p.roots, cfg.DirectListen, peers, log); err != nil {
+			return err
+		}
+		defer direct.Close()
+		mcfg.Direct = direct
+	}
+	party, err := maskshare.NewParty(cfg.Name, cfg.Params, table, mcfg)
 	if err != nil {
 		return err
 	}
@@ -185,6 +199,9 @@ func runParty(ctx context.Context, args []string) error {
 		}
 	}
 	printPartyReport(os.Stdout, cfg.Name, table.Len(), res, stats, time.Since(start))
+	if direct != nil {
+		fmt.Printf("  sealed parts delivered directly: %d (the rest relayed)\n", direct.Delivered())
+	}
 	return nil
 }
 

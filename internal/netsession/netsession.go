@@ -113,6 +113,8 @@ type Loopback struct {
 	Report     *maskshare.Report
 	PartyStats []Stats
 	CoordStats Stats
+	// DirectDeliveries counts the sealed boxes delivered directly.
+	DirectDeliveries int64
 }
 
 // RunLoopback runs a whole session in this process over loopback TCP with
@@ -120,6 +122,18 @@ type Loopback struct {
 // party session keys signed by their identities. cfg (may be nil) supplies
 // the logger, progress callback and phase timeout for every participant.
 func RunLoopback(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*Loopback, error) {
+	return RunLoopbackWith(ctx, params, tables, cfg, LoopbackOptions{})
+}
+
+// LoopbackOptions are the options of RunLoopbackWith.
+type LoopbackOptions struct {
+	// Direct makes the parties deliver their sealed boxes to one another
+	// over direct mutual-TLS links instead of through the relay.
+	Direct bool
+}
+
+// RunLoopbackWith is RunLoopback with options.
+func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config, opts LoopbackOptions) (*Loopback, error) {
 	if len(tables) != len(params.Parties) {
 		return nil, fmt.Errorf("netsession: %d tables for %d parties", len(tables), len(params.Parties))
 	}
@@ -154,6 +168,30 @@ func RunLoopback(ctx context.Context, params maskshare.Params, tables []*masksha
 		}
 		keys[name] = ids[i].PublicKey()
 	}
+	directs := make([]*Direct, len(ids))
+	if opts.Direct {
+		// Listen first, then tell everyone the addresses.
+		peers := make([]map[string]string, len(ids))
+		addrs := make(map[string]string, len(ids))
+		for i, id := range ids {
+			peers[i] = make(map[string]string)
+			for _, name := range params.Parties {
+				if name != id.Name {
+					peers[i][name] = ""
+				}
+			}
+			if directs[i], err = NewDirect(id, ca.Pool(), "127.0.0.1:0", peers[i], logger); err != nil {
+				return nil, err
+			}
+			defer directs[i].Close()
+			addrs[id.Name] = directs[i].Addr()
+		}
+		for i := range directs {
+			for name := range peers[i] {
+				peers[i][name] = addrs[name]
+			}
+		}
+	}
 	withKeys := func(id ed25519.PrivateKey) *maskshare.Config {
 		c := &maskshare.Config{Identity: id, PeerKeys: keys}
 		if cfg != nil {
@@ -174,7 +212,11 @@ func RunLoopback(ctx context.Context, params maskshare.Params, tables []*masksha
 		return nil
 	})
 	for i, name := range params.Parties {
-		party, err := maskshare.NewParty(name, params, tables[i], withKeys(ids[i].PrivateKey))
+		pcfg := withKeys(ids[i].PrivateKey)
+		if directs[i] != nil {
+			pcfg.Direct = directs[i]
+		}
+		party, err := maskshare.NewParty(name, params, tables[i], pcfg)
 		if err != nil {
 			return nil, err
 		}
@@ -188,6 +230,11 @@ func RunLoopback(ctx context.Context, params maskshare.Params, tables []*masksha
 		})
 	}
 	g.Wait()
+	for _, d := range directs {
+		if d != nil {
+			out.DirectDeliveries += d.Delivered()
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, firstCause(errs)

@@ -29,3 +29,20 @@ func TestRunLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestRunLoopbackDirect(t *testing.T) {
+	params := demo.Params(3, maskshare.Keyed, 0)
+	tables := demo.Generate(6, 3, 300, 0.5, len(params.Columns))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := RunLoopbackWith(ctx, params, tables, nil, LoopbackOptions{Direct: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := demo.Verify(params, tables, out.Results); err != nil {
+		t.Fatal(err)
+	}
+	if out.DirectDeliveries != 6 {
+		t.Fatalf("%d boxes delivered directly, want 6 (3 parties × 2 peers)", out.DirectDeliveries)
+	}
+}
