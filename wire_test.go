@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/maskshare/maskshare/internal/wire"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -109,6 +111,57 @@ func TestWireLeaksNothing(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestMaskedVectorsLookUniform runs a session whose values are as far from
+// random as they can be (all zero, or all one) and checks that every bit
+// position of the masked vectors the parties send is balanced: the
+// coordinator sees what looks like uniform noise.
+func TestMaskedVectorsLookUniform(t *testing.T) {
+	for _, value := range []int64{0, 1, -1} {
+		params := testParams(3, 2)
+		tables := make([]*Table, 3)
+		for i := range tables {
+			tables[i] = NewTable(2)
+			for r := range 4000 {
+				tables[i].AddRow(fmt.Sprintf("id-%d", r), value, value)
+			}
+		}
+		var mu sync.Mutex
+		var msgs [][]byte
+		s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
+			return recorder{Conn: c, mu: &mu, msgs: &msgs}
+		}}
+		if o := s.run(t); o.coord != nil {
+			t.Fatal(o.coord)
+		}
+		vectors := 0
+		for _, msg := range msgs {
+			if typ, _ := wire.Peek(msg); typ != wire.TypeMasked {
+				continue
+			}
+			m, err := wire.DecodeMasked(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vectors++
+			n := float64(len(m.Words))
+			for bit := range 64 {
+				ones := 0
+				for _, w := range m.Words {
+					ones += int(w >> bit & 1)
+				}
+				// 6 standard deviations of a fair coin: a false alarm is
+				// about one in 10^9 per position.
+				if dev := math.Abs(float64(ones) - n/2); dev > 6*math.Sqrt(n/4) {
+					t.Fatalf("value %d: bit %d of a masked vector is set in %d of %d words", value, bit, ones, len(m.Words))
+				}
+			}
+		}
+		if vectors != 3 {
+			t.Fatalf("captured %d masked vectors, want 3", vectors)
 		}
 	}
 }

@@ -2,11 +2,14 @@ package netsession
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/maskshare/maskshare"
 	"github.com/maskshare/maskshare/internal/demo"
+	"github.com/maskshare/maskshare/transport"
+	"golang.org/x/sync/errgroup"
 )
 
 func TestRunLoopback(t *testing.T) {
@@ -44,5 +47,82 @@ func TestRunLoopbackDirect(t *testing.T) {
 	}
 	if out.DirectDeliveries != 6 {
 		t.Fatalf("%d boxes delivered directly, want 6 (3 parties × 2 peers)", out.DirectDeliveries)
+	}
+}
+
+// Two sessions served at once by one coordinator: one aborts because a
+// party's input is bad, the other completes undisturbed.
+func TestConcurrentSessionsIsolated(t *testing.T) {
+	ca, err := transport.NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coordID, _ := ca.Issue(CoordinatorName)
+	params := demo.Params(3, maskshare.Keyed, 0)
+	serverTLS, err := transport.ServerTLSConfig(coordID, ca.Pool(), params.Parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := transport.Listen("127.0.0.1:0", &transport.Config{TLS: serverTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := transport.NewRouter(l)
+	defer router.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	good := demo.Generate(1, 3, 500, 0.5, 3)
+	bad := demo.Generate(2, 3, 500, 0.5, 3)
+	bad[1].AddRow(bad[1].IDs[0], 1, 1, 1) // a duplicate identifier
+
+	type outcome struct {
+		results []*maskshare.Result
+		errs    []error
+		coord   error
+	}
+	run := func(session string, tables []*maskshare.Table) outcome {
+		o := outcome{results: make([]*maskshare.Result, 3), errs: make([]error, 3)}
+		coord, _ := maskshare.NewCoordinator(params, nil)
+		var g errgroup.Group
+		g.Go(func() error {
+			_, _, o.coord = Serve(ctx, router, session, params, coord)
+			return nil
+		})
+		for i, name := range params.Parties {
+			id, _ := ca.Issue(name)
+			clientTLS, _ := transport.ClientTLSConfig(id, ca.Pool(), CoordinatorName)
+			party, err := maskshare.NewParty(name, params, tables[i], nil)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			g.Go(func() error {
+				o.results[i], _, o.errs[i] = Join(ctx, l.Addr().String(), session, party, &transport.Config{TLS: clientTLS})
+				return nil
+			})
+		}
+		g.Wait()
+		return o
+	}
+	var goodOut, badOut outcome
+	var g errgroup.Group
+	g.Go(func() error { goodOut = run("good", good); return nil })
+	g.Go(func() error { badOut = run("bad", bad); return nil })
+	g.Wait()
+
+	if goodOut.coord != nil {
+		t.Fatalf("good session: %v", goodOut.coord)
+	}
+	if err := demo.Verify(params, good, goodOut.results); err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(badOut.coord, maskshare.ErrDuplicateID) {
+		t.Fatalf("bad session: coordinator %v", badOut.coord)
+	}
+	for i, err := range badOut.errs {
+		if !errors.Is(err, maskshare.ErrDuplicateID) {
+			t.Fatalf("bad session: party %d: %v", i, err)
+		}
 	}
 }
