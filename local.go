@@ -55,15 +55,16 @@ func RunLocal(ctx context.Context, params Params, tables []*Table, cfg *Config) 
 		})
 	}
 	g.Wait()
-	if err := rootCause(errs); err != nil {
+	if err := Cause(errs...); err != nil {
 		return nil, nil, err
 	}
 	return results, report, nil
 }
 
-// rootCause picks, among the participants' errors, one that is not merely
-// an *AbortError relaying someone else's failure.
-func rootCause(errs []error) error {
+// Cause picks, among the errors of a session's participants, one that is
+// not merely an *AbortError relaying someone else's failure: the error of
+// the participant that caused the abort. It returns nil if all are nil.
+func Cause(errs ...error) error {
 	var first error
 	for _, err := range errs {
 		if err == nil {

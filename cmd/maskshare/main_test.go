@@ -212,31 +212,14 @@ func checkOutput(t *testing.T, path string, params maskshare.Params, tables []*m
 	if err != nil {
 		t.Fatal(err)
 	}
-	type agg struct {
-		holders int
-		sums    []int64
-	}
-	join := map[string]*agg{}
-	for _, tb := range tables {
-		for r, id := range tb.IDs {
-			a := join[id]
-			if a == nil {
-				a = &agg{sums: make([]int64, 3)}
-				join[id] = a
-			}
-			a.holders++
-			for c := range 3 {
-				a.sums[c] += tb.Values[c][r]
-			}
-		}
-	}
+	join := demo.Join(tables)
 	k := params.Threshold
 	if k == 0 {
 		k = len(tables)
 	}
 	var want []string
 	for _, id := range tables[self].IDs {
-		if join[id].holders >= k {
+		if join[id].Holders >= k {
 			want = append(want, id)
 		}
 	}
@@ -249,8 +232,8 @@ func checkOutput(t *testing.T, path string, params maskshare.Params, tables []*m
 		if a == nil {
 			t.Fatalf("%s: unknown id %q", path, row[0])
 		}
-		wantRow := []string{row[0], strconv.Itoa(a.holders), maskshare.FormatDecimal(a.sums[0], 2),
-			strconv.FormatInt(a.sums[1], 10), strconv.FormatInt(a.sums[2], 10)}
+		wantRow := []string{row[0], strconv.Itoa(a.Holders), maskshare.FormatDecimal(a.Sums[0], 2),
+			strconv.FormatInt(a.Sums[1], 10), strconv.FormatInt(a.Sums[2], 10)}
 		if !slices.Equal(row, wantRow) {
 			t.Fatalf("%s: row %v, plaintext join %v", path, row, wantRow)
 		}

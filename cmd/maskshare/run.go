@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -207,30 +206,21 @@ func runParty(ctx context.Context, args []string) error {
 
 func runDemo(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
-	banks := flags.Int("banks", 3, "number of banks")
-	customers := flags.Int("customers", 20000, "customers per bank")
-	overlap := flags.Float64("overlap", 0.5, "share of each bank's customers that all banks have")
-	modeName := flags.String("mode", "keyed", "PSI mode: keyed or ecdh")
-	k := flags.Int("k", 0, "keep customers held by at least k banks (0: all banks)")
-	seed := flags.Uint64("seed", 1, "seed of the generated data")
+	var opts demo.Options
+	opts.Register(flags)
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	if *banks < 2 || *customers < 1 || *overlap < 0 || *overlap > 1 {
-		return errors.New("need at least 2 banks and 1 customer, and overlap in [0, 1]")
-	}
-	var mode maskshare.PSIMode
-	if err := mode.UnmarshalText([]byte(*modeName)); err != nil {
+	params, tables, err := opts.Setup()
+	if err != nil {
 		return err
 	}
 	log, err := newLogger(*level)
 	if err != nil {
 		return err
 	}
-	params := demo.Params(*banks, mode, *k)
-	tables := demo.Generate(*seed, *banks, *customers, *overlap, len(params.Columns))
-	fmt.Printf("running %d banks and a coordinator over loopback mutual TLS...\n", *banks)
+	fmt.Printf("running %d banks and a coordinator over loopback mutual TLS...\n", opts.Banks)
 	start := time.Now()
 	out, err := netsession.RunLoopback(ctx, params, tables, &maskshare.Config{Logger: log})
 	if err != nil {

@@ -20,24 +20,14 @@ import (
 )
 
 func main() {
-	banks := flag.Int("banks", 3, "number of banks")
-	customers := flag.Int("customers", 20000, "customers per bank")
-	overlap := flag.Float64("overlap", 0.5, "share of each bank's customers that all banks have")
-	modeName := flag.String("mode", "keyed", "PSI mode: keyed or ecdh")
-	k := flag.Int("k", 0, "keep customers held by at least k banks (0: all banks)")
-	seed := flag.Uint64("seed", 1, "seed of the generated data")
+	var opts demo.Options
+	opts.Register(flag.CommandLine)
 	flag.Parse()
-	if *banks < 2 || *customers < 1 || *overlap < 0 || *overlap > 1 {
-		fmt.Fprintln(os.Stderr, "multibank: need at least 2 banks and 1 customer, and overlap in [0, 1]")
+	params, tables, err := opts.Setup()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "multibank:", err)
 		os.Exit(2)
 	}
-	var mode maskshare.PSIMode
-	if err := mode.UnmarshalText([]byte(*modeName)); err != nil {
-		log.Fatal(err)
-	}
-
-	params := demo.Params(*banks, mode, *k)
-	tables := demo.Generate(*seed, *banks, *customers, *overlap, len(params.Columns))
 
 	start := time.Now()
 	results, report, err := maskshare.RunLocal(context.Background(), params, tables, nil)

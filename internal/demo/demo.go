@@ -4,6 +4,8 @@
 package demo
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -91,6 +93,33 @@ func Generate(seed uint64, banks, customers int, overlap float64, cols int) []*m
 	return tables
 }
 
+// Aggregate is one record of the plaintext join: how many tables hold the
+// identifier and the sum of each column over them.
+type Aggregate struct {
+	Holders int
+	Sums    []int64
+}
+
+// Join joins the tables on the (trimmed) identifier in plaintext.
+func Join(tables []*maskshare.Table) map[string]*Aggregate {
+	join := map[string]*Aggregate{}
+	for _, t := range tables {
+		for r, id := range t.IDs {
+			id = strings.TrimSpace(id)
+			a := join[id]
+			if a == nil {
+				a = &Aggregate{Sums: make([]int64, len(t.Values))}
+				join[id] = a
+			}
+			a.Holders++
+			for c, col := range t.Values {
+				a.Sums[c] += col[r]
+			}
+		}
+	}
+	return join
+}
+
 // Verify recomputes the session's result with a plaintext join and sum and
 // compares every party's result with it.
 func Verify(params maskshare.Params, tables []*maskshare.Table, results []*maskshare.Result) error {
@@ -98,32 +127,14 @@ func Verify(params maskshare.Params, tables []*maskshare.Table, results []*masks
 	if k == 0 {
 		k = len(tables)
 	}
-	type agg struct {
-		holders int
-		sums    []int64
-	}
-	join := map[string]*agg{}
-	for _, t := range tables {
-		for r, id := range t.IDs {
-			id = strings.TrimSpace(id)
-			a := join[id]
-			if a == nil {
-				a = &agg{sums: make([]int64, len(t.Values))}
-				join[id] = a
-			}
-			a.holders++
-			for c, col := range t.Values {
-				a.sums[c] += col[r]
-			}
-		}
-	}
+	join := Join(tables)
 	totals := make([]int64, len(params.Columns))
 	size := 0
 	for _, a := range join {
-		if a.holders >= k {
+		if a.Holders >= k {
 			size++
 			for c := range totals {
-				totals[c] += a.sums[c]
+				totals[c] += a.Sums[c]
 			}
 		}
 	}
@@ -139,7 +150,7 @@ func Verify(params maskshare.Params, tables []*maskshare.Table, results []*masks
 		}
 		held := 0
 		for _, id := range tables[i].IDs {
-			if a := join[strings.TrimSpace(id)]; a.holders >= k {
+			if join[strings.TrimSpace(id)].Holders >= k {
 				held++
 			}
 		}
@@ -148,15 +159,47 @@ func Verify(params maskshare.Params, tables []*maskshare.Table, results []*masks
 		}
 		for _, r := range res.Records {
 			a := join[strings.TrimSpace(r.ID)]
-			if a == nil || a.holders < k || a.holders != r.Holders {
+			if a == nil || a.Holders < k || a.Holders != r.Holders {
 				return fmt.Errorf("%s: record %s should not qualify or has the wrong holder count", params.Parties[i], r.ID)
 			}
-			if params.Reveal == maskshare.PerRecord && !slices.Equal(a.sums, r.Values) {
-				return fmt.Errorf("%s: record %s sums %v, plaintext join %v", params.Parties[i], r.ID, r.Values, a.sums)
+			if params.Reveal == maskshare.PerRecord && !slices.Equal(a.Sums, r.Values) {
+				return fmt.Errorf("%s: record %s sums %v, plaintext join %v", params.Parties[i], r.ID, r.Values, a.Sums)
 			}
 		}
 	}
 	return nil
+}
+
+// Options describe a demo run; Register binds them to command-line flags.
+type Options struct {
+	Banks, Customers, K int
+	Overlap             float64
+	Mode                string
+	Seed                uint64
+}
+
+// Register defines the demo's flags on fs.
+func (o *Options) Register(fs *flag.FlagSet) {
+	fs.IntVar(&o.Banks, "banks", 3, "number of banks")
+	fs.IntVar(&o.Customers, "customers", 20000, "customers per bank")
+	fs.Float64Var(&o.Overlap, "overlap", 0.5, "share of each bank's customers that all banks have")
+	fs.StringVar(&o.Mode, "mode", "keyed", "PSI mode: keyed or ecdh")
+	fs.IntVar(&o.K, "k", 0, "keep customers held by at least k banks (0: all banks)")
+	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the generated data")
+}
+
+// Setup checks the options and returns the session parameters and the
+// generated tables.
+func (o *Options) Setup() (maskshare.Params, []*maskshare.Table, error) {
+	if o.Banks < 2 || o.Customers < 1 || o.Overlap < 0 || o.Overlap > 1 {
+		return maskshare.Params{}, nil, errors.New("demo: need at least 2 banks and 1 customer, and overlap in [0, 1]")
+	}
+	var mode maskshare.PSIMode
+	if err := mode.UnmarshalText([]byte(o.Mode)); err != nil {
+		return maskshare.Params{}, nil, err
+	}
+	params := Params(o.Banks, mode, o.K)
+	return params, Generate(o.Seed, o.Banks, o.Customers, o.Overlap, len(params.Columns)), nil
 }
 
 // Summary prints what the banks learned.

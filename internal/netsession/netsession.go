@@ -237,25 +237,8 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 	}
 	for _, err := range errs {
 		if err != nil {
-			return nil, firstCause(errs)
+			return nil, maskshare.Cause(errs...)
 		}
 	}
 	return out, nil
-}
-
-// firstCause prefers an error that is not a relayed abort.
-func firstCause(errs []error) error {
-	var first error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		if first == nil {
-			first = err
-		}
-		if _, relayed := err.(*maskshare.AbortError); !relayed {
-			return err
-		}
-	}
-	return first
 }

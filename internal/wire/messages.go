@@ -226,25 +226,48 @@ type Tags struct {
 
 func (m *Tags) Encode() []byte {
 	w := newWriter(TypeTags, 4+len(m.Tags)*TagSize)
-	w.u32(uint32(len(m.Tags)))
-	for i := range m.Tags {
-		w.raw(m.Tags[i][:])
-	}
+	writeItems(w, m.Tags)
 	return w.b
 }
 
 func DecodeTags(msg []byte) (*Tags, error) {
 	r := newReader(msg, TypeTags)
-	n := r.count(MaxRecords, TagSize, "tags")
-	m := &Tags{}
-	if r.err == nil {
-		m.Tags = make([]psi.Tag, n)
-		p := r.take(n * TagSize)
-		for i := range m.Tags {
-			copy(m.Tags[i][:], p[i*TagSize:])
-		}
-	}
+	m := &Tags{Tags: readItems[psi.Tag](r, "tags")}
 	return m, r.done()
+}
+
+// writeItems writes a count and the fixed-size items of a list.
+func writeItems[T psi.Tag | psi.Element](w *writer, items []T) {
+	w.u32(uint32(len(items)))
+	for i := range items {
+		w.raw(itemBytes(&items[i]))
+	}
+}
+
+// readItems reads what writeItems wrote.
+func readItems[T psi.Tag | psi.Element](r *reader, what string) []T {
+	var zero T
+	size := len(itemBytes(&zero))
+	n := r.count(MaxRecords, size, what)
+	if r.err != nil {
+		return nil
+	}
+	items := make([]T, n)
+	p := r.take(n * size)
+	for i := range items {
+		copy(itemBytes(&items[i]), p[i*size:])
+	}
+	return items
+}
+
+func itemBytes[T psi.Tag | psi.Element](x *T) []byte {
+	switch v := any(x).(type) {
+	case *psi.Tag:
+		return v[:]
+	case *psi.Element:
+		return v[:]
+	}
+	panic("unreachable")
 }
 
 // Elements carries an ecdh-mode list: the list of party Owner after Hop
@@ -259,10 +282,7 @@ func (m *Elements) Encode() []byte {
 	w := newWriter(TypeElements, 8+len(m.Elems)*ElementSize)
 	w.u16(m.Owner)
 	w.u16(m.Hop)
-	w.u32(uint32(len(m.Elems)))
-	for i := range m.Elems {
-		w.raw(m.Elems[i][:])
-	}
+	writeItems(w, m.Elems)
 	return w.b
 }
 
@@ -275,14 +295,7 @@ func DecodeElements(msg []byte, n int) (*Elements, error) {
 	if r.err == nil && int(m.Hop) >= n {
 		r.fail("hop %d for %d parties", m.Hop, n)
 	}
-	cnt := r.count(MaxRecords, ElementSize, "elements")
-	if r.err == nil {
-		m.Elems = make([]psi.Element, cnt)
-		p := r.take(cnt * ElementSize)
-		for i := range m.Elems {
-			copy(m.Elems[i][:], p[i*ElementSize:])
-		}
-	}
+	m.Elems = readItems[psi.Element](r, "elements")
 	return m, r.done()
 }
 
