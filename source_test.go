@@ -136,5 +136,5 @@ func TestSQLSource(t *testing.T) {
 
 type connector struct{ d *fakeDriver }
 
-func (c connector) Connect(context.Context) (driver.Conn, error) { return fakeConn{c.d}, nil }
+func (c connector) Connect(context.Context) (driver.Conn, error) { return fakeConn(c), nil }
 func (c connector) Driver() driver.Driver                        { return c.d }
