@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"math/bits"
 	"time"
 
@@ -446,22 +447,40 @@ func columnTotals(sum []uint64, cols, size int) []uint64 {
 // aggregateDigest commits to the whole (masked) aggregate vector, so that
 // parties can check they were all given the same result.
 func aggregateDigest(sid [32]byte, sum []uint64) [32]byte {
-	h := sha256.New()
-	h.Write([]byte("maskshare aggregate v1"))
-	h.Write(sid[:])
-	buf := make([]byte, 0, 8*1024)
-	for len(sum) > 0 {
-		n := min(len(sum), 1024)
-		buf = buf[:0]
-		for _, x := range sum[:n] {
-			buf = binary.LittleEndian.AppendUint64(buf, x)
-		}
-		h.Write(buf)
-		sum = sum[n:]
+	d := newDigester(sid)
+	for _, x := range sum {
+		d.add(x)
 	}
-	var d [32]byte
-	h.Sum(d[:0])
+	return d.sum()
+}
+
+// digester computes aggregateDigest one word at a time, so that a party can
+// digest the aggregates in canonical order without building the vector.
+type digester struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newDigester(sid [32]byte) *digester {
+	d := &digester{h: sha256.New(), buf: make([]byte, 0, 8*1024)}
+	d.h.Write([]byte("maskshare aggregate v1"))
+	d.h.Write(sid[:])
 	return d
+}
+
+func (d *digester) add(x uint64) {
+	d.buf = binary.LittleEndian.AppendUint64(d.buf, x)
+	if len(d.buf) == cap(d.buf) {
+		d.h.Write(d.buf)
+		d.buf = d.buf[:0]
+	}
+}
+
+func (d *digester) sum() [32]byte {
+	d.h.Write(d.buf)
+	var out [32]byte
+	d.h.Sum(out[:0])
+	return out
 }
 
 func toInt64(v []uint64) []int64 {

@@ -91,8 +91,10 @@ type partySession struct {
 	partsOut  []mask.Seed // seeds of the parts this party gives away
 	partsIn   []mask.Seed // seeds of the parts it receives
 	group     [32]byte
-	order     []int32 // order[pos] is the row sent at position pos
-	matches   []psi.Match
+	order     []int32     // order[pos] is the row sent at position pos
+	matches   []psi.Match // in canonical order
+	posOf     []int32     // posOf[j] is the place of matches[j] in byPos
+	byPos     []psi.Match // in the order of positions, as the coordinator sent them
 	size      int
 	abortedBy *AbortError
 }
@@ -348,11 +350,9 @@ func (s *partySession) keyedPSI(ctx context.Context) error {
 	}
 	tags := make([]psi.Tag, len(s.in.ids))
 	tagger.TagAll(tags, s.in.ids)
-	s.order = sortedOrder(tags, func(t *psi.Tag) []byte { return t[:] })
-	sorted := make([]psi.Tag, len(tags))
-	for pos, row := range s.order {
-		sorted[pos] = tags[row]
-	}
+	s.in = nil // the tags stand for the identifiers from here on
+	sorted, order := psi.Sort(tags)
+	s.order = order
 	if err := s.conn.Send(ctx, (&wire.Tags{Tags: sorted}).Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -368,11 +368,9 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 	}
 	elems := make([]psi.Element, len(s.in.ids))
 	key.HashAndBlind(elems, s.in.ids, s.sid)
-	s.order = sortedOrder(elems, func(e *psi.Element) []byte { return e[:] })
-	sorted := make([]psi.Element, len(elems))
-	for pos, row := range s.order {
-		sorted[pos] = elems[row]
-	}
+	s.in = nil // the elements stand for the identifiers from here on
+	sorted, order := psi.Sort(elems)
+	s.order = order
 	if err := s.conn.Send(ctx, (&wire.Elements{Owner: uint16(s.index), Elems: sorted}).Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -413,17 +411,33 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if s.params.Reveal == CardinalityOnly && len(m.Matches) != 0 {
 		return fmt.Errorf("%w: matches sent under the cardinality policy", ErrProtocol)
 	}
-	seen := make(map[uint32]bool, len(m.Matches))
+	// keys[i] is match i's canonical index and then i: sorted, they give
+	// the canonical order and put repeated indices side by side.
+	keys := make([]uint64, 0, len(m.Matches))
+	bad, why := len(m.Matches), error(nil) // the first match in error, and why
 	for i, x := range m.Matches {
 		switch {
 		case int(x.Pos) >= len(s.order) || i > 0 && x.Pos <= m.Matches[i-1].Pos:
-			return fmt.Errorf("%w: match %d names position %d", ErrProtocol, i, x.Pos)
-		case int(x.Index) >= s.size || seen[x.Index]:
-			return fmt.Errorf("%w: match %d names index %d of %d", ErrProtocol, i, x.Index, s.size)
+			why = fmt.Errorf("%w: match %d names position %d", ErrProtocol, i, x.Pos)
+		case int(x.Index) >= s.size:
+			why = fmt.Errorf("%w: match %d names index %d of %d", ErrProtocol, i, x.Index, s.size)
 		case int(x.Holders) < k || int(x.Holders) > s.n:
-			return fmt.Errorf("%w: match %d has %d holders", ErrProtocol, i, x.Holders)
+			why = fmt.Errorf("%w: match %d has %d holders", ErrProtocol, i, x.Holders)
 		}
-		seen[x.Index] = true
+		if why != nil {
+			bad = i
+			break
+		}
+		keys = append(keys, uint64(x.Index)<<32|uint64(i))
+	}
+	slices.Sort(keys)
+	for j := 1; j < len(keys); j++ {
+		if i := int(uint32(keys[j])); keys[j]>>32 == keys[j-1]>>32 && i < bad {
+			bad, why = i, fmt.Errorf("%w: match %d names index %d of %d", ErrProtocol, i, m.Matches[i].Index, s.size)
+		}
+	}
+	if why != nil {
+		return why
 	}
 	if k == s.n && len(m.Matches) != s.size && s.params.Reveal != CardinalityOnly {
 		return fmt.Errorf("%w: %d matches for a result of %d held by all parties", ErrProtocol, len(m.Matches), s.size)
@@ -431,9 +445,14 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if s.size < s.params.MinResultSize {
 		return fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, s.size)
 	}
-	s.matches = m.Matches
 	// Canonical order, so results list records alike at every party.
-	slices.SortFunc(s.matches, func(a, b psi.Match) int { return int(a.Index) - int(b.Index) })
+	s.byPos = m.Matches
+	s.matches = make([]psi.Match, len(keys))
+	s.posOf = make([]int32, len(keys))
+	for j, key := range keys {
+		i := uint32(key)
+		s.matches[j], s.posOf[j] = m.Matches[i], int32(i)
+	}
 	return nil
 }
 
@@ -493,23 +512,19 @@ func (s *partySession) receiveReveal(ctx context.Context, res *Result) ([]uint64
 		return nil, [32]byte{}, fmt.Errorf("%w: reveal of %d columns × %d records, want %d × %d", ErrProtocol, len(m.Totals), m.Count, s.cols, want)
 	}
 	// The values arrive in the order of the matches as the coordinator has
-	// them, by position; s.matches is in canonical order.
-	byPos := slices.Clone(s.matches)
-	slices.SortFunc(byPos, func(a, b psi.Match) int { return int(a.Pos) - int(b.Pos) })
-	valueAt := make(map[uint32]int, len(byPos)) // canonical index → record in m.Values
-	for i, x := range byPos {
-		valueAt[x.Index] = i
-	}
+	// them, by position (s.byPos); s.matches is in canonical order.
+	//
 	// With k = n this party holds every qualifying record, so it sees the
 	// whole aggregate vector and checks it against the digest.
+	// Then s.matches[j] has canonical index j, for every j < s.size.
 	if want == s.size && s.params.threshold() == s.n {
-		full := make([]uint64, s.cols*s.size)
-		for _, x := range byPos {
-			for c := 0; c < s.cols; c++ {
-				full[c*s.size+int(x.Index)] = m.Values[valueAt[x.Index]*s.cols+c]
+		dg := newDigester(s.sid)
+		for c := 0; c < s.cols; c++ {
+			for _, at := range s.posOf {
+				dg.add(m.Values[int(at)*s.cols+c])
 			}
 		}
-		if d := aggregateDigest(s.sid, full); !bytes.Equal(d[:], m.Digest[:]) {
+		if d := dg.sum(); !bytes.Equal(d[:], m.Digest[:]) {
 			return nil, [32]byte{}, fmt.Errorf("%w: aggregates do not match the coordinator's digest", ErrTranscript)
 		}
 	}
@@ -519,30 +534,42 @@ func (s *partySession) receiveReveal(ctx context.Context, res *Result) ([]uint64
 	if !s.params.CoordinatorSeesResult {
 		outSeed := deriveKey(s.group, s.sid, labelOutput)
 		outMask = make([][]uint64, s.cols)
-		for c := range outMask {
+		forColumns(s.cols, func(c int) {
 			outMask[c] = make([]uint64, s.size)
 			mask.Expand(outMask[c], outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
+		})
+		for c := range outMask {
 			totals[c] -= mask.Sum(outMask[c])
 		}
 	}
 	res.Totals = toInt64(totals)
 	res.Records = make([]Record, len(s.matches))
-	for i, x := range s.matches {
-		row := int(s.order[x.Pos])
-		r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
-		if s.params.Reveal == PerRecord {
-			r.Values = make([]int64, s.cols)
-			at := valueAt[x.Index] * s.cols
-			for c := range r.Values {
-				v := m.Values[at+c]
-				if outMask != nil {
-					v -= outMask[c][x.Index]
-				}
-				r.Values[c] = int64(v)
-			}
-		}
-		res.Records[i] = r
+	var values []int64 // all records' values, one allocation
+	if s.params.Reveal == PerRecord {
+		values = make([]int64, len(s.matches)*s.cols)
 	}
+	// Filling the records is mostly waiting for memory (rows and values are
+	// looked up in canonical order, unrelated to table order): spread it
+	// over all cores.
+	forRanges(len(s.matches), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			x := s.matches[j]
+			row := int(s.order[x.Pos])
+			r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
+			if values != nil {
+				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
+				at := int(s.posOf[j]) * s.cols
+				for c := range r.Values {
+					v := m.Values[at+c]
+					if outMask != nil {
+						v -= outMask[c][x.Index]
+					}
+					r.Values[c] = int64(v)
+				}
+			}
+			res.Records[j] = r
+		}
+	})
 	return m.Totals, m.Digest, nil
 }
 
@@ -600,19 +627,6 @@ func (s *partySession) unavailable(err error) error {
 	return fmt.Errorf("%w: coordinator: %v", ErrPartyUnavailable, err)
 }
 
-// sortedOrder returns the rows sorted by their items' bytes: the order in
-// which a party sends its list, unrelated to the order of its table.
-func sortedOrder[T any](items []T, key func(*T) []byte) []int32 {
-	order := make([]int32, len(items))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		return bytes.Compare(key(&items[a]), key(&items[b]))
-	})
-	return order
-}
-
 // forColumns runs f for every column, on all cores.
 func forColumns(cols int, f func(c int)) error {
 	var g errgroup.Group
@@ -621,6 +635,20 @@ func forColumns(cols int, f func(c int)) error {
 		g.Go(func() error { f(c); return nil })
 	}
 	return g.Wait()
+}
+
+// rangeChunk is the smallest range forRanges gives a goroutine.
+const rangeChunk = 1 << 14
+
+// forRanges splits [0, n) into one contiguous range per core (fewer for
+// small n) and runs f on each, concurrently.
+func forRanges(n int, f func(lo, hi int)) {
+	w := max(min(runtime.GOMAXPROCS(0), n/rangeChunk), 1)
+	var g errgroup.Group
+	for i := range w {
+		g.Go(func() error { f(i*n/w, (i+1)*n/w); return nil })
+	}
+	g.Wait()
 }
 
 func deriveKeySlice(group, sid [32]byte, label string) []byte {

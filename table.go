@@ -3,8 +3,10 @@ package maskshare
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -71,19 +73,56 @@ func prepare(t *Table, p *Params) (*prepared, error) {
 		return nil, err
 	}
 	ids := make([]string, len(t.IDs))
-	first := make(map[string]int, len(t.IDs))
 	for r, id := range t.IDs {
 		norm, err := psi.Normalize(id, p.FoldCase)
 		if err != nil {
 			return nil, &InputError{Row: r, Other: -1, Err: ErrInvalidID, Detail: err.Error()}
 		}
-		if prev, dup := first[norm]; dup {
-			return nil, &InputError{Row: r, Other: prev, Err: ErrDuplicateID}
-		}
-		first[norm] = r
 		ids[r] = norm
 	}
+	if r, prev := firstDuplicate(ids); r >= 0 {
+		return nil, &InputError{Row: r, Other: prev, Err: ErrDuplicateID}
+	}
 	return &prepared{ids: ids}, nil
+}
+
+// firstDuplicate returns the first row whose identifier occurs in an
+// earlier row, and the first row holding it; or -1, -1. ids has at most
+// MaxRecords rows, fewer than 2³².
+//
+// Rather than a map of a million strings, it sorts 64-bit keys: the high
+// half of a hash of the identifier, then the row. Equal identifiers end up
+// in one run of equal hashes, where the strings are compared; runs of more
+// than one identifier are rare.
+func firstDuplicate(ids []string) (row, prev int) {
+	seed := maphash.MakeSeed()
+	keys := make([]uint64, len(ids))
+	for r, id := range ids {
+		keys[r] = maphash.String(seed, id)&^math.MaxUint32 | uint64(r)
+	}
+	slices.Sort(keys)
+	row, prev = -1, -1
+	for g := 0; g < len(keys); {
+		h := g + 1
+		for h < len(keys) && keys[h]>>32 == keys[g]>>32 {
+			h++
+		}
+		// Rows ascend within a run: the first earlier equal row is the
+		// first occurrence.
+		for j := g + 1; j < h; j++ {
+			rj := int(uint32(keys[j]))
+			for i := g; i < j; i++ {
+				if ri := int(uint32(keys[i])); ids[ri] == ids[rj] {
+					if row < 0 || rj < row {
+						row, prev = rj, ri
+					}
+					break
+				}
+			}
+		}
+		g = h
+	}
+	return row, prev
 }
 
 // checkOverflow refuses a table whose values could make an aggregate

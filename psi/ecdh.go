@@ -18,10 +18,12 @@ const scalarSize = 32
 // ecdhDST is the domain separation tag of hash_to_ristretto255 in ECDH mode.
 const ecdhDST = "maskshare-ecdh-v1"
 
-// ecChunk is the smallest number of elements per goroutine in HashAndBlind
-// and Blind. A scalar multiplication takes tens of microseconds, which
-// dwarfs the cost of a goroutine, so any split is worth it.
-const ecChunk = 2
+// ecChunk is the number of elements a goroutine takes at a time in
+// HashAndBlind and Blind. A scalar multiplication takes tens of
+// microseconds, so a chunk is a few milliseconds of work: far more than
+// taking it costs, and little for the other goroutines to wait for at the
+// end.
+const ecChunk = 64
 
 // An Element is the canonical 32-byte encoding of a ristretto255 group
 // element (RFC 9496, Section 4.3.2).
@@ -103,7 +105,7 @@ func (k *Key) HashAndBlind(dst []Element, ids []string, session [32]byte) {
 		panic(fmt.Sprintf("psi: HashAndBlind with %d destinations for %d identifiers", len(dst), len(ids)))
 	}
 	ks := k.scalar()
-	forChunks(len(ids), ecChunk, func(lo, hi int) {
+	forDynamic(len(ids), ecChunk, func(lo, hi int) {
 		s := ks.Copy()
 		out := group.Ristretto255.NewElement()
 		dstTag := []byte(ecdhDST)
@@ -136,7 +138,7 @@ func (k *Key) Blind(dst, src []Element) error {
 	out := make([]Element, len(src))
 	var firstBad atomic.Int64
 	firstBad.Store(int64(len(src)))
-	forChunks(len(src), ecChunk, func(lo, hi int) {
+	forDynamic(len(src), ecChunk, func(lo, hi int) {
 		s := ks.Copy()
 		in := group.Ristretto255.NewElement()
 		res := group.Ristretto255.NewElement()

@@ -3,6 +3,7 @@ package psi
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // numWorkers returns how many goroutines should share n items so that each
@@ -39,4 +40,25 @@ func runChunks(n, w int, fn func(c, lo, hi int)) {
 // forChunks calls fn on the chunks of [0, n) chosen by numWorkers.
 func forChunks(n, minChunk int, fn func(lo, hi int)) {
 	runChunks(n, numWorkers(n, minChunk), func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// forDynamic calls fn on consecutive chunks of [0, n) of at most chunk
+// items, from GOMAXPROCS goroutines that each take the next chunk when done
+// with one. Unlike forChunks, whose goroutines get equal shares up front,
+// the goroutines then end within a chunk of each other even when they do
+// not get equal shares of the CPU: with several parties blinding at once in
+// one process, a share left to one goroutine at the end would leave cores
+// idle.
+func forDynamic(n, chunk int, fn func(lo, hi int)) {
+	chunks := (n + chunk - 1) / chunk
+	var next atomic.Int64
+	runChunks(chunks, min(runtime.GOMAXPROCS(0), chunks), func(_, _, _ int) {
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			fn(c*chunk, min((c+1)*chunk, n))
+		}
+	})
 }

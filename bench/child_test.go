@@ -1,0 +1,45 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/maskshare/maskshare"
+)
+
+// childEnv makes the test binary act as a harness child process, so that
+// RunChild can be tested without the CLI.
+const childEnv = "MASKSHARE_BENCH_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		if err := ServeChild(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestRunChild(t *testing.T) {
+	t.Setenv(childEnv, "1")
+	cfg := Config{Parties: 2, Records: 100, Overlap: 0.5, Columns: 2, Mode: maskshare.Keyed, Transport: Memory, Seed: 3}
+	res, err := RunChild(context.Background(), []string{os.Args[0]}, cfg, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Fresh || !res.Verified || res.Config != cfg || res.Floors != nil {
+		t.Errorf("fresh %v, verified %v, config %+v, floors %+v", res.Fresh, res.Verified, res.Config, res.Floors)
+	}
+	if res.PeakRSS == 0 && res.Machine.OS == "linux" {
+		t.Errorf("no peak RSS from the child")
+	}
+
+	cfg.Parties = 1
+	if _, err := RunChild(context.Background(), []string{os.Args[0]}, cfg, nil); err == nil {
+		t.Errorf("a child given an invalid configuration succeeded")
+	}
+}

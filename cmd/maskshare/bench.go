@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/bench"
+)
+
+// runBench is `maskshare bench`: it runs sessions on generated data, each
+// configuration in a fresh process of its own (this executable, re-run
+// with the hidden -child flag), and writes the results as JSON and
+// Markdown to -out, printing the Markdown report.
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	parties := fs.Int("parties", 3, "number of parties (2 to 50)")
+	records := fs.Int("records", 100_000, "records per party")
+	overlap := fs.Float64("overlap", 0.5, "share of each party's records common to all parties")
+	columns := fs.Int("columns", 4, "number of value columns")
+	mode := fs.String("mode", "both", "PSI mode: keyed, ecdh or both")
+	k := fs.Int("k", 0, "threshold: records held by at least k parties (0: all parties)")
+	tr := fs.String("transport", bench.TLS, "transport: memory (in-process pipes) or tls (loopback mutual TLS)")
+	out := fs.String("out", filepath.Join("bench", "out"), "directory for the JSON, Markdown and SVG outputs")
+	scaling := fs.Bool("scaling", false, "run the scaling table (records and parties growing, both modes) and plot it")
+	targets := fs.Bool("targets", false, "run the target configurations of the spec, section 5")
+	ecdhRecords := fs.Int("ecdh-records", 100_000, "records per party of the ecdh target run, and the most an ecdh scaling run gets")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each configuration to this file (suffixed -1, -2, … when there are several)")
+	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of the generated data")
+	runs := fs.Int("runs", 1, "runs of each configuration; tables show the run with the median wall time")
+	floors := fs.Bool("floors", true, "measure the floors (plaintext join, scalar multiplication, AES-CTR) after each session")
+	fresh := fs.Bool("fresh", true, "run each configuration in a fresh process, so that its peak RSS is its own")
+	memLimit := fs.Int64("memlimit", 0, "soft memory limit in MiB of each session (debug.SetMemoryLimit); 0: the configuration's own (768 for the keyed target, else none), -1: none")
+	from := fs.String("report", "", "write the report (and with -scaling the scaling table and plot) from this results JSON file instead of running")
+	child := fs.Bool("child", false, "internal: run one configuration read as JSON from stdin, write the result to stdout")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: maskshare bench [flags]")
+		fs.VisitAll(func(f *flag.Flag) {
+			if f.Name != "child" {
+				fmt.Fprintf(fs.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
+			}
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("maskshare bench: unexpected arguments %q", fs.Args())
+	}
+	if *child {
+		return withProfile(*cpuprofile, func() error { return bench.ServeChild(ctx, os.Stdin, os.Stdout) })
+	}
+
+	if *from != "" {
+		shown, err := bench.ReadResults(*from)
+		if err != nil {
+			return fmt.Errorf("maskshare bench: %w", err)
+		}
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return fmt.Errorf("maskshare bench: %w", err)
+		}
+		return writeReport(*out, "report", *scaling, bench.DefaultScaling(*seed, *ecdhRecords), nil, shown)
+	}
+
+	var configs []bench.Config
+	var sc bench.Scaling
+	switch {
+	case *targets && *scaling:
+		return errors.New("maskshare bench: -targets and -scaling are separate runs")
+	case *targets:
+		configs = bench.TargetConfigs(*seed, *ecdhRecords)
+	case *scaling:
+		sc = bench.DefaultScaling(*seed, *ecdhRecords)
+		configs = sc.Configs()
+	default:
+		modes, err := parseModes(*mode)
+		if err != nil {
+			return err
+		}
+		for _, m := range modes {
+			configs = append(configs, bench.Config{Parties: *parties, Records: *records, Overlap: *overlap, Columns: *columns,
+				Mode: m, K: *k, Transport: *tr, Seed: *seed, Floors: *floors})
+		}
+	}
+	for i := range configs {
+		switch {
+		case *memLimit < 0:
+			configs[i].MemoryLimit = 0
+		case *memLimit > 0:
+			configs[i].MemoryLimit = *memLimit << 20
+		}
+		if err := configs[i].Validate(); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil && *fresh {
+		return fmt.Errorf("maskshare bench: finding this executable to re-run it: %w", err)
+	}
+
+	var all, shown []*bench.Result
+	for i, cfg := range configs {
+		var group []*bench.Result
+		for run := range *runs {
+			profile := ""
+			if *cpuprofile != "" {
+				profile = *cpuprofile
+				if len(configs)*(*runs) > 1 {
+					ext := filepath.Ext(profile)
+					profile = fmt.Sprintf("%s-%d%s", strings.TrimSuffix(profile, ext), i*(*runs)+run+1, ext)
+				}
+			}
+			fmt.Fprintf(os.Stderr, "bench: %v (run %d of %d)…\n", &cfg, run+1, *runs)
+			var res *bench.Result
+			if *fresh {
+				argv := []string{exe, "bench", "-child"}
+				if profile != "" {
+					argv = append(argv, "-cpuprofile", profile)
+				}
+				res, err = bench.RunChild(ctx, argv, cfg, os.Stderr)
+			} else {
+				err = withProfile(profile, func() (err error) {
+					res, err = bench.Run(ctx, cfg)
+					return err
+				})
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "bench:   wall %.3f s, CPU %.2f s, peak heap %d MiB, peak RSS %d MiB, %.1f B/record/party, verified %v\n",
+				res.Wall, res.CPU, res.PeakHeap>>20, res.PeakRSS>>20, res.Bytes.PerRecordPerParty, res.Verified)
+			group = append(group, res)
+		}
+		all = append(all, group...)
+		shown = append(shown, bench.Median(group))
+	}
+
+	name := "results"
+	switch {
+	case *targets:
+		name = "targets"
+	case *scaling:
+		name = "scaling"
+	}
+	return writeReport(*out, name, *scaling, sc, all, shown)
+}
+
+// writeReport writes every run as JSON (unless all is nil) and the report
+// on the shown runs as Markdown to dir, with the scaling table and plot if
+// scaling is set, and prints the report.
+func writeReport(dir, name string, scaling bool, sc bench.Scaling, all, shown []*bench.Result) error {
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	base := filepath.Join(dir, fmt.Sprintf("%s-%s", name, stamp))
+	if all != nil {
+		if err := bench.WriteJSON(base+".json", all); err != nil {
+			return fmt.Errorf("maskshare bench: %w", err)
+		}
+	}
+	report := bench.Markdown(shown)
+	if scaling {
+		var b strings.Builder
+		b.WriteString("### Scaling\n\n")
+		bench.WriteScaling(&b, sc, shown)
+		report = b.String() + "\n" + report
+		svg := filepath.Join(dir, "scaling.svg")
+		if err := os.WriteFile(svg, bench.ScalingSVG(sc, shown), 0o644); err != nil {
+			return fmt.Errorf("maskshare bench: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "bench: plot written to %s\n", svg)
+	}
+	if err := os.WriteFile(base+".md", []byte(report), 0o644); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: results written to %s.{json,md}\n", base)
+	_, err := io.WriteString(os.Stdout, report)
+	return err
+}
+
+func parseModes(s string) ([]maskshare.PSIMode, error) {
+	if s == "both" {
+		return []maskshare.PSIMode{maskshare.Keyed, maskshare.ECDH}, nil
+	}
+	var m maskshare.PSIMode
+	if err := m.UnmarshalText([]byte(s)); err != nil {
+		return nil, fmt.Errorf("maskshare bench: -mode %q: want keyed, ecdh or both", s)
+	}
+	return []maskshare.PSIMode{m}, nil
+}
+
+// withProfile runs f, with a CPU profile written to path if path is set.
+func withProfile(path string, f func() error) error {
+	if path == "" {
+		return f()
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	if err := pprof.StartCPUProfile(file); err != nil {
+		file.Close()
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	ferr := f()
+	pprof.StopCPUProfile()
+	if err := file.Close(); err != nil && ferr == nil {
+		ferr = fmt.Errorf("maskshare bench: %w", err)
+	}
+	return ferr
+}
