@@ -203,15 +203,20 @@ func runLocal(t *testing.T, params Params, tables []*Table) ([]*Result, *Report)
 }
 
 func TestOracle(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
+	// A new seed each run widens the coverage over time; it is logged so a
+	// failure can be replayed.
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(1, seed))
 	for _, mode := range []PSIMode{Keyed, ECDH} {
 		for n := 2; n <= 7; n++ {
 			for k := 2; k <= n; k++ {
 				for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 					name := fmt.Sprintf("%v/n=%d/k=%d/%v", mode, n, k, reveal)
+					sub := rng.Uint64() // drawn here: the subtests run in parallel
 					t.Run(name, func(t *testing.T) {
 						t.Parallel()
-						rng := rand.New(rand.NewPCG(rng.Uint64(), 2))
+						rng := rand.New(rand.NewPCG(sub, 2))
 						params := testParams(n, 1+rng.IntN(3))
 						params.Mode, params.Threshold, params.Reveal = mode, k, reveal
 						params.CoordinatorSeesResult = rng.IntN(2) == 0

@@ -359,3 +359,11 @@ func TestKilledPartyAbortsSessionAndCoordinatorServesOn(t *testing.T) {
 		t.Fatalf("coordinator did not report the failed run:\n%s", coord.stdout.String())
 	}
 }
+
+func TestDemoCommand(t *testing.T) {
+	out, err := exec.Command(binary(t), "demo", "--customers", "300", "--mode", "ecdh").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "verified: every bank's result equals the plaintext join") ||
+		!strings.Contains(string(out), "bytes per record") {
+		t.Fatalf("maskshare demo: %v\n%s", err, out)
+	}
+}
