@@ -199,23 +199,23 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		s.ph.start("aggregate")
 		cols := len(s.params.Columns)
 		sum := make([]uint64, cols*size)
-		if err := s.gather(ctx, wire.TypeMasked, func(i int, msg []byte) error {
-			m, err := wire.DecodeMasked(msg)
+		if err := s.gatherThen(ctx, wire.TypeMasked, "sum", func(i int, msg []byte) error {
+			mcols, msize, words, err := wire.MaskedWords(msg)
 			if err != nil {
 				return err
 			}
-			if int(m.Columns) != cols || int(m.Size) != size {
-				return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], m.Columns, m.Size, cols, size)
+			if int(mcols) != cols || int(msize) != size {
+				return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], mcols, msize, cols, size)
 			}
-			mask.Add(sum, m.Words) // gather calls handlers one at a time
+			mask.AddLE(sum, words) // handlers run one at a time
 			return nil
 		}); err != nil {
 			return nil, err
 		}
 		maskedTotals = columnTotals(sum, cols, size)
-		digest = aggregateDigest(s.sid, sum)
 
 		s.ph.start("reveal")
+		digest = aggregateDigest(s.sid, sum)
 		for i := range s.conns {
 			m := &wire.Reveal{Totals: maskedTotals, Digest: digest}
 			if reveal == PerRecord {
@@ -329,6 +329,13 @@ func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, err
 // malformed message or a party that does not answer before ctx ends fails
 // the gather.
 func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i int, msg []byte) error) error {
+	return s.gatherThen(ctx, want, "", handle)
+}
+
+// gatherThen is gather that starts phase (unless empty) once every message
+// has arrived, before handling them, so that waiting and work are timed
+// apart.
+func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase string, handle func(i int, msg []byte) error) error {
 	msgs := make([][]byte, s.n)
 	if d := s.cfg.phaseTimeout(); d > 0 {
 		var cancel context.CancelFunc
@@ -378,7 +385,11 @@ func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i
 		}
 		return err
 	}
+	if phase != "" {
+		s.ph.start(phase)
+	}
 	for i, msg := range msgs {
+		msgs[i] = nil // handled messages can go
 		if err := handle(i, msg); err != nil {
 			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) {
 				err = fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)

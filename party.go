@@ -2,6 +2,7 @@ package maskshare
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"crypto/ecdh"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -168,15 +170,29 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	var maskedTotals []uint64
 	var digest [32]byte
 	if s.params.Reveal != CardinalityOnly {
+		// The phases split the work so that masking and aggregation proper
+		// (mask, unmask; the coordinator's sum) can be timed apart from the
+		// network, the integrity check and building the result.
+		s.ph.start("mask")
+		words := s.maskedVector()
 		s.ph.start("aggregate")
-		if err := s.sendMasked(ctx); err != nil {
-			return nil, err
+		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(s.size), Words: words}).Encode()); err != nil {
+			return nil, s.unavailable(err)
 		}
-		s.ph.start("reveal")
-		maskedTotals, digest, err = s.receiveReveal(ctx, res)
+		words = nil
+		m, err := s.receiveReveal(ctx)
 		if err != nil {
 			return nil, err
 		}
+		maskedTotals, digest = slices.Clone(m.Totals), m.Digest
+		s.ph.start("check")
+		if err := s.checkDigest(m); err != nil {
+			return nil, err
+		}
+		s.ph.start("unmask")
+		s.unmask(m)
+		s.ph.start("output")
+		s.fillResult(res, m)
 	}
 
 	s.ph.start("confirm")
@@ -456,11 +472,10 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	return nil
 }
 
-// sendMasked builds the party's vector over the qualifying records (its
+// maskedVector builds the party's vector over the qualifying records (its
 // values where it holds the record, zero elsewhere), takes its own part,
-// adds the parts it received, its mask and (party 0 only) the output mask,
-// and sends the result.
-func (s *partySession) sendMasked(ctx context.Context) error {
+// adds the parts it received, its mask and (party 0 only) the output mask.
+func (s *partySession) maskedVector() []uint64 {
 	size := s.size
 	words := make([]uint64, s.cols*size)
 	outputMask := !s.params.CoordinatorSeesResult && s.index == 0
@@ -468,7 +483,7 @@ func (s *partySession) sendMasked(ctx context.Context) error {
 	if outputMask {
 		outSeed = deriveKey(s.group, s.sid, labelOutput)
 	}
-	err := forColumns(s.cols, func(c int) {
+	forColumns(s.cols, func(c int) {
 		col := words[c*size : (c+1)*size]
 		vals := s.table.Values[c]
 		for _, x := range s.matches {
@@ -484,68 +499,96 @@ func (s *partySession) sendMasked(ctx context.Context) error {
 		}
 		mask.Mix(col, add, sub)
 	})
-	if err != nil {
-		return err
-	}
-	if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(size), Words: words}).Encode()); err != nil {
-		return s.unavailable(err)
-	}
-	return nil
+	return words
 }
 
-// receiveReveal reads the masked aggregates, removes the output mask and
-// fills res. It returns the masked totals and digest for the transcript.
-func (s *partySession) receiveReveal(ctx context.Context, res *Result) ([]uint64, [32]byte, error) {
+// receiveReveal reads the masked aggregates and checks their shape. Values
+// arrive record by record in the order of the matches as the coordinator
+// has them, by position (s.byPos); s.matches is in canonical order.
+func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) {
 	msg, err := s.recv(ctx, wire.TypeReveal)
 	if err != nil {
-		return nil, [32]byte{}, err
+		return nil, err
 	}
 	m, err := wire.DecodeReveal(msg)
 	if err != nil {
-		return nil, [32]byte{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	want := 0
 	if s.params.Reveal == PerRecord {
 		want = len(s.matches)
 	}
 	if len(m.Totals) != s.cols || int(m.Count) != want {
-		return nil, [32]byte{}, fmt.Errorf("%w: reveal of %d columns × %d records, want %d × %d", ErrProtocol, len(m.Totals), m.Count, s.cols, want)
+		return nil, fmt.Errorf("%w: reveal of %d columns × %d records, want %d × %d", ErrProtocol, len(m.Totals), m.Count, s.cols, want)
 	}
-	// The values arrive in the order of the matches as the coordinator has
-	// them, by position (s.byPos); s.matches is in canonical order.
-	//
-	// With k = n this party holds every qualifying record, so it sees the
-	// whole aggregate vector and checks it against the digest.
-	// Then s.matches[j] has canonical index j, for every j < s.size.
-	if want == s.size && s.params.threshold() == s.n {
-		dg := newDigester(s.sid)
-		for c := 0; c < s.cols; c++ {
-			for _, at := range s.posOf {
-				dg.add(m.Values[int(at)*s.cols+c])
+	return m, nil
+}
+
+// checkDigest checks the masked aggregates against the coordinator's digest
+// when this party sees all of them: with k = n it holds every qualifying
+// record, and s.matches[j] has canonical index j for every j < s.size.
+func (s *partySession) checkDigest(m *wire.Reveal) error {
+	if int(m.Count) != s.size || s.params.threshold() != s.n {
+		return nil
+	}
+	dg := newDigester(s.sid)
+	for c := 0; c < s.cols; c++ {
+		for _, at := range s.posOf {
+			dg.add(m.Values[int(at)*s.cols+c])
+		}
+	}
+	if d := dg.sum(); !bytes.Equal(d[:], m.Digest[:]) {
+		return fmt.Errorf("%w: aggregates do not match the coordinator's digest", ErrTranscript)
+	}
+	return nil
+}
+
+// unmask removes the output mask from the totals and the revealed values,
+// in place, unless the coordinator was allowed to see the result. The mask
+// is streamed in chunks, never held whole: each core takes a range of
+// canonical indexes and seeks the PRG to it.
+func (s *partySession) unmask(m *wire.Reveal) {
+	if s.params.CoordinatorSeesResult {
+		return
+	}
+	outSeed := deriveKey(s.group, s.sid, labelOutput)
+	var mu sync.Mutex
+	forRanges(s.size, func(lo, hi int) {
+		sums := make([]uint64, s.cols)
+		buf := make([]uint64, unmaskChunk)
+		first, _ := slices.BinarySearchFunc(s.matches, uint32(lo), func(x psi.Match, i uint32) int { return cmp.Compare(x.Index, i) })
+		for c := range s.cols {
+			prg := mask.NewPRGAt(outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)}, uint64(lo))
+			j := first
+			for base := lo; base < hi; base += len(buf) {
+				r := buf[:min(len(buf), hi-base)]
+				prg.Read(r)
+				sums[c] += mask.Sum(r)
+				if m.Count == 0 {
+					continue
+				}
+				for ; j < len(s.matches) && int(s.matches[j].Index) < base+len(r); j++ {
+					m.Values[int(s.posOf[j])*s.cols+c] -= r[int(s.matches[j].Index)-base]
+				}
 			}
 		}
-		if d := dg.sum(); !bytes.Equal(d[:], m.Digest[:]) {
-			return nil, [32]byte{}, fmt.Errorf("%w: aggregates do not match the coordinator's digest", ErrTranscript)
+		mu.Lock()
+		for c, x := range sums {
+			m.Totals[c] -= x
 		}
-	}
+		mu.Unlock()
+	})
+}
 
-	totals := slices.Clone(m.Totals)
-	var outMask [][]uint64 // outMask[c] is the output mask of column c
-	if !s.params.CoordinatorSeesResult {
-		outSeed := deriveKey(s.group, s.sid, labelOutput)
-		outMask = make([][]uint64, s.cols)
-		forColumns(s.cols, func(c int) {
-			outMask[c] = make([]uint64, s.size)
-			mask.Expand(outMask[c], outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
-		})
-		for c := range outMask {
-			totals[c] -= mask.Sum(outMask[c])
-		}
-	}
-	res.Totals = toInt64(totals)
+// unmaskChunk is how many words of output mask unmask holds per core.
+const unmaskChunk = 4096
+
+// fillResult builds the party's records from the unmasked reveal.
+func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
+	res.Totals = toInt64(m.Totals)
 	res.Records = make([]Record, len(s.matches))
 	var values []int64 // all records' values, one allocation
-	if s.params.Reveal == PerRecord {
+	if m.Count > 0 {
 		values = make([]int64, len(s.matches)*s.cols)
 	}
 	// Filling the records is mostly waiting for memory (rows and values are
@@ -560,17 +603,12 @@ func (s *partySession) receiveReveal(ctx context.Context, res *Result) ([]uint64
 				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
 				at := int(s.posOf[j]) * s.cols
 				for c := range r.Values {
-					v := m.Values[at+c]
-					if outMask != nil {
-						v -= outMask[c][x.Index]
-					}
-					r.Values[c] = int64(v)
+					r.Values[c] = int64(m.Values[at+c])
 				}
 			}
 			res.Records[j] = r
 		}
 	})
-	return m.Totals, m.Digest, nil
 }
 
 // transcript hashes what every party must agree on: the session, the
@@ -628,13 +666,13 @@ func (s *partySession) unavailable(err error) error {
 }
 
 // forColumns runs f for every column, on all cores.
-func forColumns(cols int, f func(c int)) error {
+func forColumns(cols int, f func(c int)) {
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for c := range cols {
 		g.Go(func() error { f(c); return nil })
 	}
-	return g.Wait()
+	g.Wait()
 }
 
 // rangeChunk is the smallest range forRanges gives a goroutine.

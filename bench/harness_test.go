@@ -71,7 +71,7 @@ func checkResult(t *testing.T, r *Result) {
 	if !r.Verified || r.Size == 0 {
 		t.Errorf("verified %v, result size %d", r.Verified, r.Size)
 	}
-	if r.Wall <= 0 || r.MaskAggregate <= 0 || r.MaskAggregate > r.Wall {
+	if r.Wall <= 0 || r.MaskAggregate <= 0 || r.MaskAggregate > r.MaskAggregateWindow || r.MaskAggregateWindow > r.Wall {
 		t.Errorf("wall %v s, masking and aggregation %v s", r.Wall, r.MaskAggregate)
 	}
 	phases := map[string]bool{}
@@ -81,7 +81,7 @@ func checkResult(t *testing.T, r *Result) {
 			t.Errorf("phase %+v has a negative time", p)
 		}
 	}
-	for _, want := range []string{"prepare", "keys", "intersect", "aggregate", "reveal", "confirm"} {
+	for _, want := range []string{"prepare", "keys", "intersect", "mask", "aggregate", "sum", "reveal", "check", "unmask", "output", "confirm"} {
 		if !phases[want] {
 			t.Errorf("no phase %q in %+v", want, r.Phases)
 		}

@@ -77,12 +77,15 @@ func (c *phaseClock) window(roles []string, from, to string) float64 {
 }
 
 // phases lists the phases in the order the parties run them, and returns
-// the masking and aggregation time: the window from the first aggregate
-// start to the last reveal end.
-func (c *phaseClock) phases(names []string, results []*maskshare.Result, rep *maskshare.Report) ([]PhaseTime, float64) {
+// the masking and aggregation times: the compute time (the slowest party's
+// "mask", the coordinator's "sum", the slowest party's "unmask"; windows
+// across parties would count the parties' skew, not work) and
+// the whole window from the first party starting "mask" to the last ending
+// "output" (which adds sending the vectors, the coordinator's digest and
+// reveal, the parties' digest check and building their results).
+func (c *phaseClock) phases(names []string, results []*maskshare.Result, rep *maskshare.Report) (list []PhaseTime, compute, window float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var list []PhaseTime
 	at := map[string]int{}
 	slot := func(name string) *PhaseTime {
 		i, ok := at[name]
@@ -105,5 +108,13 @@ func (c *phaseClock) phases(names []string, results []*maskshare.Result, rep *ma
 	for i := range list {
 		list[i].Window = c.window(names, list[i].Phase, list[i].Phase)
 	}
-	return list, c.window(names, "aggregate", "reveal")
+	for _, p := range list {
+		switch p.Phase {
+		case "mask", "unmask":
+			compute += p.PartyMax
+		case "sum":
+			compute += p.Coordinator
+		}
+	}
+	return list, compute, c.window(names, "mask", "output")
 }

@@ -181,6 +181,17 @@ func Sub(dst, a []uint64) {
 	}
 }
 
+// AddLE sets dst[i] += the i-th little-endian word of src, the encoding of
+// vectors on the wire. It panics unless len(src) is 8·len(dst).
+func AddLE(dst []uint64, src []byte) {
+	if len(src) != 8*len(dst) {
+		panic(fmt.Sprintf("mask: %d bytes for %d words", len(src), len(dst)))
+	}
+	for i := range dst {
+		dst[i] += binary.LittleEndian.Uint64(src[8*i:])
+	}
+}
+
 // Sum returns the ring sum of v.
 func Sum(v []uint64) uint64 {
 	var s uint64
@@ -231,16 +242,34 @@ func (m MaskSeeds) Apply(dst []uint64, d Domain) {
 
 // Mix adds the next len(dst) words of every stream in add to dst and
 // subtracts those of every stream in sub, in one pass: dst is walked in
-// chunks small enough to stay in cache while all the streams are applied.
+// chunks small enough to stay in cache while all the streams are applied,
+// and an added and a subtracted stream are applied together, halving the
+// loads and stores of dst.
 func Mix(dst []uint64, add, sub []*PRG) {
+	pairs := min(len(add), len(sub))
 	for len(dst) > 0 {
 		n := min(len(dst), chunkWords)
-		for _, p := range add {
-			p.Add(dst[:n])
+		d := dst[:n]
+		for k := range pairs {
+			a, b := add[k].next(n), sub[k].next(n)
+			for i := range d {
+				d[i] += binary.LittleEndian.Uint64(a[8*i:]) - binary.LittleEndian.Uint64(b[8*i:])
+			}
 		}
-		for _, p := range sub {
-			p.Sub(dst[:n])
+		for _, p := range add[pairs:] {
+			p.Add(d)
+		}
+		for _, p := range sub[pairs:] {
+			p.Sub(d)
 		}
 		dst = dst[n:]
 	}
+}
+
+// next returns the next n ≤ chunkWords words of key stream, as bytes in the
+// PRG's buffer.
+func (p *PRG) next(n int) []byte {
+	b := p.buf[:n*8]
+	p.stream.XORKeyStream(b, zeroChunk[:n*8])
+	return b
 }

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -349,19 +350,37 @@ func (m *Masked) Encode() []byte {
 }
 
 func DecodeMasked(msg []byte) (*Masked, error) {
-	r := newReader(msg, TypeMasked)
-	m := &Masked{Columns: r.u16(), Size: r.u32()}
-	if r.err == nil && (m.Columns == 0 || int(m.Columns) > MaxColumns || m.Size > MaxRecords) {
-		r.fail("vector of %d columns × %d", m.Columns, m.Size)
+	cols, size, words, err := MaskedWords(msg)
+	if err != nil {
+		return nil, err
 	}
-	words := uint64(m.Columns) * uint64(m.Size)
-	if r.err == nil && !r.fits(words) {
-		r.fail("vector of %d words in %d bytes", words, len(r.b))
+	m := &Masked{Columns: cols, Size: size, Words: make([]uint64, len(words)/8)}
+	for i := range m.Words {
+		m.Words[i] = binary.LittleEndian.Uint64(words[8*i:])
+	}
+	return m, nil
+}
+
+// MaskedWords validates a Masked message and returns its shape and its
+// words as they are on the wire (little-endian), without copying them:
+// what the coordinator adds up.
+func MaskedWords(msg []byte) (columns uint16, size uint32, words []byte, err error) {
+	r := newReader(msg, TypeMasked)
+	columns, size = r.u16(), r.u32()
+	if r.err == nil && (columns == 0 || int(columns) > MaxColumns || size > MaxRecords) {
+		r.fail("vector of %d columns × %d", columns, size)
+	}
+	n := uint64(columns) * uint64(size)
+	if r.err == nil && !r.fits(n) {
+		r.fail("vector of %d words in %d bytes", n, len(r.b))
 	}
 	if r.err == nil {
-		m.Words = r.words(int(words))
+		words = r.take(int(n) * 8)
 	}
-	return m, r.done()
+	if err := r.done(); err != nil {
+		return 0, 0, nil, err
+	}
+	return columns, size, words, nil
 }
 
 // Reveal carries the masked aggregates a party may see: the column totals, a
