@@ -12,18 +12,14 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/maskshare/maskshare"
 	"github.com/maskshare/maskshare/internal/demo"
 	"github.com/maskshare/maskshare/internal/netsession"
-	"github.com/maskshare/maskshare/transport"
 )
 
 // Transports a configuration can run over.
@@ -247,84 +243,15 @@ type sessionOutput struct {
 }
 
 func runSession(ctx context.Context, tr string, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*sessionOutput, error) {
+	run := netsession.RunMemory
 	if tr == TLS {
-		lb, err := netsession.RunLoopback(ctx, params, tables, cfg)
-		if err != nil {
-			return nil, err
-		}
-		return &sessionOutput{results: lb.Results, report: lb.Report, partyStats: lb.PartyStats, coordStats: lb.CoordStats}, nil
+		run = netsession.RunLoopback
 	}
-	return runMemory(ctx, params, tables, cfg)
-}
-
-// runMemory is maskshare.RunLocal with a meter on every connection: a
-// coordinator and one party per table over in-memory pipes.
-func runMemory(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*sessionOutput, error) {
-	n := len(tables)
-	coord, err := maskshare.NewCoordinator(params, cfg)
+	lb, err := run(ctx, params, tables, cfg)
 	if err != nil {
 		return nil, err
 	}
-	parties := make([]*maskshare.Party, n)
-	for i, t := range tables {
-		if parties[i], err = maskshare.NewParty(params.Parties[i], params, t, cfg); err != nil {
-			return nil, err
-		}
-	}
-	coordEnds := make([]*transport.MeteredConn, n)
-	partyEnds := make([]*transport.MeteredConn, n)
-	conns := make([]transport.Conn, n)
-	for i := range tables {
-		a, b := transport.Pipe()
-		coordEnds[i], partyEnds[i] = transport.Metered(a), transport.Metered(b)
-		conns[i] = coordEnds[i]
-	}
-	defer func() {
-		for _, c := range coordEnds {
-			c.Close()
-		}
-	}()
-	out := &sessionOutput{results: make([]*maskshare.Result, n), partyStats: make([]netsession.Stats, n)}
-	errs := make([]error, n+1)
-	var g errgroup.Group
-	g.Go(func() error {
-		out.report, errs[n] = coord.Run(ctx, conns)
-		return nil
-	})
-	for i, p := range parties {
-		g.Go(func() error {
-			out.results[i], errs[i] = p.Run(ctx, partyEnds[i])
-			return nil
-		})
-	}
-	g.Wait()
-	if err := firstCause(errs); err != nil {
-		return nil, err
-	}
-	for i, c := range partyEnds {
-		out.partyStats[i].Messages = c.Stats()
-		out.coordStats.Messages = out.coordStats.Messages.Add(coordEnds[i].Stats())
-	}
-	return out, nil
-}
-
-// firstCause returns the first error that is not a relayed abort, or else
-// the first error.
-func firstCause(errs []error) error {
-	var first error
-	for _, err := range errs {
-		if err == nil {
-			continue
-		}
-		var ae *maskshare.AbortError
-		if !errors.As(err, &ae) {
-			return err
-		}
-		if first == nil {
-			first = err
-		}
-	}
-	return first
+	return &sessionOutput{results: lb.Results, report: lb.Report, partyStats: lb.PartyStats, coordStats: lb.CoordStats}, nil
 }
 
 func bytesOf(out *sessionOutput, records int) Bytes {

@@ -242,3 +242,53 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 	}
 	return out, nil
 }
+
+// RunMemory runs a whole session in this process over in-memory pipes, as
+// maskshare.RunLocal does, and also counts the message bytes of every role.
+func RunMemory(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*Loopback, error) {
+	n := len(tables)
+	if n != len(params.Parties) {
+		return nil, fmt.Errorf("netsession: %d tables for %d parties", n, len(params.Parties))
+	}
+	coord, err := maskshare.NewCoordinator(params, cfg)
+	if err != nil {
+		return nil, err
+	}
+	parties := make([]*maskshare.Party, n)
+	for i, t := range tables {
+		if parties[i], err = maskshare.NewParty(params.Parties[i], params, t, cfg); err != nil {
+			return nil, err
+		}
+	}
+	coordEnds := make([]*transport.MeteredConn, n)
+	partyEnds := make([]*transport.MeteredConn, n)
+	conns := make([]transport.Conn, n)
+	for i := range conns {
+		a, b := transport.Pipe()
+		coordEnds[i], partyEnds[i] = transport.Metered(a), transport.Metered(b)
+		conns[i] = coordEnds[i]
+		defer a.Close()
+	}
+	out := &Loopback{Results: make([]*maskshare.Result, n), PartyStats: make([]Stats, n)}
+	errs := make([]error, n+1)
+	var g errgroup.Group
+	g.Go(func() error {
+		out.Report, errs[n] = coord.Run(ctx, conns)
+		return nil
+	})
+	for i, p := range parties {
+		g.Go(func() error {
+			out.Results[i], errs[i] = p.Run(ctx, partyEnds[i])
+			return nil
+		})
+	}
+	g.Wait()
+	if err := maskshare.Cause(errs...); err != nil {
+		return nil, err
+	}
+	for i, c := range partyEnds {
+		out.PartyStats[i] = statsOf(c)
+	}
+	out.CoordStats = statsOf(coordEnds...)
+	return out, nil
+}
