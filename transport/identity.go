@@ -90,17 +90,27 @@ func randomSerial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
-// NewCA makes a self-signed Ed25519 certificate authority named name, valid
-// for [CAValidity].
-func NewCA(name string) (*CA, error) {
+// freshKey checks a certificate name and draws the certificate's Ed25519
+// key pair and serial number.
+func freshKey(name string) (ed25519.PublicKey, ed25519.PrivateKey, *big.Int, error) {
 	if err := checkName(name); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	serial, err := randomSerial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return pub, priv, serial, nil
+}
+
+// NewCA makes a self-signed Ed25519 certificate authority named name, valid
+// for [CAValidity].
+func NewCA(name string) (*CA, error) {
+	pub, priv, serial, err := freshKey(name)
 	if err != nil {
 		return nil, err
 	}
@@ -131,14 +141,7 @@ func NewCA(name string) (*CA, error) {
 // addresses 127.0.0.1 and ::1, usable for TLS client and server
 // authentication, valid for [IdentityValidity].
 func (ca *CA) Issue(name string) (*Identity, error) {
-	if err := checkName(name); err != nil {
-		return nil, err
-	}
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := randomSerial()
+	pub, priv, serial, err := freshKey(name)
 	if err != nil {
 		return nil, err
 	}
