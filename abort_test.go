@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -26,6 +27,7 @@ type session struct {
 	partyCfg    []*Config // per party
 	wrap        func(i int, c transport.Conn) transport.Conn
 	timeout     time.Duration
+	coordinator *Coordinator // reused across runs if set
 }
 
 type outcome struct {
@@ -43,9 +45,21 @@ func (s *session) run(t *testing.T) outcome {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
-	coord, err := NewCoordinator(s.params, s.cfg)
+	// Every party gets an identity of its own, pinned at the others, unless
+	// the test gives its own (s.cfg with pinned keys, s.partyCfg with an
+	// identity or running without).
+	coordCfg, partyCfgs, err := LocalConfigs(s.params, s.cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.cfg != nil && s.cfg.PeerKeys != nil {
+		coordCfg = s.cfg
+	}
+	coord := s.coordinator
+	if coord == nil {
+		if coord, err = NewCoordinator(s.params, coordCfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out := outcome{results: make([]*Result, n), errs: make([]error, n)}
 	cEnds := make([]transport.Conn, n)
@@ -61,9 +75,13 @@ func (s *session) run(t *testing.T) outcome {
 		if s.partyParams != nil {
 			params = s.partyParams[i]
 		}
-		var cfg *Config
-		if s.partyCfg != nil {
-			cfg = s.partyCfg[i]
+		cfg := partyCfgs[i]
+		if s.partyCfg != nil && s.partyCfg[i] != nil {
+			c := *s.partyCfg[i]
+			if c.Identity == nil && !c.InsecureNoIdentities {
+				c.Identity, c.PeerKeys = cfg.Identity, cfg.PeerKeys
+			}
+			cfg = &c
 		}
 		party, err := NewParty(params.Parties[i], params, s.tables[i], cfg)
 		if err != nil {
@@ -283,8 +301,10 @@ func TestIdentities(t *testing.T) {
 
 	// A party signing with a key nobody knows is refused by everyone.
 	_, stranger, _ := ed25519.GenerateKey(nil)
-	s.partyCfg[2] = &Config{Identity: stranger, PeerKeys: keys}
-	s.cfg = nil // only the parties check
+	others := maps.Clone(keys)
+	delete(others, "bank-c")
+	s.partyCfg[2] = &Config{Identity: stranger, PeerKeys: others}
+	s.cfg = &Config{InsecureNoIdentities: true} // only the parties check
 	o = s.run(t)
 	for i := range 2 {
 		if !errors.Is(o.errs[i], ErrAuthentication) {
@@ -293,5 +313,74 @@ func TestIdentities(t *testing.T) {
 	}
 	if o.coord == nil {
 		t.Fatal("coordinator finished a session whose parties refused a key")
+	}
+}
+
+// A participant without identities is refused before it runs, unless the
+// session opts out of them explicitly.
+func TestNoIdentitiesRefused(t *testing.T) {
+	s := smallSession(3)
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	for _, tc := range []struct {
+		name string
+		cfg  *Config
+	}{
+		{"nil config", nil},
+		{"no identity", &Config{PeerKeys: map[string]ed25519.PublicKey{"bank-b": pub, "bank-c": pub}}},
+		{"a peer not pinned", &Config{Identity: priv, PeerKeys: map[string]ed25519.PublicKey{"bank-b": pub}}},
+		{"own pin is another key", &Config{Identity: priv, PeerKeys: map[string]ed25519.PublicKey{"bank-a": make(ed25519.PublicKey, 32), "bank-b": pub, "bank-c": pub}}},
+	} {
+		if _, err := NewParty("bank-a", s.params, s.tables[0], tc.cfg); !errors.Is(err, ErrNoIdentities) {
+			t.Errorf("%s: NewParty error %v, want ErrNoIdentities", tc.name, err)
+		}
+	}
+	for _, cfg := range []*Config{nil, {}, {PeerKeys: map[string]ed25519.PublicKey{"bank-a": pub, "bank-b": pub}}} {
+		if _, err := NewCoordinator(s.params, cfg); !errors.Is(err, ErrNoIdentities) {
+			t.Errorf("NewCoordinator(%+v) error %v, want ErrNoIdentities", cfg, err)
+		}
+	}
+	// Opting out runs the session (and says so in the name of the field).
+	s.cfg = &Config{InsecureNoIdentities: true}
+	s.partyCfg = []*Config{s.cfg, s.cfg, s.cfg}
+	o := s.run(t)
+	if o.coord != nil {
+		t.Fatalf("session without identities, opted in: %v", o.coord)
+	}
+	checkAgainstOracle(t, s.params, s.tables, o.results, o.report)
+}
+
+// The coordinator refuses runs beyond Config.MaxRuns and closer together
+// than Config.MinRunInterval, telling the parties why.
+func TestRunLimits(t *testing.T) {
+	s := smallSession(3)
+	_, partyCfgs, err := LocalConfigs(s.params, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.partyCfg = partyCfgs
+	s.coordinator, err = NewCoordinator(s.params, &Config{PeerKeys: partyCfgs[0].PeerKeys, MaxRuns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for run := range 3 {
+		o := s.run(t)
+		if run < 2 {
+			if o.coord != nil {
+				t.Fatalf("run %d: %v", run, o.coord)
+			}
+			continue
+		}
+		expectAbort(t, o, s.params, -1, ErrRunLimit)
+	}
+	if s.coordinator, err = NewCoordinator(s.params, &Config{PeerKeys: partyCfgs[0].PeerKeys, MinRunInterval: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if o := s.run(t); o.coord != nil {
+		t.Fatal(o.coord)
+	}
+	o := s.run(t)
+	expectAbort(t, o, s.params, -1, ErrRunLimit)
+	if !strings.Contains(o.errs[0].Error(), "apart") {
+		t.Fatalf("refusal %q does not say why", o.errs[0])
 	}
 }

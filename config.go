@@ -3,6 +3,7 @@ package maskshare
 import (
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -11,14 +12,31 @@ import (
 // Config holds the optional settings of a Party or a Coordinator. A nil
 // *Config means the defaults.
 type Config struct {
-	// Identity is a party's long-term Ed25519 key. When set, the party signs
-	// its ephemeral session key with it, so a relaying coordinator cannot
-	// substitute keys (it could otherwise read and alter sealed parts).
+	// Identity is a party's long-term Ed25519 key, made on its own machine.
+	// The party signs its ephemeral session key with it, so a relaying
+	// coordinator can neither read nor substitute what the parties seal to
+	// each other. Required for a party unless InsecureNoIdentities is set.
 	Identity ed25519.PrivateKey
-	// PeerKeys maps party names to their identity public keys. When set, a
+	// PeerKeys pins the identity public keys of the parties, by name: a
 	// party (and the coordinator) refuses the session unless every other
-	// party's ephemeral key is signed by the key named here.
+	// party's ephemeral key is signed by the key pinned here. It must name
+	// every party (for a party: every other party; its own entry, if any,
+	// must match Identity) unless InsecureNoIdentities is set.
 	PeerKeys map[string]ed25519.PublicKey
+	// InsecureNoIdentities lets a session run without identity keys. The
+	// coordinator can then substitute the parties' session keys and read
+	// and alter every sealed part: use it only where the coordinator is one
+	// of the parties' own processes (tests, RunLocal with keys of its own).
+	InsecureNoIdentities bool
+	// MaxRuns bounds how many times a Coordinator runs its session to the
+	// point where the result size is revealed; later runs are refused with
+	// ErrRunLimit. Every further run lets a party difference two results,
+	// so set it from what the session is for. Zero means no bound.
+	MaxRuns int
+	// MinRunInterval is the shortest time a Coordinator leaves between
+	// runs that reveal a result; a run that starts sooner is refused with
+	// ErrRunLimit. Zero means no minimum.
+	MinRunInterval time.Duration
 	// Logger receives structured logs: phases, sizes, timings; never an
 	// identifier, a value, a key or a seed. Nil discards logs.
 	Logger *slog.Logger
@@ -52,6 +70,53 @@ type DirectLinks interface {
 
 // directTimeout bounds one attempt at direct delivery before relaying.
 const directTimeout = 5 * time.Second
+
+// checkIdentities enforces that a participant has the identities the
+// protocol needs: a party its own key and the pinned keys of all others, the
+// coordinator the pinned keys of all parties (self is -1).
+func (c *Config) checkIdentities(params *Params, self int) error {
+	if c != nil && c.InsecureNoIdentities {
+		return nil
+	}
+	if self >= 0 && (c == nil || len(c.Identity) != ed25519.PrivateKeySize) {
+		return fmt.Errorf("%w: party %s has no identity key", ErrNoIdentities, params.Parties[self])
+	}
+	for i, name := range params.Parties {
+		var pub ed25519.PublicKey
+		if c != nil {
+			pub = c.PeerKeys[name]
+		}
+		if i == self {
+			if pub != nil && !pub.Equal(c.Identity.Public()) {
+				return fmt.Errorf("%w: the key pinned for %s is not this party's identity", ErrNoIdentities, name)
+			}
+			continue
+		}
+		if len(pub) != ed25519.PublicKeySize {
+			return fmt.Errorf("%w: no pinned key for party %s", ErrNoIdentities, name)
+		}
+	}
+	return nil
+}
+
+func (c *Config) identity() ed25519.PrivateKey {
+	if c == nil {
+		return nil
+	}
+	return c.Identity
+}
+
+// pinnedKey returns the identity key pinned for the named party and whether
+// its signatures must be checked: always, unless the session runs without
+// identities and pins no key for it.
+func (c *Config) pinnedKey(name string) (ed25519.PublicKey, bool) {
+	var pub ed25519.PublicKey
+	if c != nil {
+		pub = c.PeerKeys[name]
+	}
+	insecure := c != nil && c.InsecureNoIdentities
+	return pub, pub != nil || !insecure
+}
 
 func (c *Config) phaseTimeout() time.Duration {
 	if c == nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"math/bits"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -29,12 +30,22 @@ type Coordinator struct {
 	params Params
 	wp     wire.Params
 	cfg    *Config
+
+	// Runs that revealed a result size, for Config.MaxRuns and
+	// Config.MinRunInterval.
+	mu         sync.Mutex
+	inflight   int
+	revealed   int
+	lastReveal time.Time
 }
 
 // NewCoordinator returns a coordinator for sessions with params. cfg may be
 // nil.
 func NewCoordinator(params Params, cfg *Config) (*Coordinator, error) {
 	if err := params.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkIdentities(&params, -1); err != nil {
 		return nil, err
 	}
 	return &Coordinator{params: params, wp: params.wire(), cfg: cfg}, nil
@@ -56,6 +67,49 @@ type Report struct {
 	Phases     []PhaseTime
 }
 
+// startRun admits a run under Config.MaxRuns and Config.MinRunInterval.
+func (c *Coordinator) startRun() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cfg == nil {
+		return nil
+	}
+	if max := c.cfg.MaxRuns; max > 0 && c.revealed+c.inflight >= max {
+		return fmt.Errorf("%w: %d runs allowed", ErrRunLimit, max)
+	}
+	if d := c.cfg.MinRunInterval; d > 0 {
+		if c.inflight > 0 {
+			return fmt.Errorf("%w: a run is in progress and runs must be %v apart", ErrRunLimit, d)
+		}
+		if wait := d - time.Since(c.lastReveal); !c.lastReveal.IsZero() && wait > 0 {
+			return fmt.Errorf("%w: runs must be %v apart; the next may start in %v", ErrRunLimit, d, wait.Round(time.Second))
+		}
+	}
+	c.inflight++
+	return nil
+}
+
+// revealedRun counts a run that got as far as revealing a result size (or
+// that it is below the minimum).
+func (c *Coordinator) revealedRun() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.revealed++
+	c.inflight--
+	c.lastReveal = time.Now()
+}
+
+// endRun ends a run admitted by startRun; a run counted by revealedRun has
+// already left the in-flight count.
+func (s *coordSession) endRun() {
+	if s.counted {
+		return
+	}
+	s.mu.Lock()
+	s.inflight--
+	s.mu.Unlock()
+}
+
 // coordSession is one run of the coordinator.
 type coordSession struct {
 	*Coordinator
@@ -65,6 +119,8 @@ type coordSession struct {
 	ph    *phases
 	// aborted is set once the parties have been told the session is over.
 	aborted bool
+	// counted is set once the run counts against Config.MaxRuns.
+	counted bool
 }
 
 // Run runs one session with the parties on conns, conns[i] being party i's
@@ -76,7 +132,12 @@ func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report,
 	}
 	s := &coordSession{Coordinator: c, conns: conns, n: len(conns), ph: newPhases("coordinator", c.cfg)}
 	rand.Read(s.sid[:])
-	rep, err := s.run(ctx)
+	var rep *Report
+	err := c.startRun()
+	if err == nil {
+		rep, err = s.run(ctx)
+		s.endRun()
+	}
 	s.ph.end()
 	if err != nil {
 		var ae *AbortError
@@ -106,8 +167,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		if err != nil {
 			return err
 		}
-		if s.cfg != nil && s.cfg.PeerKeys != nil &&
-			!verifyHello(s.cfg.PeerKeys[s.params.Parties[i]], s.sid, i, h, paramsDigest(&s.wp)) {
+		if pub, check := s.cfg.pinnedKey(s.params.Parties[i]); check && !verifyHello(pub, s.sid, i, h, paramsDigest(&s.wp)) {
 			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[i])
 		}
 		hellos[i] = *h
@@ -179,6 +239,8 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	}
 	rep.Size = size
 	s.ph.log.Info("intersection", "set_sizes", rep.SetSizes, "result_size", size)
+	s.revealedRun()
+	s.counted = true
 	if size < s.params.MinResultSize {
 		return nil, ErrResultTooSmall
 	}

@@ -23,6 +23,8 @@ var (
 	ErrAuthentication   = errors.New("maskshare: peer authentication failed")
 	ErrTranscript       = errors.New("maskshare: participants disagree on the result")
 	ErrPartyUnavailable = errors.New("maskshare: a participant stopped answering")
+	ErrNoIdentities     = errors.New("maskshare: no peer identities (set Config.InsecureNoIdentities to run without)")
+	ErrRunLimit         = errors.New("maskshare: the coordinator's run limit for this session is reached")
 )
 
 // abortCodes maps the sentinels that travel in Abort messages to their codes;
@@ -41,6 +43,8 @@ var abortCodes = []error{
 	ErrAuthentication,
 	ErrTranscript,
 	ErrPartyUnavailable,
+	ErrNoIdentities,
+	ErrRunLimit,
 }
 
 func abortCode(err error) uint8 {

@@ -48,6 +48,9 @@ func NewParty(name string, params Params, table *Table, cfg *Config) (*Party, er
 	if idx < 0 {
 		return nil, fmt.Errorf("%w: party %q is not one of %q", ErrParams, name, params.Parties)
 	}
+	if err := cfg.checkIdentities(&params, idx); err != nil {
+		return nil, err
+	}
 	return &Party{name: name, index: idx, params: params, wp: params.wire(), table: table, cfg: cfg}, nil
 }
 
@@ -231,11 +234,7 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	var pub [32]byte
 	copy(pub[:], eph.PublicKey().Bytes())
 	digest := paramsDigest(&s.wp)
-	var identity []byte
-	if s.cfg != nil {
-		identity = s.cfg.Identity
-	}
-	hello := &wire.Hello{Key: pub, Sig: signHello(identity, s.sid, s.index, pub, digest)}
+	hello := &wire.Hello{Key: pub, Sig: signHello(s.cfg.identity(), s.sid, s.index, pub, digest)}
 	if err := s.conn.Send(ctx, hello.Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -259,7 +258,7 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 		if j == s.index {
 			continue
 		}
-		if s.cfg != nil && s.cfg.PeerKeys != nil && !verifyHello(s.cfg.PeerKeys[s.params.Parties[j]], s.sid, j, &h, digest) {
+		if pub, check := s.cfg.pinnedKey(s.params.Parties[j]); check && !verifyHello(pub, s.sid, j, &h, digest) {
 			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[j])
 		}
 		if aeadTo[j], err = pairAEAD(eph, h.Key, s.sid, s.index, j, pub, h.Key); err != nil {

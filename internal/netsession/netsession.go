@@ -244,19 +244,24 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 }
 
 // RunMemory runs a whole session in this process over in-memory pipes, as
-// maskshare.RunLocal does, and also counts the message bytes of every role.
+// maskshare.RunLocal does (with an identity per party), and also counts the
+// message bytes of every role.
 func RunMemory(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*Loopback, error) {
 	n := len(tables)
 	if n != len(params.Parties) {
 		return nil, fmt.Errorf("netsession: %d tables for %d parties", n, len(params.Parties))
 	}
-	coord, err := maskshare.NewCoordinator(params, cfg)
+	coordCfg, partyCfgs, err := maskshare.LocalConfigs(params, cfg)
+	if err != nil {
+		return nil, err
+	}
+	coord, err := maskshare.NewCoordinator(params, coordCfg)
 	if err != nil {
 		return nil, err
 	}
 	parties := make([]*maskshare.Party, n)
 	for i, t := range tables {
-		if parties[i], err = maskshare.NewParty(params.Parties[i], params, t, cfg); err != nil {
+		if parties[i], err = maskshare.NewParty(params.Parties[i], params, t, partyCfgs[i]); err != nil {
 			return nil, err
 		}
 	}

@@ -83,7 +83,8 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 	}
 	run := func(session string, tables []*maskshare.Table) outcome {
 		o := outcome{results: make([]*maskshare.Result, 3), errs: make([]error, 3)}
-		coord, _ := maskshare.NewCoordinator(params, nil)
+		coordCfg, partyCfgs, _ := maskshare.LocalConfigs(params, nil)
+		coord, _ := maskshare.NewCoordinator(params, coordCfg)
 		var g errgroup.Group
 		g.Go(func() error {
 			_, _, o.coord = Serve(ctx, router, session, params, coord)
@@ -92,7 +93,7 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 		for i, name := range params.Parties {
 			id, _ := ca.Issue(name)
 			clientTLS, _ := transport.ClientTLSConfig(id, ca.Pool(), CoordinatorName)
-			party, err := maskshare.NewParty(name, params, tables[i], nil)
+			party, err := maskshare.NewParty(name, params, tables[i], partyCfgs[i])
 			if err != nil {
 				t.Error(err)
 				continue
