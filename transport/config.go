@@ -77,11 +77,14 @@ type Config struct {
 	// [DefaultKeepAlive], negative disables keep-alive probes.
 	KeepAlive time.Duration
 
-	// DisableCompression stops this end from compressing the messages it
-	// sends. (Compression is on by default: a message of at least 1 KiB
-	// is compressed with zstd when a trial on its first 16 KiB saves at
-	// least 10%.) Compressed messages are always accepted.
-	DisableCompression bool
+	// Compress makes this end compress the messages it sends with zstd
+	// where that pays: a message of at least 1 KiB is compressed when a
+	// trial on its first 16 KiB saves at least 10%. It is off by default
+	// because the length of a compressed message tells a network observer
+	// how compressible its content was (see the package documentation);
+	// set it only for traffic whose structure is not secret. Compressed
+	// messages are always accepted.
+	Compress bool
 
 	// HoldTimeout is how long a [Router] holds an authenticated connection
 	// for a session that no [Router.Expect] is waiting for yet, so that a
@@ -119,7 +122,7 @@ func (c *Config) resolve(server bool) (*config, error) {
 		handshakeTimeout: c.HandshakeTimeout,
 		dialBackoff:      c.DialBackoff,
 		keepAlive:        c.KeepAlive,
-		compress:         !c.DisableCompression,
+		compress:         c.Compress,
 		holdTimeout:      c.HoldTimeout,
 		log:              c.Logger,
 	}

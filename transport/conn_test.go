@@ -14,10 +14,14 @@ import (
 	"time"
 )
 
+// TestRoundTripTLS sends messages of every size both ways, with compression
+// opted in on both ends (TestMeteredTLS checks that it is off by default).
 func TestRoundTripTLS(t *testing.T) {
 	p := newTestPKI(t, "bank-1")
-	l := listenLoopback(t, p.serverConfig(t, "bank-1"))
-	client, in := connect(t, l, "bank-1", "s1", p.clientConfig(t, "bank-1"))
+	scfg, ccfg := p.serverConfig(t, "bank-1"), p.clientConfig(t, "bank-1")
+	scfg.Compress, ccfg.Compress = true, true
+	l := listenLoopback(t, scfg)
+	client, in := connect(t, l, "bank-1", "s1", ccfg)
 	server := in.Conn
 	ctx := testContext(t)
 

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -47,38 +48,54 @@ func TestMeteredPipe(t *testing.T) {
 	}
 }
 
+// TestMeteredTLS counts the wire bytes of a compressible and a random
+// megabyte: by default both travel raw; with Config.Compress the compressible
+// one shrinks, and the receiver takes it without opting in.
 func TestMeteredTLS(t *testing.T) {
-	p := newTestPKI(t, "bank-1")
-	l := listenLoopback(t, p.serverConfig(t, "bank-1"))
-	client, in := connect(t, l, "bank-1", "s1", p.clientConfig(t, "bank-1"))
-	ctx := testContext(t)
-	mc, ms := Metered(client), Metered(in.Conn)
-	msgs := [][]byte{smallInts(t, 1<<20), randomBytes(t, 1<<20)}
-	for _, m := range msgs {
-		errc := make(chan error, 1)
-		go func() { errc <- mc.Send(ctx, m) }()
-		if _, err := ms.Recv(ctx); err != nil {
-			t.Fatal(err)
+	for _, compress := range []bool{false, true} {
+		p := newTestPKI(t, "bank-1")
+		l := listenLoopback(t, p.serverConfig(t, "bank-1"))
+		ccfg := p.clientConfig(t, "bank-1")
+		ccfg.Compress = compress
+		client, in := connect(t, l, "bank-1", "s1", ccfg)
+		ctx := testContext(t)
+		mc, ms := Metered(client), Metered(in.Conn)
+		msgs := [][]byte{smallInts(t, 1<<20), randomBytes(t, 1<<20)}
+		for _, m := range msgs {
+			errc := make(chan error, 1)
+			go func() { errc <- mc.Send(ctx, m) }()
+			got, err := ms.Recv(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, m) {
+				t.Fatal("message differs")
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := <-errc; err != nil {
-			t.Fatal(err)
+		sent := mc.Stats()
+		wire, ok := mc.Wire()
+		if !ok {
+			t.Fatal("no wire statistics")
 		}
-	}
-	sent := mc.Stats()
-	wire, ok := mc.Wire()
-	if !ok {
-		t.Fatal("no wire statistics")
-	}
-	recvWire, _ := ms.Wire()
-	t.Logf("message bytes %d, wire bytes sent %d (received by the coordinator %d)", sent.BytesSent, wire.BytesSent, recvWire.BytesRecv)
-	if sent.BytesSent != 2<<20 || sent.MsgsSent != 2 || wire.MsgsSent != 2 {
-		t.Errorf("stats %+v, wire %+v", sent, wire)
-	}
-	// The compressible megabyte shrinks; handshake and framing are small.
-	if wire.BytesSent >= sent.BytesSent || wire.BytesSent < sent.BytesSent/2 {
-		t.Errorf("wire bytes %d for %d message bytes", wire.BytesSent, sent.BytesSent)
-	}
-	if recvWire.BytesRecv != wire.BytesSent {
-		t.Errorf("coordinator read %d bytes, party wrote %d", recvWire.BytesRecv, wire.BytesSent)
+		recvWire, _ := ms.Wire()
+		t.Logf("compress %v: message bytes %d, wire bytes sent %d (received by the coordinator %d)", compress, sent.BytesSent, wire.BytesSent, recvWire.BytesRecv)
+		if sent.BytesSent != 2<<20 || sent.MsgsSent != 2 || wire.MsgsSent != 2 {
+			t.Errorf("stats %+v, wire %+v", sent, wire)
+		}
+		if compress {
+			// The compressible megabyte shrinks; handshake and
+			// framing are small.
+			if wire.BytesSent >= sent.BytesSent || wire.BytesSent < sent.BytesSent/2 {
+				t.Errorf("compress: wire bytes %d for %d message bytes", wire.BytesSent, sent.BytesSent)
+			}
+		} else if wire.BytesSent < sent.BytesSent {
+			t.Errorf("no compression: wire bytes %d for %d message bytes", wire.BytesSent, sent.BytesSent)
+		}
+		if recvWire.BytesRecv != wire.BytesSent {
+			t.Errorf("coordinator read %d bytes, party wrote %d", recvWire.BytesRecv, wire.BytesSent)
+		}
 	}
 }

@@ -15,10 +15,19 @@
 //   - A party calls [Dial], which retries until the coordinator is up; the
 //     coordinator serves sessions through a [Listener] and, for many sessions
 //     at once, a [Router].
-//   - Messages are framed, split into chunks of at most [MaxFrameSize] bytes,
-//     bounded by [Config.MaxMessageSize] and compressed with zstd when that
-//     pays (see [ProtocolVersion] for the wire format).
+//   - Messages are framed, split into chunks of at most [MaxFrameSize] bytes
+//     and bounded by [Config.MaxMessageSize] (see [ProtocolVersion] for the
+//     wire format). With [Config.Compress] they are also compressed with zstd
+//     where that pays.
 //   - [Metered] counts the traffic of any Conn.
+//
+// Compression is off by default. TLS hides a message's content but not its
+// length, and the length of a compressed message depends on the content: an
+// observer of the network could learn how repetitive a message was, and from
+// that something about what it holds (how many indices are small, how many
+// records matched). The session's messages are random (masked vectors, tags,
+// ciphertexts) or padded, so compressing them would gain nothing but that
+// leak.
 package transport
 
 import (
