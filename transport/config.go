@@ -47,11 +47,13 @@ const ALPN = "maskshare/1"
 type Config struct {
 	// TLS is the TLS configuration, normally built by [ServerTLSConfig]
 	// (for Listen) or [ClientTLSConfig] (for Dial). Required. It is cloned;
-	// MinVersion is forced to TLS 1.3 and NextProtos to [ALPN]. A server
-	// configuration must require and verify client certificates
-	// (tls.RequireAndVerifyClientCert), and on both sides the peer's
-	// certificate chain must be verified by crypto/tls, so a configuration
-	// that sets InsecureSkipVerify is refused at connection time.
+	// MinVersion is forced to TLS 1.3 and NextProtos to [ALPN]. The peer
+	// must be verified, by a CA or by a pinned key: a configuration made
+	// by ServerTLSConfig or ClientTLSConfig verifies as its [Trust] says
+	// (pass it as returned: a copy is not recognised). Any other must have
+	// crypto/tls verify the peer's chain: a server configuration must set
+	// tls.RequireAndVerifyClientCert, and one that sets InsecureSkipVerify
+	// is refused.
 	TLS *tls.Config
 
 	// MaxMessageSize bounds the size of one message, sent or received;
@@ -101,6 +103,7 @@ type Config struct {
 // config is a Config with defaults applied.
 type config struct {
 	tls              *tls.Config
+	verify           *verifier
 	maxMessageSize   int64
 	handshakeTimeout time.Duration
 	dialBackoff      time.Duration
@@ -150,21 +153,26 @@ func (c *Config) resolve(server bool) (*config, error) {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 
+	// The peer must be verified by a CA or by a pin: by crypto/tls, or by
+	// the verifier of a configuration made by this package, which also
+	// checks the chain when its Trust has roots.
+	r.verify = verifierOf(c.TLS)
 	t := c.TLS.Clone()
 	t.MinVersion = tls.VersionTLS13
 	if t.MaxVersion != 0 && t.MaxVersion < tls.VersionTLS13 {
 		return nil, errors.New("transport: Config.TLS.MaxVersion must allow TLS 1.3")
 	}
 	t.NextProtos = []string{ALPN}
-	if t.InsecureSkipVerify {
-		return nil, errors.New("transport: Config.TLS.InsecureSkipVerify is not supported; use VerifyConnection for extra checks")
+	if t.InsecureSkipVerify && r.verify.chain {
+		return nil, errors.New("transport: Config.TLS.InsecureSkipVerify is refused: the peer must be verified by a CA or by a pinned key (see ClientTLSConfig)")
 	}
 	if server {
 		if len(t.Certificates) == 0 && t.GetCertificate == nil && t.GetConfigForClient == nil {
 			return nil, errors.New("transport: Config.TLS has no server certificate")
 		}
-		if t.ClientAuth != tls.RequireAndVerifyClientCert {
-			return nil, errors.New("transport: Config.TLS.ClientAuth must be tls.RequireAndVerifyClientCert")
+		pinOnly := t.ClientAuth == tls.RequireAnyClientCert && !r.verify.chain
+		if t.ClientAuth != tls.RequireAndVerifyClientCert && !pinOnly {
+			return nil, errors.New("transport: Config.TLS.ClientAuth must be tls.RequireAndVerifyClientCert, or the configuration must come from ServerTLSConfig with pinned keys")
 		}
 		// Resumption would skip the client certificate.
 		t.SessionTicketsDisabled = true

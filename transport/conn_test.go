@@ -130,7 +130,7 @@ func TestClientFromOtherCARefused(t *testing.T) {
 
 	// The intruder trusts the coordinator's CA but its own certificate
 	// comes from another CA.
-	tc, err := ClientTLSConfig(other.ids["bank-1"], p.pool, coordName)
+	tc, err := ClientTLSConfig(other.ids["bank-1"], Trust{Roots: p.pool}, coordName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestCoordinatorFromOtherCARefused(t *testing.T) {
 	p := newTestPKI(t, "bank-1")
 	other := newTestPKI(t)
 	// A coordinator certified by another CA, listening for p's parties.
-	stc, err := ServerTLSConfig(other.coord, p.pool, []string{AnyPeer})
+	stc, err := ServerTLSConfig(other.coord, Trust{Roots: p.pool}, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestNameNotAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stc, err := ServerTLSConfig(imposter, p.pool, []string{AnyPeer})
+	stc, err := ServerTLSConfig(imposter, Trust{Roots: p.pool}, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,13 +469,13 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := Listen("127.0.0.1:0", cfg); err == nil {
 		t.Error("Listen with negative MaxMessageSize")
 	}
-	if _, err := ServerTLSConfig(p.coord, p.pool, nil); err == nil {
+	if _, err := ServerTLSConfig(p.coord, Trust{Roots: p.pool}, nil); err == nil {
 		t.Error("ServerTLSConfig with an empty allow-list")
 	}
-	if _, err := ServerTLSConfig(p.coord, p.pool, []string{AnyPeer, "bank-1"}); err == nil {
+	if _, err := ServerTLSConfig(p.coord, Trust{Roots: p.pool}, []string{AnyPeer, "bank-1"}); err == nil {
 		t.Error("ServerTLSConfig with AnyPeer and a name")
 	}
-	if _, err := ClientTLSConfig(p.ids["bank-1"], p.pool, "not a name"); err == nil {
+	if _, err := ClientTLSConfig(p.ids["bank-1"], Trust{Roots: p.pool}, "not a name"); err == nil {
 		t.Error("ClientTLSConfig with an invalid coordinator name")
 	}
 }

@@ -20,7 +20,7 @@ import (
 // down), Dial keeps trying with exponential backoff ([Config.DialBackoff])
 // until ctx ends, so parties may start before the coordinator. Failures that
 // retrying cannot fix end Dial at once: a malformed address, a failed TLS
-// handshake (untrusted or unexpected coordinator certificate, or the
+// handshake (untrusted or unexpected coordinator certificate or key, or the
 // coordinator rejecting ours), and a refusal by the coordinator
 // ([RefusedError]).
 //
@@ -85,7 +85,7 @@ func handshakeClient(ctx context.Context, raw net.Conn, addr, session string, cf
 		return nil, handshakeError(addr, err)
 	}
 	cs := tc.ConnectionState()
-	peer, key, err := verifiedPeer(cs)
+	peer, key, err := cfg.verify.peer(cs)
 	if err == nil && cs.NegotiatedProtocol != ALPN {
 		err = fmt.Errorf("transport: %s did not negotiate protocol %q", addr, ALPN)
 	}
@@ -135,7 +135,8 @@ func handshakeError(addr string, err error) error {
 	switch {
 	case isRemoteAlert(err):
 		return fmt.Errorf("%w: %s rejected this party's certificate: %w", ErrAuthentication, addr, err)
-	case errors.As(err, &verr), errors.Is(err, ErrPeerNotAllowed), errors.Is(err, ErrBadName):
+	case errors.As(err, &verr), errors.Is(err, ErrPeerNotAllowed), errors.Is(err, ErrPinMismatch),
+		errors.Is(err, ErrBadName), errors.Is(err, errNotVerified):
 		return fmt.Errorf("%w: %s: %w", ErrAuthentication, addr, err)
 	default:
 		return fmt.Errorf("transport: TLS handshake with %s: %w", addr, err)

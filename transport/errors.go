@@ -23,14 +23,30 @@ var (
 	// refused to admit it to the requested session.
 	ErrRefused = errors.New("transport: refused by coordinator")
 
-	// ErrPeerNotAllowed reports a certificate that chains to the trusted CA
-	// but names a peer that is not on the allow-list.
+	// ErrPeerNotAllowed reports a certificate that names a peer that is not
+	// on the allow-list or, with pinned keys, has no pin.
 	ErrPeerNotAllowed = errors.New("transport: peer not allowed")
 
 	// ErrAuthentication reports a failed mutual authentication: the peer's
-	// certificate does not chain to the trusted CA or names the wrong peer,
-	// or the peer rejected ours (a TLS alert). Retrying will not help.
+	// certificate does not chain to the trusted CA, does not hold the
+	// pinned key or names the wrong peer, or the peer rejected ours (a TLS
+	// alert). Retrying will not help.
 	ErrAuthentication = errors.New("transport: authentication failed")
+
+	// ErrPinMismatch reports a peer whose certificate holds another key
+	// than the one pinned for its name.
+	ErrPinMismatch = errors.New("transport: peer key is not the pinned key")
+
+	// ErrBadPublicKey reports a public key that is not a well-formed
+	// Ed25519 key, or a string that [ParsePublicKey] does not accept.
+	ErrBadPublicKey = errors.New("transport: invalid public key")
+
+	// ErrNoTrust reports a [Trust] with neither roots nor pinned keys.
+	ErrNoTrust = errors.New("transport: no trusted roots or pinned keys")
+
+	// ErrBadRequest reports a certificate request that a [CA] does not
+	// sign: a bad signature, an invalid name, or names beyond it.
+	ErrBadRequest = errors.New("transport: invalid certificate request")
 
 	// ErrBadName reports an invalid identity, peer or session name.
 	ErrBadName = errors.New("transport: invalid name")

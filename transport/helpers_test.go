@@ -65,7 +65,7 @@ func (p *testPKI) serverConfig(t testing.TB, allowed ...string) *Config {
 	if len(allowed) == 0 {
 		allowed = []string{AnyPeer}
 	}
-	tc, err := ServerTLSConfig(p.coord, p.pool, allowed)
+	tc, err := ServerTLSConfig(p.coord, Trust{Roots: p.pool}, allowed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (p *testPKI) serverConfig(t testing.TB, allowed ...string) *Config {
 
 func (p *testPKI) clientConfig(t testing.TB, party string) *Config {
 	t.Helper()
-	tc, err := ClientTLSConfig(p.ids[party], p.pool, coordName)
+	tc, err := ClientTLSConfig(p.ids[party], Trust{Roots: p.pool}, coordName)
 	if err != nil {
 		t.Fatal(err)
 	}

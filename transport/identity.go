@@ -39,8 +39,9 @@ const (
 	maxPEMFile = 1 << 20
 )
 
-// A CA issues the identities of one deployment. [NewCA] makes a self-signed
-// Ed25519 CA for test and small setups.
+// A CA certifies the identities of one deployment, from the certificate
+// requests of their owners ([CA.IssueRequest]). [NewCA] makes a self-signed
+// Ed25519 CA.
 type CA struct {
 	Name        string
 	Certificate *x509.Certificate
@@ -136,40 +137,129 @@ func NewCA(name string) (*CA, error) {
 	return &CA{Name: name, Certificate: cert, PrivateKey: priv}, nil
 }
 
-// Issue makes a new identity named name: a fresh Ed25519 key and a
-// certificate with name as CommonName and DNS name, plus the loopback
-// addresses 127.0.0.1 and ::1, usable for TLS client and server
-// authentication, valid for [IdentityValidity].
-func (ca *CA) Issue(name string) (*Identity, error) {
-	pub, priv, serial, err := freshKey(name)
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	notAfter := now.Add(IdentityValidity)
-	if notAfter.After(ca.Certificate.NotAfter) {
-		notAfter = ca.Certificate.NotAfter
-	}
-	tmpl := &x509.Certificate{
+// identityTemplate is the certificate of an identity: name as CommonName and
+// DNS name, plus the loopback addresses 127.0.0.1 and ::1, usable for TLS
+// client and server authentication.
+func identityTemplate(name string, serial *big.Int, notAfter time.Time) *x509.Certificate {
+	return &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: name},
 		DNSNames:              []string{name},
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:             now.Add(-backdate),
+		NotBefore:             time.Now().Add(-backdate),
 		NotAfter:              notAfter,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
+}
+
+// Issue makes a new identity named name: a fresh Ed25519 key and a
+// certificate for it (see [CA.IssueRequest]). The CA then holds the
+// identity's private key, so it suits tests and single-operator setups;
+// between institutions each makes its own key and sends a request.
+func (ca *CA) Issue(name string) (*Identity, error) {
+	pub, priv, serial, err := freshKey(name)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := ca.issue(name, pub, serial)
+	if err != nil {
+		return nil, err
+	}
+	return &Identity{Name: name, Certificate: cert, PrivateKey: priv}, nil
+}
+
+// IssueRequest issues a certificate for the key of a certificate request
+// (see [Identity.CertificateRequest]), so that the CA never sees the
+// private key. It checks the request's signature, which shows that the
+// requester holds the key, and its name: a valid CommonName, which must be
+// the request's one and only DNS name, and no other names or addresses.
+// Nothing else is copied from the request: like [CA.Issue], the certificate
+// has the name as CommonName and DNS name, the loopback addresses 127.0.0.1
+// and ::1, TLS client and server usage, and is valid for
+// [IdentityValidity] (never beyond the CA's own expiry).
+func (ca *CA) IssueRequest(csr *x509.CertificateRequest) (*x509.Certificate, error) {
+	if csr == nil {
+		return nil, fmt.Errorf("%w: none", ErrBadRequest)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("%w: signature: %v", ErrBadRequest, err)
+	}
+	name := csr.Subject.CommonName
+	if err := checkName(name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if !slices.Equal(csr.DNSNames, []string{name}) || len(csr.IPAddresses) > 0 || len(csr.EmailAddresses) > 0 || len(csr.URIs) > 0 {
+		return nil, fmt.Errorf("%w: it must name %q and nothing else", ErrBadRequest, name)
+	}
+	pub, ok := csr.PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: not an Ed25519 key", ErrBadRequest)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	return ca.issue(name, pub, serial)
+}
+
+func (ca *CA) issue(name string, pub ed25519.PublicKey, serial *big.Int) (*x509.Certificate, error) {
+	notAfter := time.Now().Add(IdentityValidity)
+	if notAfter.After(ca.Certificate.NotAfter) {
+		notAfter = ca.Certificate.NotAfter
+	}
+	tmpl := identityTemplate(name, serial, notAfter)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Certificate, pub, ca.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("transport: issuing certificate for %q: %w", name, err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// noExpiry is the NotAfter of self-signed identities: RFC 5280's
+// 99991231235959Z, "no well-defined expiration date".
+var noExpiry = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// NewSelfSigned makes a new identity named name: a fresh Ed25519 key and a
+// certificate for it signed by the key itself, with the names, addresses
+// and usages of one from [CA.Issue]. Peers trust it by pinning its key
+// ([Trust].Pins), which does not expire, so neither does the certificate.
+// Its owner can still have it certified by a CA through
+// [Identity.CertificateRequest].
+func NewSelfSigned(name string) (*Identity, error) {
+	pub, priv, serial, err := freshKey(name)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := identityTemplate(name, serial, noExpiry)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	if err != nil {
+		return nil, fmt.Errorf("transport: self-signing a certificate for %q: %w", name, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, err
 	}
 	return &Identity{Name: name, Certificate: cert, PrivateKey: priv}, nil
+}
+
+// CertificateRequest returns a PKCS #10 certificate request for the
+// identity's name and key, signed with the key: what an institution sends to
+// a CA ([CA.IssueRequest]) instead of ever sending its private key.
+func (id *Identity) CertificateRequest() (*x509.CertificateRequest, error) {
+	if err := checkIdentity(id); err != nil {
+		return nil, err
+	}
+	tmpl := &x509.CertificateRequest{
+		Subject:  pkix.Name{CommonName: id.Name},
+		DNSNames: []string{id.Name},
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, id.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("transport: certificate request for %q: %w", id.Name, err)
+	}
+	return x509.ParseCertificateRequest(der)
 }
 
 // Pool returns a pool holding just the CA's certificate.
@@ -182,7 +272,14 @@ func (ca *CA) Pool() *x509.CertPool {
 // WriteFiles saves the CA certificate (PEM, mode 0644) and private key
 // (PKCS #8 PEM, mode 0600). Each file is replaced atomically.
 func (ca *CA) WriteFiles(certPath, keyPath string) error {
-	return writeKeyPair(ca.Certificate, ca.PrivateKey, certPath, keyPath)
+	return writeKeyPair(ca.Certificate, ca.PrivateKey, certPath, keyPath, false)
+}
+
+// CreateFiles is WriteFiles for a new CA: it fails (with an error matching
+// fs.ErrExist) rather than replace a file at keyPath, so that a private key
+// is never lost to a second run.
+func (ca *CA) CreateFiles(certPath, keyPath string) error {
+	return writeKeyPair(ca.Certificate, ca.PrivateKey, certPath, keyPath, true)
 }
 
 // PublicKey returns the identity's public key.
@@ -202,7 +299,72 @@ func (id *Identity) TLSCertificate() tls.Certificate {
 // WriteFiles saves the certificate (PEM, mode 0644) and private key (PKCS #8
 // PEM, mode 0600). Each file is replaced atomically.
 func (id *Identity) WriteFiles(certPath, keyPath string) error {
-	return writeKeyPair(id.Certificate, id.PrivateKey, certPath, keyPath)
+	return writeKeyPair(id.Certificate, id.PrivateKey, certPath, keyPath, false)
+}
+
+// CreateFiles is WriteFiles for a new identity: it fails (with an error
+// matching fs.ErrExist) rather than replace a file at keyPath, so that a
+// private key whose public key was already given out is never lost to a
+// second run.
+func (id *Identity) CreateFiles(certPath, keyPath string) error {
+	return writeKeyPair(id.Certificate, id.PrivateKey, certPath, keyPath, true)
+}
+
+// WriteCertificate saves cert as PEM (mode 0644), replacing the file
+// atomically.
+func WriteCertificate(path string, cert *x509.Certificate) error {
+	if cert == nil {
+		return errors.New("transport: no certificate")
+	}
+	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+}
+
+// LoadCertificate reads the single PEM certificate in the file at path.
+func LoadCertificate(path string) (*x509.Certificate, error) {
+	data, err := readFileLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	der, err := decodeOne(path, data, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("transport: %s: %w", path, err)
+	}
+	return cert, nil
+}
+
+// WriteCertificateRequest saves csr as PEM (mode 0644), replacing the file
+// atomically.
+func WriteCertificateRequest(path string, csr *x509.CertificateRequest) error {
+	if csr == nil {
+		return errors.New("transport: no certificate request")
+	}
+	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}), 0o644)
+}
+
+// LoadCertificateRequest reads the single PEM certificate request in the
+// file at path and checks its signature (a request that fails wraps
+// [ErrBadRequest]).
+func LoadCertificateRequest(path string) (*x509.CertificateRequest, error) {
+	data, err := readFileLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	der, err := decodeOne(path, data, "CERTIFICATE REQUEST")
+	if err != nil {
+		return nil, err
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadRequest, path, err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("%w: %s: signature: %v", ErrBadRequest, path, err)
+	}
+	return csr, nil
 }
 
 // LoadIdentity loads an identity saved by [Identity.WriteFiles]. It checks
@@ -348,7 +510,9 @@ func loadKeyPair(certPath, keyPath string) (*x509.Certificate, ed25519.PrivateKe
 	return cert, key, nil
 }
 
-func writeKeyPair(cert *x509.Certificate, key ed25519.PrivateKey, certPath, keyPath string) error {
+// writeKeyPair writes the key, then the certificate. With exclusive, it
+// fails if the key file exists.
+func writeKeyPair(cert *x509.Certificate, key ed25519.PrivateKey, certPath, keyPath string, exclusive bool) error {
 	if cert == nil || key == nil {
 		return errors.New("transport: missing certificate or key")
 	}
@@ -357,11 +521,42 @@ func writeKeyPair(cert *x509.Certificate, key ed25519.PrivateKey, certPath, keyP
 		return err
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	clear(der)
+	write := writeFileAtomic
+	if exclusive {
+		write = createFile
+	}
+	err = write(keyPath, keyPEM, 0o600)
+	clear(keyPEM)
+	if err != nil {
 		return err
 	}
-	return writeFileAtomic(certPath, certPEM, 0o644)
+	return WriteCertificate(certPath, cert)
+}
+
+// createFile writes data to a new file at path with the given mode; it fails
+// if path exists.
+func createFile(path string, data []byte, mode os.FileMode) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	if err = f.Chmod(mode); err != nil { // exactly mode, whatever the umask
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // writeFileAtomic writes data to a temporary file in path's directory with

@@ -22,8 +22,8 @@ const maxPendingHandshakes = 128
 type Incoming struct {
 	// Conn is the connection.
 	Conn Conn
-	// Peer is the party's name, from its verified certificate (never from
-	// anything the party declares).
+	// Peer is the party's name, from its authenticated certificate (never
+	// from anything the party declares).
 	Peer string
 	// PeerKey is the party's Ed25519 public key, from the same certificate.
 	PeerKey ed25519.PublicKey
@@ -176,13 +176,14 @@ func (l *Listener) handshake(raw net.Conn) {
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.handshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		// Includes clients from another CA and names not allowed.
+		// Includes clients from another CA, keys not pinned and names
+		// not allowed.
 		log.Info("transport: handshake failed", "err", err)
 		raw.Close()
 		return
 	}
 	cs := tc.ConnectionState()
-	peer, key, err := verifiedPeer(cs)
+	peer, key, err := l.cfg.verify.peer(cs)
 	if err == nil && cs.NegotiatedProtocol != ALPN {
 		err = fmt.Errorf("transport: client did not negotiate protocol %q", ALPN)
 	}

@@ -6,94 +6,128 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
+	"weak"
 )
 
 // AnyPeer, as the only entry of [ServerTLSConfig]'s allow-list, admits any
-// peer whose certificate chains to the trusted roots. It is not a valid name,
-// so it cannot be confused with one.
+// peer that the [Trust] vouches for. It is not a valid name, so it cannot be
+// confused with one.
 const AnyPeer = "*"
 
-// ServerTLSConfig returns the TLS 1.3 configuration of a coordinator that
-// presents id and requires every client to present a certificate that chains
-// to roots and names a peer in allowedPeers; anything else fails the handshake
-// (with [ErrPeerNotAllowed] for a name not on the list). Pass
-// []string{AnyPeer} to leave the choice of peers to a [Router]'s per-session
-// lists. An empty list is an error, so that a missing list never means
-// "everyone".
-func ServerTLSConfig(id *Identity, roots *x509.CertPool, allowedPeers []string) (*tls.Config, error) {
-	if err := checkIdentity(id, roots); err != nil {
+// Trust says how a participant authenticates its peers. A peer's name is
+// always the CommonName of its certificate, which must also be one of the
+// certificate's DNS names; never anything the peer says. What vouches for
+// that name is:
+//
+//   - Roots alone: the certificate chains to one of the roots (a CA).
+//   - Pins alone: the certificate holds the key pinned for the name. The
+//     certificate may be self-signed ([NewSelfSigned]): only its name and
+//     key count, and the TLS handshake proves that the peer holds the key.
+//     No CA is involved, so no CA can vouch for an impostor.
+//   - Both: both must hold.
+//
+// A Trust with neither is refused ([ErrNoTrust]).
+type Trust struct {
+	// Roots are the trusted CAs; nil means none.
+	Roots *x509.CertPool
+	// Pins maps peers' names to their Ed25519 public keys. When it is not
+	// empty, a peer without a pin is refused, whatever the roots say.
+	Pins map[string]ed25519.PublicKey
+}
+
+// ServerTLSConfig returns the TLS 1.3 configuration of a participant that
+// presents id and accepts clients as trust says, whose names are in
+// allowedPeers; anything else fails the handshake (with [ErrPeerNotAllowed]
+// for a name not on the list or without a pin, [ErrPinMismatch] for a key
+// that is not the pinned one). Pass []string{AnyPeer} to leave the choice of
+// peers to a [Router]'s per-session lists. An empty list is an error, so that
+// a missing list never means "everyone"; with pins, every name on the list
+// must be pinned.
+func ServerTLSConfig(id *Identity, trust Trust, allowedPeers []string) (*tls.Config, error) {
+	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
-	allowed, err := allowList(allowedPeers)
+	v, err := newVerifier(trust)
 	if err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	if v.allowed, err = allowList(allowedPeers); err != nil {
+		return nil, err
+	}
+	if v.pins != nil {
+		for name := range v.allowed {
+			if v.pins[name] == nil {
+				return nil, fmt.Errorf("transport: allowed peer %q has no pinned key", name)
+			}
+		}
+	}
+	cfg := &tls.Config{
 		MinVersion:             tls.VersionTLS13,
 		Certificates:           []tls.Certificate{id.TLSCertificate()},
-		ClientAuth:             tls.RequireAndVerifyClientCert,
-		ClientCAs:              roots,
+		ClientAuth:             tls.RequireAnyClientCert, // checked by v
 		NextProtos:             []string{ALPN},
 		SessionTicketsDisabled: true,
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			name, _, err := verifiedPeer(cs)
-			if err != nil {
-				return err
-			}
-			if allowed != nil && !allowed[name] {
-				return fmt.Errorf("%w: client %q", ErrPeerNotAllowed, name)
-			}
-			return nil
-		},
-	}, nil
+		VerifyConnection:       v.verifyConnection,
+	}
+	if trust.Roots != nil {
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientCAs = trust.Roots
+	}
+	register(cfg, v)
+	return cfg, nil
 }
 
-// ClientTLSConfig returns the TLS 1.3 configuration of a party that presents
-// id and accepts only a coordinator whose certificate chains to roots and
-// whose name is coordinator.
-func ClientTLSConfig(id *Identity, roots *x509.CertPool, coordinator string) (*tls.Config, error) {
-	if err := checkIdentity(id, roots); err != nil {
+// ClientTLSConfig returns the TLS 1.3 configuration of a participant that
+// presents id and accepts only a server named serverName that trust vouches
+// for (with pins, serverName must be pinned).
+func ClientTLSConfig(id *Identity, trust Trust, serverName string) (*tls.Config, error) {
+	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
-	if err := checkName(coordinator); err != nil {
+	if err := checkName(serverName); err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	v, err := newVerifier(trust)
+	if err != nil {
+		return nil, err
+	}
+	v.server = serverName
+	if v.pins != nil && v.pins[serverName] == nil {
+		return nil, fmt.Errorf("transport: server %q has no pinned key", serverName)
+	}
+	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{id.TLSCertificate()},
-		RootCAs:      roots,
-		// crypto/tls verifies the chain and that coordinator is among the
-		// certificate's DNS names; VerifyConnection then insists on the
-		// exact identity name.
-		ServerName: coordinator,
-		NextProtos: []string{ALPN},
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			name, _, err := verifiedPeer(cs)
-			if err != nil {
-				return err
-			}
-			if name != coordinator {
-				return fmt.Errorf("%w: server %q (want %q)", ErrPeerNotAllowed, name, coordinator)
-			}
-			return nil
-		},
-	}, nil
+		// With roots, crypto/tls verifies the chain and that serverName
+		// is among the certificate's DNS names; v then insists on the
+		// exact identity name and the pin, if any.
+		ServerName:       serverName,
+		RootCAs:          trust.Roots,
+		NextProtos:       []string{ALPN},
+		VerifyConnection: v.verifyConnection,
+	}
+	if trust.Roots == nil {
+		// Nothing for crypto/tls to chain to: v checks the pinned key
+		// (Dial accepts this only for configurations made here).
+		cfg.InsecureSkipVerify = true
+	}
+	register(cfg, v)
+	return cfg, nil
 }
 
-func checkIdentity(id *Identity, roots *x509.CertPool) error {
+func checkIdentity(id *Identity) error {
 	if id == nil || id.Certificate == nil || id.PrivateKey == nil {
 		return errors.New("transport: incomplete identity")
-	}
-	if roots == nil {
-		return errors.New("transport: no trusted roots")
 	}
 	return nil
 }
 
 func allowList(names []string) (map[string]bool, error) {
 	if len(names) == 0 {
-		return nil, errors.New("transport: empty allow-list (use AnyPeer to allow any certified peer)")
+		return nil, errors.New("transport: empty allow-list (use AnyPeer to allow any trusted peer)")
 	}
 	if slices.Contains(names, AnyPeer) {
 		if len(names) != 1 {
@@ -111,12 +145,103 @@ func allowList(names []string) (map[string]bool, error) {
 	return m, nil
 }
 
-// verifiedPeer returns the identity of the peer of a completed handshake,
-// taken from the leaf of the chain that crypto/tls verified (never from
-// anything the peer declares).
-func verifiedPeer(cs tls.ConnectionState) (string, ed25519.PublicKey, error) {
-	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
-		return "", nil, errors.New("transport: peer certificate was not verified")
+// verifier authenticates the peer of a TLS handshake. It runs twice: in the
+// handshake (VerifyConnection, so that a refused peer gets an alert) and
+// again when Dial or the Listener names the peer of the finished handshake.
+type verifier struct {
+	chain   bool                         // crypto/tls must have verified a chain
+	pins    map[string]ed25519.PublicKey // nil: no pinning
+	allowed map[string]bool              // server side; nil: any name
+	server  string                       // client side: the server's name
+}
+
+// chainVerifier is the verifier of a TLS configuration not made by this
+// package: it accepts the peer only if crypto/tls verified its chain.
+var chainVerifier = &verifier{chain: true}
+
+func newVerifier(trust Trust) (*verifier, error) {
+	if trust.Roots == nil && len(trust.Pins) == 0 {
+		return nil, ErrNoTrust
 	}
-	return certIdentity(cs.VerifiedChains[0][0])
+	v := &verifier{chain: trust.Roots != nil}
+	if len(trust.Pins) > 0 {
+		v.pins = make(map[string]ed25519.PublicKey, len(trust.Pins))
+		for name, pub := range trust.Pins {
+			if err := checkName(name); err != nil {
+				return nil, err
+			}
+			if len(pub) != ed25519.PublicKeySize {
+				return nil, fmt.Errorf("%w: the key pinned for %q has %d bytes", ErrBadPublicKey, name, len(pub))
+			}
+			v.pins[name] = slices.Clone(pub)
+		}
+	}
+	return v, nil
+}
+
+func (v *verifier) verifyConnection(cs tls.ConnectionState) error {
+	_, _, err := v.peer(cs)
+	return err
+}
+
+// peer returns the name and key of the peer of a completed handshake, from
+// the certificate that crypto/tls verified or, without roots, from the
+// certificate whose key the handshake proved the peer holds.
+func (v *verifier) peer(cs tls.ConnectionState) (string, ed25519.PublicKey, error) {
+	var leaf *x509.Certificate
+	if v.chain {
+		if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+			return "", nil, errNotVerified
+		}
+		leaf = cs.VerifiedChains[0][0]
+	} else {
+		if len(cs.PeerCertificates) == 0 {
+			return "", nil, errNotVerified
+		}
+		leaf = cs.PeerCertificates[0]
+	}
+	name, key, err := certIdentity(leaf)
+	if err != nil {
+		return "", nil, err
+	}
+	if v.server != "" && name != v.server {
+		return "", nil, fmt.Errorf("%w: server %q (want %q)", ErrPeerNotAllowed, name, v.server)
+	}
+	if v.allowed != nil && !v.allowed[name] {
+		return "", nil, fmt.Errorf("%w: client %q", ErrPeerNotAllowed, name)
+	}
+	if v.pins != nil {
+		pin := v.pins[name]
+		if pin == nil {
+			return "", nil, fmt.Errorf("%w: no pinned key for %q", ErrPeerNotAllowed, name)
+		}
+		if !pin.Equal(key) {
+			return "", nil, fmt.Errorf("%w: %q presented %s (%s); pinned is %s (%s)",
+				ErrPinMismatch, name, FormatPublicKey(key), Fingerprint(key), FormatPublicKey(pin), Fingerprint(pin))
+		}
+	}
+	return name, key, nil
+}
+
+var errNotVerified = errors.New("transport: peer certificate was not verified")
+
+// verifiers maps the configurations made by ServerTLSConfig and
+// ClientTLSConfig to their verifiers. Dial and Listen refuse a configuration
+// that crypto/tls does not verify unless it is one of these, and name the
+// peer with its verifier. An entry goes when its configuration is collected.
+var verifiers sync.Map // weak.Pointer[tls.Config] → *verifier
+
+func register(cfg *tls.Config, v *verifier) {
+	k := weak.Make(cfg)
+	verifiers.Store(k, v)
+	runtime.AddCleanup(cfg, func(k weak.Pointer[tls.Config]) { verifiers.Delete(k) }, k)
+}
+
+// verifierOf returns the verifier of cfg: its own if this package made it,
+// chainVerifier otherwise.
+func verifierOf(cfg *tls.Config) *verifier {
+	if v, ok := verifiers.Load(weak.Make(cfg)); ok {
+		return v.(*verifier)
+	}
+	return chainVerifier
 }

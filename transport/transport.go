@@ -7,11 +7,17 @@
 // in-memory transport for tests and single-process runs ([Pipe]), and a
 // network transport:
 //
-//   - Identities are long-term Ed25519 keys certified by a deployment CA
-//     ([NewCA], [CA.Issue], [LoadIdentity], [LoadCAPool]).
+//   - Identities are long-term Ed25519 keys, each made by its owner on its
+//     own machine ([NewSelfSigned]), with a certificate that names it. The
+//     other participants trust an identity by pinning its public key
+//     ([Trust], [FormatPublicKey], [ParsePublicKey], [Fingerprint]), by a
+//     CA that certified it from a certificate request
+//     ([Identity.CertificateRequest], [CA.IssueRequest]), or both. Nobody
+//     but its owner ever holds a private key.
 //   - Connections are TLS 1.3 with mutual authentication: each side checks
-//     that the other's certificate chains to the CA and names an allowed peer
-//     ([ServerTLSConfig], [ClientTLSConfig]).
+//     that the other's certificate holds the pinned key or chains to the
+//     CA, or both, and names an allowed peer ([ServerTLSConfig],
+//     [ClientTLSConfig]).
 //   - A party calls [Dial], which retries until the coordinator is up; the
 //     coordinator serves sessions through a [Listener] and, for many sessions
 //     at once, a [Router].

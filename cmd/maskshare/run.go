@@ -61,7 +61,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 		}
 		allowed = append(allowed, s.Params.Parties...)
 	}
-	serverTLS, err := transport.ServerTLSConfig(p.id, p.roots, allowed)
+	serverTLS, err := transport.ServerTLSConfig(p.id, transport.Trust{Roots: p.roots}, allowed)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func runParty(ctx context.Context, args []string) error {
 				peers[name] = cfg.DirectPeers[name]
 			}
 		}
-		if direct, err = netsession.NewDirect(p.id, p.roots, cfg.DirectListen, peers, log); err != nil {
+		if direct, err = netsession.NewDirect(p.id, transport.Trust{Roots: p.roots}, cfg.DirectListen, peers, log); err != nil {
 			return err
 		}
 		defer direct.Close()
@@ -183,7 +183,7 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	clientTLS, err := transport.ClientTLSConfig(p.id, p.roots, cfg.CoordinatorName)
+	clientTLS, err := transport.ClientTLSConfig(p.id, transport.Trust{Roots: p.roots}, cfg.CoordinatorName)
 	if err != nil {
 		return err
 	}

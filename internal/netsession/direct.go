@@ -2,7 +2,6 @@ package netsession
 
 import (
 	"context"
-	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -20,7 +19,7 @@ import (
 // sender by its certificate, never by anything the sender says.
 type Direct struct {
 	id    *transport.Identity
-	roots *x509.CertPool
+	trust transport.Trust
 	peers map[string]string // peer name → address; absent means relay
 	l     *transport.Listener
 	log   *slog.Logger
@@ -41,8 +40,9 @@ const maxHeldDeliveries = 4096
 // NewDirect returns direct links for identity id: it listens on listen (if
 // not empty) for deliveries from the parties named in peers, and delivers to
 // those peers at their addresses (an empty address: never deliver, relay).
-func NewDirect(id *transport.Identity, roots *x509.CertPool, listen string, peers map[string]string, log *slog.Logger) (*Direct, error) {
-	d := &Direct{id: id, roots: roots, peers: peers, log: log, boxes: map[string]chan []byte{}}
+// Peers are authenticated, on both ends, as trust says.
+func NewDirect(id *transport.Identity, trust transport.Trust, listen string, peers map[string]string, log *slog.Logger) (*Direct, error) {
+	d := &Direct{id: id, trust: trust, peers: peers, log: log, boxes: map[string]chan []byte{}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -53,7 +53,7 @@ func NewDirect(id *transport.Identity, roots *x509.CertPool, listen string, peer
 	for name := range peers {
 		names = append(names, name)
 	}
-	serverTLS, err := transport.ServerTLSConfig(id, roots, names)
+	serverTLS, err := transport.ServerTLSConfig(id, trust, names)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (d *Direct) Send(ctx context.Context, session [32]byte, peer string, msg []
 	if addr == "" {
 		return fmt.Errorf("netsession: no direct address for %s", peer)
 	}
-	clientTLS, err := transport.ClientTLSConfig(d.id, d.roots, peer)
+	clientTLS, err := transport.ClientTLSConfig(d.id, d.trust, peer)
 	if err != nil {
 		return err
 	}

@@ -118,9 +118,11 @@ type Loopback struct {
 }
 
 // RunLoopback runs a whole session in this process over loopback TCP with
-// mutual TLS: a fresh CA, identities for the coordinator and every party,
-// party session keys signed by their identities. cfg (may be nil) supplies
-// the logger, progress callback and phase timeout for every participant.
+// mutual TLS, set up as separate institutions would be: the coordinator and
+// every party make their own identity (a self-signed certificate), and each
+// pins the keys of the others, with no CA; the parties' identities also
+// sign their session keys. cfg (may be nil) supplies the logger, progress
+// callback and phase timeout for every participant.
 func RunLoopback(ctx context.Context, params maskshare.Params, tables []*maskshare.Table, cfg *maskshare.Config) (*Loopback, error) {
 	return RunLoopbackWith(ctx, params, tables, cfg, LoopbackOptions{})
 }
@@ -137,15 +139,23 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 	if len(tables) != len(params.Parties) {
 		return nil, fmt.Errorf("netsession: %d tables for %d parties", len(tables), len(params.Parties))
 	}
-	ca, err := transport.NewCA("maskshare-loopback-ca")
+	coordID, err := transport.NewSelfSigned(CoordinatorName)
 	if err != nil {
 		return nil, err
 	}
-	coordID, err := ca.Issue(CoordinatorName)
-	if err != nil {
-		return nil, err
+	ids := make([]*transport.Identity, len(params.Parties))
+	keys := make(map[string]ed25519.PublicKey, len(ids))
+	for i, name := range params.Parties {
+		if ids[i], err = transport.NewSelfSigned(name); err != nil {
+			return nil, err
+		}
+		keys[name] = ids[i].PublicKey()
 	}
-	serverTLS, err := transport.ServerTLSConfig(coordID, ca.Pool(), params.Parties)
+	// What the parties give the coordinator, and what the coordinator
+	// gives the parties: public keys only.
+	partiesTrust := transport.Trust{Pins: keys}
+	coordTrust := transport.Trust{Pins: map[string]ed25519.PublicKey{CoordinatorName: coordID.PublicKey()}}
+	serverTLS, err := transport.ServerTLSConfig(coordID, partiesTrust, params.Parties)
 	if err != nil {
 		return nil, err
 	}
@@ -160,14 +170,6 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 	router := transport.NewRouter(l)
 	defer router.Close()
 
-	ids := make([]*transport.Identity, len(params.Parties))
-	keys := make(map[string]ed25519.PublicKey, len(ids))
-	for i, name := range params.Parties {
-		if ids[i], err = ca.Issue(name); err != nil {
-			return nil, err
-		}
-		keys[name] = ids[i].PublicKey()
-	}
 	directs := make([]*Direct, len(ids))
 	if opts.Direct {
 		// Listen first, then tell everyone the addresses.
@@ -180,7 +182,7 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 					peers[i][name] = ""
 				}
 			}
-			if directs[i], err = NewDirect(id, ca.Pool(), "127.0.0.1:0", peers[i], logger); err != nil {
+			if directs[i], err = NewDirect(id, partiesTrust, "127.0.0.1:0", peers[i], logger); err != nil {
 				return nil, err
 			}
 			defer directs[i].Close()
@@ -220,7 +222,7 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 		if err != nil {
 			return nil, err
 		}
-		clientTLS, err := transport.ClientTLSConfig(ids[i], ca.Pool(), CoordinatorName)
+		clientTLS, err := transport.ClientTLSConfig(ids[i], coordTrust, CoordinatorName)
 		if err != nil {
 			return nil, err
 		}

@@ -59,7 +59,7 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 	}
 	coordID, _ := ca.Issue(CoordinatorName)
 	params := demo.Params(3, maskshare.Keyed, 0)
-	serverTLS, err := transport.ServerTLSConfig(coordID, ca.Pool(), params.Parties)
+	serverTLS, err := transport.ServerTLSConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 		})
 		for i, name := range params.Parties {
 			id, _ := ca.Issue(name)
-			clientTLS, _ := transport.ClientTLSConfig(id, ca.Pool(), CoordinatorName)
+			clientTLS, _ := transport.ClientTLSConfig(id, transport.Trust{Roots: ca.Pool()}, CoordinatorName)
 			party, err := maskshare.NewParty(name, params, tables[i], partyCfgs[i])
 			if err != nil {
 				t.Error(err)
