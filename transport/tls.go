@@ -98,9 +98,12 @@ func ClientTLSConfig(id *Identity, trust Trust, serverName string) (*tls.Config,
 	if v.pins != nil && v.pins[serverName] == nil {
 		return nil, fmt.Errorf("transport: server %q has no pinned key", serverName)
 	}
+	cert := id.TLSCertificate()
 	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{id.TLSCertificate()},
+		MinVersion: tls.VersionTLS13,
+		// Always present the identity, even to a server that names other
+		// CAs, so that the server can say why it refuses it.
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil },
 		// With roots, crypto/tls verifies the chain and that serverName
 		// is among the certificate's DNS names; v then insists on the
 		// exact identity name and the pin, if any.

@@ -6,28 +6,40 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/internal/netsession"
 	"github.com/maskshare/maskshare/transport"
 )
+
+// Paths in a configuration file are relative to the file's directory.
 
 // coordinatorConfig is the JSON configuration of `maskshare coordinator`.
 type coordinatorConfig struct {
 	// Listen is the TCP address to listen on, such as "0.0.0.0:7443".
 	Listen string `json:"listen"`
-	// Name is the coordinator's certificate name; default "coordinator".
-	Name string `json:"name"`
-	// Certs is the directory holding ca.crt, NAME.crt and NAME.key for the
-	// coordinator, and PARTY.crt for every party (made by maskshare keygen).
-	Certs string `json:"certs"`
+	// Name is the coordinator's name; default: the name in its
+	// certificate, which it must equal if given.
+	Name string `json:"name,omitempty"`
+	// Key is the coordinator's private key (maskshare keygen's NAME.key).
+	Key string `json:"key"`
+	// Cert is the coordinator's certificate, self-signed or from a CA; it
+	// must hold the key.
+	Cert string `json:"cert"`
+	// CA, if set, is the certificate of a CA that must also have issued
+	// every party's certificate.
+	CA string `json:"ca,omitempty"`
 	// PhaseTimeout bounds how long the coordinator waits for the parties in
 	// one phase, as a Go duration ("10m"); empty means no bound.
-	PhaseTimeout duration `json:"phase_timeout"`
-	// Sessions lists the sessions served; each may run any number of times,
-	// one after another, and different sessions run at the same time.
+	PhaseTimeout duration `json:"phase_timeout,omitempty"`
+	// Sessions lists the sessions served; each may run any number of times
+	// (within its limits), and different sessions run at the same time.
 	Sessions []sessionConfig `json:"sessions"`
 }
 
@@ -36,28 +48,54 @@ type sessionConfig struct {
 	Name string `json:"name"`
 	// Params are the session parameters; every party's must be equal.
 	Params maskshare.Params `json:"params"`
+	// Peers pins the public key of every party of the session, by name:
+	// the key of its TLS certificate and of the signature on its session
+	// key. A name has one key across all sessions.
+	Peers map[string]string `json:"peers"`
+	// MaxRuns bounds how many times the session may run to the point of
+	// revealing a result; 0 means no bound.
+	MaxRuns int `json:"max_runs,omitempty"`
+	// MinInterval is the least time between two such runs, as a Go
+	// duration; default "1m", and "0s" means no minimum.
+	MinInterval *duration `json:"min_interval,omitempty"`
 }
+
+// defaultMinInterval is a session's min_interval when the configuration
+// does not set it: a party that reruns a session with changed inputs learns
+// from the difference of two results, so reruns are not free by default.
+const defaultMinInterval = time.Minute
 
 // partyConfig is the JSON configuration of `maskshare party`.
 type partyConfig struct {
-	// Name is this party's name in the session and its certificate name.
+	// Name is this party's name in the session and in its certificate.
 	Name string `json:"name"`
 	// Coordinator is the coordinator's address, such as "hub.example:7443".
 	Coordinator string `json:"coordinator"`
-	// CoordinatorName is the coordinator's certificate name; default
-	// "coordinator".
-	CoordinatorName string `json:"coordinator_name"`
+	// CoordinatorName is the coordinator's name in its certificate;
+	// default "coordinator".
+	CoordinatorName string `json:"coordinator_name,omitempty"`
 	// Session is the name of the session to join.
 	Session string `json:"session"`
-	// Certs is the directory holding ca.crt, NAME.crt and NAME.key for this
-	// party and PEER.crt for every other party, whose identity keys sign
-	// their session keys.
-	Certs string `json:"certs"`
+	// Key is this party's private key (maskshare keygen's NAME.key).
+	Key string `json:"key"`
+	// Cert is this party's certificate, self-signed or from a CA; it must
+	// hold the key.
+	Cert string `json:"cert"`
+	// CA, if set, is the certificate of a CA that must have issued the
+	// coordinator's certificate and those of the other parties.
+	CA string `json:"ca,omitempty"`
+	// CoordinatorKey, if set, pins the coordinator's public key. At least
+	// one of CA and CoordinatorKey is required.
+	CoordinatorKey string `json:"coordinator_key,omitempty"`
+	// Peers pins the public key of every other party of the session, by
+	// name; their session keys must be signed with these keys, and their
+	// direct links must present them.
+	Peers map[string]string `json:"peers"`
 	// IDColumn is the CSV column holding the identifier; default "id".
-	IDColumn string `json:"id_column"`
+	IDColumn string `json:"id_column,omitempty"`
 	// Timeout bounds the whole run, including waiting for the coordinator
 	// and the other parties; default 1h.
-	Timeout duration `json:"timeout"`
+	Timeout duration `json:"timeout,omitempty"`
 	// DirectListen, if set, is an address on which this party accepts
 	// sealed parts delivered directly by other parties (mutual TLS).
 	DirectListen string `json:"direct_listen,omitempty"`
@@ -93,39 +131,313 @@ func readConfig(path string, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if strings.Contains(err.Error(), `unknown field "certs"`) {
+			err = fmt.Errorf(`%w (the certs directory gave way to "key", "cert", "ca" and pinned "peers": see the README)`, err)
+		}
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%s: data after the configuration object", path)
 	}
 	return nil
 }
 
-// pki is what a participant loads from its certs directory.
-type pki struct {
-	id    *transport.Identity
-	roots *x509.CertPool
+// checker collects a configuration file's checks, naming the file and the
+// field in every error.
+type checker struct {
+	path string
 }
 
-func loadPKI(dir, name string) (*pki, error) {
-	roots, err := transport.LoadCAPool(filepath.Join(dir, "ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	id, err := transport.LoadIdentity(filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"))
-	if err != nil {
-		return nil, err
-	}
-	return &pki{id: id, roots: roots}, nil
+func (c checker) errorf(field, format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %w", c.path, field, fmt.Errorf(format, args...))
 }
 
-// peerKeys loads the identity keys of the named parties from dir, each
-// checked against the CA.
-func (p *pki) peerKeys(dir string, names []string) (map[string]ed25519.PublicKey, error) {
-	keys := make(map[string]ed25519.PublicKey, len(names))
-	for _, name := range names {
-		k, err := transport.LoadPeerKey(filepath.Join(dir, name+".crt"), p.roots, name)
-		if err != nil {
-			return nil, fmt.Errorf("identity of %s: %w", name, err)
+// file resolves a path from the configuration against its directory.
+func (c checker) file(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// identity loads the key and certificate named by the key and cert fields.
+func (c checker) identity(key, cert string) (*transport.Identity, error) {
+	if key == "" {
+		return nil, c.errorf("key", "required (the private key made by maskshare keygen)")
+	}
+	if cert == "" {
+		return nil, c.errorf("cert", "required (the certificate made by maskshare keygen, or issued by a CA)")
+	}
+	if err := checkPrivateFile(c.file(key)); err != nil {
+		return nil, c.errorf("key", "%w", err)
+	}
+	id, err := transport.LoadIdentity(c.file(cert), c.file(key))
+	if err != nil {
+		return nil, c.errorf("key, cert", "%w", err)
+	}
+	return id, nil
+}
+
+// roots loads the ca field, if set.
+func (c checker) roots(ca string) (*x509.CertPool, error) {
+	if ca == "" {
+		return nil, nil
+	}
+	pool, err := transport.LoadCAPool(c.file(ca))
+	if err != nil {
+		return nil, c.errorf("ca", "%w", err)
+	}
+	return pool, nil
+}
+
+// pins parses a peers field that must name exactly the parties in want.
+func (c checker) pins(field string, peers map[string]string, want []string) (map[string]ed25519.PublicKey, error) {
+	if len(peers) == 0 {
+		return nil, c.errorf(field, "required: the public key of every party in %s", strings.Join(want, ", "))
+	}
+	keys := make(map[string]ed25519.PublicKey, len(peers))
+	owner := make(map[string]string, len(peers))
+	for _, name := range slices.Sorted(maps.Keys(peers)) {
+		if !slices.Contains(want, name) {
+			return nil, c.errorf(fmt.Sprintf("%s[%q]", field, name), "not a party of the session (want %s)", strings.Join(want, ", "))
 		}
+		k, err := transport.ParsePublicKey(peers[name])
+		if err != nil {
+			return nil, c.errorf(fmt.Sprintf("%s[%q]", field, name), "%w", err)
+		}
+		if other, dup := owner[string(k)]; dup {
+			return nil, c.errorf(field, "%s and %s have the same key", other, name)
+		}
+		owner[string(k)] = name
 		keys[name] = k
 	}
+	for _, name := range want {
+		if keys[name] == nil {
+			return nil, c.errorf(field, "no key for party %s", name)
+		}
+	}
 	return keys, nil
+}
+
+// checkPrivateFile refuses a private key file that others may read.
+func checkPrivateFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o: a private key must be readable by its owner only (chmod 600 %s)", path, m, path)
+	}
+	return nil
+}
+
+// coordinatorSetup is a checked coordinator configuration.
+type coordinatorSetup struct {
+	cfg      coordinatorConfig
+	id       *transport.Identity
+	trust    transport.Trust
+	allowed  []string
+	sessions []sessionSetup
+}
+
+type sessionSetup struct {
+	sessionConfig
+	mcfg *maskshare.Config // without logger and progress
+}
+
+// loadCoordinator reads and checks a coordinator configuration: every field,
+// the key and certificates and every session, before anything listens.
+func loadCoordinator(path string) (*coordinatorSetup, error) {
+	s := &coordinatorSetup{}
+	if err := readConfig(path, &s.cfg); err != nil {
+		return nil, err
+	}
+	c := checker{path}
+	cfg := &s.cfg
+	if cfg.Listen == "" {
+		return nil, c.errorf("listen", "required (an address such as 0.0.0.0:7443)")
+	}
+	var err error
+	if s.id, err = c.identity(cfg.Key, cfg.Cert); err != nil {
+		return nil, err
+	}
+	if cfg.Name == "" {
+		cfg.Name = s.id.Name
+	} else if cfg.Name != s.id.Name {
+		return nil, c.errorf("name", "%q, but the certificate names %q", cfg.Name, s.id.Name)
+	}
+	if s.trust.Roots, err = c.roots(cfg.CA); err != nil {
+		return nil, err
+	}
+	if cfg.PhaseTimeout < 0 {
+		return nil, c.errorf("phase_timeout", "negative")
+	}
+	if len(cfg.Sessions) == 0 {
+		return nil, c.errorf("sessions", "none")
+	}
+	s.trust.Pins = make(map[string]ed25519.PublicKey)
+	pinnedIn := make(map[string]int) // party → the session that first pinned it
+	names := make(map[string]bool)
+	for i, sc := range cfg.Sessions {
+		field := fmt.Sprintf("sessions[%d]", i)
+		if !transport.ValidSession(sc.Name) {
+			return nil, c.errorf(field+".name", "%q is not a valid session name", sc.Name)
+		}
+		if names[sc.Name] {
+			return nil, c.errorf(field+".name", "%q appears twice", sc.Name)
+		}
+		names[sc.Name] = true
+		if err := sc.Params.Validate(); err != nil {
+			return nil, c.errorf(field+".params", "%w", err)
+		}
+		keys, err := c.pins(field+".peers", sc.Peers, sc.Params.Parties)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range sc.Params.Parties {
+			if old, ok := s.trust.Pins[name]; ok && !old.Equal(keys[name]) {
+				return nil, c.errorf(fmt.Sprintf("%s.peers[%q]", field, name), "differs from the key in sessions[%d]: a party has one key", pinnedIn[name])
+			}
+			if keys[name].Equal(s.id.PublicKey()) {
+				return nil, c.errorf(fmt.Sprintf("%s.peers[%q]", field, name), "is the coordinator's own key")
+			}
+			if _, ok := s.trust.Pins[name]; !ok {
+				s.trust.Pins[name], pinnedIn[name] = keys[name], i
+				s.allowed = append(s.allowed, name)
+			}
+		}
+		if sc.MaxRuns < 0 {
+			return nil, c.errorf(field+".max_runs", "negative")
+		}
+		interval := defaultMinInterval
+		if sc.MinInterval != nil {
+			interval = time.Duration(*sc.MinInterval)
+		}
+		if interval < 0 {
+			return nil, c.errorf(field+".min_interval", "negative")
+		}
+		s.sessions = append(s.sessions, sessionSetup{sessionConfig: sc, mcfg: &maskshare.Config{
+			PeerKeys: keys, MaxRuns: sc.MaxRuns, MinRunInterval: interval,
+			PhaseTimeout: time.Duration(cfg.PhaseTimeout),
+		}})
+	}
+	// Two names with one key would let one institution act as two.
+	owner := make(map[string]string)
+	for _, name := range s.allowed {
+		if other, dup := owner[string(s.trust.Pins[name])]; dup {
+			return nil, c.errorf("sessions", "parties %s and %s have the same key", other, name)
+		}
+		owner[string(s.trust.Pins[name])] = name
+	}
+	return s, nil
+}
+
+// partySetup is a checked party configuration.
+type partySetup struct {
+	cfg         partyConfig
+	id          *transport.Identity
+	coordTrust  transport.Trust              // for the coordinator
+	peersTrust  transport.Trust              // for the other parties' direct links
+	peerKeys    map[string]ed25519.PublicKey // every party, this one included
+	directPeers map[string]string            // every other party → address ("" relays)
+}
+
+// loadParty reads and checks a party configuration.
+func loadParty(path string) (*partySetup, error) {
+	s := &partySetup{}
+	if err := readConfig(path, &s.cfg); err != nil {
+		return nil, err
+	}
+	c := checker{path}
+	cfg := &s.cfg
+	if cfg.CoordinatorName == "" {
+		cfg.CoordinatorName = netsession.CoordinatorName
+	}
+	if cfg.IDColumn == "" {
+		cfg.IDColumn = "id"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = duration(time.Hour)
+	}
+	switch {
+	case !transport.ValidName(cfg.Name):
+		return nil, c.errorf("name", "%q is not a valid name", cfg.Name)
+	case cfg.Coordinator == "":
+		return nil, c.errorf("coordinator", "required (the coordinator's address, such as hub.example:7443)")
+	case !transport.ValidName(cfg.CoordinatorName):
+		return nil, c.errorf("coordinator_name", "%q is not a valid name", cfg.CoordinatorName)
+	case !transport.ValidSession(cfg.Session):
+		return nil, c.errorf("session", "%q is not a valid session name", cfg.Session)
+	case cfg.Timeout < 0:
+		return nil, c.errorf("timeout", "negative")
+	}
+	if err := cfg.Params.Validate(); err != nil {
+		return nil, c.errorf("params", "%w", err)
+	}
+	if !slices.Contains(cfg.Params.Parties, cfg.Name) {
+		return nil, c.errorf("name", "%q is not among params.parties", cfg.Name)
+	}
+	var err error
+	if s.id, err = c.identity(cfg.Key, cfg.Cert); err != nil {
+		return nil, err
+	}
+	if s.id.Name != cfg.Name {
+		return nil, c.errorf("cert", "names %q, but name is %q", s.id.Name, cfg.Name)
+	}
+	roots, err := c.roots(cfg.CA)
+	if err != nil {
+		return nil, err
+	}
+	s.coordTrust.Roots, s.peersTrust.Roots = roots, roots
+	if cfg.CoordinatorKey != "" {
+		k, err := transport.ParsePublicKey(cfg.CoordinatorKey)
+		if err != nil {
+			return nil, c.errorf("coordinator_key", "%w", err)
+		}
+		s.coordTrust.Pins = map[string]ed25519.PublicKey{cfg.CoordinatorName: k}
+	} else if roots == nil {
+		return nil, c.errorf("ca, coordinator_key", "at least one is required to authenticate the coordinator")
+	}
+
+	var others []string
+	for _, name := range cfg.Params.Parties {
+		if name != cfg.Name {
+			others = append(others, name)
+		}
+	}
+	peers := maps.Clone(cfg.Peers)
+	if own, ok := peers[cfg.Name]; ok {
+		// Its own entry may be there (one list for everyone), if right.
+		k, err := transport.ParsePublicKey(own)
+		if err != nil || !k.Equal(s.id.PublicKey()) {
+			return nil, c.errorf(fmt.Sprintf("peers[%q]", cfg.Name), "is not this party's own key %s", transport.FormatPublicKey(s.id.PublicKey()))
+		}
+		delete(peers, cfg.Name)
+	}
+	if s.peersTrust.Pins, err = c.pins("peers", peers, others); err != nil {
+		return nil, err
+	}
+	s.peerKeys = maps.Clone(s.peersTrust.Pins)
+	s.peerKeys[cfg.Name] = s.id.PublicKey()
+	for name, k := range s.peersTrust.Pins {
+		if k.Equal(s.id.PublicKey()) {
+			return nil, c.errorf(fmt.Sprintf("peers[%q]", name), "is this party's own key")
+		}
+		if s.coordTrust.Pins != nil && k.Equal(s.coordTrust.Pins[cfg.CoordinatorName]) {
+			return nil, c.errorf(fmt.Sprintf("peers[%q]", name), "is the coordinator's key")
+		}
+	}
+
+	for name := range cfg.DirectPeers {
+		if !slices.Contains(others, name) {
+			return nil, c.errorf(fmt.Sprintf("direct_peers[%q]", name), "not another party of the session")
+		}
+	}
+	if cfg.DirectListen != "" || len(cfg.DirectPeers) > 0 {
+		s.directPeers = make(map[string]string, len(others))
+		for _, name := range others {
+			s.directPeers[name] = cfg.DirectPeers[name]
+		}
+	}
+	return s, nil
 }

@@ -2,14 +2,17 @@
 // coordinator and parties (banks) find their common customers and add up
 // their figures for them, and nobody learns anything else.
 //
-//	maskshare keygen --dir certs coordinator bank-a bank-b bank-c
+//	maskshare keygen --dir keys bank-a         # at each institution, for itself
+//	maskshare pubkey keys/bank-a.crt           # the public key to give the others
+//	maskshare ca init --dir ca                 # optional: a CA
+//	maskshare ca sign --dir ca bank-a.csr
 //	maskshare coordinator --config coordinator.json
 //	maskshare party --config bank-a.json --data customers.csv --out result.csv
 //	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
 //	maskshare bench [flags]
 //
 // The configuration files are JSON; their fields are documented on
-// coordinatorConfig and partyConfig below and in the README.
+// coordinatorConfig and partyConfig and in the README.
 package main
 
 import (
@@ -27,7 +30,11 @@ import (
 const usage = `maskshare: privacy-preserving data sharing between institutions
 
 usage:
-  maskshare keygen --dir DIR NAME...              make a local CA (if DIR has none) and identities
+  maskshare keygen --dir DIR NAME                 make this institution's key, certificate and CA request
+  maskshare pubkey [--fingerprint] FILE           print the public key in a .crt or .csr
+  maskshare ca init --dir CADIR [--name NAME]     make a CA (optional: pinned keys need none)
+  maskshare ca sign --dir CADIR [--out FILE] REQUEST.csr
+                                                  certify an institution from its request
   maskshare coordinator --config FILE [--runs N]  serve the sessions in FILE
   maskshare party --config FILE --data CSV [--out CSV]
                                                   join a session with the rows of CSV
@@ -48,7 +55,11 @@ func main() {
 	var err error
 	switch cmd {
 	case "keygen":
-		err = runKeygen(args)
+		err = runKeygen(os.Stdout, args)
+	case "pubkey":
+		err = runPubkey(os.Stdout, args)
+	case "ca":
+		err = runCA(os.Stdout, args)
 	case "coordinator":
 		err = runCoordinator(ctx, args)
 	case "party":

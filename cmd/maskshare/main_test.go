@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/maskshare/maskshare"
 	"github.com/maskshare/maskshare/internal/demo"
+	"github.com/maskshare/maskshare/transport"
 )
 
 // The tests in this file build the maskshare binary and run a coordinator
@@ -161,39 +164,154 @@ func (p *proc) wait(t *testing.T, d time.Duration) error {
 	}
 }
 
-// setup makes certificates, data files and configurations for the demo
-// session named session in dir, and returns the tables.
+// setup is a deployment in a temporary directory: every participant made
+// its own key with keygen in a directory of its own (dir/NAME), and the
+// others know only its public key; with ca, a CA (dir/ca) certified every
+// participant from its certificate request.
 type setup struct {
 	dir, addr string
 	banks     []string
+	keys      map[string]string // participant → public key, as keygen printed it
+	ca        bool
 	sessions  []sessionConfig
 }
 
-func newSetup(t *testing.T) *setup {
-	dir := t.TempDir()
-	s := &setup{dir: dir, addr: freeAddr(t), banks: []string{"bank-a", "bank-b", "bank-c"}}
-	out, err := exec.Command(binary(t), append([]string{"keygen", "--dir", filepath.Join(dir, "certs"), "coordinator"}, s.banks...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
+func newSetup(t *testing.T, ca bool) *setup {
+	s := &setup{dir: t.TempDir(), addr: freeAddr(t), banks: []string{"bank-a", "bank-b", "bank-c"}, keys: map[string]string{}, ca: ca}
+	for _, name := range append([]string{"coordinator"}, s.banks...) {
+		s.keys[name] = keygen(t, filepath.Join(s.dir, name), name)
+	}
+	if ca {
+		run(t, s.dir, "ca", "init", "--dir", "ca", "--name", "test-ca")
+		for _, name := range append([]string{"coordinator"}, s.banks...) {
+			out := run(t, s.dir, "ca", "sign", "--dir", "ca", filepath.Join(name, name+".csr"))
+			// The CA certified the key the participant made.
+			if !strings.Contains(out, "issued "+name+" ") || !strings.Contains(out, s.keys[name]) {
+				t.Fatalf("ca sign %s:\n%s", name, out)
+			}
+		}
 	}
 	return s
 }
 
+// run runs the binary in dir and returns its stdout; it must succeed.
+func run(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("maskshare %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+	}
+	return string(out)
+}
+
+// runFail runs the binary in dir, which must fail, and returns its output.
+func runFail(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("maskshare %s succeeded:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
+}
+
+// keygen makes name's identity in dir and returns the public key it
+// printed, checked against its fingerprint and against pubkey.
+func keygen(t *testing.T, dir, name string) string {
+	t.Helper()
+	out := run(t, "", "keygen", "--dir", dir, name)
+	key := field(t, out, "public key:")
+	pub, err := transport.ParsePublicKey(key)
+	if err != nil {
+		t.Fatalf("keygen printed %q: %v", key, err)
+	}
+	if fp := field(t, out, "fingerprint:"); fp != transport.Fingerprint(pub) {
+		t.Fatalf("keygen printed fingerprint %q for %s", fp, key)
+	}
+	if !strings.Contains(out, "never the .key") {
+		t.Fatalf("keygen output:\n%s", out)
+	}
+	if got := strings.TrimSpace(run(t, dir, "pubkey", name+".crt")); got != key {
+		t.Fatalf("pubkey %s.crt = %q, keygen printed %q", name, got, key)
+	}
+	return key
+}
+
+// field returns the rest of the line of out that starts with prefix.
+func field(t *testing.T, out, prefix string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %q line in:\n%s", prefix, out)
+	return ""
+}
+
+// peers returns the pins of names, less except.
+func (s *setup) peers(names []string, except string) map[string]string {
+	m := make(map[string]string)
+	for _, n := range names {
+		if n != except {
+			m[n] = s.keys[n]
+		}
+	}
+	return m
+}
+
+func (s *setup) partyConfig(name, session string, params maskshare.Params) partyConfig {
+	cfg := partyConfig{
+		Name: name, Coordinator: s.addr, Session: session,
+		Key: filepath.Join(name, name+".key"), Cert: filepath.Join(name, name+".crt"),
+		CoordinatorKey: s.keys["coordinator"], Peers: s.peers(params.Parties, name),
+		IDColumn: "customer", Timeout: duration(2 * time.Minute), Params: params,
+	}
+	if s.ca {
+		cfg.CA = filepath.Join("ca", "ca.crt")
+	}
+	return cfg
+}
+
 func (s *setup) addSession(t *testing.T, name string, params maskshare.Params, tables []*maskshare.Table) {
-	s.sessions = append(s.sessions, sessionConfig{Name: name, Params: params})
+	sc := sessionConfig{Name: name, Params: params, Peers: s.peers(params.Parties, "")}
+	if i := slices.IndexFunc(s.sessions, func(x sessionConfig) bool { return x.Name == name }); i >= 0 {
+		s.sessions[i] = sc
+	} else {
+		s.sessions = append(s.sessions, sc)
+	}
 	for i, bank := range s.banks {
 		writeCSV(t, filepath.Join(s.dir, name+"-"+bank+".csv"), tables[i])
-		writeJSON(t, filepath.Join(s.dir, name+"-"+bank+".json"), partyConfig{
-			Name: bank, Coordinator: s.addr, Session: name, Certs: "certs", IDColumn: "customer",
-			Timeout: duration(2 * time.Minute), Params: params,
-		})
+		writeJSON(t, filepath.Join(s.dir, name+"-"+bank+".json"), s.partyConfig(bank, name, params))
 	}
 }
 
-func (s *setup) startCoordinator(t *testing.T) *proc {
-	writeJSON(t, filepath.Join(s.dir, "coordinator.json"), coordinatorConfig{
-		Listen: s.addr, Certs: "certs", PhaseTimeout: duration(time.Minute), Sessions: s.sessions})
-	return start(t, s.dir, "coordinator", "--config", "coordinator.json")
+// editParty rewrites a party's configuration.
+func (s *setup) editParty(t *testing.T, session, bank string, edit func(*partyConfig)) {
+	path := filepath.Join(s.dir, session+"-"+bank+".json")
+	var cfg partyConfig
+	if err := readConfig(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	edit(&cfg)
+	writeJSON(t, path, cfg)
+}
+
+func (s *setup) startCoordinator(t *testing.T, args ...string) *proc {
+	cfg := coordinatorConfig{
+		Listen: s.addr, Key: filepath.Join("coordinator", "coordinator.key"), Cert: filepath.Join("coordinator", "coordinator.crt"),
+		PhaseTimeout: duration(time.Minute), Sessions: s.sessions,
+	}
+	if s.ca {
+		cfg.CA = filepath.Join("ca", "ca.crt")
+	}
+	writeJSON(t, filepath.Join(s.dir, "coordinator.json"), cfg)
+	return start(t, s.dir, append([]string{"coordinator", "--config", "coordinator.json"}, args...)...)
 }
 
 func (s *setup) startParty(t *testing.T, session, bank string) *proc {
@@ -246,8 +364,16 @@ func checkOutput(t *testing.T, path string, params maskshare.Params, tables []*m
 	}
 }
 
-func TestMultiProcess(t *testing.T) {
-	s := newSetup(t)
+// TestMultiProcess runs a session between processes whose keys were each
+// made separately by keygen and are trusted by pins alone.
+func TestMultiProcess(t *testing.T) { testMultiProcess(t, false) }
+
+// TestMultiProcessCA is TestMultiProcess with a CA that certified every
+// participant from its request, on top of the pins.
+func TestMultiProcessCA(t *testing.T) { testMultiProcess(t, true) }
+
+func testMultiProcess(t *testing.T, ca bool) {
+	s := newSetup(t, ca)
 	params := demo.Params(3, maskshare.Keyed, 2)
 	tables := demo.Generate(9, 3, 2000, 0.3, 3)
 	s.addSession(t, "exposure", params, tables)
@@ -255,13 +381,15 @@ func TestMultiProcess(t *testing.T) {
 	// through the coordinator's relay.
 	direct := map[string]string{"bank-a": freeAddr(t), "bank-b": freeAddr(t)}
 	for _, bank := range []string{"bank-a", "bank-b"} {
-		path := filepath.Join(s.dir, "exposure-"+bank+".json")
-		var cfg partyConfig
-		if err := readConfig(path, &cfg); err != nil {
-			t.Fatal(err)
-		}
-		cfg.DirectListen, cfg.DirectPeers = direct[bank], direct
-		writeJSON(t, path, cfg)
+		s.editParty(t, "exposure", bank, func(cfg *partyConfig) {
+			cfg.DirectListen = direct[bank]
+			cfg.DirectPeers = map[string]string{}
+			for peer, addr := range direct {
+				if peer != bank {
+					cfg.DirectPeers[peer] = addr
+				}
+			}
+		})
 	}
 	// The parties start first: they wait for the coordinator.
 	parties := make([]*proc, 3)
@@ -282,7 +410,11 @@ func TestMultiProcess(t *testing.T) {
 		}
 	}
 	for i, bank := range s.banks {
-		checkOutput(t, filepath.Join(s.dir, "exposure-"+bank+"-result.csv"), params, tables, i)
+		path := filepath.Join(s.dir, "exposure-"+bank+"-result.csv")
+		checkOutput(t, path, params, tables, i)
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: mode %v, %v", path, fi.Mode(), err)
+		}
 	}
 	coord.cmd.Process.Signal(os.Interrupt)
 	if err := coord.wait(t, 30*time.Second); err != nil {
@@ -293,38 +425,105 @@ func TestMultiProcess(t *testing.T) {
 	}
 }
 
+// TestPartyFromOtherCARefused: with a CA and pins, a party whose certificate
+// holds its pinned key but was issued by another CA is refused; both must
+// hold.
 func TestPartyFromOtherCARefused(t *testing.T) {
-	s := newSetup(t)
+	s := newSetup(t, true)
 	params := demo.Params(3, maskshare.Keyed, 0)
 	s.addSession(t, "exposure", params, demo.Generate(1, 3, 50, 0.5, 3))
 	coord := s.startCoordinator(t)
 	defer coord.cmd.Process.Kill()
-	// bank-c's identity and CA come from somewhere else.
-	out, err := exec.Command(binary(t), "keygen", "--dir", filepath.Join(s.dir, "rogue"), "--ca-name", "rogue-ca", "bank-c", "bank-a", "bank-b").CombinedOutput()
-	if err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(s.dir, "exposure-bank-c.json")
-	var cfg partyConfig
-	if err := readConfig(cfgPath, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Certs = "rogue"
-	cfg.Timeout = duration(20 * time.Second)
-	writeJSON(t, cfgPath, cfg)
+	run(t, s.dir, "ca", "init", "--dir", "rogue-ca", "--name", "rogue-ca")
+	run(t, s.dir, "ca", "sign", "--dir", "rogue-ca", "--out", filepath.Join("bank-c", "rogue.crt"), filepath.Join("bank-c", "bank-c.csr"))
+	s.editParty(t, "exposure", "bank-c", func(cfg *partyConfig) {
+		cfg.Cert = filepath.Join("bank-c", "rogue.crt")
+		cfg.Timeout = duration(20 * time.Second)
+	})
 	p := s.startParty(t, "exposure", "bank-c")
-	err = p.wait(t, time.Minute)
-	if err == nil || !strings.Contains(p.stderr.String(), "certificate") {
+	err := p.wait(t, time.Minute)
+	if err == nil || !strings.Contains(p.stderr.String(), "authentication failed") {
 		t.Fatalf("rogue party: err %v, stderr:\n%s", err, p.stderr)
+	}
+	coord.stderr.waitFor(t, "unknown authority", 30*time.Second)
+}
+
+// TestWrongPeerPinRefused: a party that pins a wrong key for another party
+// refuses the session; every party ends with an authentication error and
+// nobody writes a result.
+func TestWrongPeerPinRefused(t *testing.T) {
+	s := newSetup(t, false)
+	params := demo.Params(3, maskshare.Keyed, 0)
+	s.addSession(t, "exposure", params, demo.Generate(4, 3, 100, 0.5, 3))
+	impostor := keygen(t, filepath.Join(s.dir, "impostor"), "bank-b")
+	s.editParty(t, "exposure", "bank-a", func(cfg *partyConfig) { cfg.Peers["bank-b"] = impostor })
+	coord := s.startCoordinator(t, "--runs", "1")
+	parties := make([]*proc, 3)
+	for i, bank := range s.banks {
+		parties[i] = s.startParty(t, "exposure", bank)
+	}
+	for i, p := range parties {
+		err := p.wait(t, time.Minute)
+		if err == nil || !strings.Contains(p.stderr.String(), "authentication failed") {
+			t.Fatalf("%s: err %v, stderr:\n%s", s.banks[i], err, p.stderr)
+		}
+		t.Logf("%s: %s", s.banks[i], lastLine(p.stderr.String()))
+	}
+	for _, bank := range s.banks {
+		if _, err := os.Stat(filepath.Join(s.dir, "exposure-"+bank+"-result.csv")); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("%s wrote a result: %v", bank, err)
+		}
+	}
+	if err := coord.wait(t, time.Minute); err != nil || !strings.Contains(coord.stdout.String(), "FAILED") {
+		t.Fatalf("coordinator: %v\n%s", err, coord.stdout.String())
 	}
 }
 
+// TestTLSPinsRefused: a party that pins a wrong key for the coordinator
+// refuses it in the TLS handshake, and the coordinator refuses a party whose
+// key it has not pinned.
+func TestTLSPinsRefused(t *testing.T) {
+	s := newSetup(t, false)
+	params := demo.Params(3, maskshare.Keyed, 0)
+	s.addSession(t, "exposure", params, demo.Generate(5, 3, 50, 0.5, 3))
+	coord := s.startCoordinator(t)
+	defer coord.cmd.Process.Kill()
+
+	wrongCoord := keygen(t, filepath.Join(s.dir, "other-coordinator"), "coordinator")
+	s.editParty(t, "exposure", "bank-a", func(cfg *partyConfig) { cfg.CoordinatorKey = wrongCoord })
+	p := s.startParty(t, "exposure", "bank-a")
+	err := p.wait(t, time.Minute)
+	stderr := p.stderr.String()
+	if err == nil || !strings.Contains(stderr, "authentication failed") || !strings.Contains(stderr, "not the pinned key") {
+		t.Fatalf("party pinning a wrong coordinator key: err %v, stderr:\n%s", err, stderr)
+	}
+
+	// bank-c made a new key, which the coordinator has not pinned.
+	keygen(t, filepath.Join(s.dir, "new-bank-c"), "bank-c")
+	s.editParty(t, "exposure", "bank-c", func(cfg *partyConfig) {
+		cfg.Key, cfg.Cert = filepath.Join("new-bank-c", "bank-c.key"), filepath.Join("new-bank-c", "bank-c.crt")
+	})
+	p = s.startParty(t, "exposure", "bank-c")
+	err = p.wait(t, time.Minute)
+	stderr = p.stderr.String()
+	if err == nil || !strings.Contains(stderr, "authentication failed") || !strings.Contains(stderr, "rejected this party's certificate") {
+		t.Fatalf("party not pinned at the coordinator: err %v, stderr:\n%s", err, stderr)
+	}
+	coord.stderr.waitFor(t, "not the pinned key", 30*time.Second)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndexByte(s, '\n')+1:]
+}
+
 func TestKilledPartyAbortsSessionAndCoordinatorServesOn(t *testing.T) {
-	s := newSetup(t)
+	s := newSetup(t, false)
 	params := demo.Params(3, maskshare.ECDH, 0)
 	small := demo.Generate(2, 3, 200, 0.5, 3)
 	big := demo.Generate(3, 3, 4000, 0.5, 3)
 	s.addSession(t, "big", params, big)
+	s.sessions[0].MinInterval = new(duration) // the second run follows at once
 	coord := s.startCoordinator(t)
 
 	parties := make([]*proc, 3)

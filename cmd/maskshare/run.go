@@ -33,37 +33,21 @@ func runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var cfg coordinatorConfig
-	if err := readConfig(*configPath, &cfg); err != nil {
-		return err
-	}
-	if cfg.Name == "" {
-		cfg.Name = netsession.CoordinatorName
-	}
-	if len(cfg.Sessions) == 0 {
-		return fmt.Errorf("%s: no sessions", *configPath)
-	}
-	p, err := loadPKI(cfg.Certs, cfg.Name)
+	setup, err := loadCoordinator(*configPath)
 	if err != nil {
 		return err
 	}
-	var allowed []string
-	coords := make([]*maskshare.Coordinator, len(cfg.Sessions))
-	for i, s := range cfg.Sessions {
-		keys, err := p.peerKeys(cfg.Certs, s.Params.Parties)
-		if err != nil {
-			return err
+	cfg := setup.cfg
+	coords := make([]*maskshare.Coordinator, len(setup.sessions))
+	for i, s := range setup.sessions {
+		s.mcfg.Logger, s.mcfg.Progress = log.With("session", s.Name), progressPrinter(os.Stderr)
+		if coords[i], err = maskshare.NewCoordinator(s.Params, s.mcfg); err != nil {
+			return fmt.Errorf("%s: sessions[%d]: %w", *configPath, i, err)
 		}
-		mcfg := &maskshare.Config{PeerKeys: keys, Logger: log.With("session", s.Name),
-			PhaseTimeout: time.Duration(cfg.PhaseTimeout), Progress: progressPrinter(os.Stderr)}
-		if coords[i], err = maskshare.NewCoordinator(s.Params, mcfg); err != nil {
-			return fmt.Errorf("session %q: %w", s.Name, err)
-		}
-		allowed = append(allowed, s.Params.Parties...)
 	}
-	serverTLS, err := transport.ServerTLSConfig(p.id, transport.Trust{Roots: p.roots}, allowed)
+	serverTLS, err := transport.ServerTLSConfig(setup.id, setup.trust, setup.allowed)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", *configPath, err)
 	}
 	l, err := transport.Listen(cfg.Listen, &transport.Config{TLS: serverTLS, Logger: log})
 	if err != nil {
@@ -71,7 +55,8 @@ func runCoordinator(ctx context.Context, args []string) error {
 	}
 	router := transport.NewRouter(l)
 	defer router.Close()
-	log.Info("coordinator listening", "addr", l.Addr().String(), "sessions", len(cfg.Sessions))
+	log.Info("coordinator listening", "addr", l.Addr().String(), "name", cfg.Name,
+		"key", transport.FormatPublicKey(setup.id.PublicKey()), "sessions", len(cfg.Sessions))
 
 	// Each session is served in a loop of its own, so one failing run
 	// disturbs no other session; --runs counts ended runs of all sessions.
@@ -126,30 +111,14 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var cfg partyConfig
-	if err := readConfig(*configPath, &cfg); err != nil {
+	setup, err := loadParty(*configPath)
+	if err != nil {
 		return err
 	}
-	if cfg.CoordinatorName == "" {
-		cfg.CoordinatorName = netsession.CoordinatorName
-	}
-	if cfg.IDColumn == "" {
-		cfg.IDColumn = "id"
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = duration(time.Hour)
-	}
+	cfg := setup.cfg
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Timeout))
 	defer cancel()
 
-	p, err := loadPKI(cfg.Certs, cfg.Name)
-	if err != nil {
-		return err
-	}
-	keys, err := p.peerKeys(cfg.Certs, cfg.Params.Parties)
-	if err != nil {
-		return err
-	}
 	f, err := os.Open(*dataPath)
 	if err != nil {
 		return err
@@ -164,16 +133,10 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *dataPath, err)
 	}
-	mcfg := &maskshare.Config{Identity: p.id.PrivateKey, PeerKeys: keys, Logger: log, Progress: progressPrinter(os.Stderr)}
+	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: progressPrinter(os.Stderr)}
 	var direct *netsession.Direct
-	if cfg.DirectListen != "" || len(cfg.DirectPeers) > 0 {
-		peers := make(map[string]string)
-		for _, name := range cfg.Params.Parties {
-			if name != cfg.Name {
-				peers[name] = cfg.DirectPeers[name]
-			}
-		}
-		if direct, err = netsession.NewDirect(p.id, transport.Trust{Roots: p.roots}, cfg.DirectListen, peers, log); err != nil {
+	if setup.directPeers != nil {
+		if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err != nil {
 			return err
 		}
 		defer direct.Close()
@@ -183,9 +146,9 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	clientTLS, err := transport.ClientTLSConfig(p.id, transport.Trust{Roots: p.roots}, cfg.CoordinatorName)
+	clientTLS, err := transport.ClientTLSConfig(setup.id, setup.coordTrust, cfg.CoordinatorName)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", *configPath, err)
 	}
 	start := time.Now()
 	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, &transport.Config{TLS: clientTLS, Logger: log})
@@ -242,7 +205,8 @@ func runDemo(ctx context.Context, args []string) error {
 // writeResult writes a party's qualifying records as CSV: the identifier,
 // the holder count and the aggregated columns (when revealed).
 func writeResult(path string, res *maskshare.Result) error {
-	f, err := os.Create(path)
+	// The result is confidential: readable by its owner only.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
