@@ -64,9 +64,9 @@ func runKeygen(stdout io.Writer, args []string) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "made the identity of %s in %s:\n", name, *dir)
-	fmt.Fprintf(stdout, "  %-*s private key, readable by you only: it never leaves this directory\n", len(name)+4, name+".key")
-	fmt.Fprintf(stdout, "  %-*s self-signed certificate (the \"cert\" of your configuration)\n", len(name)+4, name+".crt")
-	fmt.Fprintf(stdout, "  %-*s certificate request, if a CA is to certify you\n", len(name)+4, name+".csr")
+	fmt.Fprintf(stdout, "  %s  private key, readable by you only: it never leaves this directory\n", name+".key")
+	fmt.Fprintf(stdout, "  %s  self-signed certificate (the \"cert\" of your configuration)\n", name+".crt")
+	fmt.Fprintf(stdout, "  %s  certificate request, if a CA is to certify you\n", name+".csr")
 	printKey(stdout, id.PublicKey())
 	fmt.Fprintf(stdout, "Give the public key (or %s, for a CA) to the other institutions; never the .key.\n", name+".csr")
 	return nil
