@@ -94,9 +94,28 @@ func writeCSV(t *testing.T, path string, tb *maskshare.Table) {
 
 type proc struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	stdout syncBuffer
 	stderr *lineBuffer
 	done   chan error
+}
+
+// syncBuffer is a bytes.Buffer that a test may read while the process
+// writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // lineBuffer keeps stderr and lets a test wait for a line.
