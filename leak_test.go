@@ -266,10 +266,14 @@ func allVectors(n, max int) [][]uint64 {
 // alone (the party knows their mask), and the Done message the transcript
 // MACs that equal its own. The brute force finds nothing.
 func TestTotalsPolicyConfirmsNoGuess(t *testing.T) {
-	for _, k := range []int{2, 3} {
-		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+	for _, tc := range []struct {
+		mode PSIMode
+		k    int
+	}{{Keyed, 2}, {Keyed, 3}, {ECDH, 2}} {
+		mode, k := tc.mode, tc.k
+		t.Run(fmt.Sprintf("%v/k=%d", mode, k), func(t *testing.T) {
 			params := testParams(3, 1)
-			params.Threshold, params.Reveal = k, TotalsOnly
+			params.Threshold, params.Reveal, params.Mode = k, TotalsOnly, mode
 			// Seven common records with values 0 or 1 at each bank: every
 			// aggregate is one of 0..3, 4^7 candidates.
 			tables := make([]*Table, 3)
@@ -355,18 +359,19 @@ func TestTotalsPolicyConfirmsNoGuess(t *testing.T) {
 // coordinator with any one party unmasked every aggregate, including those
 // of records the party does not hold. Now a record's mask comes from its
 // secret, which only its holders know. The coalition adds up the masked
-// vectors it received (the coordinator's view) and removes every mask the
-// party can derive; for records the party does not hold, nothing it can
-// compute leaves the aggregate, nor even a small number (so guessing an
-// identifier and checking plausibility fails too). The aggregates of
-// records it holds come out, as its output.
-func TestCoordinatorWithOnePartyCannotUnmask(t *testing.T) {
+// vectors it received (the coordinator's view) and removes every mask its
+// parties can derive; for records no member holds, nothing it can compute
+// leaves the aggregate, nor even a small number (so guessing an identifier
+// and checking plausibility fails too). The aggregates of records a member
+// holds come out, as that member's output (the control). Coalitions: the
+// coordinator with each party, and with two parties together.
+func TestCoordinatorWithPartiesCannotUnmask(t *testing.T) {
 	for _, mode := range []PSIMode{Keyed, ECDH} {
 		t.Run(mode.String(), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(77, uint64(mode)))
-			params := testParams(3, 2)
+			params := testParams(4, 2)
 			params.Threshold, params.Mode = 2, mode
-			tables := genTables(rng, 3, 2, 600, 1000) // small values: plausibility is easy to judge
+			tables := genTables(rng, 4, 2, 800, 1000) // small values: plausibility is easy to judge
 			s := &session{params: params, tables: tables}
 			msgs := recordAll(s)
 			o := s.run(t)
@@ -388,68 +393,123 @@ func TestCoordinatorWithOnePartyCannotUnmask(t *testing.T) {
 					mask.Add(sum, v.Words)
 				}
 			}
-			// Which party holds which canonical index, for judging only.
+			// Who holds which canonical index, for judging only.
 			aggregate := make([][]int64, size)
 			holds := make([][]bool, size)
+			for r := range holds {
+				holds[r] = make([]bool, 4)
+			}
 			want := oracle(params, tables)
 			for i, res := range o.results {
 				for _, r := range res.Records {
 					aggregate[r.Index] = want[r.ID].sums
-					if holds[r.Index] == nil {
-						holds[r.Index] = make([]bool, 3)
-					}
 					holds[r.Index][i] = true
 				}
 			}
 
-			for j, ps := range o.sessions {
-				// Every mask party j can derive: the group's output stream
-				// (the earlier design), and the record masks of its own
-				// records, tried at every index.
-				outSeed := deriveKey(ps.group, ps.sid, labelOutput)
-				candidates := [][]uint64{make([]uint64, cols*w)}
-				groupMask := make([]uint64, cols*w)
-				for c := range cols {
-					mask.Expand(groupMask[c*w:(c+1)*w], outSeed, mask.Domain{Session: ps.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
+			for _, coalition := range [][]int{{0}, {1}, {2}, {3}, {0, 1}, {2, 3}} {
+				// Every mask the members can derive: the group's output
+				// stream (the earlier design), and the record masks of
+				// their own records, each tried at every index.
+				var masks [][]uint64 // each cols words, or cols·w for a stream
+				var streams [][]uint64
+				for _, j := range coalition {
+					ps := o.sessions[j]
+					outSeed := deriveKey(ps.group, ps.sid, labelOutput)
+					stream := make([]uint64, cols*w)
+					for c := range cols {
+						mask.Expand(stream[c*w:(c+1)*w], outSeed, mask.Domain{Session: ps.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
+					}
+					streams = append(streams, stream)
+					rm := ps.recordMasks()
+					for q := range ps.matches {
+						masks = append(masks, rm[q*cols:(q+1)*cols])
+					}
 				}
-				candidates = append(candidates, groupMask)
-				recMasks := ps.recordMasks()
-				unmaskedOwn, heldBy := 0, 0
+				ownHeld, ownUnmasked, foreign := 0, 0, 0
 				for r := range size {
-					if holds[r][j] {
-						heldBy++
-						// Its own record: its secret's mask gives the aggregate.
-						x := ps.matches[slices.IndexFunc(ps.matches, func(m wire.MatchEntry) bool { return int(m.Index) == r })]
-						at := slices.Index(ps.matches, x)
-						ok := true
-						for c := range cols {
-							if int64(sum[c*w+r]-recMasks[at*cols+c]) != aggregate[r][c] {
-								ok = false
+					member := false
+					for _, j := range coalition {
+						member = member || holds[r][j]
+					}
+					if member {
+						// Control: some member's record mask unmasks it.
+						ownHeld++
+						for _, m := range masks {
+							if int64(sum[r]-m[0]) == aggregate[r][0] && int64(sum[w+r]-m[1]) == aggregate[r][1] {
+								ownUnmasked++
+								break
 							}
-						}
-						if ok {
-							unmaskedOwn++
 						}
 						continue
 					}
+					foreign++
 					for c := range cols {
 						tries := []uint64{sum[c*w+r]}
-						for _, cand := range candidates {
-							tries = append(tries, sum[c*w+r]-cand[c*w+r])
+						for _, st := range streams {
+							tries = append(tries, sum[c*w+r]-st[c*w+r])
 						}
-						for q := range len(ps.matches) {
-							tries = append(tries, sum[c*w+r]-recMasks[q*cols+c])
+						for _, m := range masks {
+							tries = append(tries, sum[c*w+r]-m[c])
 						}
 						for _, v := range tries {
 							if int64(v) == aggregate[r][c] || int64(v) > -1<<32 && int64(v) < 1<<32 {
-								t.Fatalf("party %d with the coordinator gets %d for record %d column %d, which it does not hold (aggregate %d)",
-									j, int64(v), r, c, aggregate[r][c])
+								t.Fatalf("coalition %v gets %d for record %d column %d, which no member holds (aggregate %d)",
+									coalition, int64(v), r, c, aggregate[r][c])
 							}
 						}
 					}
 				}
-				if unmaskedOwn != heldBy {
-					t.Fatalf("control: party %d unmasks %d of its %d records", j, unmaskedOwn, heldBy)
+				if ownUnmasked != ownHeld || foreign < 20 {
+					t.Fatalf("coalition %v: unmasks %d of its %d records; %d foreign records", coalition, ownUnmasked, ownHeld, foreign)
+				}
+			}
+		})
+	}
+}
+
+// Parties without the coordinator see no masked vector and no value of a
+// record none of them holds: everything they receive about records is
+// about their own, and it unmasks to their output.
+func TestPartiesSeeOnlyTheirRecords(t *testing.T) {
+	for _, mode := range []PSIMode{Keyed, ECDH} {
+		t.Run(mode.String(), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(79, uint64(mode)))
+			params := testParams(4, 1)
+			params.Threshold, params.Mode = 2, mode
+			tables := genTables(rng, 4, 1, 300, 1000)
+			s := &session{params: params, tables: tables}
+			msgs := recordAll(s)
+			o := s.run(t)
+			if o.coord != nil {
+				t.Fatal(o.coord)
+			}
+			for i := range msgs {
+				if len(messagesOf(msgs[i], wire.TypeMasked)) != 1 {
+					t.Fatalf("party %d: %d masked vectors cross its link", i, len(messagesOf(msgs[i], wire.TypeMasked)))
+				}
+				m, err := wire.DecodeMatch(messagesOf(msgs[i], wire.TypeMatch)[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				rv, err := wire.DecodeReveal(messagesOf(msgs[i], wire.TypeReveal)[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				own := map[uint32]int64{}
+				for _, r := range o.results[i].Records {
+					own[uint32(r.Index)] = r.Values[0]
+				}
+				if len(m.Matches) != len(own) || int(rv.Count) != len(own) {
+					t.Fatalf("party %d: %d matches and %d values for its %d records", i, len(m.Matches), rv.Count, len(own))
+				}
+				rm := o.sessions[i].recordMasks()
+				for q, x := range m.Matches {
+					v, ok := own[x.Index]
+					j := slices.IndexFunc(o.sessions[i].matches, func(e wire.MatchEntry) bool { return e.Index == x.Index })
+					if !ok || j < 0 || int64(rv.Values[q]-rm[j]) != v {
+						t.Fatalf("party %d: value %d at index %d is not its own record's output", i, q, x.Index)
+					}
 				}
 			}
 		})
@@ -576,9 +636,12 @@ func (c rewriteMatch) Send(ctx context.Context, msg []byte) error {
 // allocated a vector for it. Now the size must fit the set size bounds the
 // parties signed; a larger claim ends the session before any allocation.
 func TestResultSizeBoundedBySetSizes(t *testing.T) {
-	for _, claim := range []uint32{MaxRecords, 1 << 20, 0} {
+	for _, claim := range []uint32{MaxRecords, 1 << 20, 0, 1} {
 		s := smallSession(3)
 		s.params.Threshold = 2
+		if claim == 1 {
+			s.params.Mode, claim = ECDH, 0
+		}
 		bound := uint64(0)
 		for _, tb := range s.tables {
 			bound += uint64(sizeBound(tb.Len()))
