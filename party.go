@@ -56,8 +56,9 @@ func NewParty(name string, params Params, table *Table, cfg *Config) (*Party, er
 type Result struct {
 	// Size is the number of qualifying records across all parties.
 	Size int
-	// Records are this party's qualifying records in canonical order (the
-	// same order at every party). Empty under CardinalityOnly.
+	// Records are this party's qualifying records in canonical order: a
+	// numbering of the session's qualifying records drawn at random for the
+	// session, the same at every party. Empty under CardinalityOnly.
 	Records []Record
 	// Totals are the column totals over all qualifying records, aggregated
 	// over all parties. Nil under CardinalityOnly.
@@ -73,7 +74,7 @@ type Result struct {
 type Record struct {
 	ID      string // as in the party's table
 	Row     int    // index of the row in the party's table
-	Index   int    // canonical index, 0 ≤ Index < Result.Size
+	Index   int    // canonical index, 0 ≤ Index < Result.Size (random per session)
 	Holders int    // how many parties hold the record
 	// Values are the aggregates over all holders, one per column; nil under
 	// TotalsOnly.
