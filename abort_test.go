@@ -31,10 +31,11 @@ type session struct {
 }
 
 type outcome struct {
-	results []*Result
-	errs    []error // per party
-	report  *Report
-	coord   error
+	results  []*Result
+	errs     []error // per party
+	report   *Report
+	coord    error
+	sessions []*partySession // what each party received and derived
 }
 
 func (s *session) run(t *testing.T) outcome {
@@ -61,7 +62,7 @@ func (s *session) run(t *testing.T) outcome {
 			t.Fatal(err)
 		}
 	}
-	out := outcome{results: make([]*Result, n), errs: make([]error, n)}
+	out := outcome{results: make([]*Result, n), errs: make([]error, n), sessions: make([]*partySession, n)}
 	cEnds := make([]transport.Conn, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -87,10 +88,11 @@ func (s *session) run(t *testing.T) outcome {
 		if err != nil {
 			t.Fatal(err)
 		}
+		out.sessions[i] = party.newSession(p)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out.results[i], out.errs[i] = party.Run(ctx, p)
+			out.results[i], out.errs[i] = out.sessions[i].runAll(ctx)
 		}()
 	}
 	out.report, out.coord = coord.Run(ctx, cEnds)

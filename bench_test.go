@@ -85,23 +85,26 @@ func BenchmarkMaskAggregate(b *testing.B) {
 		b.Run(fmt.Sprintf("n=%d/cols=%d/records=%d", n, cols, size), func(b *testing.B) {
 			parties := maskBenchParties(n, cols, size)
 			// Words the protocol expands: each party 2(n−1) part streams
-			// and 2 mask streams per column, party 0 one output-mask
-			// stream, and each party the output mask again to remove it.
-			words := int64(n*(2*(n-1)+2)+1+n) * cols * int64(size)
+			// and 2 mask streams per column, over a word per record and
+			// one for the total. The record masks (a hash per record at
+			// every holder) are work beyond the floor.
+			words := int64(n*(2*(n-1)+2)) * cols * int64(size+1)
 			b.SetBytes(words * 8)
 			b.ReportAllocs()
-			sum := make([]uint64, cols*size)
+			sum := make([]uint64, cols*(size+1))
 			reveal := &wire.Reveal{Totals: make([]uint64, cols), Count: uint32(size), Values: make([]uint64, cols*size)}
 			// elapsed adds up the masking and aggregation work only, not
 			// the wire encoding between them (the transport's cost).
 			var elapsed time.Duration
 			for b.Loop() {
 				clear(sum)
-				for _, s := range parties {
+				recMasks := make([][]uint64, n)
+				for i, s := range parties {
 					start := time.Now()
-					v := s.maskedVector()
+					recMasks[i] = s.recordMasks()
+					v := s.maskedVector(recMasks[i])
 					elapsed += time.Since(start)
-					enc := (&wire.Masked{Columns: cols, Size: uint32(size), Words: v}).Encode()
+					enc := (&wire.Masked{Columns: cols, Size: uint32(size + 1), Words: v}).Encode()
 					_, _, body, err := wire.MaskedWords(enc)
 					if err != nil {
 						b.Fatal(err)
@@ -111,8 +114,8 @@ func BenchmarkMaskAggregate(b *testing.B) {
 					elapsed += time.Since(start)
 				}
 				start := time.Now()
-				for _, s := range parties {
-					s.unmask(reveal)
+				for i, s := range parties {
+					s.unmask(reveal, recMasks[i])
 				}
 				elapsed += time.Since(start)
 			}
@@ -144,14 +147,15 @@ func maskBenchParties(n, cols, size int) []*partySession {
 		s.partsIn, _ = share.NewSeeds(n, i)
 		s.maskSeeds = mask.MaskSeeds{Plus: mask.NewSeed(), Minus: mask.NewSeed()}
 		s.order = make([]int32, size)
-		s.matches = make([]psi.Match, size)
+		s.secrets = make([]psi.Secret, size)
+		s.matches = make([]wire.MatchEntry, size)
 		s.posOf = make([]int32, size)
 		for r := range size {
 			s.order[r] = int32(r)
-			s.matches[r] = psi.Match{Pos: uint32(r), Index: uint32(r), Holders: uint16(n)}
+			s.secrets[r][0] = byte(r)
+			s.matches[r] = wire.MatchEntry{Pos: uint32(r), Index: uint32(r), Holders: uint16(n), Designated: r%n == i}
 			s.posOf[r] = int32(r)
 		}
-		s.byPos = s.matches
 		parties[i] = s
 	}
 	return parties

@@ -60,15 +60,25 @@ type Config struct {
 // mutual TLS): the box is sealed to the recipient, but the receiving side
 // relies on the link to name the sender.
 type DirectLinks interface {
-	// Send delivers msg to the named party for the session. An error means
-	// the party could not be reached in time; the box is then relayed.
+	// Send delivers msg (at most 2+wire.MaxSealedSize bytes) to the named
+	// party for the session, and returns nil only once that party has
+	// acknowledged holding it, so a nil return means the recipient will find
+	// the box when it calls Recv. Any error (the party unreachable, silent
+	// or refusing the box, or ctx ending first) means the box may not be
+	// held; the caller then relays it. Send returns by the time ctx ends.
 	Send(ctx context.Context, session [32]byte, peer string, msg []byte) error
-	// Recv returns the message the named party delivered for the session,
-	// waiting for it until ctx ends.
+	// Recv returns the message the named party delivered for the session
+	// and removes it: at once if it is held, otherwise when it arrives or
+	// ctx ends (returning an error wrapping ctx.Err()). A box is held for a
+	// limited time (netsession.Direct: 10 minutes) and is returned at most
+	// once. Since Send succeeds only once the box is held, the session
+	// bounds ctx by directTimeout: a box not there when the empty relayed
+	// box arrives is not coming, and the session aborts.
 	Recv(ctx context.Context, session [32]byte, peer string) ([]byte, error)
 }
 
-// directTimeout bounds one attempt at direct delivery before relaying.
+// directTimeout bounds one attempt at direct delivery before relaying, and
+// the wait for a box whose sender said it was delivered directly.
 const directTimeout = 5 * time.Second
 
 // checkIdentities enforces that a participant has the identities the

@@ -3,11 +3,9 @@ package maskshare
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"math/bits"
 	"sync"
 	"time"
@@ -121,6 +119,10 @@ type coordSession struct {
 	aborted bool
 	// counted is set once the run counts against Config.MaxRuns.
 	counted bool
+
+	hellos []wire.Hello
+	// listSizes are the sizes of the ecdh lists, which the tags must match.
+	listSizes []int
 }
 
 // Run runs one session with the parties on conns, conns[i] being party i's
@@ -161,7 +163,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
-	hellos := make([]wire.Hello, s.n)
+	s.hellos = make([]wire.Hello, s.n)
 	if err := s.gather(ctx, wire.TypeHello, func(i int, msg []byte) error {
 		h, err := wire.DecodeHello(msg)
 		if err != nil {
@@ -170,7 +172,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		if pub, check := s.cfg.pinnedKey(s.params.Parties[i]); check && !verifyHello(pub, s.sid, i, h, paramsDigest(&s.wp)) {
 			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[i])
 		}
-		hellos[i] = *h
+		s.hellos[i] = *h
 		return nil
 	}); err != nil {
 		return nil, err
@@ -182,7 +184,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	perm := randomPermutation(s.n)
 	for i := range s.conns {
 		m := masks[perm[i]] // which ring position a party gets is random
-		if err := s.send(ctx, i, (&wire.Peers{Hellos: hellos, MaskPlus: m.Plus, MaskMinus: m.Minus}).Encode()); err != nil {
+		if err := s.send(ctx, i, (&wire.Peers{Hellos: s.hellos, MaskPlus: m.Plus, MaskMinus: m.Minus}).Encode()); err != nil {
 			return nil, err
 		}
 	}
@@ -208,35 +210,31 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	}
 
 	s.ph.start("intersect")
-	var size int
-	var matches [][]psi.Match
-	switch s.params.Mode {
-	case Keyed:
-		lists := make([][]psi.Tag, s.n)
-		if err := s.gather(ctx, wire.TypeTags, func(i int, msg []byte) error {
-			m, err := wire.DecodeTags(msg)
-			if err == nil && len(m.Tags) == 0 {
-				err = fmt.Errorf("%w: party %s sent no tags", ErrProtocol, s.params.Parties[i])
-			}
-			lists[i] = m.Tags
-			return err
-		}); err != nil {
+	if s.params.Mode == ECDH {
+		if err := s.blindingRounds(ctx); err != nil {
 			return nil, err
 		}
-		size, matches, err = psi.Intersect(lists, k)
-		rep.SetSizes = listSizes(lists)
-	case ECDH:
-		var lists [][]psi.Element
-		lists, err = s.blindingRounds(ctx)
-		if err != nil {
-			return nil, err
-		}
-		size, matches, err = psi.Intersect(lists, k)
-		rep.SetSizes = listSizes(lists)
 	}
+	lists := make([][]psi.Tag, s.n)
+	if err := s.gather(ctx, wire.TypeTags, func(i int, msg []byte) error {
+		m, err := wire.DecodeTags(msg)
+		if err != nil {
+			return err
+		}
+		if !withinBound(len(m.Tags), s.hellos[i].Bound) || s.listSizes != nil && len(m.Tags) != s.listSizes[i] {
+			return fmt.Errorf("%w: party %s sent %d tags, which its set size bound %d does not allow", ErrProtocol, s.params.Parties[i], len(m.Tags), s.hellos[i].Bound)
+		}
+		lists[i] = m.Tags
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	size, found, err := psi.Intersect(lists, k)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
+	rep.SetSizes = listSizes(lists)
+	lists = nil
 	rep.Size = size
 	s.ph.log.Info("intersection", "set_sizes", rep.SetSizes, "result_size", size)
 	s.revealedRun()
@@ -244,9 +242,11 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	if size < s.params.MinResultSize {
 		return nil, ErrResultTooSmall
 	}
+	matches := canonicalOrder(found, size)
+	found = nil
 	reveal := s.params.Reveal
 	for i := range s.conns {
-		m := &wire.Match{Size: uint32(size)}
+		m := &wire.Match{Size: uint32(size), Padded: uint32(padded(reveal, rep.SetSizes[i], size))}
 		if reveal != CardinalityOnly {
 			m.Matches = matches[i]
 		}
@@ -256,36 +256,42 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	}
 
 	var maskedTotals []uint64
-	var digest [32]byte
 	if reveal != CardinalityOnly {
 		s.ph.start("aggregate")
 		cols := len(s.params.Columns)
-		sum := make([]uint64, cols*size)
+		w := 1 // words per column: one per record (per-record policy) and the total
+		if reveal == PerRecord {
+			w = size + 1
+		}
+		sum := make([]uint64, cols*w)
 		if err := s.gatherThen(ctx, wire.TypeMasked, "sum", func(i int, msg []byte) error {
-			mcols, msize, words, err := wire.MaskedWords(msg)
+			mcols, mw, words, err := wire.MaskedWords(msg)
 			if err != nil {
 				return err
 			}
-			if int(mcols) != cols || int(msize) != size {
-				return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], mcols, msize, cols, size)
+			if int(mcols) != cols || int(mw) != w {
+				return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], mcols, mw, cols, w)
 			}
 			mask.AddLE(sum, words) // handlers run one at a time
 			return nil
 		}); err != nil {
 			return nil, err
 		}
-		maskedTotals = columnTotals(sum, cols, size)
+		maskedTotals = make([]uint64, cols)
+		for c := range maskedTotals {
+			maskedTotals[c] = sum[c*w+w-1]
+		}
 
 		s.ph.start("reveal")
-		digest = aggregateDigest(s.sid, sum)
 		for i := range s.conns {
-			m := &wire.Reveal{Totals: maskedTotals, Digest: digest}
+			m := &wire.Reveal{Totals: maskedTotals}
 			if reveal == PerRecord {
+				m.Padded = uint32(padded(reveal, rep.SetSizes[i], size))
 				m.Count = uint32(len(matches[i]))
 				m.Values = make([]uint64, 0, len(matches[i])*cols)
 				for _, x := range matches[i] {
 					for c := 0; c < cols; c++ {
-						m.Values = append(m.Values, sum[c*size+int(x.Index)])
+						m.Values = append(m.Values, sum[c*w+int(x.Index)])
 					}
 				}
 			}
@@ -297,7 +303,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 			rep.Totals = toInt64(maskedTotals)
 			if reveal == PerRecord {
 				for c := 0; c < cols; c++ {
-					rep.Aggregates = append(rep.Aggregates, toInt64(sum[c*size:(c+1)*size]))
+					rep.Aggregates = append(rep.Aggregates, toInt64(sum[c*w:c*w+size]))
 				}
 			}
 		}
@@ -328,28 +334,66 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	return rep, nil
 }
 
-// blindingRounds runs the ecdh mode's rounds: each list travels around the
-// ring of parties, owner first, each party applying its key, and comes back
-// to the coordinator fully blinded. No party sees its own list fully blinded.
-func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, error) {
+// canonicalOrder numbers the qualifying records with a fresh uniformly
+// random permutation of 0..size−1, so that a record's index says nothing
+// about its tag (which a party could compute for identifiers it does not
+// hold), and designates for each record one of its holders, uniformly at
+// random, to add the record's output mask. found[i] are list i's matches
+// as psi.Intersect numbers them (by tag order).
+func canonicalOrder(found [][]psi.Match, size int) [][]wire.MatchEntry {
+	perm := randomPermutation(size)
+	// pick[r] is which of record r's holders, counted in party order, adds
+	// its mask; seen[r] counts the holders met so far.
+	holders := make([]uint16, size)
+	for _, ms := range found {
+		for _, x := range ms {
+			holders[x.Index] = x.Holders
+		}
+	}
+	pick := make([]uint16, size)
+	var buf [8 * 512]byte
+	for r := 0; r < size; r += 512 {
+		rand.Read(buf[:])
+		for j := r; j < min(r+512, size); j++ {
+			hi, _ := bits.Mul64(binary.LittleEndian.Uint64(buf[8*(j-r):]), uint64(holders[j]))
+			pick[j] = uint16(hi)
+		}
+	}
+	seen := make([]uint16, size)
+	out := make([][]wire.MatchEntry, len(found))
+	for i, ms := range found {
+		out[i] = make([]wire.MatchEntry, len(ms))
+		for j, x := range ms {
+			out[i][j] = wire.MatchEntry{Pos: x.Pos, Index: uint32(perm[x.Index]), Holders: x.Holders, Designated: seen[x.Index] == pick[x.Index]}
+			seen[x.Index]++
+		}
+	}
+	return out
+}
+
+// blindingRounds runs the ecdh mode's rounds: each list, blinded by its
+// owner with a one-time key, travels round the ring of the other parties,
+// each applying its key, and goes back to its owner, which finishes it and
+// sends its tags. The coordinator shuffles a list before every hop and
+// undoes the shuffle when it comes back, so that no party can link an
+// element it blinds to the owner's rows, nor to what another party saw.
+func (s *coordSession) blindingRounds(ctx context.Context) error {
 	lists := make([][]psi.Element, s.n)
-	// Hop 0: every party sends its own list blinded with its key.
+	// Hop 0: every party sends its own list blinded with its one-time key.
 	if err := s.gather(ctx, wire.TypeElements, func(i int, msg []byte) error {
 		m, err := wire.DecodeElements(msg, s.n)
 		if err != nil {
 			return err
 		}
-		if int(m.Owner) != i || m.Hop != 0 || len(m.Elems) == 0 {
-			return fmt.Errorf("%w: party %s sent list %d hop %d with %d elements, want its own non-empty list", ErrProtocol, s.params.Parties[i], m.Owner, m.Hop, len(m.Elems))
+		if int(m.Owner) != i || m.Hop != 0 || !withinBound(len(m.Elems), s.hellos[i].Bound) {
+			return fmt.Errorf("%w: party %s sent list %d hop %d with %d elements, want its own list within its bound %d", ErrProtocol, s.params.Parties[i], m.Owner, m.Hop, len(m.Elems), s.hellos[i].Bound)
 		}
 		lists[i] = m.Elems
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	// Before each hop the coordinator shuffles each list and undoes the
-	// shuffle when it comes back, so that no party can link an element it
-	// blinds to the owner's rows, nor to what another party saw.
+	s.listSizes = listSizes(lists)
 	perms := make([][]int32, s.n)
 	for hop := 1; hop < s.n; hop++ {
 		// Party j blinds the list of owner j−hop.
@@ -362,7 +406,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, err
 			}
 			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), Elems: shuffled}).Encode()
 			if err := s.send(ctx, j, msg); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := s.gather(ctx, wire.TypeElements, func(j int, msg []byte) error {
@@ -380,10 +424,18 @@ func (s *coordSession) blindingRounds(ctx context.Context) ([][]psi.Element, err
 			}
 			return nil
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return lists, nil
+	// Hop n: every list goes back to its owner, in the owner's order.
+	for i := range s.conns {
+		msg := (&wire.Elements{Owner: uint16(i), Hop: uint16(s.n), Elems: lists[i]}).Encode()
+		lists[i] = nil
+		if err := s.send(ctx, i, msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // gather receives one message of type want from every party, concurrently,
@@ -506,53 +558,6 @@ func listSizes[T any](lists [][]T) []int {
 	for i, l := range lists {
 		out[i] = len(l)
 	}
-	return out
-}
-
-func columnTotals(sum []uint64, cols, size int) []uint64 {
-	t := make([]uint64, cols)
-	for c := range t {
-		t[c] = mask.Sum(sum[c*size : (c+1)*size])
-	}
-	return t
-}
-
-// aggregateDigest commits to the whole (masked) aggregate vector, so that
-// parties can check they were all given the same result.
-func aggregateDigest(sid [32]byte, sum []uint64) [32]byte {
-	d := newDigester(sid)
-	for _, x := range sum {
-		d.add(x)
-	}
-	return d.sum()
-}
-
-// digester computes aggregateDigest one word at a time, so that a party can
-// digest the aggregates in canonical order without building the vector.
-type digester struct {
-	h   hash.Hash
-	buf []byte
-}
-
-func newDigester(sid [32]byte) *digester {
-	d := &digester{h: sha256.New(), buf: make([]byte, 0, 8*1024)}
-	d.h.Write([]byte("maskshare aggregate v1"))
-	d.h.Write(sid[:])
-	return d
-}
-
-func (d *digester) add(x uint64) {
-	d.buf = binary.LittleEndian.AppendUint64(d.buf, x)
-	if len(d.buf) == cap(d.buf) {
-		d.h.Write(d.buf)
-		d.buf = d.buf[:0]
-	}
-}
-
-func (d *digester) sum() [32]byte {
-	d.h.Write(d.buf)
-	var out [32]byte
-	d.h.Sum(out[:0])
 	return out
 }
 

@@ -25,7 +25,7 @@ import (
 // transcript MAC key are derived.
 
 const (
-	helloLabel   = "maskshare hello v1"
+	helloLabel   = "maskshare hello v2"
 	sealLabel    = "maskshare seal v1"
 	groupLabel   = "maskshare group v1"
 	labelPSI     = "maskshare psi key v1"
@@ -34,26 +34,28 @@ const (
 )
 
 // helloMessage is what a party's identity key signs: the session, the
-// party's index, its ephemeral key and the digest of the parameters.
-func helloMessage(sid [32]byte, index int, key [32]byte, paramsDigest [32]byte) []byte {
-	m := make([]byte, 0, len(helloLabel)+32+2+32+32)
+// party's index, its ephemeral key, its set size bound and the digest of
+// the parameters.
+func helloMessage(sid [32]byte, index int, h *wire.Hello, paramsDigest [32]byte) []byte {
+	m := make([]byte, 0, len(helloLabel)+32+2+32+4+32)
 	m = append(m, helloLabel...)
 	m = append(m, sid[:]...)
 	m = binary.BigEndian.AppendUint16(m, uint16(index))
-	m = append(m, key[:]...)
+	m = append(m, h.Key[:]...)
+	m = binary.BigEndian.AppendUint32(m, h.Bound)
 	m = append(m, paramsDigest[:]...)
 	return m
 }
 
-func signHello(id ed25519.PrivateKey, sid [32]byte, index int, key, digest [32]byte) []byte {
+func signHello(id ed25519.PrivateKey, sid [32]byte, index int, h *wire.Hello, digest [32]byte) []byte {
 	if id == nil {
 		return nil
 	}
-	return ed25519.Sign(id, helloMessage(sid, index, key, digest))
+	return ed25519.Sign(id, helloMessage(sid, index, h, digest))
 }
 
 func verifyHello(pub ed25519.PublicKey, sid [32]byte, index int, h *wire.Hello, digest [32]byte) bool {
-	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, helloMessage(sid, index, h.Key, digest), h.Sig)
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, helloMessage(sid, index, h, digest), h.Sig)
 }
 
 // pairAEAD returns the AEAD for boxes from party `from` to party `to`.

@@ -1,8 +1,6 @@
 package maskshare
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"crypto/cipher"
 	"crypto/ecdh"
@@ -13,9 +11,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"slices"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -58,8 +56,9 @@ func NewParty(name string, params Params, table *Table, cfg *Config) (*Party, er
 type Result struct {
 	// Size is the number of qualifying records across all parties.
 	Size int
-	// Records are this party's qualifying records in canonical order (the
-	// same order at every party). Empty under CardinalityOnly.
+	// Records are this party's qualifying records in canonical order: a
+	// numbering of the session's qualifying records drawn at random for the
+	// session, the same at every party. Empty under CardinalityOnly.
 	Records []Record
 	// Totals are the column totals over all qualifying records, aggregated
 	// over all parties. Nil under CardinalityOnly.
@@ -75,7 +74,7 @@ type Result struct {
 type Record struct {
 	ID      string // as in the party's table
 	Row     int    // index of the row in the party's table
-	Index   int    // canonical index, 0 ≤ Index < Result.Size
+	Index   int    // canonical index, 0 ≤ Index < Result.Size (random per session)
 	Holders int    // how many parties hold the record
 	// Values are the aggregates over all holders, one per column; nil under
 	// TotalsOnly.
@@ -96,31 +95,40 @@ type partySession struct {
 	partsOut  []mask.Seed // seeds of the parts this party gives away
 	partsIn   []mask.Seed // seeds of the parts it receives
 	group     [32]byte
-	order     []int32     // order[pos] is the row sent at position pos
-	matches   []psi.Match // in canonical order
-	posOf     []int32     // posOf[j] is the place of matches[j] in byPos
-	byPos     []psi.Match // in the order of positions, as the coordinator sent them
+	order     []int32           // order[pos] is the row whose tag was sent at position pos
+	secrets   []psi.Secret      // secrets[pos] is the record secret of the item at pos
+	matches   []wire.MatchEntry // in canonical order
+	posOf     []int32           // posOf[j] is the place of matches[j] in the Match message
 	size      int
 	abortedBy *AbortError
+}
+
+// newSession starts a run of p over conn, its connection to the
+// coordinator. Tests keep the session to look at what the party received.
+func (p *Party) newSession(conn transport.Conn) *partySession {
+	return &partySession{Party: p, conn: conn, ph: newPhases(p.name, p.cfg), n: len(p.params.Parties), cols: len(p.params.Columns)}
 }
 
 // Run runs one session over conn, the party's connection to the
 // coordinator. On any failure the session is aborted for every participant
 // and no result is returned.
 func (p *Party) Run(ctx context.Context, conn transport.Conn) (*Result, error) {
-	s := &partySession{Party: p, conn: conn, ph: newPhases(p.name, p.cfg), n: len(p.params.Parties), cols: len(p.params.Columns)}
+	return p.newSession(conn).runAll(ctx)
+}
+
+func (s *partySession) runAll(ctx context.Context) (*Result, error) {
 	res, err := s.run(ctx)
 	s.ph.end()
 	if err != nil {
 		if s.abortedBy == nil {
 			// Tell the coordinator, which tells the others. Only the
 			// error's category leaves the party.
-			msg := (&wire.Abort{From: uint16(p.index), Code: abortCode(err), Reason: publicReason(err)}).Encode()
+			msg := (&wire.Abort{From: uint16(s.index), Code: abortCode(err), Reason: publicReason(err)}).Encode()
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
-			_ = conn.Send(actx, msg) // best effort: the session is over either way
+			_ = s.conn.Send(actx, msg) // best effort: the session is over either way
 			cancel()
 		}
-		s.ph.log.Warn("session failed", "party", p.name, "err", publicReason(err))
+		s.ph.log.Warn("session failed", "party", s.name, "err", publicReason(err))
 		return nil, err
 	}
 	res.Phases = s.ph.list
@@ -171,15 +179,16 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 
 	res := &Result{Size: s.size, Columns: slices.Clone(s.params.Columns)}
 	var maskedTotals []uint64
-	var digest [32]byte
+	var valuesDigest []byte
 	if s.params.Reveal != CardinalityOnly {
 		// The phases split the work so that masking and aggregation proper
 		// (mask, unmask; the coordinator's sum) can be timed apart from the
-		// network, the integrity check and building the result.
+		// network, the checks and building the result.
 		s.ph.start("mask")
-		words := s.maskedVector()
+		recMasks := s.recordMasks()
+		words := s.maskedVector(recMasks)
 		s.ph.start("aggregate")
-		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(s.size), Words: words}).Encode()); err != nil {
+		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(s.columnWords()), Words: words}).Encode()); err != nil {
 			return nil, s.unavailable(err)
 		}
 		words = nil
@@ -187,19 +196,15 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		maskedTotals, digest = slices.Clone(m.Totals), m.Digest
-		s.ph.start("check")
-		if err := s.checkDigest(m); err != nil {
-			return nil, err
-		}
+		maskedTotals, valuesDigest = slices.Clone(m.Totals), s.valuesDigest(m)
 		s.ph.start("unmask")
-		s.unmask(m)
+		s.unmask(m, recMasks)
 		s.ph.start("output")
 		s.fillResult(res, m)
 	}
 
 	s.ph.start("confirm")
-	res.Transcript = s.transcript(maskedTotals, digest)
+	res.Transcript = s.transcript(maskedTotals, valuesDigest)
 	mac := hmac.New(sha256.New, deriveKeySlice(s.group, s.sid, labelConfirm))
 	mac.Write(res.Transcript[:])
 	var mine [32]byte
@@ -223,9 +228,9 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// exchangeKeys sends the party's ephemeral key, checks the others', and
-// exchanges the sealed boxes that carry the group secret's contributions
-// and the part seeds.
+// exchangeKeys sends the party's ephemeral key and set size bound, checks
+// the others', and exchanges the sealed boxes that carry the group secret's
+// contributions and the part seeds.
 func (s *partySession) exchangeKeys(ctx context.Context) error {
 	eph, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
@@ -234,7 +239,8 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	var pub [32]byte
 	copy(pub[:], eph.PublicKey().Bytes())
 	digest := paramsDigest(&s.wp)
-	hello := &wire.Hello{Key: pub, Sig: signHello(s.cfg.identity(), s.sid, s.index, pub, digest)}
+	hello := &wire.Hello{Key: pub, Bound: sizeBound(len(s.in.ids))}
+	hello.Sig = signHello(s.cfg.identity(), s.sid, s.index, hello, digest)
 	if err := s.conn.Send(ctx, hello.Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -246,8 +252,8 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	if peers.Hellos[s.index].Key != pub {
-		return fmt.Errorf("%w: the coordinator relayed a different key for this party", ErrAuthentication)
+	if mine := peers.Hellos[s.index]; mine.Key != pub || mine.Bound != hello.Bound {
+		return fmt.Errorf("%w: the coordinator relayed a different hello for this party", ErrAuthentication)
 	}
 	s.hellos = peers.Hellos
 	s.maskSeeds = mask.MaskSeeds{Plus: peers.MaskPlus, Minus: peers.MaskMinus}
@@ -322,8 +328,21 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	return nil
 }
 
+// sizeBound is what a party says of its set size: the smallest power of two
+// at least n, so that the others can bound the result without learning n.
+func sizeBound(n int) uint32 {
+	return uint32(1) << bits.Len32(uint32(max(n, 1)-1))
+}
+
+// withinBound reports whether a list of n items fits the bound b a party
+// announced: b/2 < n ≤ b.
+func withinBound(n int, b uint32) bool {
+	return n >= 1 && uint64(n) <= uint64(b) && 2*uint64(n) > uint64(b)
+}
+
 // sendDirect tries to deliver a box to party j without the relay, and
-// reports whether it did. Any failure just means the box is relayed.
+// reports whether it did: the recipient acknowledged it. Any failure just
+// means the box is relayed.
 func (s *partySession) sendDirect(ctx context.Context, j int, box []byte) bool {
 	if s.cfg == nil || s.cfg.Direct == nil {
 		return false
@@ -338,13 +357,16 @@ func (s *partySession) sendDirect(ctx context.Context, j int, box []byte) bool {
 	return true
 }
 
-// recvDirect returns the box party j delivered directly. j sent it before
-// its relayed message, so it has arrived or is arriving.
+// recvDirect returns the box party j delivered directly. j had it
+// acknowledged before it sent its relayed message, so it is here; a box
+// that is not here within directTimeout aborts the session.
 func (s *partySession) recvDirect(ctx context.Context, j int) ([]byte, error) {
 	if s.cfg == nil || s.cfg.Direct == nil {
 		return nil, fmt.Errorf("%w: party %s delivered directly, but this party takes no direct deliveries", ErrProtocol, s.params.Parties[j])
 	}
-	msg, err := s.cfg.Direct.Recv(ctx, s.sid, s.params.Parties[j])
+	dctx, cancel := context.WithTimeout(ctx, directTimeout)
+	defer cancel()
+	msg, err := s.cfg.Direct.Recv(dctx, s.sid, s.params.Parties[j])
 	if err != nil {
 		return nil, fmt.Errorf("%w: direct delivery from party %s: %v", ErrPartyUnavailable, s.params.Parties[j], err)
 	}
@@ -355,8 +377,9 @@ func (s *partySession) recvDirect(ctx context.Context, j int) ([]byte, error) {
 	return box, nil
 }
 
-// keyedPSI sends the tags of the party's identifiers in tag order, which
-// reveals nothing about row order.
+// keyedPSI tags the party's identifiers under the group's PRF key and
+// sends the tags in tag order, which reveals nothing about row order. The
+// other half of each PRF output is the record's secret.
 func (s *partySession) keyedPSI(ctx context.Context) error {
 	key := deriveKey(s.group, s.sid, labelPSI)
 	tagger, err := psi.NewTagger(key[:], s.sid)
@@ -364,9 +387,24 @@ func (s *partySession) keyedPSI(ctx context.Context) error {
 		return err
 	}
 	tags := make([]psi.Tag, len(s.in.ids))
-	tagger.TagAll(tags, s.in.ids)
+	secrets := make([]psi.Secret, len(s.in.ids))
+	tagger.TagAll(tags, secrets, s.in.ids)
 	s.in = nil // the tags stand for the identifiers from here on
+	return s.sendTags(ctx, tags, secrets, nil)
+}
+
+// sendTags sends the tags in ascending order and keeps, by position sent,
+// the row and secret of each. rows maps the tags' order to table rows (nil:
+// the tags are in row order).
+func (s *partySession) sendTags(ctx context.Context, tags []psi.Tag, secrets []psi.Secret, rows []int32) error {
 	sorted, order := psi.Sort(tags)
+	s.secrets = make([]psi.Secret, len(order))
+	for pos, i := range order {
+		s.secrets[pos] = secrets[i]
+		if rows != nil {
+			order[pos] = rows[i]
+		}
+	}
 	s.order = order
 	if err := s.conn.Send(ctx, (&wire.Tags{Tags: sorted}).Encode()); err != nil {
 		return s.unavailable(err)
@@ -374,22 +412,30 @@ func (s *partySession) keyedPSI(ctx context.Context) error {
 	return nil
 }
 
-// ecdhPSI sends the party's own list blinded with its key, in element
-// order, then blinds the lists of the others as they come round.
+// ecdhPSI blinds the party's identifiers with a one-time key and sends
+// them round the ring; it blinds the others' lists with its key as they
+// come by; when its own list comes back blinded by everyone else, it swaps
+// the one-time key for its own, which gives the fully blinded elements, and
+// sends their tags. Nobody but the party sees its fully blinded elements,
+// so only the holders of an identifier know its record secret.
 func (s *partySession) ecdhPSI(ctx context.Context) error {
 	key, err := psi.NewKey()
 	if err != nil {
 		return err
 	}
+	once, err := psi.NewKey()
+	if err != nil {
+		return err
+	}
 	elems := make([]psi.Element, len(s.in.ids))
-	key.HashAndBlind(elems, s.in.ids, s.sid)
+	once.HashAndBlind(elems, s.in.ids, s.sid)
 	s.in = nil // the elements stand for the identifiers from here on
-	sorted, order := psi.Sort(elems)
-	s.order = order
+	sorted, rows := psi.Sort(elems)
+	elems = nil
 	if err := s.conn.Send(ctx, (&wire.Elements{Owner: uint16(s.index), Elems: sorted}).Encode()); err != nil {
 		return s.unavailable(err)
 	}
-	for hop := 1; hop < s.n; hop++ {
+	for hop := 1; hop <= s.n; hop++ {
 		msg, err := s.recv(ctx, wire.TypeElements)
 		if err != nil {
 			return err
@@ -398,8 +444,24 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
 		}
-		if owner := (s.index - hop + s.n) % s.n; int(m.Owner) != owner || int(m.Hop) != hop {
+		owner := (s.index - hop + s.n) % s.n
+		if int(m.Owner) != owner || int(m.Hop) != hop {
 			return fmt.Errorf("%w: got list %d hop %d, want list %d hop %d", ErrProtocol, m.Owner, m.Hop, owner, hop)
+		}
+		if hop == s.n { // the party's own list, back from the others
+			if len(m.Elems) != len(sorted) {
+				return fmt.Errorf("%w: own list came back with %d elements, sent %d", ErrProtocol, len(m.Elems), len(sorted))
+			}
+			if err := key.Div(once).Blind(m.Elems, m.Elems); err != nil {
+				return fmt.Errorf("%w: %v", ErrProtocol, err)
+			}
+			tags := make([]psi.Tag, len(m.Elems))
+			secrets := make([]psi.Secret, len(m.Elems))
+			psi.ElementTags(tags, secrets, m.Elems, s.sid)
+			return s.sendTags(ctx, tags, secrets, rows)
+		}
+		if !withinBound(len(m.Elems), s.hellos[owner].Bound) {
+			return fmt.Errorf("%w: list of party %s has %d elements, beyond its bound %d", ErrProtocol, s.params.Parties[owner], len(m.Elems), s.hellos[owner].Bound)
 		}
 		if err := key.Blind(m.Elems, m.Elems); err != nil {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
@@ -409,6 +471,31 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// maxResultSize is the largest result the announced set sizes allow:
+// every qualifying record is held by at least k parties.
+func (s *partySession) maxResultSize() uint64 {
+	var total uint64
+	for _, h := range s.hellos {
+		total += uint64(h.Bound)
+	}
+	return min(total/uint64(s.params.threshold()), MaxRecords)
+}
+
+// padded is the number of entries the Match and Reveal messages for this
+// party are padded to: a number the network already sees (the party's list
+// size, and under the per-record policy the result size, which the masked
+// vectors show), so their lengths say nothing about how many records
+// qualify.
+func padded(policy RevealPolicy, listSize, size int) int {
+	switch policy {
+	case PerRecord:
+		return min(listSize, size)
+	case TotalsOnly:
+		return listSize
+	}
+	return 0
 }
 
 // receiveMatch reads and checks the coordinator's answer to the PSI.
@@ -421,10 +508,13 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
+	if uint64(m.Size) > s.maxResultSize() {
+		return fmt.Errorf("%w: result of %d records, more than the set sizes allow (%d)", ErrProtocol, m.Size, s.maxResultSize())
+	}
 	s.size = int(m.Size)
 	k := s.params.threshold()
-	if s.params.Reveal == CardinalityOnly && len(m.Matches) != 0 {
-		return fmt.Errorf("%w: matches sent under the cardinality policy", ErrProtocol)
+	if want := padded(s.params.Reveal, len(s.order), s.size); int(m.Padded) != want {
+		return fmt.Errorf("%w: match padded to %d entries, want %d", ErrProtocol, m.Padded, want)
 	}
 	// keys[i] is match i's canonical index and then i: sorted, they give
 	// the canonical order and put repeated indices side by side.
@@ -461,8 +551,7 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 		return fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, s.size)
 	}
 	// Canonical order, so results list records alike at every party.
-	s.byPos = m.Matches
-	s.matches = make([]psi.Match, len(keys))
+	s.matches = make([]wire.MatchEntry, len(keys))
 	s.posOf = make([]int32, len(keys))
 	for j, key := range keys {
 		i := uint32(key)
@@ -471,39 +560,92 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	return nil
 }
 
-// maskedVector builds the party's vector over the qualifying records (its
-// values where it holds the record, zero elsewhere), takes its own part,
-// adds the parts it received, its mask and (party 0 only) the output mask.
-func (s *partySession) maskedVector() []uint64 {
-	size := s.size
-	words := make([]uint64, s.cols*size)
-	outputMask := !s.params.CoordinatorSeesResult && s.index == 0
-	var outSeed mask.Seed
-	if outputMask {
-		outSeed = deriveKey(s.group, s.sid, labelOutput)
+// hidden reports whether the aggregates are hidden from the coordinator.
+func (s *partySession) hidden() bool { return !s.params.CoordinatorSeesResult }
+
+// columnWords is the length of a column of the masked vectors: under the
+// per-record policy a word per qualifying record and one for the column's
+// total, otherwise the total only.
+func (s *partySession) columnWords() int {
+	if s.params.Reveal == PerRecord {
+		return s.size + 1
+	}
+	return 1
+}
+
+// recordMasks returns, for the per-record policy with hidden aggregates,
+// the output masks of the party's qualifying records: words j·cols to
+// (j+1)·cols for s.matches[j]. Each is derived from the record's secret,
+// which only the record's holders know.
+func (s *partySession) recordMasks() []uint64 {
+	if s.params.Reveal != PerRecord || !s.hidden() {
+		return nil
+	}
+	out := make([]uint64, len(s.matches)*s.cols)
+	forRanges(len(s.matches), func(lo, hi int) {
+		for j := lo; j < hi; j++ {
+			mask.RecordMask(out[j*s.cols:(j+1)*s.cols], s.secrets[s.matches[j].Pos])
+		}
+	})
+	return out
+}
+
+// totalsMask is the mask that hides the column totals from the
+// coordinator: derived from the group secret, since every party learns the
+// totals.
+func (s *partySession) totalsMask() []uint64 {
+	seed := deriveKey(s.group, s.sid, labelOutput)
+	out := make([]uint64, s.cols)
+	for c := range out {
+		mask.Expand(out[c:c+1], seed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
+	}
+	return out
+}
+
+// maskedVector builds the party's vector: per column, its values at the
+// canonical indexes of its qualifying records (with the record's output
+// mask if it is the designated holder) and its share of the column total
+// (with the totals mask at party 0), then takes its own part, adds the
+// parts it received and its zero-sum mask.
+func (s *partySession) maskedVector(recMasks []uint64) []uint64 {
+	w := s.columnWords()
+	perRecord := s.params.Reveal == PerRecord
+	words := make([]uint64, s.cols*w)
+	var totMask []uint64
+	if s.hidden() && s.index == 0 {
+		totMask = s.totalsMask()
 	}
 	forColumns(s.cols, func(c int) {
-		col := words[c*size : (c+1)*size]
+		col := words[c*w : (c+1)*w]
 		vals := s.table.Values[c]
-		for _, x := range s.matches {
-			col[x.Index] = uint64(vals[s.order[x.Pos]])
+		var total uint64
+		for j, x := range s.matches {
+			v := uint64(vals[s.order[x.Pos]])
+			total += v
+			if perRecord {
+				if recMasks != nil && x.Designated {
+					v += recMasks[j*s.cols+c]
+				}
+				col[x.Index] = v
+			}
 		}
+		if totMask != nil {
+			total += totMask[c]
+		}
+		col[w-1] = total
 		add := share.Streams(s.partsIn, s.index, s.sid, c)
 		sub := share.Streams(s.partsOut, s.index, s.sid, c)
 		md := mask.Domain{Session: s.sid, Purpose: mask.PurposeMask, Column: uint32(c)}
 		add = append(add, mask.NewPRG(s.maskSeeds.Plus, md))
 		sub = append(sub, mask.NewPRG(s.maskSeeds.Minus, md))
-		if outputMask {
-			add = append(add, mask.NewPRG(outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)}))
-		}
 		mask.Mix(col, add, sub)
 	})
 	return words
 }
 
 // receiveReveal reads the masked aggregates and checks their shape. Values
-// arrive record by record in the order of the matches as the coordinator
-// has them, by position (s.byPos); s.matches is in canonical order.
+// arrive record by record in the order of the Match message; s.matches is
+// in canonical order.
 func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) {
 	msg, err := s.recv(ctx, wire.TypeReveal)
 	if err != nil {
@@ -513,74 +655,34 @@ func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	want := 0
+	want, pad := 0, 0
 	if s.params.Reveal == PerRecord {
-		want = len(s.matches)
+		want, pad = len(s.matches), padded(PerRecord, len(s.order), s.size)
 	}
-	if len(m.Totals) != s.cols || int(m.Count) != want {
-		return nil, fmt.Errorf("%w: reveal of %d columns × %d records, want %d × %d", ErrProtocol, len(m.Totals), m.Count, s.cols, want)
+	if len(m.Totals) != s.cols || int(m.Count) != want || int(m.Padded) != pad {
+		return nil, fmt.Errorf("%w: reveal of %d columns × %d records padded to %d, want %d × %d padded to %d",
+			ErrProtocol, len(m.Totals), m.Count, m.Padded, s.cols, want, pad)
 	}
 	return m, nil
 }
 
-// checkDigest checks the masked aggregates against the coordinator's digest
-// when this party sees all of them: with k = n it holds every qualifying
-// record, and s.matches[j] has canonical index j for every j < s.size.
-func (s *partySession) checkDigest(m *wire.Reveal) error {
-	if int(m.Count) != s.size || s.params.threshold() != s.n {
-		return nil
-	}
-	dg := newDigester(s.sid)
-	for c := 0; c < s.cols; c++ {
-		for _, at := range s.posOf {
-			dg.add(m.Values[int(at)*s.cols+c])
-		}
-	}
-	if d := dg.sum(); !bytes.Equal(d[:], m.Digest[:]) {
-		return fmt.Errorf("%w: aggregates do not match the coordinator's digest", ErrTranscript)
-	}
-	return nil
-}
-
-// unmask removes the output mask from the totals and the revealed values,
-// in place, unless the coordinator was allowed to see the result. The mask
-// is streamed in chunks, never held whole: each core takes a range of
-// canonical indexes and seeks the PRG to it.
-func (s *partySession) unmask(m *wire.Reveal) {
-	if s.params.CoordinatorSeesResult {
+// unmask removes the output masks from the totals and the revealed values,
+// in place, unless the coordinator was allowed to see the result.
+func (s *partySession) unmask(m *wire.Reveal, recMasks []uint64) {
+	if !s.hidden() {
 		return
 	}
-	outSeed := deriveKey(s.group, s.sid, labelOutput)
-	var mu sync.Mutex
-	forRanges(s.size, func(lo, hi int) {
-		sums := make([]uint64, s.cols)
-		buf := make([]uint64, unmaskChunk)
-		first, _ := slices.BinarySearchFunc(s.matches, uint32(lo), func(x psi.Match, i uint32) int { return cmp.Compare(x.Index, i) })
-		for c := range s.cols {
-			prg := mask.NewPRGAt(outSeed, mask.Domain{Session: s.sid, Purpose: mask.PurposeOutput, Column: uint32(c)}, uint64(lo))
-			j := first
-			for base := lo; base < hi; base += len(buf) {
-				r := buf[:min(len(buf), hi-base)]
-				prg.Read(r)
-				sums[c] += mask.Sum(r)
-				if m.Count == 0 {
-					continue
-				}
-				for ; j < len(s.matches) && int(s.matches[j].Index) < base+len(r); j++ {
-					m.Values[int(s.posOf[j])*s.cols+c] -= r[int(s.matches[j].Index)-base]
-				}
-			}
-		}
-		mu.Lock()
-		for c, x := range sums {
-			m.Totals[c] -= x
-		}
-		mu.Unlock()
-	})
+	for c, x := range s.totalsMask() {
+		m.Totals[c] -= x
+	}
+	if m.Count == 0 {
+		return
+	}
+	for j := range s.matches {
+		at := int(s.posOf[j]) * s.cols
+		mask.Sub(m.Values[at:at+s.cols], recMasks[j*s.cols:(j+1)*s.cols])
+	}
 }
-
-// unmaskChunk is how many words of output mask unmask holds per core.
-const unmaskChunk = 4096
 
 // fillResult builds the party's records from the unmasked reveal.
 func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
@@ -610,24 +712,52 @@ func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
 	})
 }
 
-// transcript hashes what every party must agree on: the session, the
-// parameters, everyone's keys, the result size and the masked result.
-func (s *partySession) transcript(maskedTotals []uint64, digest [32]byte) [32]byte {
+// valuesDigest hashes the masked aggregates in canonical order, column
+// after column, when every party holds every record and sees them all
+// (k = n, per-record); otherwise it returns nil: with k < n a party sees
+// only its own records', and nothing about the others' may enter what the
+// parties compare.
+func (s *partySession) valuesDigest(m *wire.Reveal) []byte {
+	if m.Count == 0 || s.params.threshold() != s.n {
+		return nil
+	}
 	h := sha256.New()
-	h.Write([]byte("maskshare transcript v1"))
+	h.Write([]byte("maskshare aggregates v2"))
+	buf := make([]byte, 0, 8*1024)
+	for c := range s.cols {
+		for _, at := range s.posOf { // s.matches[j] has index j
+			buf = binary.LittleEndian.AppendUint64(buf, m.Values[int(at)*s.cols+c])
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+	}
+	h.Write(buf)
+	return h.Sum(nil)
+}
+
+// transcript hashes what every party must agree on: the session, the
+// parameters, everyone's keys and size bounds, the result size, the masked
+// totals and the digest of the masked aggregates, if any (valuesDigest).
+func (s *partySession) transcript(maskedTotals []uint64, valuesDigest []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("maskshare transcript v2"))
 	h.Write(s.sid[:])
 	h.Write(wire.EncodeParams(&s.wp))
+	var b [8]byte
 	for _, x := range s.hellos {
 		h.Write(x.Key[:])
+		binary.BigEndian.PutUint32(b[:4], x.Bound)
+		h.Write(b[:4])
 	}
-	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(s.size))
 	h.Write(b[:])
 	for _, t := range maskedTotals {
 		binary.BigEndian.PutUint64(b[:], t)
 		h.Write(b[:])
 	}
-	h.Write(digest[:])
+	h.Write(valuesDigest)
 	var out [32]byte
 	h.Sum(out[:0])
 	return out

@@ -107,8 +107,8 @@ type Result struct {
 	// phase), the coordinator adding them up ("sum"), and the parties
 	// removing the output mask ("unmask"). MaskAggregateWindow is the whole
 	// stretch from the first party starting "mask" to the last ending
-	// "output", which adds moving the vectors over the transport, the
-	// digest and its check, and building the result records.
+	// "output", which adds moving the vectors over the transport and
+	// building the result records.
 	MaskAggregate       float64 `json:"mask_aggregate_seconds"`
 	MaskAggregateWindow float64 `json:"mask_aggregate_window_seconds"`
 	CPU                 float64 `json:"cpu_seconds"` // process user + system time during the session

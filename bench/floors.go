@@ -25,11 +25,12 @@ type Floors struct {
 
 	// ScalarMul is the cost of one ristretto255 scalar multiplication, as
 	// psi.Key.Blind does it (decode, multiply, encode) on one core.
-	// ScalarMuls = parties × Σ records is how many the ecdh mode does: every
-	// party blinds every element. The hash to the group that starts each
-	// element's first blinding is not counted in the floor; HashAndBlind is
-	// its measured cost with the multiplication, for reference. ecdh runs
-	// only.
+	// ScalarMuls = (parties + 1) × Σ records is how many the ecdh mode
+	// does: the owner blinds each element with a one-time key, every other
+	// party with its key, and the owner swaps the one-time key for its own.
+	// The hash to the group that starts each element's first blinding is
+	// not counted in the floor; HashAndBlind is its measured cost with the
+	// multiplication, for reference. ecdh runs only.
 	ScalarMul      float64 `json:"scalar_mul_seconds,omitempty"`
 	HashAndBlind   float64 `json:"hash_and_blind_seconds,omitempty"`
 	ScalarMuls     int64   `json:"scalar_muls,omitempty"`
@@ -63,11 +64,11 @@ func measureFloors(cfg *Config, params maskshare.Params, tables []*maskshare.Tab
 		if f.ScalarMul, f.HashAndBlind, err = ScalarMulCost(1024); err != nil {
 			return nil, err
 		}
-		f.ScalarMuls = int64(cfg.Parties) * int64(cfg.Parties) * int64(cfg.Records)
+		f.ScalarMuls = int64(cfg.Parties+1) * int64(cfg.Parties) * int64(cfg.Records)
 		f.ScalarMulFloor = float64(f.ScalarMuls) * f.ScalarMul / float64(f.Cores)
 	}
 	f.AESWord = AESWordCost(1 << 20)
-	f.MaskWords = MaskWords(cfg.Parties, cfg.Columns, size, !params.CoordinatorSeesResult)
+	f.MaskWords = MaskWords(cfg.Parties, cfg.Columns, size, params.Reveal == maskshare.PerRecord)
 	f.MaskFloor = float64(f.MaskWords) * f.AESWord / float64(f.Cores)
 	return f, nil
 }
@@ -185,13 +186,14 @@ func AESWordCost(words int) float64 {
 // MaskWords counts the words of PRG output a session expands in masking and
 // aggregation, over all parties, for n parties, cols columns and a result
 // of size records. Every party adds the n−1 parts it receives, subtracts
-// the n−1 it gives, and applies its zero-sum mask (two streams); with an
-// output mask, party 0 adds it, and every party expands it again to remove
-// it from the revealed aggregates.
-func MaskWords(n, cols, size int, outputMask bool) int64 {
-	streams := n * (2*(n-1) + 2)
-	if outputMask {
-		streams += 1 + n
+// the n−1 it gives, and applies its zero-sum mask (two streams), over a
+// column of a word per record (per-record policy) and one for the total.
+// The output masks are not PRG streams: the totals' is one word per column,
+// a record's is hashed from its secret (work beyond this floor).
+func MaskWords(n, cols, size int, perRecord bool) int64 {
+	words := 1
+	if perRecord {
+		words += size
 	}
-	return int64(streams) * int64(cols) * int64(size)
+	return int64(n*(2*(n-1)+2)) * int64(cols) * int64(words)
 }

@@ -81,8 +81,8 @@ func (c *phaseClock) window(roles []string, from, to string) float64 {
 // "mask", the coordinator's "sum", the slowest party's "unmask"; windows
 // across parties would count the parties' skew, not work) and
 // the whole window from the first party starting "mask" to the last ending
-// "output" (which adds sending the vectors, the coordinator's digest and
-// reveal, the parties' digest check and building their results).
+// "output" (which adds sending the vectors, the coordinator's reveal and
+// the parties building their results).
 func (c *phaseClock) phases(names []string, results []*maskshare.Result, rep *maskshare.Report) (list []PhaseTime, compute, window float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -34,10 +34,11 @@ func BenchmarkTagAll(b *testing.B) {
 	tg := newTestTagger(b)
 	ids := benchIDs(n)
 	dst := make([]Tag, n)
+	secrets := make([]Secret, n)
 	b.SetBytes(int64(n * len(ids[0])))
 	b.ReportAllocs()
 	for b.Loop() {
-		tg.TagAll(dst, ids)
+		tg.TagAll(dst, secrets, ids)
 	}
 	reportPerItem(b, n)
 }

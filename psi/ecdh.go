@@ -2,6 +2,7 @@ package psi
 
 import (
 	"crypto/rand"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -162,6 +163,47 @@ func (k *Key) Blind(dst, src []Element) error {
 	}
 	copy(dst, out)
 	return nil
+}
+
+// Div returns the key k·t⁻¹. A party that blinded its list with a one-time
+// key t, and gets it back blinded by every other party, applies k.Div(t)
+// to remove t and apply its own key in one multiplication.
+func (k *Key) Div(t *Key) *Key {
+	inv := group.Ristretto255.NewScalar()
+	inv.Inv(t.scalar())
+	out := group.Ristretto255.NewScalar()
+	out.Mul(k.scalar(), inv)
+	return &Key{s: out}
+}
+
+// ecdhTagLabel separates the tags of fully blinded elements.
+const ecdhTagLabel = "maskshare ecdh tag v2"
+
+// ElementTags sets tags[i] and secrets[i] to the first and the second 16
+// bytes of
+//
+//	SHA-512("maskshare ecdh tag v2" || session || elems[i])
+//
+// for every i: the tag the coordinator intersects, and the secret that only
+// the holders of the identifier learn. elems are fully blinded elements,
+// computed by the party itself. The work is spread over GOMAXPROCS
+// goroutines. ElementTags panics if the lengths differ.
+func ElementTags(tags []Tag, secrets []Secret, elems []Element, session [32]byte) {
+	if len(tags) != len(elems) || len(secrets) != len(elems) {
+		panic(fmt.Sprintf("psi: ElementTags with %d tags and %d secrets for %d elements", len(tags), len(secrets), len(elems)))
+	}
+	forChunks(len(elems), tagChunk, func(lo, hi int) {
+		h := sha512.New()
+		var sum [sha512.Size]byte
+		for i := lo; i < hi; i++ {
+			h.Reset()
+			h.Write([]byte(ecdhTagLabel))
+			h.Write(session[:])
+			h.Write(elems[i][:])
+			h.Sum(sum[:0])
+			tags[i], secrets[i] = Tag(sum[:TagSize]), Secret(sum[TagSize:TagSize+SecretSize])
+		}
+	})
 }
 
 // decodeElement sets e to the element encoded as b and rejects non-canonical

@@ -2,6 +2,7 @@ package psi
 
 import (
 	"crypto/rand"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"runtime"
@@ -300,4 +301,48 @@ func TestZeroKeyPanics(t *testing.T) {
 	var k Key
 	assert.PanicsWithValue(t, "psi: Key not created by NewKey", func() { _ = k.Blind(nil, nil) })
 	assert.PanicsWithValue(t, "psi: Key not created by NewKey", func() { k.HashAndBlind(nil, nil, [32]byte{}) })
+}
+
+// The owner's round trip: blinding with a one-time key t, then by every
+// other party, then by a.Div(t), gives the same element as blinding with a
+// and every other key directly, so tags match across parties.
+func TestDivRoundTrip(t *testing.T) {
+	var session [32]byte
+	ids := []string{"cust-1", "cust-2", "zürich-42"}
+	a, b, c, once := newTestKey(t), newTestKey(t), newTestKey(t), newTestKey(t)
+
+	direct := make([]Element, len(ids))
+	a.HashAndBlind(direct, ids, session)
+	require.NoError(t, b.Blind(direct, direct))
+	require.NoError(t, c.Blind(direct, direct))
+
+	trip := make([]Element, len(ids))
+	once.HashAndBlind(trip, ids, session)
+	require.NoError(t, c.Blind(trip, trip))
+	require.NoError(t, b.Blind(trip, trip))
+	require.NoError(t, a.Div(once).Blind(trip, trip))
+	assert.Equal(t, direct, trip)
+
+	// Without removing the one-time key the elements differ.
+	plain := make([]Element, len(ids))
+	once.HashAndBlind(plain, ids, session)
+	require.NoError(t, a.Blind(plain, plain))
+	assert.NotEqual(t, direct[0], plain[0])
+}
+
+// ElementTags is SHA-512 over the label, the session and the element, split
+// into tag and secret.
+func TestElementTagsDefinition(t *testing.T) {
+	var session [32]byte
+	rand.Read(session[:])
+	elems := randomElements(t, 3*tagChunk+5)
+	tags := make([]Tag, len(elems))
+	secrets := make([]Secret, len(elems))
+	ElementTags(tags, secrets, elems, session)
+	for i, e := range elems {
+		h := sha512.Sum512(append(append([]byte("maskshare ecdh tag v2"), session[:]...), e[:]...))
+		require.Equal(t, Tag(h[:16]), tags[i], "element %d", i)
+		require.Equal(t, Secret(h[16:32]), secrets[i], "element %d", i)
+	}
+	assert.Panics(t, func() { ElementTags(tags[:1], secrets, elems, session) })
 }

@@ -161,7 +161,7 @@ func TestIntersectOracleTags(t *testing.T) {
 			ids := randomIDLists(rng, u, p)
 			for k := 1; k <= n; k++ {
 				t.Run(fmt.Sprintf("n=%d/trial=%d/k=%d", n, trial, k), func(t *testing.T) {
-					checkIntersect(t, ids, k, tg.Tag)
+					checkIntersect(t, ids, k, tg.tagOnly)
 				})
 			}
 		}
@@ -184,7 +184,7 @@ func TestIntersectSpecialCases(t *testing.T) {
 	for name, ids := range cases {
 		for k := 1; k <= len(ids); k++ {
 			t.Run(fmt.Sprintf("%s/k=%d", name, k), func(t *testing.T) {
-				checkIntersect(t, ids, k, tg.Tag)
+				checkIntersect(t, ids, k, tg.tagOnly)
 			})
 		}
 	}
@@ -231,7 +231,7 @@ func TestIntersectLarge(t *testing.T) {
 	// Enough items for several sort goroutines and many buckets.
 	tg := newTestTagger(t)
 	ids := randomIDLists(rand.New(rand.NewPCG(6, 7)), 60000, []float64{0.6, 0.5, 0.9})
-	checkIntersect(t, ids, 2, tg.Tag)
+	checkIntersect(t, ids, 2, tg.tagOnly)
 }
 
 func TestIntersectElements(t *testing.T) {

@@ -33,8 +33,17 @@ const tagChunk = 2048
 // occasional very long identifier does not stay pinned in memory.
 const maxPooledBuf = 1 << 10
 
-// A Tag is the keyed-mode pseudonym of an identifier.
+// A Tag is the pseudonym of an identifier that the coordinator intersects.
 type Tag [TagSize]byte
+
+// SecretSize is the size in bytes of a record secret.
+const SecretSize = 16
+
+// A Secret is the part of an identifier's pseudorandom image that is never
+// sent: it is known only to the parties that hold the identifier (and to
+// whoever can evaluate the PRF on it). maskshare derives the mask that
+// hides a record's aggregates from it.
+type Secret [SecretSize]byte
 
 // A Tagger computes the keyed-mode tags of one session. It is safe for
 // concurrent use by multiple goroutines. The zero Tagger is not usable: it
@@ -77,45 +86,50 @@ func (t *Tagger) newState() *tagState {
 	return st
 }
 
-// tag computes the tag of id with st's scratch space.
-func (t *Tagger) tag(st *tagState, id string) Tag {
+// tag computes the tag and secret of id with st's scratch space.
+func (t *Tagger) tag(st *tagState, id string) (Tag, Secret) {
 	// One Write of prefix || id: hmac.Hash has no WriteString, and writing
 	// the parts separately would cost a []byte conversion of id.
 	st.buf = append(st.buf[:len(t.prefix)], id...)
 	st.mac.Reset()
 	st.mac.Write(st.buf)
-	var tg Tag
-	copy(tg[:], st.mac.Sum(st.sum[:0]))
-	return tg
+	sum := st.mac.Sum(st.sum[:0])
+	return Tag(sum[:TagSize]), Secret(sum[TagSize:])
 }
 
-// Tag returns the first TagSize bytes of
+// Tag returns the tag and the secret of id: the first and the last 16 bytes
+// of
 //
 //	HMAC-SHA256(key, "maskshare keyed tag v1" || session || id)
 //
 // id should be the output of Normalize.
-func (t *Tagger) Tag(id string) Tag {
+func (t *Tagger) Tag(id string) (Tag, Secret) {
 	st, _ := t.pool.Get().(*tagState)
 	if st == nil {
 		st = t.newState()
 	}
-	tg := t.tag(st, id)
+	tg, sec := t.tag(st, id)
 	if cap(st.buf) <= maxPooledBuf {
 		t.pool.Put(st)
 	}
-	return tg
+	return tg, sec
 }
 
-// TagAll sets dst[i] to t.Tag(ids[i]) for every i, spreading large inputs
-// over GOMAXPROCS goroutines. It panics if len(dst) != len(ids).
-func (t *Tagger) TagAll(dst []Tag, ids []string) {
-	if len(dst) != len(ids) {
-		panic(fmt.Sprintf("psi: TagAll with %d destinations for %d identifiers", len(dst), len(ids)))
+// TagAll sets tags[i] and secrets[i] to t.Tag(ids[i]) for every i,
+// spreading large inputs over GOMAXPROCS goroutines. secrets may be nil.
+// It panics if a destination's length differs from len(ids).
+func (t *Tagger) TagAll(tags []Tag, secrets []Secret, ids []string) {
+	if len(tags) != len(ids) || secrets != nil && len(secrets) != len(ids) {
+		panic(fmt.Sprintf("psi: TagAll with %d tags and %d secrets for %d identifiers", len(tags), len(secrets), len(ids)))
 	}
 	forChunks(len(ids), tagChunk, func(lo, hi int) {
 		st := t.newState()
 		for i := lo; i < hi; i++ {
-			dst[i] = t.tag(st, ids[i])
+			tg, sec := t.tag(st, ids[i])
+			tags[i] = tg
+			if secrets != nil {
+				secrets[i] = sec
+			}
 		}
 	})
 }

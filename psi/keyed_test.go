@@ -48,13 +48,18 @@ func testIDs(n int) []string {
 }
 
 // referenceTag computes a tag straight from the definition.
-func referenceTag(key []byte, session [32]byte, id string) Tag {
+func referenceTag(key []byte, session [32]byte, id string) (Tag, Secret) {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("maskshare keyed tag v1"))
 	mac.Write(session[:])
 	mac.Write([]byte(id))
-	var tg Tag
-	copy(tg[:], mac.Sum(nil))
+	sum := mac.Sum(nil)
+	return Tag(sum[:16]), Secret(sum[16:])
+}
+
+// tagOnly is Tag without the secret.
+func (t *Tagger) tagOnly(id string) Tag {
+	tg, _ := t.Tag(id)
 	return tg
 }
 
@@ -73,7 +78,10 @@ func TestTagMatchesHMAC(t *testing.T) {
 	require.NoError(t, err)
 	ids := append(testIDs(200), "", "k", strings.Repeat("é", 500))
 	for _, id := range ids {
-		require.Equal(t, referenceTag(key, session, id), tg.Tag(id), "id %q", id)
+		wantTag, wantSecret := referenceTag(key, session, id)
+		gotTag, gotSecret := tg.Tag(id)
+		require.Equal(t, wantTag, gotTag, "id %q", id)
+		require.Equal(t, wantSecret, gotSecret, "id %q", id)
 	}
 }
 
@@ -81,9 +89,9 @@ func TestTaggerCopiesKey(t *testing.T) {
 	key, session := randomKey(t), randomSession(t)
 	tg, err := NewTagger(key, session)
 	require.NoError(t, err)
-	want := referenceTag(key, session, "id")
+	want, _ := referenceTag(key, session, "id")
 	clear(key)
-	assert.Equal(t, want, tg.Tag("id"))
+	assert.Equal(t, want, tg.tagOnly("id"))
 }
 
 func TestTagSeparation(t *testing.T) {
@@ -104,9 +112,9 @@ func TestTagSeparation(t *testing.T) {
 		seen[tg] = what
 	}
 	for _, id := range []string{"a", "ab", "b", "a\x00", "cust-1"} {
-		add("key1/session1/"+id, t11.Tag(id))
-		add("key1/session2/"+id, t12.Tag(id))
-		add("key2/session1/"+id, t21.Tag(id))
+		add("key1/session1/"+id, t11.tagOnly(id))
+		add("key1/session2/"+id, t12.tagOnly(id))
+		add("key2/session1/"+id, t21.tagOnly(id))
 	}
 }
 
@@ -114,8 +122,9 @@ func TestTagAllMatchesTag(t *testing.T) {
 	tg := newTestTagger(t)
 	ids := testIDs(5*tagChunk + 3)
 	want := make([]Tag, len(ids))
+	wantSecrets := make([]Secret, len(ids))
 	for i, id := range ids {
-		want[i] = tg.Tag(id)
+		want[i], wantSecrets[i] = tg.Tag(id)
 	}
 	sizes := []int{0, 1, 2, tagChunk - 1, tagChunk, tagChunk + 1,
 		2*tagChunk - 1, 2 * tagChunk, 2*tagChunk + 1, 5*tagChunk + 3}
@@ -127,7 +136,11 @@ func TestTagAllMatchesTag(t *testing.T) {
 				for i := range dst {
 					dst[i] = Tag{0xff, 0xee} // detect entries left unwritten
 				}
-				tg.TagAll(dst, ids[:n])
+				secrets := make([]Secret, n)
+				tg.TagAll(dst, secrets, ids[:n])
+				require.Equal(t, want[:n], dst, "n=%d", n)
+				require.Equal(t, wantSecrets[:n], secrets, "n=%d", n)
+				tg.TagAll(dst, nil, ids[:n]) // secrets are optional
 				require.Equal(t, want[:n], dst, "n=%d", n)
 			}
 		})
@@ -136,7 +149,8 @@ func TestTagAllMatchesTag(t *testing.T) {
 
 func TestTagAllLengthMismatch(t *testing.T) {
 	tg := newTestTagger(t)
-	assert.Panics(t, func() { tg.TagAll(make([]Tag, 2), []string{"a"}) })
+	assert.Panics(t, func() { tg.TagAll(make([]Tag, 2), nil, []string{"a"}) })
+	assert.Panics(t, func() { tg.TagAll(make([]Tag, 1), make([]Secret, 2), []string{"a"}) })
 }
 
 func TestTagConcurrent(t *testing.T) {
@@ -144,7 +158,7 @@ func TestTagConcurrent(t *testing.T) {
 	ids := testIDs(300)
 	want := make([]Tag, len(ids))
 	for i, id := range ids {
-		want[i] = tg.Tag(id)
+		want[i] = tg.tagOnly(id)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan string, 8)
@@ -155,7 +169,7 @@ func TestTagConcurrent(t *testing.T) {
 			for r := range 20 {
 				for i := range ids {
 					j := (i + g*37 + r) % len(ids)
-					if tg.Tag(ids[j]) != want[j] {
+					if tg.tagOnly(ids[j]) != want[j] {
 						errs <- ids[j]
 						return
 					}
@@ -173,5 +187,5 @@ func TestTagConcurrent(t *testing.T) {
 func TestZeroTaggerPanics(t *testing.T) {
 	var tg Tagger
 	assert.PanicsWithValue(t, "psi: Tagger not created by NewTagger", func() { tg.Tag("a") })
-	assert.PanicsWithValue(t, "psi: Tagger not created by NewTagger", func() { tg.TagAll(nil, nil) })
+	assert.PanicsWithValue(t, "psi: Tagger not created by NewTagger", func() { tg.TagAll(nil, nil, nil) })
 }

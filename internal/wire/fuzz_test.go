@@ -209,8 +209,14 @@ func FuzzDecodeMatch(f *testing.F) {
 		dec := decoderFor(TypeMatch, 0, 0)
 		m, err := dec(b)
 		checkDecoded(t, TypeMatch, b, m, err, dec, func(e encoder) error {
-			if n := len(e.(*Match).Matches); n > MaxRecords || 10+n*matchSize != len(b) {
-				return fmt.Errorf("%d matches in %d bytes", n, len(b))
+			m := e.(*Match)
+			if n := len(m.Matches); n > int(m.Padded) || m.Padded > MaxRecords || 14+int(m.Padded)*matchSize != len(b) {
+				return fmt.Errorf("%d matches padded to %d in %d bytes", n, m.Padded, len(b))
+			}
+			for _, x := range m.Matches {
+				if x.Holders > MaxParties {
+					return fmt.Errorf("%d holders", x.Holders)
+				}
 			}
 			return nil
 		})
@@ -243,8 +249,9 @@ func FuzzDecodeReveal(f *testing.F) {
 		m, err := dec(b)
 		checkDecoded(t, TypeReveal, b, m, err, dec, func(e encoder) error {
 			m := e.(*Reveal)
-			if len(m.Totals) > MaxColumns || m.Count > MaxRecords || len(m.Values) != int(m.Count)*len(m.Totals) {
-				return fmt.Errorf("%d values for %d records of %d columns", len(m.Values), m.Count, len(m.Totals))
+			if len(m.Totals) > MaxColumns || m.Count > m.Padded || m.Padded > MaxRecords || len(m.Values) != int(m.Count)*len(m.Totals) ||
+				len(b) != 12+8*len(m.Totals)*(1+int(m.Padded)) {
+				return fmt.Errorf("%d values for %d records padded to %d of %d columns", len(m.Values), m.Count, m.Padded, len(m.Totals))
 			}
 			return nil
 		})

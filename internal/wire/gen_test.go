@@ -90,7 +90,7 @@ func randOpen(r *rand.Rand) *Open {
 }
 
 func randHello(r *rand.Rand) *Hello {
-	return &Hello{Key: randKey(r), Sig: randBytes(r, smallLen(r, MaxSigLen))}
+	return &Hello{Key: randKey(r), Bound: 1 << r.IntN(31), Sig: randBytes(r, smallLen(r, MaxSigLen))}
 }
 
 func randPeers(r *rand.Rand, n int) *Peers {
@@ -134,8 +134,9 @@ func randElements(r *rand.Rand, n int) *Elements {
 func randMatch(r *rand.Rand) *Match {
 	m := &Match{Size: r.Uint32()}
 	for range smallLen(r, 200) {
-		m.Matches = append(m.Matches, psi.Match{Pos: r.Uint32(), Index: r.Uint32(), Holders: uint16(r.Uint32())})
+		m.Matches = append(m.Matches, MatchEntry{Pos: r.Uint32(), Index: r.Uint32(), Holders: uint16(r.IntN(MaxParties + 1)), Designated: r.IntN(2) == 0})
 	}
+	m.Padded = uint32(len(m.Matches) + smallLen(r, 20))
 	return m
 }
 
@@ -147,7 +148,8 @@ func randMasked(r *rand.Rand) *Masked {
 
 func randReveal(r *rand.Rand) *Reveal {
 	cols := r.IntN(6)
-	m := &Reveal{Totals: randWords(r, cols), Digest: randKey(r), Count: uint32(smallLen(r, 30))}
+	m := &Reveal{Totals: randWords(r, cols), Count: uint32(smallLen(r, 30))}
+	m.Padded = m.Count + uint32(smallLen(r, 10))
 	m.Values = randWords(r, int(m.Count)*cols)
 	return m
 }

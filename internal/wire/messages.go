@@ -119,24 +119,46 @@ func DecodeOpen(msg []byte) (*Open, error) {
 	return m, r.done()
 }
 
-// Hello gives a party's ephemeral key, signed by its identity key if the
-// session uses identities.
+// Hello gives a party's ephemeral key and the bound on its set size (the
+// smallest power of two at least its number of records), signed by its
+// identity key if the session uses identities.
 type Hello struct {
-	Key [KeySize]byte
-	Sig []byte
+	Key   [KeySize]byte
+	Bound uint32
+	Sig   []byte
+}
+
+func (w *writer) hello(h *Hello) {
+	w.raw(h.Key[:])
+	w.u32(h.Bound)
+	w.bytes16(h.Sig)
+}
+
+func (r *reader) hello() Hello {
+	h := Hello{Key: r.key(), Bound: r.u32()}
+	if r.err == nil && !ValidBound(h.Bound) {
+		r.fail("set size bound %d", h.Bound)
+	}
+	h.Sig = r.bytes16(MaxSigLen, "signature")
+	return h
+}
+
+// ValidBound reports whether b can bound a set size: a power of two no
+// larger than MaxRecords.
+func ValidBound(b uint32) bool {
+	return b != 0 && b&(b-1) == 0 && b <= MaxRecords
 }
 
 func (m *Hello) Encode() []byte {
-	w := newWriter(TypeHello, KeySize+2+len(m.Sig))
-	w.raw(m.Key[:])
-	w.bytes16(m.Sig)
+	w := newWriter(TypeHello, KeySize+6+len(m.Sig))
+	w.hello(m)
 	return w.b
 }
 
 func DecodeHello(msg []byte) (*Hello, error) {
 	r := newReader(msg, TypeHello)
-	m := &Hello{Key: r.key(), Sig: r.bytes16(MaxSigLen, "signature")}
-	return m, r.done()
+	m := r.hello()
+	return &m, r.done()
 }
 
 // Peers relays every party's Hello and deals the receiver's mask seeds.
@@ -147,11 +169,10 @@ type Peers struct {
 }
 
 func (m *Peers) Encode() []byte {
-	w := newWriter(TypePeers, len(m.Hellos)*(KeySize+66)+2*KeySize)
+	w := newWriter(TypePeers, len(m.Hellos)*(KeySize+70)+2*KeySize)
 	w.u16(uint16(len(m.Hellos)))
-	for _, h := range m.Hellos {
-		w.raw(h.Key[:])
-		w.bytes16(h.Sig)
+	for i := range m.Hellos {
+		w.hello(&m.Hellos[i])
 	}
 	w.raw(m.MaskPlus[:])
 	w.raw(m.MaskMinus[:])
@@ -166,7 +187,7 @@ func DecodePeers(msg []byte, n int) (*Peers, error) {
 		r.fail("%d hellos for %d parties", got, n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
-		m.Hellos = append(m.Hellos, Hello{Key: r.key(), Sig: r.bytes16(MaxSigLen, "signature")})
+		m.Hellos = append(m.Hellos, r.hello())
 	}
 	m.MaskPlus = r.key()
 	m.MaskMinus = r.key()
@@ -272,7 +293,7 @@ func itemBytes[T psi.Tag | psi.Element](x *T) []byte {
 }
 
 // Elements carries an ecdh-mode list: the list of party Owner after Hop
-// blindings beyond the owner's own.
+// blindings beyond the owner's own; hop n is the list back at its owner.
 type Elements struct {
 	Owner uint16
 	Hop   uint16
@@ -293,7 +314,7 @@ func DecodeElements(msg []byte, n int) (*Elements, error) {
 	r := newReader(msg, TypeElements)
 	m := &Elements{Owner: uint16(r.index(n, "owner"))}
 	m.Hop = r.u16()
-	if r.err == nil && int(m.Hop) >= n {
+	if r.err == nil && int(m.Hop) > n {
 		r.fail("hop %d for %d parties", m.Hop, n)
 	}
 	m.Elems = readItems[psi.Element](r, "elements")
@@ -301,40 +322,74 @@ func DecodeElements(msg []byte, n int) (*Elements, error) {
 }
 
 // Match tells a party the result size and which items of its list qualify.
+// The entries are followed by zero padding up to Padded entries, so that
+// the message's length depends only on sizes the network already shows.
 type Match struct {
 	Size    uint32
-	Matches []psi.Match
+	Padded  uint32
+	Matches []MatchEntry
 }
 
-const matchSize = 4 + 4 + 2
+// A MatchEntry says that the item at position Pos of the party's list is
+// the qualifying record with canonical index Index, that Holders parties
+// hold it, and whether this party is the one holder that adds the record's
+// output mask.
+type MatchEntry struct {
+	Pos        uint32
+	Index      uint32
+	Holders    uint16
+	Designated bool
+}
+
+const (
+	matchSize      = 4 + 4 + 2
+	designatedFlag = 0x8000
+)
 
 func (m *Match) Encode() []byte {
-	w := newWriter(TypeMatch, 8+len(m.Matches)*matchSize)
+	w := newWriter(TypeMatch, 12+int(max(m.Padded, uint32(len(m.Matches))))*matchSize)
 	w.u32(m.Size)
+	w.u32(m.Padded)
 	w.u32(uint32(len(m.Matches)))
 	for _, x := range m.Matches {
 		w.u32(x.Pos)
 		w.u32(x.Index)
-		w.u16(x.Holders)
+		h := x.Holders
+		if x.Designated {
+			h |= designatedFlag
+		}
+		w.u16(h)
 	}
+	w.zeros((int(m.Padded) - len(m.Matches)) * matchSize)
 	return w.b
 }
 
 func DecodeMatch(msg []byte) (*Match, error) {
 	r := newReader(msg, TypeMatch)
-	m := &Match{Size: r.u32()}
-	n := r.count(MaxRecords, matchSize, "matches")
+	m := &Match{Size: r.u32(), Padded: r.u32()}
+	if r.err == nil && (m.Padded > MaxRecords || uint64(m.Padded)*matchSize+4 != uint64(len(r.b))) {
+		r.fail("%d padded entries in %d bytes", m.Padded, len(r.b))
+	}
+	n := r.count(int(m.Padded), matchSize, "matches")
 	if r.err == nil {
-		m.Matches = make([]psi.Match, n)
+		m.Matches = make([]MatchEntry, n)
 		for i := range m.Matches {
-			m.Matches[i] = psi.Match{Pos: r.u32(), Index: r.u32(), Holders: r.u16()}
+			x := MatchEntry{Pos: r.u32(), Index: r.u32()}
+			h := r.u16()
+			x.Holders, x.Designated = h&^designatedFlag, h&designatedFlag != 0
+			if r.err == nil && x.Holders > MaxParties {
+				r.fail("%d holders", x.Holders)
+			}
+			m.Matches[i] = x
 		}
 	}
+	r.padding()
 	return m, r.done()
 }
 
 // Masked is a party's masked vector: Columns columns of Size words each,
-// column after column.
+// column after column (a word per qualifying record and one for the
+// column's total, or only the total).
 type Masked struct {
 	Columns uint16
 	Size    uint32
@@ -383,23 +438,24 @@ func MaskedWords(msg []byte) (columns uint16, size uint32, words []byte, err err
 	return columns, size, words, nil
 }
 
-// Reveal carries the masked aggregates a party may see: the column totals, a
-// digest of the whole aggregate vector, and per-record values for the party's
-// matches in their order (none unless the policy reveals records).
+// Reveal carries the masked aggregates a party may see: the column totals
+// and, if the policy reveals records, the values of the party's matches in
+// the order of its Match, followed by zero padding up to Padded records.
 type Reveal struct {
 	Totals []uint64
-	Digest [KeySize]byte
+	Padded uint32
 	Count  uint32
 	Values []uint64 // Count records × len(Totals) columns, record after record
 }
 
 func (m *Reveal) Encode() []byte {
-	w := newWriter(TypeReveal, 2+8*len(m.Totals)+KeySize+4+8*len(m.Values))
+	w := newWriter(TypeReveal, 10+8*len(m.Totals)*(1+int(max(m.Padded, m.Count))))
 	w.u16(uint16(len(m.Totals)))
 	w.words(m.Totals)
-	w.raw(m.Digest[:])
+	w.u32(m.Padded)
 	w.u32(m.Count)
 	w.words(m.Values)
+	w.zeros((int(m.Padded) - int(m.Count)) * len(m.Totals) * 8)
 	return w.b
 }
 
@@ -411,14 +467,14 @@ func DecodeReveal(msg []byte) (*Reveal, error) {
 	}
 	m := &Reveal{}
 	m.Totals = r.words(cols)
-	m.Digest = r.key()
-	m.Count = r.u32()
-	if r.err == nil && (m.Count > MaxRecords || !r.fits(uint64(m.Count)*uint64(cols))) {
-		r.fail("%d records of %d columns in %d bytes", m.Count, cols, len(r.b))
+	m.Padded, m.Count = r.u32(), r.u32()
+	if r.err == nil && (m.Padded > MaxRecords || m.Count > m.Padded || !r.fits(uint64(m.Padded)*uint64(cols))) {
+		r.fail("%d of %d padded records of %d columns in %d bytes", m.Count, m.Padded, cols, len(r.b))
 	}
 	if r.err == nil {
 		m.Values = r.words(int(m.Count) * cols)
 	}
+	r.padding()
 	return m, r.done()
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // Version is the protocol version carried by every message.
-const Version = 1
+const Version = 2
 
 // Limits of the protocol. They bound what a decoder accepts.
 const (
@@ -97,6 +97,11 @@ func (w *writer) u64(v uint64)     { w.b = binary.BigEndian.AppendUint64(w.b, v)
 func (w *writer) raw(p []byte)     { w.b = append(w.b, p...) }
 func (w *writer) str16(s string)   { w.u16(uint16(len(s))); w.b = append(w.b, s...) }
 func (w *writer) bytes16(p []byte) { w.u16(uint16(len(p))); w.b = append(w.b, p...) }
+func (w *writer) zeros(n int) {
+	if n > 0 {
+		w.b = append(w.b, make([]byte, n)...)
+	}
+}
 func (w *writer) words(v []uint64) {
 	for _, x := range v {
 		w.b = binary.LittleEndian.AppendUint64(w.b, x)
@@ -236,6 +241,17 @@ func (r *reader) words(n int) []uint64 {
 		v[i] = binary.LittleEndian.Uint64(p[8*i:])
 	}
 	return v
+}
+
+// padding consumes the rest of the message, which must be zero bytes.
+func (r *reader) padding() {
+	p := r.take(len(r.b))
+	for _, b := range p {
+		if b != 0 {
+			r.fail("non-zero padding")
+			return
+		}
+	}
 }
 
 // index reads a party index below n (or the coordinator's, if allowed).

@@ -148,7 +148,7 @@ func TestPeek(t *testing.T) {
 			t.Errorf("type %d has no name", typ)
 		}
 	}
-	for _, b := range [][]byte{nil, {}, {Version}, {0, 1}, {2, 1}, {Version, 0}, {Version, 13}, {Version, 0xff}} {
+	for _, b := range [][]byte{nil, {}, {Version}, {0, 1}, {1, 1}, {3, 1}, {Version, 0}, {Version, 13}, {Version, 0xff}} {
 		if typ, err := Peek(b); err == nil || !errors.Is(err, ErrMalformed) {
 			t.Errorf("Peek(%x) = %v, %v; want ErrMalformed", b, typ, err)
 		}
@@ -232,9 +232,15 @@ func TestOpenValidation(t *testing.T) {
 
 func TestHelloValidation(t *testing.T) {
 	dec := decoderFor(TypeHello, 0, 0)
-	mustAccept(t, "no signature", dec, (&Hello{}).Encode())
-	mustAccept(t, "MaxSigLen signature", dec, (&Hello{Sig: make([]byte, MaxSigLen)}).Encode())
-	mustReject(t, "MaxSigLen+1 signature", dec, (&Hello{Sig: make([]byte, MaxSigLen+1)}).Encode())
+	mustAccept(t, "no signature", dec, (&Hello{Bound: 1}).Encode())
+	mustAccept(t, "MaxSigLen signature", dec, (&Hello{Bound: 1, Sig: make([]byte, MaxSigLen)}).Encode())
+	mustReject(t, "MaxSigLen+1 signature", dec, (&Hello{Bound: 1, Sig: make([]byte, MaxSigLen+1)}).Encode())
+	for _, b := range []uint32{2, 1 << 17, MaxRecords} {
+		mustAccept(t, fmt.Sprintf("bound %d", b), dec, (&Hello{Bound: b}).Encode())
+	}
+	for _, b := range []uint32{0, 3, 1000, MaxRecords + 1, MaxRecords << 1, math.MaxUint32} {
+		mustReject(t, fmt.Sprintf("bound %d", b), dec, (&Hello{Bound: b}).Encode())
+	}
 }
 
 func TestPeersValidation(t *testing.T) {
@@ -325,7 +331,6 @@ func TestCountLimits(t *testing.T) {
 	}{
 		{TypeTags, nil, TagSize, 0},
 		{TypeElements, []byte{0, 0, 0, 1}, ElementSize, 3}, // owner 0, hop 1
-		{TypeMatch, []byte{0, 0, 0, 5}, matchSize, 0},      // size 5
 	}
 	for _, l := range lists {
 		dec := decoderFor(l.typ, l.n, 0)
@@ -367,9 +372,10 @@ func TestCountLimits(t *testing.T) {
 	}
 	dec := decoderFor(TypeElements, 3, 0)
 	mustAccept(t, "owner 2 hop 2 of 3", dec, el(2, 2))
+	mustAccept(t, "owner 0 hop 3 of 3 (back at its owner)", dec, el(0, 3))
 	mustReject(t, "owner 3 of 3", dec, el(3, 0))
 	mustReject(t, "owner 0xffff (coordinator) of 3", dec, el(Coordinator, 0))
-	mustReject(t, "hop 3 of 3", dec, el(0, 3))
+	mustReject(t, "hop 4 of 3", dec, el(0, 4))
 	mustReject(t, "hop 0xffff of 3", dec, el(0, 0xffff))
 	mustReject(t, "any owner of 0 parties", decoderFor(TypeElements, 0, 0), el(0, 0))
 }
@@ -399,27 +405,81 @@ func TestMaskedValidation(t *testing.T) {
 	mustReject(t, "256 × 2^22 words (2^33 bytes, 0 mod 2^32), none present", dec, mk(256, 1<<22, 0))
 }
 
+func TestMatchValidation(t *testing.T) {
+	dec := decoderFor(TypeMatch, 0, 0)
+	entries := func(n int) []MatchEntry {
+		out := make([]MatchEntry, n)
+		for i := range out {
+			out[i] = MatchEntry{Pos: uint32(i), Index: uint32(7 * i), Holders: 3, Designated: i%2 == 0}
+		}
+		return out
+	}
+	mk := func(padded uint32, n int) []byte {
+		return (&Match{Size: 9, Padded: padded, Matches: entries(n)}).Encode()
+	}
+	mustAccept(t, "3 of 3", dec, mk(3, 3))
+	mustAccept(t, "3 padded to 10", dec, mk(10, 3))
+	mustAccept(t, "none padded to 4", dec, mk(4, 0))
+	mustAccept(t, "none", dec, mk(0, 0))
+	mustReject(t, "4 entries padded to 3", dec, mk(3, 4))
+	b := mk(10, 3)
+	mustReject(t, "padding one byte short", dec, b[:len(b)-1])
+	mustReject(t, "padding one byte long", dec, append(bytes.Clone(b), 0))
+	c := bytes.Clone(b)
+	c[len(c)-5] = 1
+	mustReject(t, "non-zero padding", dec, c)
+	// The designated flag round-trips and does not count as holders.
+	m, err := DecodeMatch(mk(3, 3))
+	if err != nil || !m.Matches[0].Designated || m.Matches[1].Designated || m.Matches[0].Holders != 3 {
+		t.Fatalf("decoded %+v, %v", m, err)
+	}
+	over := (&Match{Padded: 1, Matches: []MatchEntry{{Holders: MaxParties + 1}}}).Encode()
+	mustReject(t, "MaxParties+1 holders", dec, over)
+	// A padded count beyond the bytes present is refused before allocation.
+	for _, p := range []uint32{MaxRecords, MaxRecords + 1, math.MaxUint32} {
+		b := binary.BigEndian.AppendUint32([]byte{Version, byte(TypeMatch), 0, 0, 0, 9}, p)
+		b = binary.BigEndian.AppendUint32(b, 0)
+		mustReject(t, fmt.Sprintf("padded to %d, nothing present", p), dec, b)
+	}
+}
+
 func TestRevealValidation(t *testing.T) {
 	dec := decoderFor(TypeReveal, 0, 0)
-	mk := func(cols int, count uint32, values int) []byte {
-		return (&Reveal{Totals: make([]uint64, cols), Count: count, Values: make([]uint64, values)}).Encode()
+	// mk writes the message by hand, so that it can claim more padding
+	// than it holds.
+	mk := func(cols int, padded, count uint32, values int) []byte {
+		b := binary.BigEndian.AppendUint16([]byte{Version, byte(TypeReveal)}, uint16(cols))
+		b = append(b, make([]byte, 8*cols)...)
+		b = binary.BigEndian.AppendUint32(b, padded)
+		b = binary.BigEndian.AppendUint32(b, count)
+		b = append(b, make([]byte, 8*values)...)
+		if pad := (int64(padded) - int64(count)) * int64(cols) * 8; pad > 0 && pad < 1<<20 {
+			b = append(b, make([]byte, pad)...)
+		}
+		return b
 	}
-	mustAccept(t, "3 cols, 2 records", dec, mk(3, 2, 6))
-	mustAccept(t, "3 cols, no records", dec, mk(3, 0, 0))
-	mustAccept(t, "MaxColumns cols", dec, mk(MaxColumns, 1, MaxColumns))
-	mustReject(t, "MaxColumns+1 cols", dec, mk(MaxColumns+1, 0, 0))
-	mustReject(t, "count MaxRecords+1", dec, mk(1, MaxRecords+1, 0))
-	mustReject(t, "count MaxUint32", dec, mk(1, math.MaxUint32, 0))
+	mustAccept(t, "3 cols, 2 records", dec, mk(3, 2, 2, 6))
+	mustAccept(t, "3 cols, 2 records padded to 5", dec, mk(3, 5, 2, 6))
+	mustAccept(t, "3 cols, no records", dec, mk(3, 0, 0, 0))
+	mustAccept(t, "MaxColumns cols", dec, mk(MaxColumns, 1, 1, MaxColumns))
+	mustReject(t, "MaxColumns+1 cols", dec, mk(MaxColumns+1, 0, 0, 0))
+	mustReject(t, "count above padding", dec, mk(1, 1, 2, 2))
+	mustReject(t, "padded MaxRecords+1", dec, mk(1, MaxRecords+1, 0, 0))
+	mustReject(t, "padded MaxUint32", dec, mk(1, math.MaxUint32, 0, 0))
 	// With no columns the records take no bytes: only the limit stops them.
-	mustAccept(t, "0 cols, MaxRecords records", dec, mk(0, MaxRecords, 0))
-	mustReject(t, "0 cols, MaxRecords+1 records", dec, mk(0, MaxRecords+1, 0))
-	mustReject(t, "0 cols, MaxUint32 records", dec, mk(0, math.MaxUint32, 0))
-	mustReject(t, "3 cols, 2 records, 5 values", dec, mk(3, 2, 5))
-	mustReject(t, "3 cols, 2 records, 7 values", dec, mk(3, 2, 7))
+	mustAccept(t, "0 cols, MaxRecords records", dec, mk(0, MaxRecords, MaxRecords, 0))
+	mustReject(t, "0 cols, MaxRecords+1 records", dec, mk(0, MaxRecords+1, MaxRecords+1, 0))
+	mustReject(t, "3 cols, 2 records, 5 values", dec, mk(3, 2, 2, 5))
+	mustReject(t, "3 cols, 2 records, 7 values", dec, mk(3, 2, 2, 7))
 	mustReject(t, "totals truncated", dec, (&Reveal{Totals: make([]uint64, 3)}).Encode()[:2+2+8])
+	b := mk(2, 4, 1, 2)
+	c := bytes.Clone(b)
+	c[len(c)-1] = 1
+	mustReject(t, "non-zero padding", dec, c)
+	mustReject(t, "padding short", dec, b[:len(b)-8])
 	// count × cols × 8 wrapping a 32-bit int: 2^29 × 1 × 8 = 2^32.
-	mustReject(t, "2^29 records of 1 column, none present", dec, mk(1, 1<<29, 0))
-	mustReject(t, "2^27 records of 4 columns, none present", dec, mk(4, 1<<27, 0))
+	mustReject(t, "2^29 records of 1 column, none present", dec, mk(1, 1<<29, 1<<29, 0))
+	mustReject(t, "2^27 records of 4 columns, none present", dec, mk(4, 1<<27, 1<<27, 0))
 }
 
 func TestDoneValidation(t *testing.T) {
