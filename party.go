@@ -583,8 +583,9 @@ func (s *partySession) recordMasks() []uint64 {
 	}
 	out := make([]uint64, len(s.matches)*s.cols)
 	forRanges(len(s.matches), func(lo, hi int) {
+		var m mask.RecordMasker
 		for j := lo; j < hi; j++ {
-			mask.RecordMask(out[j*s.cols:(j+1)*s.cols], s.secrets[s.matches[j].Pos])
+			m.Mask(out[j*s.cols:(j+1)*s.cols], s.secrets[s.matches[j].Pos])
 		}
 	})
 	return out
