@@ -98,11 +98,9 @@ func BenchmarkMaskAggregate(b *testing.B) {
 			var elapsed time.Duration
 			for b.Loop() {
 				clear(sum)
-				recMasks := make([][]uint64, n)
-				for i, s := range parties {
+				for _, s := range parties {
 					start := time.Now()
-					recMasks[i] = s.recordMasks()
-					v := s.maskedVector(recMasks[i])
+					v := s.maskedVector()
 					elapsed += time.Since(start)
 					enc := (&wire.Masked{Columns: cols, Size: uint32(size + 1), Words: v}).Encode()
 					_, _, body, err := wire.MaskedWords(enc)
@@ -114,8 +112,8 @@ func BenchmarkMaskAggregate(b *testing.B) {
 					elapsed += time.Since(start)
 				}
 				start := time.Now()
-				for i, s := range parties {
-					s.unmask(reveal, recMasks[i])
+				for _, s := range parties {
+					s.unmask(reveal)
 				}
 				elapsed += time.Since(start)
 			}
@@ -146,15 +144,26 @@ func maskBenchParties(n, cols, size int) []*partySession {
 		s.partsOut, _ = share.NewSeeds(n, i)
 		s.partsIn, _ = share.NewSeeds(n, i)
 		s.maskSeeds = mask.MaskSeeds{Plus: mask.NewSeed(), Minus: mask.NewSeed()}
+		// As in a session: positions (tag order) and canonical indexes
+		// are random against each other and against table rows.
+		rng := rand.New(rand.NewPCG(uint64(i), 9))
 		s.order = make([]int32, size)
 		s.secrets = make([]psi.Secret, size)
 		s.matches = make([]wire.MatchEntry, size)
 		s.posOf = make([]int32, size)
+		s.rows = make([]int32, size)
 		for r := range size {
 			s.order[r] = int32(r)
 			s.secrets[r][0] = byte(r)
-			s.matches[r] = wire.MatchEntry{Pos: uint32(r), Index: uint32(r), Holders: uint16(n), Designated: r%n == i}
 			s.posOf[r] = int32(r)
+		}
+		rng.Shuffle(size, func(a, b int) { s.order[a], s.order[b] = s.order[b], s.order[a] })
+		rng.Shuffle(size, func(a, b int) { s.posOf[a], s.posOf[b] = s.posOf[b], s.posOf[a] })
+		// posOf[j] doubles as the place in the Match (sorted by position).
+		for j := range size {
+			pos := s.posOf[j]
+			s.matches[j] = wire.MatchEntry{Pos: uint32(pos), Index: uint32(j), Holders: uint16(n), Designated: j%n == i}
+			s.rows[j] = s.order[pos]
 		}
 		parties[i] = s
 	}

@@ -28,6 +28,14 @@ import (
 	"github.com/maskshare/maskshare/transport"
 )
 
+// recordMasks returns the output masks of a party's qualifying records in
+// the order of its Match message, as it derives them.
+func recordMasks(ps *partySession) []uint64 {
+	out := make([]uint64, len(ps.rows)*ps.cols)
+	ps.eachRecordMask(ps.rows, func(j int, mu []uint64) { copy(out[int(ps.posOf[j])*ps.cols:], mu) })
+	return out
+}
+
 // recordAll wraps every party's coordinator-side connection in a recorder
 // of its own: msgs[i] is everything party i sent and received, in order.
 func recordAll(s *session) [][][]byte {
@@ -421,7 +429,7 @@ func TestCoordinatorWithPartiesCannotUnmask(t *testing.T) {
 						mask.Expand(stream[c*w:(c+1)*w], outSeed, mask.Domain{Session: ps.sid, Purpose: mask.PurposeOutput, Column: uint32(c)})
 					}
 					streams = append(streams, stream)
-					rm := ps.recordMasks()
+					rm := recordMasks(ps)
 					for q := range ps.matches {
 						masks = append(masks, rm[q*cols:(q+1)*cols])
 					}
@@ -503,11 +511,10 @@ func TestPartiesSeeOnlyTheirRecords(t *testing.T) {
 				if len(m.Matches) != len(own) || int(rv.Count) != len(own) {
 					t.Fatalf("party %d: %d matches and %d values for its %d records", i, len(m.Matches), rv.Count, len(own))
 				}
-				rm := o.sessions[i].recordMasks()
+				rm := recordMasks(o.sessions[i]) // in Match order
 				for q, x := range m.Matches {
 					v, ok := own[x.Index]
-					j := slices.IndexFunc(o.sessions[i].matches, func(e wire.MatchEntry) bool { return e.Index == x.Index })
-					if !ok || j < 0 || int64(rv.Values[q]-rm[j]) != v {
+					if !ok || int64(rv.Values[q]-rm[q]) != v {
 						t.Fatalf("party %d: value %d at index %d is not its own record's output", i, q, x.Index)
 					}
 				}

@@ -95,10 +95,12 @@ type partySession struct {
 	partsOut  []mask.Seed // seeds of the parts this party gives away
 	partsIn   []mask.Seed // seeds of the parts it receives
 	group     [32]byte
-	order     []int32           // order[pos] is the row whose tag was sent at position pos
-	secrets   []psi.Secret      // secrets[pos] is the record secret of the item at pos
+	order     []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
+	listSize  int               // the number of tags sent
+	secrets   []psi.Secret      // secrets[row] is the record secret of the table's row
 	matches   []wire.MatchEntry // in canonical order
 	posOf     []int32           // posOf[j] is the place of matches[j] in the Match message
+	rows      []int32           // rows[j] is the table row of matches[j]
 	size      int
 	abortedBy *AbortError
 }
@@ -185,8 +187,7 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		// (mask, unmask; the coordinator's sum) can be timed apart from the
 		// network, the checks and building the result.
 		s.ph.start("mask")
-		recMasks := s.recordMasks()
-		words := s.maskedVector(recMasks)
+		words := s.maskedVector()
 		s.ph.start("aggregate")
 		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(s.columnWords()), Words: words}).Encode()); err != nil {
 			return nil, s.unavailable(err)
@@ -198,7 +199,7 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		}
 		maskedTotals, valuesDigest = slices.Clone(m.Totals), s.valuesDigest(m)
 		s.ph.start("unmask")
-		s.unmask(m, recMasks)
+		s.unmask(m)
 		s.ph.start("output")
 		s.fillResult(res, m)
 	}
@@ -394,18 +395,22 @@ func (s *partySession) keyedPSI(ctx context.Context) error {
 }
 
 // sendTags sends the tags in ascending order and keeps, by position sent,
-// the row and secret of each. rows maps the tags' order to table rows (nil:
-// the tags are in row order).
+// the row of each, and the secrets by row. rows maps the tags' order to
+// table rows (nil: the tags and secrets are in row order).
 func (s *partySession) sendTags(ctx context.Context, tags []psi.Tag, secrets []psi.Secret, rows []int32) error {
 	sorted, order := psi.Sort(tags)
-	s.secrets = make([]psi.Secret, len(order))
-	for pos, i := range order {
-		s.secrets[pos] = secrets[i]
-		if rows != nil {
+	if rows != nil {
+		s.secrets = make([]psi.Secret, len(secrets))
+		for i, row := range rows {
+			s.secrets[row] = secrets[i]
+		}
+		for pos, i := range order {
 			order[pos] = rows[i]
 		}
+	} else {
+		s.secrets = secrets
 	}
-	s.order = order
+	s.order, s.listSize = order, len(order)
 	if err := s.conn.Send(ctx, (&wire.Tags{Tags: sorted}).Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -513,7 +518,7 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	}
 	s.size = int(m.Size)
 	k := s.params.threshold()
-	if want := padded(s.params.Reveal, len(s.order), s.size); int(m.Padded) != want {
+	if want := padded(s.params.Reveal, s.listSize, s.size); int(m.Padded) != want {
 		return fmt.Errorf("%w: match padded to %d entries, want %d", ErrProtocol, m.Padded, want)
 	}
 	// keys[i] is match i's canonical index and then i: sorted, they give
@@ -522,7 +527,7 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	bad, why := len(m.Matches), error(nil) // the first match in error, and why
 	for i, x := range m.Matches {
 		switch {
-		case int(x.Pos) >= len(s.order) || i > 0 && x.Pos <= m.Matches[i-1].Pos:
+		case int(x.Pos) >= s.listSize || i > 0 && x.Pos <= m.Matches[i-1].Pos:
 			why = fmt.Errorf("%w: match %d names position %d", ErrProtocol, i, x.Pos)
 		case int(x.Index) >= s.size:
 			why = fmt.Errorf("%w: match %d names index %d of %d", ErrProtocol, i, x.Index, s.size)
@@ -550,13 +555,18 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if s.size < s.params.MinResultSize {
 		return fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, s.size)
 	}
-	// Canonical order, so results list records alike at every party.
+	// Canonical order, so results list records alike at every party. The
+	// canonical order is random against table rows: looking each row up
+	// once here leaves one random access per record and column later.
 	s.matches = make([]wire.MatchEntry, len(keys))
 	s.posOf = make([]int32, len(keys))
+	s.rows = make([]int32, len(keys))
 	for j, key := range keys {
 		i := uint32(key)
 		s.matches[j], s.posOf[j] = m.Matches[i], int32(i)
+		s.rows[j] = s.order[m.Matches[i].Pos]
 	}
+	s.order = nil // rows say all that is needed from here on
 	return nil
 }
 
@@ -573,22 +583,24 @@ func (s *partySession) columnWords() int {
 	return 1
 }
 
-// recordMasks returns, for the per-record policy with hidden aggregates,
-// the output masks of the party's qualifying records: words j·cols to
-// (j+1)·cols for s.matches[j]. Each is derived from the record's secret,
-// which only the record's holders know.
-func (s *partySession) recordMasks() []uint64 {
-	if s.params.Reveal != PerRecord || !s.hidden() {
-		return nil
-	}
-	out := make([]uint64, len(s.matches)*s.cols)
-	forRanges(len(s.matches), func(lo, hi int) {
+// recordMasked reports whether records carry output masks: under the
+// per-record policy with the aggregates hidden from the coordinator.
+func (s *partySession) recordMasked() bool {
+	return s.params.Reveal == PerRecord && s.hidden()
+}
+
+// eachRecordMask calls f(i, μ) with the output mask μ of the record in
+// table row rows[i], for every i, on all cores. Each mask is derived from
+// the record's secret, which only the record's holders know; none is kept.
+func (s *partySession) eachRecordMask(rows []int32, f func(i int, mu []uint64)) {
+	forRanges(len(rows), func(lo, hi int) {
 		var m mask.RecordMasker
-		for j := lo; j < hi; j++ {
-			m.Mask(out[j*s.cols:(j+1)*s.cols], s.secrets[s.matches[j].Pos])
+		mu := make([]uint64, s.cols)
+		for i := lo; i < hi; i++ {
+			m.Mask(mu, s.secrets[rows[i]])
+			f(i, mu)
 		}
 	})
-	return out
 }
 
 // totalsMask is the mask that hides the column totals from the
@@ -605,13 +617,27 @@ func (s *partySession) totalsMask() []uint64 {
 
 // maskedVector builds the party's vector: per column, its values at the
 // canonical indexes of its qualifying records (with the record's output
-// mask if it is the designated holder) and its share of the column total
+// mask where it is the designated holder) and its share of the column total
 // (with the totals mask at party 0), then takes its own part, adds the
 // parts it received and its zero-sum mask.
-func (s *partySession) maskedVector(recMasks []uint64) []uint64 {
+func (s *partySession) maskedVector() []uint64 {
 	w := s.columnWords()
 	perRecord := s.params.Reveal == PerRecord
 	words := make([]uint64, s.cols*w)
+	if s.recordMasked() {
+		var designated []int32 // rows, and the canonical index of each
+		var at []uint32
+		for j, x := range s.matches {
+			if x.Designated {
+				designated, at = append(designated, s.rows[j]), append(at, x.Index)
+			}
+		}
+		s.eachRecordMask(designated, func(i int, mu []uint64) {
+			for c, x := range mu {
+				words[c*w+int(at[i])] = x // distinct indexes: no two goroutines write one word
+			}
+		})
+	}
 	var totMask []uint64
 	if s.hidden() && s.index == 0 {
 		totMask = s.totalsMask()
@@ -621,13 +647,10 @@ func (s *partySession) maskedVector(recMasks []uint64) []uint64 {
 		vals := s.table.Values[c]
 		var total uint64
 		for j, x := range s.matches {
-			v := uint64(vals[s.order[x.Pos]])
+			v := uint64(vals[s.rows[j]])
 			total += v
 			if perRecord {
-				if recMasks != nil && x.Designated {
-					v += recMasks[j*s.cols+c]
-				}
-				col[x.Index] = v
+				col[x.Index] += v
 			}
 		}
 		if totMask != nil {
@@ -658,7 +681,7 @@ func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) 
 	}
 	want, pad := 0, 0
 	if s.params.Reveal == PerRecord {
-		want, pad = len(s.matches), padded(PerRecord, len(s.order), s.size)
+		want, pad = len(s.matches), padded(PerRecord, s.listSize, s.size)
 	}
 	if len(m.Totals) != s.cols || int(m.Count) != want || int(m.Padded) != pad {
 		return nil, fmt.Errorf("%w: reveal of %d columns × %d records padded to %d, want %d × %d padded to %d",
@@ -669,19 +692,18 @@ func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) 
 
 // unmask removes the output masks from the totals and the revealed values,
 // in place, unless the coordinator was allowed to see the result.
-func (s *partySession) unmask(m *wire.Reveal, recMasks []uint64) {
+func (s *partySession) unmask(m *wire.Reveal) {
 	if !s.hidden() {
 		return
 	}
 	for c, x := range s.totalsMask() {
 		m.Totals[c] -= x
 	}
-	if m.Count == 0 {
-		return
-	}
-	for j := range s.matches {
-		at := int(s.posOf[j]) * s.cols
-		mask.Sub(m.Values[at:at+s.cols], recMasks[j*s.cols:(j+1)*s.cols])
+	if m.Count != 0 { // values come in the order of the Match: s.posOf
+		s.eachRecordMask(s.rows, func(j int, mu []uint64) {
+			q := int(s.posOf[j])
+			mask.Sub(m.Values[q*s.cols:(q+1)*s.cols], mu)
+		})
 	}
 }
 
@@ -699,7 +721,7 @@ func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
 	forRanges(len(s.matches), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			x := s.matches[j]
-			row := int(s.order[x.Pos])
+			row := int(s.rows[j])
 			r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
 			if values != nil {
 				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
