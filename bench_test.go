@@ -160,10 +160,12 @@ func maskBenchParties(n, cols, size int) []*partySession {
 		rng.Shuffle(size, func(a, b int) { s.order[a], s.order[b] = s.order[b], s.order[a] })
 		rng.Shuffle(size, func(a, b int) { s.posOf[a], s.posOf[b] = s.posOf[b], s.posOf[a] })
 		// posOf[j] doubles as the place in the Match (sorted by position).
+		s.matchPos = make([]uint32, size)
 		for j := range size {
 			pos := s.posOf[j]
 			s.matches[j] = wire.MatchEntry{Pos: uint32(pos), Index: uint32(j), Holders: uint16(n), Designated: j%n == i}
 			s.rows[j] = s.order[pos]
+			s.matchPos[pos] = uint32(pos)
 		}
 		parties[i] = s
 	}
