@@ -86,9 +86,10 @@ func BenchmarkMaskAggregate(b *testing.B) {
 			parties := maskBenchParties(n, cols, size)
 			// Words the protocol expands: each party 2(n−1) part streams
 			// and 2 mask streams per column, over a word per record and
-			// one for the total. The record masks (a hash per record at
-			// every holder) are work beyond the floor.
-			words := int64(n*(2*(n-1)+2)) * cols * int64(size+1)
+			// one for the total; and the record masks (an AES block per
+			// two words, like the streams), derived by every holder to
+			// remove them and by the designated holder to add them.
+			words := int64(n*(2*(n-1)+2))*cols*int64(size+1) + cols*int64(n*size+size)
 			b.SetBytes(words * 8)
 			b.ReportAllocs()
 			sum := make([]uint64, cols*(size+1))
@@ -148,24 +149,22 @@ func maskBenchParties(n, cols, size int) []*partySession {
 		// are random against each other and against table rows.
 		rng := rand.New(rand.NewPCG(uint64(i), 9))
 		s.order = make([]int32, size)
-		s.secrets = make([]psi.Secret, size)
 		s.matches = make([]wire.MatchEntry, size)
 		s.posOf = make([]int32, size)
 		s.rows = make([]int32, size)
 		for r := range size {
 			s.order[r] = int32(r)
-			s.secrets[r][0] = byte(r)
 			s.posOf[r] = int32(r)
 		}
 		rng.Shuffle(size, func(a, b int) { s.order[a], s.order[b] = s.order[b], s.order[a] })
 		rng.Shuffle(size, func(a, b int) { s.posOf[a], s.posOf[b] = s.posOf[b], s.posOf[a] })
 		// posOf[j] doubles as the place in the Match (sorted by position).
-		s.matchPos = make([]uint32, size)
+		s.qualified = make([]psi.Secret, size)
 		for j := range size {
 			pos := s.posOf[j]
 			s.matches[j] = wire.MatchEntry{Pos: uint32(pos), Index: uint32(j), Holders: uint16(n), Designated: j%n == i}
 			s.rows[j] = s.order[pos]
-			s.matchPos[pos] = uint32(pos)
+			s.qualified[pos][0] = byte(pos)
 		}
 		parties[i] = s
 	}

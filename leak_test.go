@@ -31,8 +31,8 @@ import (
 // recordMasks returns the output masks of a party's qualifying records in
 // the order of its Match message, as it derives them.
 func recordMasks(ps *partySession) []uint64 {
-	out := make([]uint64, len(ps.matchPos)*ps.cols)
-	ps.eachRecordMask(ps.matchPos, func(q int, mu []uint64) { copy(out[q*ps.cols:], mu) })
+	out := make([]uint64, len(ps.qualified)*ps.cols)
+	ps.eachRecordMask(len(ps.qualified), identity, func(q int, mu []uint64) { copy(out[q*ps.cols:], mu) })
 	return out
 }
 

@@ -97,11 +97,11 @@ type partySession struct {
 	group     [32]byte
 	order     []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
 	listSize  int               // the number of tags sent
-	secrets   []psi.Secret      // secrets[pos] is the record secret of the item at position pos
+	secrets   []psi.Secret      // secrets[row] is the record secret of a table row (until the Match)
 	matches   []wire.MatchEntry // in canonical order
 	posOf     []int32           // posOf[j] is the place of matches[j] in the Match message
 	rows      []int32           // rows[j] is the table row of matches[j]
-	matchPos  []uint32          // matchPos[q] is the position of entry q of the Match message
+	qualified []psi.Secret      // qualified[q] is the record secret of entry q of the Match message
 	size      int
 	abortedBy *AbortError
 }
@@ -396,13 +396,16 @@ func (s *partySession) keyedPSI(ctx context.Context) error {
 }
 
 // sendTags sends the tags in ascending order and keeps, by position sent,
-// the row and the secret of each. rows maps the order of tags and secrets
-// to table rows (nil: they are in row order).
+// the row of each, and the secrets by row. rows maps the order of tags and
+// secrets to table rows (nil: they are in row order).
 func (s *partySession) sendTags(ctx context.Context, tags []psi.Tag, secrets []psi.Secret, rows []int32) error {
 	sorted, order := psi.Sort(tags)
-	gather(secrets, order) // in place: a million secrets are 16 MB
 	s.secrets = secrets
 	if rows != nil {
+		s.secrets = make([]psi.Secret, len(secrets))
+		for i, row := range rows {
+			s.secrets[row] = secrets[i]
+		}
 		for pos, i := range order {
 			order[pos] = rows[i]
 		}
@@ -558,16 +561,22 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	s.matches = make([]wire.MatchEntry, len(keys))
 	s.posOf = make([]int32, len(keys))
 	s.rows = make([]int32, len(keys))
-	s.matchPos = make([]uint32, len(keys))
-	for q, x := range m.Matches {
-		s.matchPos[q] = x.Pos
-	}
 	for j, key := range keys {
 		i := uint32(key)
 		s.matches[j], s.posOf[j] = m.Matches[i], int32(i)
 		s.rows[j] = s.order[m.Matches[i].Pos]
 	}
-	s.order = nil // rows say all that is needed from here on
+	// Only the qualifying records' secrets are needed from here on, in
+	// the order of the Match, in which the reveal's values come.
+	if s.params.Reveal == PerRecord && s.hidden() {
+		s.qualified = make([]psi.Secret, len(m.Matches))
+		forRanges(len(m.Matches), func(lo, hi int) {
+			for q := lo; q < hi; q++ {
+				s.qualified[q] = s.secrets[s.order[m.Matches[q].Pos]]
+			}
+		})
+	}
+	s.order, s.secrets = nil, nil // rows say all that is needed of them
 	return nil
 }
 
@@ -590,42 +599,22 @@ func (s *partySession) recordMasked() bool {
 	return s.params.Reveal == PerRecord && s.hidden()
 }
 
-// eachRecordMask calls f(i, μ) with the output mask μ of the record at
-// position positions[i], for every i, on all cores. Each mask is derived
-// from the record's secret, which only the record's holders know; none is
-// kept.
-func (s *partySession) eachRecordMask(positions []uint32, f func(i int, mu []uint64)) {
-	forRanges(len(positions), func(lo, hi int) {
+// eachRecordMask calls f(i, μ) for i = 0..n−1 with the output mask μ of
+// the qualifying record of Match entry entry(i), on all cores. Each mask is
+// derived from the record's secret, which only the record's holders know;
+// none is kept.
+func (s *partySession) eachRecordMask(n int, entry func(i int) int, f func(i int, mu []uint64)) {
+	forRanges(n, func(lo, hi int) {
 		var m mask.RecordMasker
 		mu := make([]uint64, s.cols)
 		for i := lo; i < hi; i++ {
-			m.Mask(mu, s.secrets[positions[i]])
+			m.Mask(mu, s.qualified[entry(i)])
 			f(i, mu)
 		}
 	})
 }
 
-// gather permutes v in place so that v[i] becomes the old v[order[i]],
-// following the permutation's cycles: no second copy of v.
-func gather[T any](v []T, order []int32) {
-	done := make([]uint64, (len(v)+63)/64)
-	for i := range v {
-		if done[i/64]>>(i%64)&1 != 0 {
-			continue
-		}
-		first := v[i]
-		j := i
-		for {
-			done[j/64] |= 1 << (j % 64)
-			k := int(order[j])
-			if k == i {
-				v[j] = first
-				break
-			}
-			v[j], j = v[k], k
-		}
-	}
-}
+func identity(i int) int { return i }
 
 // totalsMask is the mask that hides the column totals from the
 // coordinator: derived from the group secret, since every party learns the
@@ -649,14 +638,14 @@ func (s *partySession) maskedVector() []uint64 {
 	perRecord := s.params.Reveal == PerRecord
 	words := make([]uint64, s.cols*w)
 	if s.recordMasked() {
-		var designated []uint32 // positions, and the canonical index of each
+		var designated []int32 // Match entries, and the canonical index of each
 		var at []uint32
-		for _, x := range s.matches {
+		for j, x := range s.matches {
 			if x.Designated {
-				designated, at = append(designated, x.Pos), append(at, x.Index)
+				designated, at = append(designated, s.posOf[j]), append(at, x.Index)
 			}
 		}
-		s.eachRecordMask(designated, func(i int, mu []uint64) {
+		s.eachRecordMask(len(designated), func(i int) int { return int(designated[i]) }, func(i int, mu []uint64) {
 			for c, x := range mu {
 				words[c*w+int(at[i])] = x // distinct indexes: no two goroutines write one word
 			}
@@ -723,8 +712,8 @@ func (s *partySession) unmask(m *wire.Reveal) {
 	for c, x := range s.totalsMask() {
 		m.Totals[c] -= x
 	}
-	if m.Count != 0 { // values come in the order of the Match: ascending positions
-		s.eachRecordMask(s.matchPos, func(q int, mu []uint64) {
+	if m.Count != 0 { // values come in the order of the Match
+		s.eachRecordMask(len(s.qualified), identity, func(q int, mu []uint64) {
 			mask.Sub(m.Values[q*s.cols:(q+1)*s.cols], mu)
 		})
 	}

@@ -217,7 +217,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Bytes = bytesOf(out, cfg.Records)
 
 	if cfg.Floors {
-		f, err := measureFloors(&cfg, params, tables, res.Size)
+		holdings := 0 // qualifying records summed over the parties that hold them
+		for _, r := range out.results {
+			holdings += len(r.Records)
+		}
+		f, err := measureFloors(&cfg, params, tables, res.Size, holdings)
 		if err != nil {
 			return nil, err
 		}

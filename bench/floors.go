@@ -47,7 +47,7 @@ type Floors struct {
 // floorReps is how many times each floor is measured; the fastest counts.
 const floorReps = 3
 
-func measureFloors(cfg *Config, params maskshare.Params, tables []*maskshare.Table, size int) (*Floors, error) {
+func measureFloors(cfg *Config, params maskshare.Params, tables []*maskshare.Table, size, holdings int) (*Floors, error) {
 	f := &Floors{Cores: runtime.GOMAXPROCS(0)}
 	k := cfg.K
 	if k == 0 {
@@ -69,6 +69,9 @@ func measureFloors(cfg *Config, params maskshare.Params, tables []*maskshare.Tab
 	}
 	f.AESWord = AESWordCost(1 << 20)
 	f.MaskWords = MaskWords(cfg.Parties, cfg.Columns, size, params.Reveal == maskshare.PerRecord)
+	if params.Reveal == maskshare.PerRecord && !params.CoordinatorSeesResult {
+		f.MaskWords += RecordMaskWords(cfg.Columns, size, holdings)
+	}
 	f.MaskFloor = float64(f.MaskWords) * f.AESWord / float64(f.Cores)
 	return f, nil
 }
@@ -188,12 +191,21 @@ func AESWordCost(words int) float64 {
 // of size records. Every party adds the n−1 parts it receives, subtracts
 // the n−1 it gives, and applies its zero-sum mask (two streams), over a
 // column of a word per record (per-record policy) and one for the total.
-// The output masks are not PRG streams: the totals' is one word per column,
-// a record's is hashed from its secret (work beyond this floor).
+// The totals mask is one word per column; record masks are counted by
+// RecordMaskWords.
 func MaskWords(n, cols, size int, perRecord bool) int64 {
 	words := 1
 	if perRecord {
 		words += size
 	}
 	return int64(n*(2*(n-1)+2)) * int64(cols) * int64(words)
+}
+
+// RecordMaskWords counts the words of record masks a session derives (an
+// AES block per two words, like the PRG's): every holder derives the mask
+// of each of its qualifying records to remove it (holdings: the qualifying
+// records summed over the parties that hold them), and each record's
+// designated holder once more to add it.
+func RecordMaskWords(cols, size, holdings int) int64 {
+	return int64(cols) * int64(holdings+size)
 }

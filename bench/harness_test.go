@@ -106,7 +106,8 @@ func checkResult(t *testing.T, r *Result) {
 	if f.Join <= 0 || f.JoinSize != r.Size || f.AESWord <= 0 || f.MaskFloor <= 0 || f.Cores < 1 {
 		t.Errorf("floors %+v", f)
 	}
-	if want := MaskWords(c.Parties, c.Columns, r.Size, true); f.MaskWords != want {
+	holdings := c.Parties * r.Size // k = n: every party holds every record
+	if want := MaskWords(c.Parties, c.Columns, r.Size, true) + RecordMaskWords(c.Columns, r.Size, holdings); f.MaskWords != want {
 		t.Errorf("%d mask words, want %d", f.MaskWords, want)
 	}
 	if ecdh := c.Mode == maskshare.ECDH; ecdh != (f.ScalarMul > 0 && f.ScalarMulFloor > 0 && x.EndToEndOverScalarMul > 0) {
