@@ -36,6 +36,37 @@ func recordMasks(ps *partySession) []uint64 {
 	return out
 }
 
+// runRecorded runs a session of params over tables, recording every party's
+// link, and checks the results against the oracle.
+func runRecorded(t *testing.T, params Params, tables []*Table) (outcome, [][][]byte) {
+	t.Helper()
+	s := &session{params: params, tables: tables}
+	msgs := recordAll(s)
+	o := s.run(t)
+	if o.coord != nil {
+		t.Fatal(o.coord)
+	}
+	checkAgainstOracle(t, params, tables, o.results, o.report)
+	return o, msgs
+}
+
+// maskedSum adds up the masked vectors the parties sent: the coordinator's
+// view of the aggregates.
+func maskedSum(t *testing.T, msgs [][][]byte, words int) []uint64 {
+	t.Helper()
+	sum := make([]uint64, words)
+	for i := range msgs {
+		for _, m := range messagesOf(msgs[i], wire.TypeMasked) {
+			v, err := wire.DecodeMasked(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mask.Add(sum, v.Words)
+		}
+	}
+	return sum
+}
+
 // recordAll wraps every party's coordinator-side connection in a recorder
 // of its own: msgs[i] is everything party i sent and received, in order.
 func recordAll(s *session) [][][]byte {
@@ -293,14 +324,7 @@ func TestTotalsPolicyConfirmsNoGuess(t *testing.T) {
 				}
 				tables[i].AddRow(fmt.Sprintf("own-%d", i), 1)
 			}
-			s := &session{params: params, tables: tables}
-			msgs := recordAll(s)
-			o := s.run(t)
-			if o.coord != nil {
-				t.Fatal(o.coord)
-			}
-			checkAgainstOracle(t, params, tables, o.results, o.report)
-
+			o, msgs := runRecorded(t, params, tables)
 			ps := o.sessions[0]
 			var received [][]byte
 			for _, m := range msgs[0] {
@@ -380,27 +404,10 @@ func TestCoordinatorWithPartiesCannotUnmask(t *testing.T) {
 			params := testParams(4, 2)
 			params.Threshold, params.Mode = 2, mode
 			tables := genTables(rng, 4, 2, 800, 1000) // small values: plausibility is easy to judge
-			s := &session{params: params, tables: tables}
-			msgs := recordAll(s)
-			o := s.run(t)
-			if o.coord != nil {
-				t.Fatal(o.coord)
-			}
-			checkAgainstOracle(t, params, tables, o.results, o.report)
+			o, msgs := runRecorded(t, params, tables)
 			size, cols := o.report.Size, len(params.Columns)
 			w := size + 1
-
-			// The coordinator's view: the sum of the masked vectors.
-			sum := make([]uint64, cols*w)
-			for i := range msgs {
-				for _, m := range messagesOf(msgs[i], wire.TypeMasked) {
-					v, err := wire.DecodeMasked(m)
-					if err != nil {
-						t.Fatal(err)
-					}
-					mask.Add(sum, v.Words)
-				}
-			}
+			sum := maskedSum(t, msgs, cols*w)
 			// Who holds which canonical index, for judging only.
 			aggregate := make([][]int64, size)
 			holds := make([][]bool, size)
@@ -486,12 +493,7 @@ func TestPartiesSeeOnlyTheirRecords(t *testing.T) {
 			params := testParams(4, 1)
 			params.Threshold, params.Mode = 2, mode
 			tables := genTables(rng, 4, 1, 300, 1000)
-			s := &session{params: params, tables: tables}
-			msgs := recordAll(s)
-			o := s.run(t)
-			if o.coord != nil {
-				t.Fatal(o.coord)
-			}
+			o, msgs := runRecorded(t, params, tables)
 			for i := range msgs {
 				if len(messagesOf(msgs[i], wire.TypeMasked)) != 1 {
 					t.Fatalf("party %d: %d masked vectors cross its link", i, len(messagesOf(msgs[i], wire.TypeMasked)))
@@ -544,21 +546,9 @@ func TestMaskedAggregatesUniformLowBits(t *testing.T) {
 			}
 		}
 	}
-	s := &session{params: params, tables: tables}
-	msgs := recordAll(s)
-	o := s.run(t)
-	if o.coord != nil {
-		t.Fatal(o.coord)
-	}
+	o, msgs := runRecorded(t, params, tables)
 	size := o.report.Size
-	sum := make([]uint64, size+1)
-	for i := range msgs {
-		v, err := wire.DecodeMasked(messagesOf(msgs[i], wire.TypeMasked)[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		mask.Add(sum, v.Words)
-	}
+	sum := maskedSum(t, msgs, size+1)
 	for bit := range 3 {
 		ones := 0
 		for _, x := range sum[:size] {

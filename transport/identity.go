@@ -319,13 +319,19 @@ func WriteCertificate(path string, cert *x509.Certificate) error {
 	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 }
 
-// LoadCertificate reads the single PEM certificate in the file at path.
-func LoadCertificate(path string) (*x509.Certificate, error) {
+// loadPEM returns the DER of the single PEM block of type typ in the file
+// at path.
+func loadPEM(path, typ string) ([]byte, error) {
 	data, err := readFileLimited(path)
 	if err != nil {
 		return nil, err
 	}
-	der, err := decodeOne(path, data, "CERTIFICATE")
+	return decodeOne(path, data, typ)
+}
+
+// LoadCertificate reads the single PEM certificate in the file at path.
+func LoadCertificate(path string) (*x509.Certificate, error) {
+	der, err := loadPEM(path, "CERTIFICATE")
 	if err != nil {
 		return nil, err
 	}
@@ -349,11 +355,7 @@ func WriteCertificateRequest(path string, csr *x509.CertificateRequest) error {
 // file at path and checks its signature (a request that fails wraps
 // [ErrBadRequest]).
 func LoadCertificateRequest(path string) (*x509.CertificateRequest, error) {
-	data, err := readFileLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	der, err := decodeOne(path, data, "CERTIFICATE REQUEST")
+	der, err := loadPEM(path, "CERTIFICATE REQUEST")
 	if err != nil {
 		return nil, err
 	}
@@ -586,33 +588,4 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), path)
-}
-
-// LoadPeerKey reads the certificate at path, checks that roots vouch for it
-// and that it names name, and returns its Ed25519 key: how a participant
-// learns the identity key another party signs its session keys with.
-func LoadPeerKey(path string, roots *x509.CertPool, name string) (ed25519.PublicKey, error) {
-	data, err := readFileLimited(path)
-	if err != nil {
-		return nil, err
-	}
-	der, err := decodeOne(path, data, "CERTIFICATE")
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("transport: %s: %w", path, err)
-	}
-	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrAuthentication, path, err)
-	}
-	got, key, err := certIdentity(cert)
-	if err != nil {
-		return nil, err
-	}
-	if got != name {
-		return nil, fmt.Errorf("%w: %s names %q, want %q", ErrAuthentication, path, got, name)
-	}
-	return key, nil
 }

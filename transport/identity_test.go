@@ -121,27 +121,3 @@ func TestFiles(t *testing.T) {
 		t.Error("LoadCAPool accepted a key file")
 	}
 }
-
-func TestLoadPeerKey(t *testing.T) {
-	dir := t.TempDir()
-	ca, err := NewCA("ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _ := NewCA("other")
-	id, _ := ca.Issue("bank-a")
-	path := filepath.Join(dir, "bank-a.crt")
-	if err := id.WriteFiles(path, filepath.Join(dir, "bank-a.key")); err != nil {
-		t.Fatal(err)
-	}
-	key, err := LoadPeerKey(path, ca.Pool(), "bank-a")
-	if err != nil || !key.Equal(id.PublicKey()) {
-		t.Fatalf("LoadPeerKey: %v", err)
-	}
-	if _, err := LoadPeerKey(path, ca.Pool(), "bank-b"); !errors.Is(err, ErrAuthentication) {
-		t.Fatalf("wrong name accepted: %v", err)
-	}
-	if _, err := LoadPeerKey(path, other.Pool(), "bank-a"); !errors.Is(err, ErrAuthentication) {
-		t.Fatalf("other CA accepted: %v", err)
-	}
-}
