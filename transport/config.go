@@ -41,19 +41,27 @@ const (
 // speaking anything else is refused.
 const ALPN = "maskshare/1"
 
-// Config configures [Dial], [Listen] and [Router]. A zero field means the
-// documented default; since [Config.TLS] is required, Dial and Listen refuse a
-// nil *Config.
+// Config configures [Dial], [Listen] and [Router]. Make it with
+// [ServerConfig] (for Listen) or [ClientConfig] (for Dial), which also record
+// how to authenticate the peer, then set the other fields; a copy of the
+// struct keeps that record. A zero field means the documented default; since
+// [Config.TLS] is required, Dial and Listen refuse a nil *Config.
 type Config struct {
-	// TLS is the TLS configuration, normally built by [ServerTLSConfig]
-	// (for Listen) or [ClientTLSConfig] (for Dial). Required. It is cloned;
-	// MinVersion is forced to TLS 1.3 and NextProtos to [ALPN]. The peer
-	// must be verified, by a CA or by a pinned key: a configuration made
-	// by ServerTLSConfig or ClientTLSConfig verifies as its [Trust] says
-	// (pass it as returned: a copy is not recognised). Any other must have
-	// crypto/tls verify the peer's chain: a server configuration must set
-	// tls.RequireAndVerifyClientCert, and one that sets InsecureSkipVerify
-	// is refused.
+	// TLS is the TLS configuration. Required. It is cloned; MinVersion is
+	// forced to TLS 1.3 and NextProtos to [ALPN]. The peer must be
+	// verified, by a CA or by a pinned key.
+	//
+	// In a Config made by ServerConfig or ClientConfig, TLS may be changed
+	// in place, but the checks of its [Trust] still apply, and they need
+	// crypto/tls to verify the chain when the Trust has roots. Replacing
+	// TLS by another *tls.Config (even its Clone) makes Dial and Listen
+	// refuse the Config: those checks were made for the original, and
+	// dropping them silently would weaken authentication.
+	//
+	// A TLS brought by the caller in a Config of its own must have
+	// crypto/tls verify the peer's chain, which then names the peer: a
+	// server configuration must set tls.RequireAndVerifyClientCert, and
+	// one that sets InsecureSkipVerify is refused.
 	TLS *tls.Config
 
 	// MaxMessageSize bounds the size of one message, sent or received;
@@ -98,6 +106,10 @@ type Config struct {
 	// Logger receives connection events (handshake failures, refusals,
 	// retries); nil means no logging. Payloads are never logged.
 	Logger *slog.Logger
+
+	// verify authenticates the peer in a Config made by ServerConfig or
+	// ClientConfig; nil in a Config the caller made.
+	verify *verifier
 }
 
 // config is a Config with defaults applied.
@@ -113,7 +125,10 @@ type config struct {
 	log              *slog.Logger
 }
 
-var errNoTLS = errors.New("transport: Config.TLS is required")
+var (
+	errNoTLS       = errors.New("transport: Config.TLS is required")
+	errReplacedTLS = errors.New("transport: Config.TLS is not the one ServerConfig or ClientConfig made (change that one in place)")
+)
 
 // resolve applies defaults. server selects the checks for Listen.
 func (c *Config) resolve(server bool) (*config, error) {
@@ -154,9 +169,21 @@ func (c *Config) resolve(server bool) (*config, error) {
 	}
 
 	// The peer must be verified by a CA or by a pin: by crypto/tls, or by
-	// the verifier of a configuration made by this package, which also
-	// checks the chain when its Trust has roots.
-	r.verify = verifierOf(c.TLS)
+	// the verifier of a Config made by this package, which also checks the
+	// chain when its Trust has roots.
+	r.verify = chainVerifier
+	if v := c.verify; v != nil {
+		if c.TLS != v.tls {
+			return nil, errReplacedTLS
+		}
+		if v.forServer != server {
+			if server {
+				return nil, errors.New("transport: Listen needs a Config from ServerConfig, not ClientConfig")
+			}
+			return nil, errors.New("transport: Dial needs a Config from ClientConfig, not ServerConfig")
+		}
+		r.verify = v
+	}
 	t := c.TLS.Clone()
 	t.MinVersion = tls.VersionTLS13
 	if t.MaxVersion != 0 && t.MaxVersion < tls.VersionTLS13 {
@@ -164,7 +191,7 @@ func (c *Config) resolve(server bool) (*config, error) {
 	}
 	t.NextProtos = []string{ALPN}
 	if t.InsecureSkipVerify && r.verify.chain {
-		return nil, errors.New("transport: Config.TLS.InsecureSkipVerify is refused: the peer must be verified by a CA or by a pinned key (see ClientTLSConfig)")
+		return nil, errors.New("transport: Config.TLS.InsecureSkipVerify is refused: the peer must be verified by a CA or by a pinned key (see ClientConfig)")
 	}
 	if server {
 		if len(t.Certificates) == 0 && t.GetCertificate == nil && t.GetConfigForClient == nil {
@@ -172,7 +199,7 @@ func (c *Config) resolve(server bool) (*config, error) {
 		}
 		pinOnly := t.ClientAuth == tls.RequireAnyClientCert && !r.verify.chain
 		if t.ClientAuth != tls.RequireAndVerifyClientCert && !pinOnly {
-			return nil, errors.New("transport: Config.TLS.ClientAuth must be tls.RequireAndVerifyClientCert, or the configuration must come from ServerTLSConfig with pinned keys")
+			return nil, errors.New("transport: Config.TLS.ClientAuth must be tls.RequireAndVerifyClientCert, or the Config must come from ServerConfig with pinned keys")
 		}
 		// Resumption would skip the client certificate.
 		t.SessionTicketsDisabled = true

@@ -130,11 +130,11 @@ func TestClientFromOtherCARefused(t *testing.T) {
 
 	// The intruder trusts the coordinator's CA but its own certificate
 	// comes from another CA.
-	tc, err := ClientTLSConfig(other.ids["bank-1"], Trust{Roots: p.pool}, coordName)
+	cfg, err := ClientConfig(other.ids["bank-1"], Trust{Roots: p.pool}, coordName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Dial(ctx, l.Addr().String(), "s1", &Config{TLS: tc})
+	_, err = Dial(ctx, l.Addr().String(), "s1", cfg)
 	if err == nil {
 		t.Fatal("Dial succeeded with a certificate from another CA")
 	}
@@ -154,11 +154,11 @@ func TestCoordinatorFromOtherCARefused(t *testing.T) {
 	p := newTestPKI(t, "bank-1")
 	other := newTestPKI(t)
 	// A coordinator certified by another CA, listening for p's parties.
-	stc, err := ServerTLSConfig(other.coord, Trust{Roots: p.pool}, []string{AnyPeer})
+	scfg, err := ServerConfig(other.coord, Trust{Roots: p.pool}, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := listenLoopback(t, &Config{TLS: stc})
+	l := listenLoopback(t, scfg)
 	_, err = Dial(testContext(t), l.Addr().String(), "s1", p.clientConfig(t, "bank-1"))
 	var uae x509.UnknownAuthorityError
 	if !errors.As(err, &uae) || !errors.Is(err, ErrAuthentication) {
@@ -184,11 +184,11 @@ func TestNameNotAllowed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stc, err := ServerTLSConfig(imposter, Trust{Roots: p.pool}, []string{AnyPeer})
+	scfg, err := ServerConfig(imposter, Trust{Roots: p.pool}, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2 := listenLoopback(t, &Config{TLS: stc})
+	l2 := listenLoopback(t, scfg)
 	_, err = Dial(ctx, l2.Addr().String(), "s1", p.clientConfig(t, "bank-1"))
 	var hostErr x509.HostnameError
 	if !errors.As(err, &hostErr) || !errors.Is(err, ErrAuthentication) {
@@ -469,13 +469,13 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := Listen("127.0.0.1:0", cfg); err == nil {
 		t.Error("Listen with negative MaxMessageSize")
 	}
-	if _, err := ServerTLSConfig(p.coord, Trust{Roots: p.pool}, nil); err == nil {
-		t.Error("ServerTLSConfig with an empty allow-list")
+	if _, err := ServerConfig(p.coord, Trust{Roots: p.pool}, nil); err == nil {
+		t.Error("ServerConfig with an empty allow-list")
 	}
-	if _, err := ServerTLSConfig(p.coord, Trust{Roots: p.pool}, []string{AnyPeer, "bank-1"}); err == nil {
-		t.Error("ServerTLSConfig with AnyPeer and a name")
+	if _, err := ServerConfig(p.coord, Trust{Roots: p.pool}, []string{AnyPeer, "bank-1"}); err == nil {
+		t.Error("ServerConfig with AnyPeer and a name")
 	}
-	if _, err := ClientTLSConfig(p.ids["bank-1"], Trust{Roots: p.pool}, "not a name"); err == nil {
-		t.Error("ClientTLSConfig with an invalid coordinator name")
+	if _, err := ClientConfig(p.ids["bank-1"], Trust{Roots: p.pool}, "not a name"); err == nil {
+		t.Error("ClientConfig with an invalid coordinator name")
 	}
 }

@@ -24,7 +24,7 @@ import (
 // coordinator rejecting ours), and a refusal by the coordinator
 // ([RefusedError]).
 //
-// cfg.TLS is required; see [ClientTLSConfig].
+// cfg.TLS is required; see [ClientConfig].
 func Dial(ctx context.Context, addr string, session string, cfg *Config) (Conn, error) {
 	c, err := cfg.resolve(false)
 	if err != nil {

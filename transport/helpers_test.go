@@ -65,20 +65,22 @@ func (p *testPKI) serverConfig(t testing.TB, allowed ...string) *Config {
 	if len(allowed) == 0 {
 		allowed = []string{AnyPeer}
 	}
-	tc, err := ServerTLSConfig(p.coord, Trust{Roots: p.pool}, allowed)
+	cfg, err := ServerConfig(p.coord, Trust{Roots: p.pool}, allowed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Config{TLS: tc, Logger: testLogger(t)}
+	cfg.Logger = testLogger(t)
+	return cfg
 }
 
 func (p *testPKI) clientConfig(t testing.TB, party string) *Config {
 	t.Helper()
-	tc, err := ClientTLSConfig(p.ids[party], Trust{Roots: p.pool}, coordName)
+	cfg, err := ClientConfig(p.ids[party], Trust{Roots: p.pool}, coordName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Config{TLS: tc, Logger: testLogger(t), DialBackoff: 10 * time.Millisecond}
+	cfg.Logger, cfg.DialBackoff = testLogger(t), 10*time.Millisecond
+	return cfg
 }
 
 func listenLoopback(t testing.TB, cfg *Config) *Listener {

@@ -50,7 +50,7 @@ type CA struct {
 
 // An Identity is a long-term Ed25519 key with a certificate naming it. Name is
 // the certificate's CommonName, which is also its DNS subject alternative
-// name; it is the name the other end authenticates (see [ServerTLSConfig]).
+// name; it is the name the other end authenticates (see [ServerConfig]).
 type Identity struct {
 	Name        string
 	Certificate *x509.Certificate

@@ -55,7 +55,7 @@ type Listener struct {
 
 // Listen listens for parties on the TCP address addr (for instance ":7000",
 // or "127.0.0.1:0" for a free loopback port). cfg.TLS is required; see
-// [ServerTLSConfig].
+// [ServerConfig].
 func Listen(addr string, cfg *Config) (*Listener, error) {
 	c, err := cfg.resolve(true)
 	if err != nil {

@@ -6,13 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
-	"sync"
-	"weak"
 )
 
-// AnyPeer, as the only entry of [ServerTLSConfig]'s allow-list, admits any
+// AnyPeer, as the only entry of [ServerConfig]'s allow-list, admits any
 // peer that the [Trust] vouches for. It is not a valid name, so it cannot be
 // confused with one.
 const AnyPeer = "*"
@@ -38,7 +35,7 @@ type Trust struct {
 	Pins map[string]ed25519.PublicKey
 }
 
-// ServerTLSConfig returns the TLS 1.3 configuration of a participant that
+// ServerConfig returns the [Listen] configuration of a participant that
 // presents id and accepts clients as trust says, whose names are in
 // allowedPeers; anything else fails the handshake (with [ErrPeerNotAllowed]
 // for a name not on the list or without a pin, [ErrPinMismatch] for a key
@@ -46,7 +43,11 @@ type Trust struct {
 // peers to a [Router]'s per-session lists. An empty list is an error, so that
 // a missing list never means "everyone"; with pins, every name on the list
 // must be pinned.
-func ServerTLSConfig(id *Identity, trust Trust, allowedPeers []string) (*tls.Config, error) {
+//
+// The other fields of the result are zero: set them before calling Listen.
+// The peer checks travel with the Config, not with its TLS field (see
+// [Config.TLS]).
+func ServerConfig(id *Identity, trust Trust, allowedPeers []string) (*Config, error) {
 	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
@@ -64,6 +65,7 @@ func ServerTLSConfig(id *Identity, trust Trust, allowedPeers []string) (*tls.Con
 			}
 		}
 	}
+	v.forServer = true
 	cfg := &tls.Config{
 		MinVersion:             tls.VersionTLS13,
 		Certificates:           []tls.Certificate{id.TLSCertificate()},
@@ -76,14 +78,15 @@ func ServerTLSConfig(id *Identity, trust Trust, allowedPeers []string) (*tls.Con
 		cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		cfg.ClientCAs = trust.Roots
 	}
-	register(cfg, v)
-	return cfg, nil
+	v.tls = cfg
+	return &Config{TLS: cfg, verify: v}, nil
 }
 
-// ClientTLSConfig returns the TLS 1.3 configuration of a participant that
-// presents id and accepts only a server named serverName that trust vouches
-// for (with pins, serverName must be pinned).
-func ClientTLSConfig(id *Identity, trust Trust, serverName string) (*tls.Config, error) {
+// ClientConfig returns the [Dial] configuration of a participant that presents
+// id and accepts only a server named serverName that trust vouches for (with
+// pins, serverName must be pinned). As with [ServerConfig], set the other
+// fields of the result before calling Dial.
+func ClientConfig(id *Identity, trust Trust, serverName string) (*Config, error) {
 	if err := checkIdentity(id); err != nil {
 		return nil, err
 	}
@@ -114,11 +117,11 @@ func ClientTLSConfig(id *Identity, trust Trust, serverName string) (*tls.Config,
 	}
 	if trust.Roots == nil {
 		// Nothing for crypto/tls to chain to: v checks the pinned key
-		// (Dial accepts this only for configurations made here).
+		// (Dial accepts this only with v).
 		cfg.InsecureSkipVerify = true
 	}
-	register(cfg, v)
-	return cfg, nil
+	v.tls = cfg
+	return &Config{TLS: cfg, verify: v}, nil
 }
 
 func checkIdentity(id *Identity) error {
@@ -150,16 +153,21 @@ func allowList(names []string) (map[string]bool, error) {
 
 // verifier authenticates the peer of a TLS handshake. It runs twice: in the
 // handshake (VerifyConnection, so that a refused peer gets an alert) and
-// again when Dial or the Listener names the peer of the finished handshake.
+// again when Dial or the Listener names the peer of the finished handshake,
+// so that changing the TLS configuration's VerifyConnection cannot bypass it.
 type verifier struct {
-	chain   bool                         // crypto/tls must have verified a chain
-	pins    map[string]ed25519.PublicKey // nil: no pinning
-	allowed map[string]bool              // server side; nil: any name
-	server  string                       // client side: the server's name
+	chain     bool                         // crypto/tls must have verified a chain
+	pins      map[string]ed25519.PublicKey // nil: no pinning
+	allowed   map[string]bool              // server side; nil: any name
+	server    string                       // client side: the server's name
+	forServer bool                         // made by ServerConfig
+	// tls is the configuration made with v, whose roots (or lack of
+	// them) v relies on: resolve pairs v with no other.
+	tls *tls.Config
 }
 
-// chainVerifier is the verifier of a TLS configuration not made by this
-// package: it accepts the peer only if crypto/tls verified its chain.
+// chainVerifier is the verifier of a Config whose TLS the caller brought: it
+// accepts the peer only if crypto/tls verified its chain.
 var chainVerifier = &verifier{chain: true}
 
 func newVerifier(trust Trust) (*verifier, error) {
@@ -227,24 +235,3 @@ func (v *verifier) peer(cs tls.ConnectionState) (string, ed25519.PublicKey, erro
 }
 
 var errNotVerified = errors.New("transport: peer certificate was not verified")
-
-// verifiers maps the configurations made by ServerTLSConfig and
-// ClientTLSConfig to their verifiers. Dial and Listen refuse a configuration
-// that crypto/tls does not verify unless it is one of these, and name the
-// peer with its verifier. An entry goes when its configuration is collected.
-var verifiers sync.Map // weak.Pointer[tls.Config] → *verifier
-
-func register(cfg *tls.Config, v *verifier) {
-	k := weak.Make(cfg)
-	verifiers.Store(k, v)
-	runtime.AddCleanup(cfg, func(k weak.Pointer[tls.Config]) { verifiers.Delete(k) }, k)
-}
-
-// verifierOf returns the verifier of cfg: its own if this package made it,
-// chainVerifier otherwise.
-func verifierOf(cfg *tls.Config) *verifier {
-	if v, ok := verifiers.Load(weak.Make(cfg)); ok {
-		return v.(*verifier)
-	}
-	return chainVerifier
-}

@@ -16,8 +16,8 @@
 //     but its owner ever holds a private key.
 //   - Connections are TLS 1.3 with mutual authentication: each side checks
 //     that the other's certificate holds the pinned key or chains to the
-//     CA, or both, and names an allowed peer ([ServerTLSConfig],
-//     [ClientTLSConfig]).
+//     CA, or both, and names an allowed peer ([ServerConfig],
+//     [ClientConfig]).
 //   - A party calls [Dial], which retries until the coordinator is up; the
 //     coordinator serves sessions through a [Listener] and, for many sessions
 //     at once, a [Router].

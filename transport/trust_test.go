@@ -230,20 +230,22 @@ func mustECDSA(t *testing.T) *ecdsa.PrivateKey {
 // a failed Dial must leave the server with nothing accepted.
 func tryConnect(t *testing.T, srv *Identity, st Trust, cli *Identity, ct Trust) (*Incoming, error) {
 	t.Helper()
-	stc, err := ServerTLSConfig(srv, st, []string{AnyPeer})
+	scfg, err := ServerConfig(srv, st, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctc, err := ClientTLSConfig(cli, ct, srv.Name)
+	ccfg, err := ClientConfig(cli, ct, srv.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tryConfigs(t, stc, ctc)
+	return tryConfigs(t, scfg, ccfg)
 }
 
-func tryConfigs(t *testing.T, stc, ctc *tls.Config) (*Incoming, error) {
+// tryConfigs is tryConnect with the server's and the client's Configs.
+func tryConfigs(t *testing.T, scfg, ccfg *Config) (*Incoming, error) {
 	t.Helper()
-	l := listenLoopback(t, &Config{TLS: stc, Logger: testLogger(t)})
+	scfg.Logger, ccfg.Logger = testLogger(t), testLogger(t)
+	l := listenLoopback(t, scfg)
 	ctx := testContext(t)
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -252,7 +254,7 @@ func tryConfigs(t *testing.T, stc, ctc *tls.Config) (*Incoming, error) {
 		in, _ := l.Accept(actx)
 		ch <- in
 	}()
-	c, err := Dial(ctx, l.Addr().String(), "s1", &Config{TLS: ctc, Logger: testLogger(t)})
+	c, err := Dial(ctx, l.Addr().String(), "s1", ccfg)
 	if err != nil {
 		cancel()
 		if in := <-ch; in != nil {
@@ -395,34 +397,34 @@ func selfSignedWith(t *testing.T, key ed25519.PrivateKey, cn string, dns []strin
 func TestTrustConfigErrors(t *testing.T) {
 	id, _ := NewSelfSigned(coordName)
 	bank, _ := NewSelfSigned("bank-1")
-	if _, err := ServerTLSConfig(id, Trust{}, []string{AnyPeer}); !errors.Is(err, ErrNoTrust) {
-		t.Errorf("ServerTLSConfig with no trust: %v", err)
+	if _, err := ServerConfig(id, Trust{}, []string{AnyPeer}); !errors.Is(err, ErrNoTrust) {
+		t.Errorf("ServerConfig with no trust: %v", err)
 	}
-	if _, err := ClientTLSConfig(id, Trust{Pins: map[string]ed25519.PublicKey{}}, "x"); !errors.Is(err, ErrNoTrust) {
-		t.Errorf("ClientTLSConfig with no trust: %v", err)
+	if _, err := ClientConfig(id, Trust{Pins: map[string]ed25519.PublicKey{}}, "x"); !errors.Is(err, ErrNoTrust) {
+		t.Errorf("ClientConfig with no trust: %v", err)
 	}
-	if _, err := ClientTLSConfig(bank, Trust{Pins: pins(bank)}, coordName); err == nil {
-		t.Error("ClientTLSConfig without a pin for the server")
+	if _, err := ClientConfig(bank, Trust{Pins: pins(bank)}, coordName); err == nil {
+		t.Error("ClientConfig without a pin for the server")
 	}
-	if _, err := ServerTLSConfig(id, Trust{Pins: pins(bank)}, []string{"bank-1", "bank-2"}); err == nil {
-		t.Error("ServerTLSConfig allowing a peer without a pin")
+	if _, err := ServerConfig(id, Trust{Pins: pins(bank)}, []string{"bank-1", "bank-2"}); err == nil {
+		t.Error("ServerConfig allowing a peer without a pin")
 	}
-	if _, err := ServerTLSConfig(id, Trust{Pins: map[string]ed25519.PublicKey{"bank-1": make([]byte, 31)}}, []string{AnyPeer}); !errors.Is(err, ErrBadPublicKey) {
+	if _, err := ServerConfig(id, Trust{Pins: map[string]ed25519.PublicKey{"bank-1": make([]byte, 31)}}, []string{AnyPeer}); !errors.Is(err, ErrBadPublicKey) {
 		t.Errorf("a short pin: %v", err)
 	}
-	if _, err := ServerTLSConfig(id, Trust{Pins: map[string]ed25519.PublicKey{"bank 1": bank.PublicKey()}}, []string{AnyPeer}); !errors.Is(err, ErrBadName) {
+	if _, err := ServerConfig(id, Trust{Pins: map[string]ed25519.PublicKey{"bank 1": bank.PublicKey()}}, []string{AnyPeer}); !errors.Is(err, ErrBadName) {
 		t.Errorf("a pin for an invalid name: %v", err)
 	}
 	// Pins are copied: changing the map afterwards changes nothing.
 	m := pins(bank)
-	stc, err := ServerTLSConfig(id, Trust{Pins: m}, []string{AnyPeer})
+	scfg, err := ServerConfig(id, Trust{Pins: m}, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}
 	other, _ := NewSelfSigned("bank-1")
 	m["bank-1"] = other.PublicKey()
-	ctc, _ := ClientTLSConfig(other, Trust{Pins: pins(id)}, coordName)
-	if _, err := tryConfigs(t, stc, ctc); !errors.Is(err, ErrAuthentication) {
+	ccfg, _ := ClientConfig(other, Trust{Pins: pins(id)}, coordName)
+	if _, err := tryConfigs(t, scfg, ccfg); !errors.Is(err, ErrAuthentication) {
 		t.Errorf("a pin changed after the configuration was made: %v", err)
 	}
 }
@@ -437,20 +439,22 @@ func TestUnverifiedConfigRefused(t *testing.T) {
 	bank := p.ids["bank-1"]
 
 	// Hand-made: skips verification and checks nothing instead.
-	handMade := &tls.Config{Certificates: []tls.Certificate{bank.TLSCertificate()}, InsecureSkipVerify: true}
-	// Made here for pins, but copied: the copy is not recognised.
-	pinned, err := ClientTLSConfig(bank, Trust{Pins: pins(p.coord)}, coordName)
+	handMade := &Config{TLS: &tls.Config{Certificates: []tls.Certificate{bank.TLSCertificate()}, InsecureSkipVerify: true}}
+	// Made here for pins, but its TLS taken into a Config of the caller's
+	// own: without the pins, nothing verifies the server.
+	pinned, err := ClientConfig(bank, Trust{Pins: pins(p.coord)}, coordName)
 	if err != nil {
 		t.Fatal(err)
 	}
+	taken := &Config{TLS: pinned.TLS}
 	// Made here for a CA, then told to skip verification.
-	skipping, err := ClientTLSConfig(bank, Trust{Roots: p.pool}, coordName)
+	skipping, err := ClientConfig(bank, Trust{Roots: p.pool}, coordName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	skipping.InsecureSkipVerify = true
-	for name, tc := range map[string]*tls.Config{"hand-made": handMade, "copied": pinned.Clone(), "CA config skipping": skipping} {
-		if _, err := Dial(ctx, addr, "s1", &Config{TLS: tc}); err == nil || !strings.Contains(err.Error(), "InsecureSkipVerify") {
+	skipping.TLS.InsecureSkipVerify = true
+	for name, cfg := range map[string]*Config{"hand-made": handMade, "TLS taken out": taken, "CA config skipping": skipping} {
+		if _, err := Dial(ctx, addr, "s1", cfg); err == nil || !strings.Contains(err.Error(), "InsecureSkipVerify") {
 			t.Errorf("%s: Dial: %v", name, err)
 		}
 	}
@@ -460,21 +464,139 @@ func TestUnverifiedConfigRefused(t *testing.T) {
 	}
 
 	// Servers: a hand-made one that does not verify client certificates,
-	// and a CA configuration told not to.
-	noVerify := &tls.Config{Certificates: []tls.Certificate{p.coord.TLSCertificate()}, ClientAuth: tls.RequireAnyClientCert}
+	// a CA configuration told not to, and the TLS of a pin-only one in a
+	// Config of the caller's own.
+	noVerify := &Config{TLS: &tls.Config{Certificates: []tls.Certificate{p.coord.TLSCertificate()}, ClientAuth: tls.RequireAnyClientCert}}
 	caServer := mustServer(t, p.coord, Trust{Roots: p.pool})
-	caServer.ClientAuth = tls.RequireAnyClientCert
-	for name, tc := range map[string]*tls.Config{"hand-made": noVerify, "CA config not verifying": caServer, "copied": mustServer(t, p.coord, Trust{Pins: pins(bank)}).Clone()} {
-		if l, err := Listen("127.0.0.1:0", &Config{TLS: tc}); err == nil {
+	caServer.TLS.ClientAuth = tls.RequireAnyClientCert
+	takenServer := &Config{TLS: mustServer(t, p.coord, Trust{Pins: pins(bank)}).TLS}
+	for name, cfg := range map[string]*Config{"hand-made": noVerify, "CA config not verifying": caServer, "TLS taken out": takenServer} {
+		if l, err := Listen("127.0.0.1:0", cfg); err == nil {
 			l.Close()
 			t.Errorf("%s: Listen accepted a server that does not verify clients", name)
 		}
 	}
 }
 
-func mustServer(t *testing.T, id *Identity, trust Trust) *tls.Config {
+// TestConfigCopied checks that a copy of a Config made by ServerConfig or
+// ClientConfig keeps its peer checks, while a hand-made TLS configuration
+// that skips verification is still refused.
+func TestConfigCopied(t *testing.T) {
+	coord, _ := NewSelfSigned(coordName)
+	a, _ := NewSelfSigned("bank-a")
+	b, _ := NewSelfSigned("bank-b")
+	scfg, err := ServerConfig(coord, Trust{Pins: pins(a, b)}, []string{"bank-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf := func(c *Config) *Config { d := *c; return &d }
+	for _, id := range []*Identity{a, b} {
+		ccfg, err := ClientConfig(id, Trust{Pins: pins(coord)}, coordName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := tryConfigs(t, copyOf(scfg), copyOf(ccfg))
+		switch {
+		case id == a && (err != nil || in.Peer != "bank-a"):
+			t.Errorf("bank-a through copied Configs: %v", err)
+		case id == b && !errors.Is(err, ErrAuthentication):
+			// The copy keeps the allow-list.
+			t.Errorf("bank-b, not on the copied allow-list: %v", err)
+		}
+	}
+
+	handMade := &Config{TLS: &tls.Config{Certificates: []tls.Certificate{a.TLSCertificate()}, InsecureSkipVerify: true}}
+	if _, err := Dial(cancelledContext(), "127.0.0.1:1", "s1", handMade); err == nil || !strings.Contains(err.Error(), "InsecureSkipVerify") {
+		t.Errorf("hand-made InsecureSkipVerify: Dial: %v", err)
+	}
+}
+
+// TestReplacedTLSRefused checks that a Config made by ServerConfig or
+// ClientConfig whose TLS was replaced, even by its own clone, is refused
+// rather than checked by the chain alone: the clone of a CA configuration
+// would pass that check but lose its allow-list and pins.
+func TestReplacedTLSRefused(t *testing.T) {
+	p := newTestPKI(t, "bank-1")
+	bank := p.ids["bank-1"]
+	// Nothing is dialled: the Config is refused first.
+	ctx := cancelledContext()
+	for _, trust := range []Trust{{Roots: p.pool}, {Pins: pins(p.coord, bank)}, {Roots: p.pool, Pins: pins(p.coord, bank)}} {
+		scfg, err := ServerConfig(p.coord, trust, []string{"bank-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scfg.TLS = scfg.TLS.Clone()
+		if l, err := Listen("127.0.0.1:0", scfg); !errors.Is(err, errReplacedTLS) {
+			if err == nil {
+				l.Close()
+			}
+			t.Errorf("Listen with a replaced TLS: %v", err)
+		}
+		ccfg, err := ClientConfig(bank, trust, coordName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ccfg.TLS = ccfg.TLS.Clone()
+		if _, err := Dial(ctx, "127.0.0.1:1", "s1", ccfg); !errors.Is(err, errReplacedTLS) {
+			t.Errorf("Dial with a replaced TLS: %v", err)
+		}
+	}
+
+	// Each side's Config is for that side only.
+	if _, err := Dial(ctx, "127.0.0.1:1", "s1", p.serverConfig(t)); err == nil || !strings.Contains(err.Error(), "ClientConfig") {
+		t.Errorf("Dial with a server Config: %v", err)
+	}
+	if l, err := Listen("127.0.0.1:0", p.clientConfig(t, "bank-1")); err == nil || !strings.Contains(err.Error(), "ServerConfig") {
+		if err == nil {
+			l.Close()
+		}
+		t.Errorf("Listen with a client Config: %v", err)
+	}
+}
+
+// TestVerifyConnectionReplaced checks that the peer checks run again when
+// the peer is named, so that removing VerifyConnection from the TLS of a
+// Config made here lets no unpinned peer in.
+func TestVerifyConnectionReplaced(t *testing.T) {
+	coord, _ := NewSelfSigned(coordName)
+	coord2, _ := NewSelfSigned(coordName)
+	bank, _ := NewSelfSigned("bank-1")
+	bank2, _ := NewSelfSigned("bank-1")
+
+	// The server does not check in the handshake; a client with the wrong
+	// key gets no further.
+	scfg := mustServer(t, coord, Trust{Pins: pins(bank)})
+	scfg.TLS.VerifyConnection = nil
+	ccfg, err := ClientConfig(bank2, Trust{Pins: pins(coord)}, coordName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tryConfigs(t, scfg, ccfg); err == nil {
+		t.Error("the server admitted a client with the wrong key")
+	}
+
+	// The client does not check in the handshake; it refuses a server
+	// with the wrong key all the same.
+	ccfg, err = ClientConfig(bank, Trust{Pins: pins(coord)}, coordName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccfg.TLS.VerifyConnection = nil
+	if _, err := tryConfigs(t, mustServer(t, coord2, Trust{Pins: pins(bank)}), ccfg); !errors.Is(err, ErrPinMismatch) {
+		t.Errorf("Dial to a server with the wrong key: %v", err)
+	}
+}
+
+// cancelledContext makes Dial fail at once should it get past its checks.
+func cancelledContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+func mustServer(t *testing.T, id *Identity, trust Trust) *Config {
 	t.Helper()
-	c, err := ServerTLSConfig(id, trust, []string{AnyPeer})
+	c, err := ServerConfig(id, trust, []string{AnyPeer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,11 +45,12 @@ func runCoordinator(ctx context.Context, args []string) error {
 			return fmt.Errorf("%s: sessions[%d]: %w", *configPath, i, err)
 		}
 	}
-	serverTLS, err := transport.ServerTLSConfig(setup.id, setup.trust, setup.allowed)
+	tcfg, err := transport.ServerConfig(setup.id, setup.trust, setup.allowed)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *configPath, err)
 	}
-	l, err := transport.Listen(cfg.Listen, &transport.Config{TLS: serverTLS, Logger: log})
+	tcfg.Logger = log
+	l, err := transport.Listen(cfg.Listen, tcfg)
 	if err != nil {
 		return err
 	}
@@ -146,12 +147,13 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	clientTLS, err := transport.ClientTLSConfig(setup.id, setup.coordTrust, cfg.CoordinatorName)
+	tcfg, err := transport.ClientConfig(setup.id, setup.coordTrust, cfg.CoordinatorName)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *configPath, err)
 	}
+	tcfg.Logger = log
 	start := time.Now()
-	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, &transport.Config{TLS: clientTLS, Logger: log})
+	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, tcfg)
 	if err != nil {
 		return err
 	}

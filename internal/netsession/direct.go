@@ -158,11 +158,12 @@ func NewDirect(id *transport.Identity, trust transport.Trust, listen string, pee
 		names = append(names, name)
 		d.allowed[name] = true
 	}
-	serverTLS, err := transport.ServerTLSConfig(id, trust, names)
+	scfg, err := transport.ServerConfig(id, trust, names)
 	if err != nil {
 		return nil, fmt.Errorf("netsession: direct links: %w", err)
 	}
-	if d.l, err = transport.Listen(listen, &transport.Config{TLS: serverTLS, Logger: log, MaxMessageSize: maxDirectMessage}); err != nil {
+	scfg.Logger, scfg.MaxMessageSize = log, maxDirectMessage
+	if d.l, err = transport.Listen(listen, scfg); err != nil {
 		return nil, fmt.Errorf("netsession: direct links: %w", err)
 	}
 	for range acceptors {
@@ -333,11 +334,11 @@ func (d *Direct) Send(ctx context.Context, session [32]byte, peer string, msg []
 	if len(msg) < minDirectMessage || len(msg) > maxDirectMessage {
 		return fmt.Errorf("netsession: direct delivery of %d bytes; want %d to %d", len(msg), minDirectMessage, maxDirectMessage)
 	}
-	clientTLS, err := transport.ClientTLSConfig(d.id, d.trust, peer)
+	cfg, err := transport.ClientConfig(d.id, d.trust, peer)
 	if err != nil {
 		return fmt.Errorf("netsession: direct delivery to %s: %w", peer, err)
 	}
-	cfg := &transport.Config{TLS: clientTLS, Logger: d.log, MaxMessageSize: maxDirectMessage}
+	cfg.Logger, cfg.MaxMessageSize = d.log, maxDirectMessage
 	conn, err := transport.Dial(ctx, addr, hex.EncodeToString(session[:]), cfg)
 	if err != nil {
 		return fmt.Errorf("netsession: direct delivery to %s: %w", peer, err)

@@ -81,11 +81,11 @@ func (n *directNet) rawDeliver(ctx context.Context, t *testing.T, from, session 
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientTLS, err := transport.ClientTLSConfig(id, transport.Trust{Roots: n.ca.Pool()}, "bob")
+	cfg, err := transport.ClientConfig(id, transport.Trust{Roots: n.ca.Pool()}, "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := transport.Dial(ctx, n.bob.Addr(), session, &transport.Config{TLS: clientTLS})
+	conn, err := transport.Dial(ctx, n.bob.Addr(), session, cfg)
 	if err != nil {
 		return err
 	}
@@ -345,11 +345,11 @@ func TestDirectSendUnacknowledged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverTLS, err := transport.ServerTLSConfig(silentID, transport.Trust{Roots: ca.Pool()}, []string{"alice"})
+	scfg, err := transport.ServerConfig(silentID, transport.Trust{Roots: ca.Pool()}, []string{"alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := transport.Listen("127.0.0.1:0", &transport.Config{TLS: serverTLS})
+	l, err := transport.Listen("127.0.0.1:0", scfg)
 	if err != nil {
 		t.Fatal(err)
 	}

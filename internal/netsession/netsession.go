@@ -155,7 +155,7 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 	// gives the parties: public keys only.
 	partiesTrust := transport.Trust{Pins: keys}
 	coordTrust := transport.Trust{Pins: map[string]ed25519.PublicKey{CoordinatorName: coordID.PublicKey()}}
-	serverTLS, err := transport.ServerTLSConfig(coordID, partiesTrust, params.Parties)
+	scfg, err := transport.ServerConfig(coordID, partiesTrust, params.Parties)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +163,8 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 	if cfg != nil {
 		logger = cfg.Logger
 	}
-	l, err := transport.Listen("127.0.0.1:0", &transport.Config{TLS: serverTLS, Logger: logger})
+	scfg.Logger = logger
+	l, err := transport.Listen("127.0.0.1:0", scfg)
 	if err != nil {
 		return nil, err
 	}
@@ -222,12 +223,13 @@ func RunLoopbackWith(ctx context.Context, params maskshare.Params, tables []*mas
 		if err != nil {
 			return nil, err
 		}
-		clientTLS, err := transport.ClientTLSConfig(ids[i], coordTrust, CoordinatorName)
+		ccfg, err := transport.ClientConfig(ids[i], coordTrust, CoordinatorName)
 		if err != nil {
 			return nil, err
 		}
+		ccfg.Logger = logger
 		g.Go(func() error {
-			out.Results[i], out.PartyStats[i], errs[i] = Join(ctx, l.Addr().String(), session, party, &transport.Config{TLS: clientTLS, Logger: logger})
+			out.Results[i], out.PartyStats[i], errs[i] = Join(ctx, l.Addr().String(), session, party, ccfg)
 			return nil
 		})
 	}

@@ -59,11 +59,11 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 	}
 	coordID, _ := ca.Issue(CoordinatorName)
 	params := demo.Params(3, maskshare.Keyed, 0)
-	serverTLS, err := transport.ServerTLSConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
+	scfg, err := transport.ServerConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := transport.Listen("127.0.0.1:0", &transport.Config{TLS: serverTLS})
+	l, err := transport.Listen("127.0.0.1:0", scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,14 +92,14 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 		})
 		for i, name := range params.Parties {
 			id, _ := ca.Issue(name)
-			clientTLS, _ := transport.ClientTLSConfig(id, transport.Trust{Roots: ca.Pool()}, CoordinatorName)
+			ccfg, _ := transport.ClientConfig(id, transport.Trust{Roots: ca.Pool()}, CoordinatorName)
 			party, err := maskshare.NewParty(name, params, tables[i], partyCfgs[i])
 			if err != nil {
 				t.Error(err)
 				continue
 			}
 			g.Go(func() error {
-				o.results[i], _, o.errs[i] = Join(ctx, l.Addr().String(), session, party, &transport.Config{TLS: clientTLS})
+				o.results[i], _, o.errs[i] = Join(ctx, l.Addr().String(), session, party, ccfg)
 				return nil
 			})
 		}
