@@ -283,16 +283,26 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		}
 
 		s.ph.start("reveal")
+		// A party's records come in the order of its Match, which is random
+		// against the canonical order: with the aggregates record by record,
+		// each of its records is one read, not one per column.
+		var byRecord []uint64
+		if reveal == PerRecord {
+			byRecord = make([]uint64, size*cols)
+			forColumns(cols, func(c int) {
+				for r, x := range sum[c*w : c*w+size] {
+					byRecord[r*cols+c] = x
+				}
+			})
+		}
 		for i := range s.conns {
 			m := &wire.Reveal{Totals: maskedTotals}
 			if reveal == PerRecord {
 				m.Padded = uint32(padded(reveal, rep.SetSizes[i], size))
 				m.Count = uint32(len(matches[i]))
-				m.Values = make([]uint64, 0, len(matches[i])*cols)
-				for _, x := range matches[i] {
-					for c := 0; c < cols; c++ {
-						m.Values = append(m.Values, sum[c*w+int(x.Index)])
-					}
+				m.Values = make([]uint64, len(matches[i])*cols)
+				for q, x := range matches[i] {
+					copy(m.Values[q*cols:(q+1)*cols], byRecord[int(x.Index)*cols:])
 				}
 			}
 			if err := s.send(ctx, i, m.Encode()); err != nil {

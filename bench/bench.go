@@ -163,7 +163,7 @@ type Ratios struct {
 	EndToEndOverScalarMul float64 `json:"end_to_end_over_scalar_mul_floor,omitempty"`
 	MaskAggregateOverAES  float64 `json:"mask_aggregate_over_aes_floor"`
 	// MaskWindowOverAES is the whole masking-and-aggregation window (with
-	// transport, digest and result building) over the same floor.
+	// transport and result building) over the same floor.
 	MaskWindowOverAES float64 `json:"mask_window_over_aes_floor"`
 }
 
