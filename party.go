@@ -600,21 +600,23 @@ func (s *partySession) recordMasked() bool {
 }
 
 // eachRecordMask calls f(i, μ) for i = 0..n−1 with the output mask μ of
-// the qualifying record of Match entry entry(i), on all cores. Each mask is
-// derived from the record's secret, which only the record's holders know;
-// none is kept.
+// the qualifying record of Match entry entry(i) (entry i if entry is nil),
+// on all cores. Each mask is derived from the record's secret, which only
+// the record's holders know; none is kept.
 func (s *partySession) eachRecordMask(n int, entry func(i int) int, f func(i int, mu []uint64)) {
 	forRanges(n, func(lo, hi int) {
 		var m mask.RecordMasker
 		mu := make([]uint64, s.cols)
 		for i := lo; i < hi; i++ {
-			m.Mask(mu, s.qualified[entry(i)])
+			q := i
+			if entry != nil {
+				q = entry(i)
+			}
+			m.Mask(mu, s.qualified[q])
 			f(i, mu)
 		}
 	})
 }
-
-func identity(i int) int { return i }
 
 // totalsMask is the mask that hides the column totals from the
 // coordinator: derived from the group secret, since every party learns the
@@ -713,7 +715,7 @@ func (s *partySession) unmask(m *wire.Reveal) {
 		m.Totals[c] -= x
 	}
 	if m.Count != 0 { // values come in the order of the Match
-		s.eachRecordMask(len(s.qualified), identity, func(q int, mu []uint64) {
+		s.eachRecordMask(len(s.qualified), nil, func(q int, mu []uint64) {
 			mask.Sub(m.Values[q*s.cols:(q+1)*s.cols], mu)
 		})
 	}
