@@ -233,6 +233,12 @@ func (m *msgReader) begin(h frameHeader) error {
 			}
 			m.dst = m.chunkLen[:]
 		case compressed:
+			// A sender compresses only what shrinks, so a compressed
+			// payload above the message limit is refused before it is
+			// read, as an uncompressed one is.
+			if int64(h.length) > m.maxMsg {
+				return &SizeError{Size: uint64(h.length), Limit: m.maxMsg}
+			}
 			m.dst = m.scratchBuf(h.length)
 		default:
 			if int64(h.length) > m.maxMsg {
@@ -248,6 +254,9 @@ func (m *msgReader) begin(h frameHeader) error {
 		return frameErrorf("empty chunk")
 	}
 	if compressed {
+		if remaining := m.total - int64(len(m.msg)); int64(h.length) > remaining {
+			return frameErrorf("compressed chunk of %d bytes exceeds the %d bytes left of the message", h.length, remaining)
+		}
 		m.dst = m.scratchBuf(h.length)
 		return nil
 	}

@@ -178,6 +178,12 @@ func TestMessageErrors(t *testing.T) {
 	if !errors.Is(err, ErrMessageTooLarge) {
 		t.Errorf("compressed frame over MaxMessageSize: %v", err)
 	}
+	// A compressed payload longer than MaxMessageSize is refused by its
+	// frame header, before its bytes are read (none are present here).
+	head := frame(flagCompressed, make([]byte, 100))[:6]
+	if _, err = decodeAll(bytes.NewReader(head), maxFrame, 99); !errors.As(err, &se) || se.Size != 100 {
+		t.Errorf("compressed payload over MaxMessageSize: %v", err)
+	}
 }
 
 // TestOversizeNotAllocated checks that a peer declaring a huge message gets
