@@ -389,6 +389,7 @@ func canonicalOrder(found [][]psi.Match, size int) [][]wire.MatchEntry {
 // element it blinds to the owner's rows, nor to what another party saw.
 func (s *coordSession) blindingRounds(ctx context.Context) error {
 	lists := make([][]psi.Element, s.n)
+	macs := make([][32]byte, s.n) // from each list's last producer to its next consumer
 	// Hop 0: every party sends its own list blinded with its one-time key.
 	if err := s.gather(ctx, wire.TypeElements, func(i int, msg []byte) error {
 		m, err := wire.DecodeElements(msg, s.n)
@@ -398,7 +399,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 		if int(m.Owner) != i || m.Hop != 0 || !withinBound(len(m.Elems), s.hellos[i].Bound) {
 			return fmt.Errorf("%w: party %s sent list %d hop %d with %d elements, want its own list within its bound %d", ErrProtocol, s.params.Parties[i], m.Owner, m.Hop, len(m.Elems), s.hellos[i].Bound)
 		}
-		lists[i] = m.Elems
+		lists[i], macs[i] = m.Elems, m.MAC
 		return nil
 	}); err != nil {
 		return err
@@ -414,7 +415,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 			for to, from := range perms[owner] {
 				shuffled[to] = lists[owner][from]
 			}
-			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), Elems: shuffled}).Encode()
+			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), MAC: macs[owner], Elems: shuffled}).Encode()
 			if err := s.send(ctx, j, msg); err != nil {
 				return err
 			}
@@ -432,6 +433,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 			for to, from := range perms[owner] {
 				lists[owner][from] = m.Elems[to]
 			}
+			macs[owner] = m.MAC
 			return nil
 		}); err != nil {
 			return err
@@ -439,7 +441,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 	}
 	// Hop n: every list goes back to its owner, in the owner's order.
 	for i := range s.conns {
-		msg := (&wire.Elements{Owner: uint16(i), Hop: uint16(s.n), Elems: lists[i]}).Encode()
+		msg := (&wire.Elements{Owner: uint16(i), Hop: uint16(s.n), MAC: macs[i], Elems: lists[i]}).Encode()
 		lists[i] = nil
 		if err := s.send(ctx, i, msg); err != nil {
 			return err

@@ -2,6 +2,7 @@ package maskshare
 
 import (
 	"crypto/aes"
+	"crypto/hmac"
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 
 	"github.com/maskshare/maskshare/internal/wire"
+	"github.com/maskshare/maskshare/psi"
 )
 
 // Key schedule of a session (docs/PROTOCOL.md, "Keys").
@@ -31,6 +33,7 @@ const (
 	labelPSI     = "maskshare psi key v1"
 	labelOutput  = "maskshare output mask v1"
 	labelConfirm = "maskshare confirm v1"
+	listLabel    = "maskshare list mac v2"
 )
 
 // helloMessage is what a party's identity key signs: the session, the
@@ -58,8 +61,10 @@ func verifyHello(pub ed25519.PublicKey, sid [32]byte, index int, h *wire.Hello, 
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, helloMessage(sid, index, h, digest), h.Sig)
 }
 
-// pairAEAD returns the AEAD for boxes from party `from` to party `to`.
-func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
+// pairKey derives the key for messages from party `from` to party `to`
+// for one purpose (label), from the X25519 share of the two: only they can
+// compute it, and each direction and purpose has its own.
+func pairKey(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, label string, from, to int, fromKey, toKey [32]byte) ([]byte, error) {
 	pub, err := ecdh.X25519().NewPublicKey(peer[:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad ephemeral key: %v", ErrProtocol, err)
@@ -68,13 +73,18 @@ func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, 
 	if err != nil { // the all-zero output of a low-order point
 		return nil, fmt.Errorf("%w: bad ephemeral key: %v", ErrProtocol, err)
 	}
-	info := make([]byte, 0, len(sealLabel)+4+64)
-	info = append(info, sealLabel...)
+	info := make([]byte, 0, len(label)+4+64)
+	info = append(info, label...)
 	info = binary.BigEndian.AppendUint16(info, uint16(from))
 	info = binary.BigEndian.AppendUint16(info, uint16(to))
 	info = append(info, fromKey[:]...)
 	info = append(info, toKey[:]...)
-	key, err := hkdf.Key(sha256.New, shared, sid[:], string(info), 32)
+	return hkdf.Key(sha256.New, shared, sid[:], string(info), 32)
+}
+
+// pairAEAD returns the AEAD for boxes from party `from` to party `to`.
+func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
+	key, err := pairKey(priv, peer, sid, sealLabel, from, to, fromKey, toKey)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +93,30 @@ func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, 
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// listMAC authenticates an ecdh list from the party that produced it (at
+// hop `hop`, as the list of `owner`) to the party that consumes it, under
+// their pair key: HMAC-SHA256 over the session, owner, hop, count and the
+// elements in ascending byte order. Sorting makes the MAC independent of
+// the order, so it survives the coordinator's shuffles, while any element
+// added, dropped or replaced on the way changes it.
+func listMAC(key []byte, sid [32]byte, owner, hop int, elems []psi.Element) [32]byte {
+	sorted, _ := psi.Sort(elems)
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(listLabel))
+	h.Write(sid[:])
+	var b [8]byte
+	binary.BigEndian.PutUint16(b[0:], uint16(owner))
+	binary.BigEndian.PutUint16(b[2:], uint16(hop))
+	binary.BigEndian.PutUint32(b[4:], uint32(len(sorted)))
+	h.Write(b[:])
+	for i := range sorted {
+		h.Write(sorted[i][:])
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // boxAD binds a box to its session and direction.

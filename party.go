@@ -94,6 +94,8 @@ type partySession struct {
 	maskSeeds mask.MaskSeeds
 	partsOut  []mask.Seed // seeds of the parts this party gives away
 	partsIn   []mask.Seed // seeds of the parts it receives
+	listTo    [][]byte    // listTo[j] authenticates ecdh lists this party hands to j
+	listFrom  [][]byte    // listFrom[j] authenticates ecdh lists j hands to this party
 	group     [32]byte
 	order     []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
 	listSize  int               // the number of tags sent
@@ -262,6 +264,7 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 
 	aeadTo := make([]cipher.AEAD, s.n)
 	aeadFrom := make([]cipher.AEAD, s.n)
+	s.listTo, s.listFrom = make([][]byte, s.n), make([][]byte, s.n)
 	for j, h := range peers.Hellos {
 		if j == s.index {
 			continue
@@ -274,6 +277,14 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 		}
 		if aeadFrom[j], err = pairAEAD(eph, h.Key, s.sid, j, s.index, h.Key, pub); err != nil {
 			return err
+		}
+		if s.params.Mode == ECDH {
+			if s.listTo[j], err = pairKey(eph, h.Key, s.sid, listLabel, s.index, j, pub, h.Key); err != nil {
+				return err
+			}
+			if s.listFrom[j], err = pairKey(eph, h.Key, s.sid, listLabel, j, s.index, h.Key, pub); err != nil {
+				return err
+			}
 		}
 	}
 
@@ -422,7 +433,10 @@ func (s *partySession) sendTags(ctx context.Context, tags []psi.Tag, secrets []p
 // come by; when its own list comes back blinded by everyone else, it swaps
 // the one-time key for its own, which gives the fully blinded elements, and
 // sends their tags. Nobody but the party sees its fully blinded elements,
-// so only the holders of an identifier know its record secret.
+// so only the holders of an identifier know its record secret. Every list
+// travels with a MAC from the party that produced it to the party that
+// consumes it, which the coordinator can neither compute nor keep valid if
+// it adds, drops or replaces an element.
 func (s *partySession) ecdhPSI(ctx context.Context) error {
 	key, err := psi.NewKey()
 	if err != nil {
@@ -437,7 +451,9 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 	s.in = nil // the elements stand for the identifiers from here on
 	sorted, rows := psi.Sort(elems)
 	elems = nil
-	if err := s.conn.Send(ctx, (&wire.Elements{Owner: uint16(s.index), Elems: sorted}).Encode()); err != nil {
+	next := (s.index + 1) % s.n // who blinds this party's list first
+	out := &wire.Elements{Owner: uint16(s.index), MAC: listMAC(s.listTo[next], s.sid, s.index, 0, sorted), Elems: sorted}
+	if err := s.conn.Send(ctx, out.Encode()); err != nil {
 		return s.unavailable(err)
 	}
 	for hop := 1; hop <= s.n; hop++ {
@@ -452,6 +468,11 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		owner := (s.index - hop + s.n) % s.n
 		if int(m.Owner) != owner || int(m.Hop) != hop {
 			return fmt.Errorf("%w: got list %d hop %d, want list %d hop %d", ErrProtocol, m.Owner, m.Hop, owner, hop)
+		}
+		producer := (s.index - 1 + s.n) % s.n // blinded it at hop − 1 (the owner, at hop 1)
+		if want := listMAC(s.listFrom[producer], s.sid, owner, hop-1, m.Elems); !hmac.Equal(want[:], m.MAC[:]) {
+			return fmt.Errorf("%w: list of party %s at hop %d is not what party %s produced (added, dropped or replaced elements, or another session's)",
+				ErrAuthentication, s.params.Parties[owner], hop, s.params.Parties[producer])
 		}
 		if hop == s.n { // the party's own list, back from the others
 			if len(m.Elems) != len(sorted) {
@@ -471,6 +492,7 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		if err := key.Blind(m.Elems, m.Elems); err != nil {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
 		}
+		m.MAC = listMAC(s.listTo[next], s.sid, owner, hop, m.Elems)
 		if err := s.conn.Send(ctx, m.Encode()); err != nil {
 			return s.unavailable(err)
 		}

@@ -193,7 +193,7 @@ func FuzzDecodeElements(f *testing.F) {
 			if int(m.Owner) >= n || int(m.Hop) >= n {
 				return fmt.Errorf("owner %d, hop %d for %d parties", m.Owner, m.Hop, n)
 			}
-			if len(m.Elems) > MaxRecords || 10+len(m.Elems)*ElementSize != len(b) {
+			if len(m.Elems) > MaxRecords || 10+KeySize+len(m.Elems)*ElementSize != len(b) {
 				return fmt.Errorf("%d elements in %d bytes", len(m.Elems), len(b))
 			}
 			return nil

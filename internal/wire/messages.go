@@ -294,16 +294,20 @@ func itemBytes[T psi.Tag | psi.Element](x *T) []byte {
 
 // Elements carries an ecdh-mode list: the list of party Owner after Hop
 // blindings beyond the owner's own; hop n is the list back at its owner.
+// MAC authenticates the list from the party that produced it to the party
+// that consumes it (the coordinator relays it but cannot compute it).
 type Elements struct {
 	Owner uint16
 	Hop   uint16
+	MAC   [KeySize]byte
 	Elems []psi.Element
 }
 
 func (m *Elements) Encode() []byte {
-	w := newWriter(TypeElements, 8+len(m.Elems)*ElementSize)
+	w := newWriter(TypeElements, 8+KeySize+len(m.Elems)*ElementSize)
 	w.u16(m.Owner)
 	w.u16(m.Hop)
+	w.raw(m.MAC[:])
 	writeItems(w, m.Elems)
 	return w.b
 }
@@ -317,6 +321,7 @@ func DecodeElements(msg []byte, n int) (*Elements, error) {
 	if r.err == nil && int(m.Hop) > n {
 		r.fail("hop %d for %d parties", m.Hop, n)
 	}
+	m.MAC = r.key()
 	m.Elems = readItems[psi.Element](r, "elements")
 	return m, r.done()
 }

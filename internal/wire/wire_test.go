@@ -330,7 +330,7 @@ func TestCountLimits(t *testing.T) {
 		n      int
 	}{
 		{TypeTags, nil, TagSize, 0},
-		{TypeElements, []byte{0, 0, 0, 1}, ElementSize, 3}, // owner 0, hop 1
+		{TypeElements, append([]byte{0, 0, 0, 1}, make([]byte, KeySize)...), ElementSize, 3}, // owner 0, hop 1, MAC
 	}
 	for _, l := range lists {
 		dec := decoderFor(l.typ, l.n, 0)
