@@ -144,7 +144,7 @@ func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report,
 	if err != nil {
 		var ae *AbortError
 		if !errors.As(err, &ae) || ae.Party == "coordinator" {
-			s.abortAll(wire.Coordinator, err, -1)
+			s.abortAll(err, -1)
 		}
 		s.ph.log.Warn("session aborted", "session", fmt.Sprintf("%x", s.sid[:8]), "err", publicReason(err))
 		return nil, err
@@ -487,8 +487,7 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 				if err != nil {
 					return &partyError{party: i, err: fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)}
 				}
-				m.From = uint16(i) // a party speaks only for itself
-				return &partyError{party: i, err: abortError(m, s.params.Parties), abort: m}
+				return s.partyAbort(i, m, msg)
 			}
 			if t != want {
 				return &partyError{party: i, err: fmt.Errorf("%w: party %s sent %v, want %v", ErrProtocol, s.params.Parties[i], t, want)}
@@ -506,7 +505,11 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 			if pe.abort != nil {
 				skip = pe.party
 			}
-			s.abortAll(pe.party, pe.err, skip)
+			if pe.relay != nil {
+				s.sendAbort(pe.relay, skip)
+			} else {
+				s.abortAll(pe.err, skip)
+			}
 			return pe.err
 		}
 		return err
@@ -520,7 +523,7 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) {
 				err = fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)
 			}
-			s.abortAll(i, err, -1)
+			s.abortAll(err, -1)
 			return &partyError{party: i, err: err}
 		}
 	}
@@ -528,25 +531,64 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 }
 
 // partyError is a failure attributed to one party; abortAll has already
-// told the others.
+// told the others. For an Abort from the party, abort is the message and
+// relay what the others are sent.
 type partyError struct {
 	party int
 	err   error
 	abort *wire.Abort
+	relay []byte
+}
+
+// partyAbort is the failure for an Abort that party i sent as msg (decoded:
+// m). A party speaks only for itself. If its abort is signed by it for this
+// session (or there is nothing to verify, without identities), the others
+// are sent the party's message as it came, so they can check the signature
+// themselves. Otherwise the abort still ends the session, but the others
+// hear of it as the coordinator's: the coordinator cannot prove it came
+// from party i, and must not relay what they would take for a forgery.
+func (s *coordSession) partyAbort(i int, m *wire.Abort, msg []byte) *partyError {
+	name := s.params.Parties[i]
+	pub, check := s.cfg.pinnedKey(name)
+	signed := int(m.From) == i && (!check || verifyAbort(pub, s.sid, m))
+	claimed := m.From
+	m.From = uint16(i)
+	ae := abortError(m, s.params.Parties)
+	if signed {
+		return &partyError{party: i, err: ae, abort: m, relay: msg}
+	}
+	what := "not signed by its identity for this session"
+	if int(claimed) != i {
+		what = fmt.Sprintf("claiming sender index %d", claimed)
+	}
+	ae.Reason = fmt.Sprintf("%s (the abort is %s)", ae.Reason, what)
+	relay := &wire.Abort{
+		From:   wire.Coordinator,
+		Code:   m.Code,
+		Reason: fmt.Sprintf("party %s's connection aborted the session with an abort %s: %s", name, what, m.Reason),
+	}
+	return &partyError{party: i, err: ae, abort: m, relay: relay.Encode()}
 }
 
 func (e *partyError) Error() string { return e.err.Error() }
 func (e *partyError) Unwrap() error { return e.err }
 
 // abortAll tells every party but skip that the session is over because of
-// err, caused by party `from` (or wire.Coordinator). It does not wait long:
-// a party that cannot be reached is already gone.
-func (s *coordSession) abortAll(from int, err error, skip int) {
+// err. It does not wait long: a party that cannot be reached is already
+// gone. The abort is the coordinator's own (From is wire.Coordinator, no
+// signature) even when err is about a party, which err names: only a
+// party's signed abort, relayed as it came, speaks for the party.
+func (s *coordSession) abortAll(err error, skip int) {
+	msg := (&wire.Abort{From: wire.Coordinator, Code: abortCode(err), Reason: publicReason(err)}).Encode()
+	s.sendAbort(msg, skip)
+}
+
+// sendAbort sends the Abort msg to every party but skip, once per session.
+func (s *coordSession) sendAbort(msg []byte, skip int) {
 	if s.aborted {
 		return
 	}
 	s.aborted = true
-	msg := (&wire.Abort{From: uint16(from), Code: abortCode(err), Reason: publicReason(err)}).Encode()
 	ctx, cancel := context.WithTimeout(context.Background(), abortTimeout)
 	defer cancel()
 	for i, conn := range s.conns {
@@ -559,7 +601,7 @@ func (s *coordSession) abortAll(from int, err error, skip int) {
 func (s *coordSession) send(ctx context.Context, i int, msg []byte) error {
 	if err := s.conns[i].Send(ctx, msg); err != nil {
 		err = fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)
-		s.abortAll(wire.Coordinator, err, i)
+		s.abortAll(err, i)
 		return &partyError{party: i, err: err}
 	}
 	return nil

@@ -25,6 +25,14 @@ var (
 	ErrPartyUnavailable = errors.New("maskshare: a participant stopped answering")
 	ErrNoIdentities     = errors.New("maskshare: no peer identities (set Config.InsecureNoIdentities to run without)")
 	ErrRunLimit         = errors.New("maskshare: the coordinator's run limit for this session is reached")
+	// ErrCheating is wrapped by every error that reports a deviation from
+	// the protocol a participant cannot have made honestly, detected by one
+	// of the integrity checks; the error is a *CheatingError naming the
+	// check. So far one check raises it: "abort attribution", an abort the
+	// coordinator relays as a party's that the party did not sign (see
+	// AbortError). The checks of a malicious coordinator (docs/PROTOCOL.md
+	// §9) will raise it too.
+	ErrCheating = errors.New("maskshare: a participant deviated from the protocol")
 )
 
 // abortCodes maps the sentinels that travel in Abort messages to their codes;
@@ -45,6 +53,7 @@ var abortCodes = []error{
 	ErrPartyUnavailable,
 	ErrNoIdentities,
 	ErrRunLimit,
+	ErrCheating,
 }
 
 func abortCode(err error) uint8 {
@@ -86,28 +95,75 @@ func (e *InputError) Error() string {
 
 func (e *InputError) Unwrap() error { return e.Err }
 
+// CheatingError reports that an integrity check found a deviation from the
+// protocol: Check names the check, Party the participant that deviated
+// ("coordinator" or "party NAME"; empty when it cannot be known) and Err
+// says what was found, without secrets. errors.Is(err, ErrCheating) holds.
+type CheatingError struct {
+	Check string
+	Party string
+	Err   error
+}
+
+func (e *CheatingError) Error() string {
+	who := "a participant"
+	if e.Party != "" {
+		who = "the " + e.Party
+		if e.Party != "coordinator" {
+			who = e.Party
+		}
+	}
+	msg := fmt.Sprintf("maskshare: %s deviated from the protocol (check %q)", who, e.Check)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns ErrCheating.
+func (e *CheatingError) Unwrap() error { return ErrCheating }
+
 // AbortError reports that the session was aborted by another participant
-// (Party is its name, or "coordinator"). No result was revealed.
+// (Party is "party NAME", or "coordinator"). No result was revealed.
+//
+// An abort from a party reaches the others through the coordinator, signed
+// by the party's identity key. It names the party only if the signature
+// verifies under the key pinned for it; otherwise Party is "coordinator",
+// the Reason says which party the abort claimed to come from, and the error
+// also wraps a *CheatingError (check "abort attribution", ErrCheating):
+// an honest coordinator relays only aborts it has verified, so a forged,
+// altered or replayed one is the coordinator's deviation. Without identities
+// (Config.InsecureNoIdentities and no key pinned for the party) there is
+// nothing to verify and the coordinator's word is all there is: the abort
+// names the party it says.
 type AbortError struct {
 	Party  string
 	Reason string
 	code   uint8
+	cheat  *CheatingError
 }
 
 func (e *AbortError) Error() string {
 	return fmt.Sprintf("maskshare: session aborted by %s: %s", e.Party, e.Reason)
 }
 
-// Unwrap returns the sentinel error matching the abort's reason, if any, so
-// that errors.Is(err, ErrDuplicateID) holds for every participant.
-func (e *AbortError) Unwrap() error {
-	if int(e.code) < len(abortCodes) {
-		return abortCodes[e.code]
+// Unwrap returns the sentinel error matching the abort's code, if any, so
+// that errors.Is(err, ErrDuplicateID) holds for every participant, and for
+// an abort whose claimed sender did not sign it the *CheatingError too, so
+// that errors.Is(err, ErrCheating) holds as well.
+func (e *AbortError) Unwrap() []error {
+	var out []error
+	if int(e.code) < len(abortCodes) && abortCodes[e.code] != nil {
+		out = append(out, abortCodes[e.code])
 	}
-	return nil
+	if e.cheat != nil {
+		out = append(out, e.cheat)
+	}
+	return out
 }
 
-// abortError builds the AbortError for a received Abort message.
+// abortError builds the AbortError for a received Abort message, taking its
+// sender at its word.
 func abortError(m *wire.Abort, names []string) *AbortError {
 	who := "coordinator"
 	if int(m.From) < len(names) {

@@ -106,6 +106,7 @@ type partySession struct {
 	qualified []psi.Secret      // qualified[q] is the record secret of entry q of the Match message
 	size      int
 	abortedBy *AbortError
+	sidKnown  bool // sid is set: Open has arrived
 }
 
 // newSession starts a run of p over conn, its connection to the
@@ -127,8 +128,14 @@ func (s *partySession) runAll(ctx context.Context) (*Result, error) {
 	if err != nil {
 		if s.abortedBy == nil {
 			// Tell the coordinator, which tells the others. Only the
-			// error's category leaves the party.
-			msg := (&wire.Abort{From: uint16(s.index), Code: abortCode(err), Reason: publicReason(err)}).Encode()
+			// error's category leaves the party. Once the party knows
+			// the session, the abort is signed for it, so the others
+			// can tell it is this party's word, not the coordinator's.
+			m := &wire.Abort{From: uint16(s.index), Code: abortCode(err), Reason: wire.FitReason(publicReason(err))}
+			if s.sidKnown {
+				m.Sig = signAbort(s.cfg.identity(), s.sid, m)
+			}
+			msg := m.Encode()
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 			_ = s.conn.Send(actx, msg) // best effort: the session is over either way
 			cancel()
@@ -144,6 +151,16 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	s.ph.start("prepare")
 	in, err := prepare(s.table, &s.params)
 	if err != nil {
+		// Learn the session from the coordinator's Open, so that the
+		// abort can be signed for it; without it the abort is unsigned
+		// and the others hear of it only as the coordinator's word.
+		actx, cancel := context.WithTimeout(ctx, abortTimeout)
+		if msg, rerr := s.recv(actx, wire.TypeOpen); rerr == nil {
+			if open, derr := wire.DecodeOpen(msg); derr == nil {
+				s.sid, s.sidKnown = open.Session, true
+			}
+		}
+		cancel()
 		return nil, err
 	}
 	s.in = in
@@ -157,13 +174,13 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
+	s.sid, s.sidKnown = open.Session, true
 	if d := diffParams(&s.wp, &open.Params); d != "" {
 		return nil, fmt.Errorf("%w: party %s has %s", ErrParamsMismatch, s.name, d)
 	}
 	if int(open.Index) != s.index {
 		return nil, fmt.Errorf("%w: coordinator calls this party %d, it is %d", ErrProtocol, open.Index, s.index)
 	}
-	s.sid = open.Session
 	if err := s.exchangeKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -837,7 +854,7 @@ func (s *partySession) recv(ctx context.Context, want wire.Type) ([]byte, error)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 		}
-		s.abortedBy = abortError(m, s.params.Parties)
+		s.abortedBy = attributeAbort(m, s.sid, s.sidKnown, &s.params, s.cfg)
 		return nil, s.abortedBy
 	}
 	if t != want {

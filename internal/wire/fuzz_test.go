@@ -295,12 +295,19 @@ func FuzzDecodeAbort(f *testing.F) {
 	for _, s := range fuzzSamples(TypeAbort) {
 		f.Add(s.msg.Encode())
 	}
-	f.Add(abortMessage(0, 0, []byte("\xff")))
+	f.Add(abortMessage(0, 0, []byte("\xff"), nil))
+	f.Add(abortMessage(1, 2, []byte("duplicate"), bytes.Repeat([]byte{7}, 64)))
+	f.Add(abortMessage(Coordinator, 9, nil, make([]byte, MaxSigLen+1)))
+	f.Add(abortMessage(1, 2, []byte("no signature field"), nil)[:2+2+1+2+18])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		dec := decoderFor(TypeAbort, 0, 0)
 		m, err := dec(b)
 		checkDecoded(t, TypeAbort, b, m, err, dec, func(e encoder) error {
-			return validName(e.(*Abort).Reason, MaxReasonLen)
+			a := e.(*Abort)
+			if len(a.Sig) > MaxSigLen {
+				return fmt.Errorf("%d-byte signature", len(a.Sig))
+			}
+			return validName(a.Reason, MaxReasonLen)
 		})
 	})
 }

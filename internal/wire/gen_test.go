@@ -165,7 +165,7 @@ func randDone(r *rand.Rand, n int) *Done {
 }
 
 func randAbort(r *rand.Rand) *Abort {
-	return &Abort{From: uint16(r.Uint32()), Code: uint8(r.Uint32()), Reason: randString(r, smallLen(r, MaxReasonLen))}
+	return &Abort{From: uint16(r.Uint32()), Code: uint8(r.Uint32()), Reason: randString(r, smallLen(r, MaxReasonLen)), Sig: randBytes(r, smallLen(r, MaxSigLen))}
 }
 
 type encoder interface{ Encode() []byte }

@@ -529,15 +529,20 @@ func DecodeDone(msg []byte, n int) (*Done, error) {
 
 // Abort ends the session. From is the index of the party that failed, or
 // Coordinator; Code classifies the failure (the session engine maps it to an
-// error) and Reason says more, without any secret or data.
+// error) and Reason says more, without any secret or data. Sig is the
+// sending party's identity signature over the session and the other fields
+// (empty from the coordinator, which has no session identity).
 type Abort struct {
 	From   uint16
 	Code   uint8
 	Reason string
+	Sig    []byte
 }
 
-func (m *Abort) Encode() []byte {
-	reason := m.Reason
+// FitReason returns reason as an Abort carries it: cut to at most
+// MaxReasonLen bytes at a rune boundary, invalid UTF-8 dropped. A signer
+// signs the fitted reason, which is what the receiver decodes.
+func FitReason(reason string) string {
 	if len(reason) > MaxReasonLen {
 		// Cut at a rune boundary, so the reason stays UTF-8.
 		cut := MaxReasonLen
@@ -546,16 +551,22 @@ func (m *Abort) Encode() []byte {
 		}
 		reason = reason[:cut]
 	}
-	reason = strings.ToValidUTF8(reason, "") // never longer than before
-	w := newWriter(TypeAbort, 5+len(reason))
+	return strings.ToValidUTF8(reason, "") // never longer than before
+}
+
+func (m *Abort) Encode() []byte {
+	reason := FitReason(m.Reason)
+	w := newWriter(TypeAbort, 7+len(reason)+len(m.Sig))
 	w.u16(m.From)
 	w.u8(m.Code)
 	w.str16(reason)
+	w.bytes16(m.Sig)
 	return w.b
 }
 
 func DecodeAbort(msg []byte) (*Abort, error) {
 	r := newReader(msg, TypeAbort)
 	m := &Abort{From: r.u16(), Code: r.u8(), Reason: r.str16(MaxReasonLen, "reason")}
+	m.Sig = r.bytes16(MaxSigLen, "signature")
 	return m, r.done()
 }

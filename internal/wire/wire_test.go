@@ -495,25 +495,33 @@ func TestDoneValidation(t *testing.T) {
 	}
 }
 
-func abortMessage(from uint16, code uint8, reason []byte) []byte {
+func abortMessage(from uint16, code uint8, reason, sig []byte) []byte {
 	b := []byte{Version, byte(TypeAbort)}
 	b = binary.BigEndian.AppendUint16(b, from)
 	b = append(b, code)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(reason)))
-	return append(b, reason...)
+	b = append(b, reason...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(sig)))
+	return append(b, sig...)
 }
 
 func TestAbortValidation(t *testing.T) {
 	dec := decoderFor(TypeAbort, 0, 0)
-	mustAccept(t, "empty reason", dec, abortMessage(Coordinator, 3, nil))
-	mustAccept(t, "MaxReasonLen reason", dec, abortMessage(0, 3, bytes.Repeat([]byte("é"), MaxReasonLen/2)))
-	mustReject(t, "MaxReasonLen+1 reason", dec, abortMessage(0, 3, bytes.Repeat([]byte("a"), MaxReasonLen+1)))
+	mustAccept(t, "empty reason", dec, abortMessage(Coordinator, 3, nil, nil))
+	mustAccept(t, "MaxReasonLen reason", dec, abortMessage(0, 3, bytes.Repeat([]byte("é"), MaxReasonLen/2), nil))
+	mustReject(t, "MaxReasonLen+1 reason", dec, abortMessage(0, 3, bytes.Repeat([]byte("a"), MaxReasonLen+1), nil))
 	for _, bad := range []string{"\xff", "ok\x80", "\xe2\x82", "\xed\xb0\x80", "\xc1\xbf"} {
-		mustReject(t, fmt.Sprintf("reason %q", bad), dec, abortMessage(0, 3, []byte(bad)))
+		mustReject(t, fmt.Sprintf("reason %q", bad), dec, abortMessage(0, 3, []byte(bad), nil))
 	}
-	// The length field must match the bytes present.
-	b := abortMessage(0, 3, []byte("abc"))
-	mustReject(t, "reason length beyond the message", dec, b[:len(b)-1])
+	mustAccept(t, "MaxSigLen signature", dec, abortMessage(0, 3, []byte("abc"), make([]byte, MaxSigLen)))
+	mustReject(t, "MaxSigLen+1 signature", dec, abortMessage(0, 3, []byte("abc"), make([]byte, MaxSigLen+1)))
+	// The length fields must match the bytes present.
+	b := abortMessage(0, 3, []byte("abc"), []byte("sig"))
+	mustReject(t, "signature length beyond the message", dec, b[:len(b)-1])
+	mustReject(t, "trailing byte", dec, append(bytes.Clone(b), 0))
+	b = abortMessage(0, 3, []byte("abc"), nil)
+	mustReject(t, "no signature field", dec, b[:len(b)-2])
+	mustReject(t, "reason length beyond the message", dec, b[:len(b)-3])
 }
 
 // TestAbortEncodeTruncates: Encode cuts a reason longer than MaxReasonLen
@@ -535,7 +543,7 @@ func TestAbortEncodeTruncates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &Abort{From: 2, Code: 7, Reason: tc.reason}
 			b := m.Encode()
-			if len(b) > 2+2+1+2+MaxReasonLen {
+			if len(b) > 2+2+1+2+MaxReasonLen+2 {
 				t.Fatalf("encoding of %d bytes exceeds the limit", len(b))
 			}
 			d, err := DecodeAbort(b)
