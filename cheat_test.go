@@ -99,8 +99,16 @@ func TestCoordinatorCannotAlterECDHLists(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(o.errs[1], ErrAuthentication) || !strings.Contains(o.errs[1].Error(), "is not what party") {
-				t.Fatalf("bank-b: %v, want the list refused", o.errs[1])
+			var ce *CheatingError
+			if !errors.As(o.errs[1], &ce) || ce.Check != "ecdh list authentication" || !strings.Contains(o.errs[1].Error(), "is not what party") {
+				t.Fatalf("bank-b: %v, want the list refused as cheating", o.errs[1])
+			}
+			// The others learn it from bank-b's signed abort.
+			for _, i := range []int{0, 2} {
+				var ae *AbortError
+				if !errors.As(o.errs[i], &ae) || ae.Party != "party bank-b" || !errors.Is(o.errs[i], ErrCheating) {
+					t.Fatalf("party %d: %v, want bank-b's abort for cheating", i, o.errs[i])
+				}
 			}
 		})
 	}

@@ -2,11 +2,11 @@ package maskshare
 
 import (
 	"crypto/aes"
-	"crypto/hmac"
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"

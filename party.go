@@ -488,8 +488,11 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		}
 		producer := (s.index - 1 + s.n) % s.n // blinded it at hop − 1 (the owner, at hop 1)
 		if want := listMAC(s.listFrom[producer], s.sid, owner, hop-1, m.Elems); !hmac.Equal(want[:], m.MAC[:]) {
-			return fmt.Errorf("%w: list of party %s at hop %d is not what party %s produced (added, dropped or replaced elements, or another session's)",
-				ErrAuthentication, s.params.Parties[owner], hop, s.params.Parties[producer])
+			// Either the coordinator altered it or the producer lied about
+			// it: who cannot be known here.
+			return &CheatingError{Check: "ecdh list authentication", Err: fmt.Errorf(
+				"list of party %s at hop %d is not what party %s produced (elements added, dropped or replaced, or another session's)",
+				s.params.Parties[owner], hop, s.params.Parties[producer])}
 		}
 		if hop == s.n { // the party's own list, back from the others
 			if len(m.Elems) != len(sorted) {
