@@ -190,7 +190,7 @@ func FuzzDecodeElements(f *testing.F) {
 		m, err := dec(b)
 		checkDecoded(t, TypeElements, b, m, err, dec, func(e encoder) error {
 			m := e.(*Elements)
-			if int(m.Owner) >= n || int(m.Hop) >= n {
+			if int(m.Owner) >= n || int(m.Hop) > n {
 				return fmt.Errorf("owner %d, hop %d for %d parties", m.Owner, m.Hop, n)
 			}
 			if len(m.Elems) > MaxRecords || 10+KeySize+len(m.Elems)*ElementSize != len(b) {
