@@ -257,57 +257,44 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 
 	var maskedTotals []uint64
 	if reveal != CardinalityOnly {
+		// The match check: one column, a word per index the set size
+		// bounds allow (per-record: per index of the result) and a total;
+		// every party gets the sums at its records' indexes.
+		s.ph.start("check match")
+		mw := matchCheckWords(reveal, size, maxResultSize(s.hellos, k))
+		sum, err := s.aggregate(ctx, 1, mw, "")
+		if err != nil {
+			return nil, err
+		}
+		if err := s.reveal(ctx, sum, 1, mw, matches, func(i int) (int, int) {
+			return len(matches[i]), padded(reveal, rep.SetSizes[i], size)
+		}); err != nil {
+			return nil, err
+		}
+
 		s.ph.start("aggregate")
 		cols := len(s.params.Columns)
-		w := 1 // words per column: one per record (per-record policy) and the total
+		vc := cols + checkWords // the values' columns and the value check's
+		w := 1                  // words per column: one per record (per-record policy) and the total
 		if reveal == PerRecord {
 			w = size + 1
 		}
-		sum := make([]uint64, cols*w)
-		if err := s.gatherThen(ctx, wire.TypeMasked, "sum", func(i int, msg []byte) error {
-			mcols, mw, words, err := wire.MaskedWords(msg)
-			if err != nil {
-				return err
-			}
-			if int(mcols) != cols || int(mw) != w {
-				return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], mcols, mw, cols, w)
-			}
-			mask.AddLE(sum, words) // handlers run one at a time
-			return nil
-		}); err != nil {
+		sum, err = s.aggregate(ctx, vc, w, "sum")
+		if err != nil {
 			return nil, err
 		}
 		maskedTotals = make([]uint64, cols)
 		for c := range maskedTotals {
 			maskedTotals[c] = sum[c*w+w-1]
 		}
-
 		s.ph.start("reveal")
-		// A party's records come in the order of its Match, which is random
-		// against the canonical order: with the aggregates record by record,
-		// each of its records is one read, not one per column.
-		var byRecord []uint64
-		if reveal == PerRecord {
-			byRecord = make([]uint64, size*cols)
-			forColumns(cols, func(c int) {
-				for r, x := range sum[c*w : c*w+size] {
-					byRecord[r*cols+c] = x
-				}
-			})
-		}
-		for i := range s.conns {
-			m := &wire.Reveal{Totals: maskedTotals}
-			if reveal == PerRecord {
-				m.Padded = uint32(padded(reveal, rep.SetSizes[i], size))
-				m.Count = uint32(len(matches[i]))
-				m.Values = make([]uint64, len(matches[i])*cols)
-				for q, x := range matches[i] {
-					copy(m.Values[q*cols:(q+1)*cols], byRecord[int(x.Index)*cols:])
-				}
+		if err := s.reveal(ctx, sum, vc, w, matches, func(i int) (int, int) {
+			if reveal != PerRecord {
+				return 0, 0
 			}
-			if err := s.send(ctx, i, m.Encode()); err != nil {
-				return nil, err
-			}
+			return len(matches[i]), padded(reveal, rep.SetSizes[i], size)
+		}); err != nil {
+			return nil, err
 		}
 		if s.params.CoordinatorSeesResult {
 			rep.Totals = toInt64(maskedTotals)
@@ -342,6 +329,62 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// aggregate gathers every party's masked vector of cols columns of w words
+// and returns their sum, starting phase (unless empty) once all have come.
+func (s *coordSession) aggregate(ctx context.Context, cols, w int, phase string) ([]uint64, error) {
+	sum := make([]uint64, cols*w)
+	err := s.gatherThen(ctx, wire.TypeMasked, phase, func(i int, msg []byte) error {
+		mcols, mw, words, err := wire.MaskedWords(msg)
+		if err != nil {
+			return err
+		}
+		if int(mcols) != cols || int(mw) != w {
+			return fmt.Errorf("%w: party %s sent %d×%d words, want %d×%d", ErrProtocol, s.params.Parties[i], mcols, mw, cols, w)
+		}
+		mask.AddLE(sum, words) // handlers run one at a time
+		return nil
+	})
+	return sum, err
+}
+
+// reveal sends every party the total words of sum (cols columns of w
+// words) and, for the first count(i) of its matches, the words at their
+// indexes, padded to pad(i) records.
+func (s *coordSession) reveal(ctx context.Context, sum []uint64, cols, w int, matches [][]wire.MatchEntry, count func(i int) (count, pad int)) error {
+	totals := make([]uint64, cols)
+	for c := range totals {
+		totals[c] = sum[c*w+w-1]
+	}
+	// A party's records come in the order of its Match, which is random
+	// against the canonical order: with the words record by record, each
+	// of its records is one read, not one per column.
+	var byRecord []uint64
+	for i := range s.conns {
+		if n, _ := count(i); n > 0 && byRecord == nil {
+			byRecord = make([]uint64, (w-1)*cols)
+			forColumns(cols, func(c int) {
+				for r, x := range sum[c*w : c*w+w-1] {
+					byRecord[r*cols+c] = x
+				}
+			})
+		}
+	}
+	for i := range s.conns {
+		n, pad := count(i)
+		m := &wire.Reveal{Totals: totals, Count: uint32(n), Padded: uint32(pad)}
+		if n > 0 {
+			m.Values = make([]uint64, n*cols)
+			for q, x := range matches[i][:n] {
+				copy(m.Values[q*cols:(q+1)*cols], byRecord[int(x.Index)*cols:])
+			}
+		}
+		if err := s.send(ctx, i, m.Encode()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // canonicalOrder numbers the qualifying records with a fresh uniformly

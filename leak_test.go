@@ -50,19 +50,19 @@ func runRecorded(t *testing.T, params Params, tables []*Table) (outcome, [][][]b
 	return o, msgs
 }
 
-// maskedSum adds up the masked vectors the parties sent: the coordinator's
-// view of the aggregates.
+// maskedSum adds up the masked vectors of values (and value checks) the
+// parties sent, the last Masked message of each (the first is the match
+// check's): the coordinator's view of the aggregates.
 func maskedSum(t *testing.T, msgs [][][]byte, words int) []uint64 {
 	t.Helper()
 	sum := make([]uint64, words)
 	for i := range msgs {
-		for _, m := range messagesOf(msgs[i], wire.TypeMasked) {
-			v, err := wire.DecodeMasked(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mask.Add(sum, v.Words)
+		all := messagesOf(msgs[i], wire.TypeMasked)
+		v, err := wire.DecodeMasked(all[len(all)-1])
+		if err != nil {
+			t.Fatal(err)
 		}
+		mask.Add(sum, v.Words)
 	}
 	return sum
 }
@@ -362,16 +362,18 @@ func TestTotalsPolicyConfirmsNoGuess(t *testing.T) {
 				t.Fatalf("brute force confirmed %d candidate vectors", len(found))
 			}
 			// Everything received after the intersection is the output.
+			// The first reveal is the match check's (§6.1): words the party
+			// derives itself from its own records.
 			reveals := messagesOf(received, wire.TypeReveal)
-			if len(reveals) != 1 {
+			if len(reveals) != 2 {
 				t.Fatalf("%d reveals", len(reveals))
 			}
-			rv, err := wire.DecodeReveal(reveals[0])
+			rv, err := wire.DecodeReveal(reveals[1])
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rv.Count != 0 || rv.Padded != 0 || len(reveals[0]) != 2+2+8*len(params.Columns)+8 {
-				t.Fatalf("totals policy reveal holds %d records padded to %d in %d bytes", rv.Count, rv.Padded, len(reveals[0]))
+			if rv.Count != 0 || rv.Padded != 0 || len(reveals[1]) != 2+2+8*(len(params.Columns)+checkWords)+8 {
+				t.Fatalf("totals policy reveal holds %d records padded to %d in %d bytes", rv.Count, rv.Padded, len(reveals[1]))
 			}
 			if got := rv.Totals[0] - ps.totalsMask()[0]; int64(got) != o.results[0].Totals[0] {
 				t.Fatalf("reveal holds %d, not the totals", got)
@@ -407,7 +409,7 @@ func TestCoordinatorWithPartiesCannotUnmask(t *testing.T) {
 			o, msgs := runRecorded(t, params, tables)
 			size, cols := o.report.Size, len(params.Columns)
 			w := size + 1
-			sum := maskedSum(t, msgs, cols*w)
+			sum := maskedSum(t, msgs, (cols+checkWords)*w)
 			// Who holds which canonical index, for judging only.
 			aggregate := make([][]int64, size)
 			holds := make([][]bool, size)
@@ -495,14 +497,15 @@ func TestPartiesSeeOnlyTheirRecords(t *testing.T) {
 			tables := genTables(rng, 4, 1, 300, 1000)
 			o, msgs := runRecorded(t, params, tables)
 			for i := range msgs {
-				if len(messagesOf(msgs[i], wire.TypeMasked)) != 1 {
+				if len(messagesOf(msgs[i], wire.TypeMasked)) != 2 { // the match check's and the values'
+
 					t.Fatalf("party %d: %d masked vectors cross its link", i, len(messagesOf(msgs[i], wire.TypeMasked)))
 				}
 				m, err := wire.DecodeMatch(messagesOf(msgs[i], wire.TypeMatch)[0])
 				if err != nil {
 					t.Fatal(err)
 				}
-				rv, err := wire.DecodeReveal(messagesOf(msgs[i], wire.TypeReveal)[0])
+				rv, err := wire.DecodeReveal(messagesOf(msgs[i], wire.TypeReveal)[1])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -516,7 +519,7 @@ func TestPartiesSeeOnlyTheirRecords(t *testing.T) {
 				rm := recordMasks(o.sessions[i]) // in Match order
 				for q, x := range m.Matches {
 					v, ok := own[x.Index]
-					if !ok || int64(rv.Values[q]-rm[q]) != v {
+					if !ok || int64(rv.Values[q*(1+checkWords)]-rm[q]) != v {
 						t.Fatalf("party %d: value %d at index %d is not its own record's output", i, q, x.Index)
 					}
 				}
@@ -548,7 +551,7 @@ func TestMaskedAggregatesUniformLowBits(t *testing.T) {
 	}
 	o, msgs := runRecorded(t, params, tables)
 	size := o.report.Size
-	sum := maskedSum(t, msgs, size+1)
+	sum := maskedSum(t, msgs, (1+checkWords)*(size+1))
 	for bit := range 3 {
 		ones := 0
 		for _, x := range sum[:size] {

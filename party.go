@@ -203,23 +203,35 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	var maskedTotals []uint64
 	var valuesDigest []byte
 	if s.params.Reveal != CardinalityOnly {
+		s.ph.start("check match")
+		if err := s.checkMatch(ctx); err != nil {
+			return nil, err
+		}
 		// The phases split the work so that masking and aggregation proper
 		// (mask, unmask; the coordinator's sum) can be timed apart from the
 		// network, the checks and building the result.
 		s.ph.start("mask")
 		words := s.maskedVector()
 		s.ph.start("aggregate")
-		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols), Size: uint32(s.columnWords()), Words: words}).Encode()); err != nil {
+		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols + checkWords), Size: uint32(s.columnWords()), Words: words}).Encode()); err != nil {
 			return nil, s.unavailable(err)
 		}
 		words = nil
-		m, err := s.receiveReveal(ctx)
+		count, pad := 0, 0
+		if s.params.Reveal == PerRecord {
+			count, pad = len(s.matches), padded(PerRecord, s.listSize, s.size)
+		}
+		m, err := s.receiveReveal(ctx, s.cols+checkWords, count, pad)
 		if err != nil {
 			return nil, err
 		}
-		maskedTotals, valuesDigest = slices.Clone(m.Totals), s.valuesDigest(m)
+		maskedTotals, valuesDigest = slices.Clone(m.Totals[:s.cols]), s.valuesDigest(m)
 		s.ph.start("unmask")
 		s.unmask(m)
+		s.ph.start("check values")
+		if err := s.checkValues(m); err != nil {
+			return nil, err
+		}
 		s.ph.start("output")
 		s.fillResult(res, m)
 	}
@@ -520,14 +532,19 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 	return nil
 }
 
-// maxResultSize is the largest result the announced set sizes allow:
-// every qualifying record is held by at least k parties.
+// maxResultSize is the largest result the announced set sizes allow.
 func (s *partySession) maxResultSize() uint64 {
+	return maxResultSize(s.hellos, s.params.threshold())
+}
+
+// maxResultSize is the largest result the set size bounds of hellos allow:
+// every qualifying record is held by at least k parties.
+func maxResultSize(hellos []wire.Hello, k int) uint64 {
 	var total uint64
-	for _, h := range s.hellos {
+	for _, h := range hellos {
 		total += uint64(h.Bound)
 	}
-	return min(total/uint64(s.params.threshold()), MaxRecords)
+	return min(total/uint64(k), MaxRecords)
 }
 
 // padded is the number of entries the Match and Reveal messages for this
@@ -608,9 +625,10 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 		s.matches[j], s.posOf[j] = m.Matches[i], int32(i)
 		s.rows[j] = s.order[m.Matches[i].Pos]
 	}
-	// Only the qualifying records' secrets are needed from here on, in
-	// the order of the Match, in which the reveal's values come.
-	if s.params.Reveal == PerRecord && s.hidden() {
+	// Only the qualifying records' secrets are needed from here on (for
+	// the record masks and the checks), in the order of the Match, in
+	// which the reveals' words come.
+	if s.params.Reveal != CardinalityOnly {
 		s.qualified = make([]psi.Secret, len(m.Matches))
 		forRanges(len(m.Matches), func(lo, hi int) {
 			for q := lo; q < hi; q++ {
@@ -675,12 +693,13 @@ func (s *partySession) totalsMask() []uint64 {
 // maskedVector builds the party's vector: per column, its values at the
 // canonical indexes of its qualifying records (with the record's output
 // mask where it is the designated holder) and its share of the column total
-// (with the totals mask at party 0), then takes its own part, adds the
+// (with the totals mask at party 0), then the two columns of its value
+// check words, and hides every column: it takes its own part, adds the
 // parts it received and its zero-sum mask.
 func (s *partySession) maskedVector() []uint64 {
 	w := s.columnWords()
 	perRecord := s.params.Reveal == PerRecord
-	words := make([]uint64, s.cols*w)
+	words := make([]uint64, (s.cols+checkWords)*w)
 	if s.recordMasked() {
 		var designated []int32 // Match entries, and the canonical index of each
 		var at []uint32
@@ -699,6 +718,7 @@ func (s *partySession) maskedVector() []uint64 {
 	if s.hidden() && s.index == 0 {
 		totMask = s.totalsMask()
 	}
+	totals := make([]uint64, s.cols) // the party's own, unmasked
 	forColumns(s.cols, func(c int) {
 		col := words[c*w : (c+1)*w]
 		vals := s.table.Values[c]
@@ -710,24 +730,23 @@ func (s *partySession) maskedVector() []uint64 {
 				col[x.Index] += v
 			}
 		}
+		totals[c] = total
 		if totMask != nil {
 			total += totMask[c]
 		}
 		col[w-1] = total
-		add := share.Streams(s.partsIn, s.index, s.sid, c)
-		sub := share.Streams(s.partsOut, s.index, s.sid, c)
-		md := mask.Domain{Session: s.sid, Purpose: mask.PurposeMask, Column: uint32(c)}
-		add = append(add, mask.NewPRG(s.maskSeeds.Plus, md))
-		sub = append(sub, mask.NewPRG(s.maskSeeds.Minus, md))
-		mask.Mix(col, add, sub)
+		s.hideColumn(col, c)
 	})
+	checks := words[s.cols*w:]
+	s.fillValueChecks(checks[:w], checks[w:], totals)
+	s.hideColumns(checks, w, s.cols, checkWords)
 	return words
 }
 
-// receiveReveal reads the masked aggregates and checks their shape. Values
-// arrive record by record in the order of the Match message; s.matches is
-// in canonical order.
-func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) {
+// receiveReveal reads a Reveal of cols columns and count records padded to
+// pad, and checks its shape. Values arrive record by record in the order of
+// the Match message; s.matches is in canonical order.
+func (s *partySession) receiveReveal(ctx context.Context, cols, count, pad int) (*wire.Reveal, error) {
 	msg, err := s.recv(ctx, wire.TypeReveal)
 	if err != nil {
 		return nil, err
@@ -736,13 +755,9 @@ func (s *partySession) receiveReveal(ctx context.Context) (*wire.Reveal, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	want, pad := 0, 0
-	if s.params.Reveal == PerRecord {
-		want, pad = len(s.matches), padded(PerRecord, s.listSize, s.size)
-	}
-	if len(m.Totals) != s.cols || int(m.Count) != want || int(m.Padded) != pad {
+	if len(m.Totals) != cols || int(m.Count) != count || int(m.Padded) != pad {
 		return nil, fmt.Errorf("%w: reveal of %d columns × %d records padded to %d, want %d × %d padded to %d",
-			ErrProtocol, len(m.Totals), m.Count, m.Padded, s.cols, want, pad)
+			ErrProtocol, len(m.Totals), m.Count, m.Padded, cols, count, pad)
 	}
 	return m, nil
 }
@@ -757,15 +772,16 @@ func (s *partySession) unmask(m *wire.Reveal) {
 		m.Totals[c] -= x
 	}
 	if m.Count != 0 { // values come in the order of the Match
+		vc := s.cols + checkWords
 		s.eachRecordMask(len(s.qualified), nil, func(q int, mu []uint64) {
-			mask.Sub(m.Values[q*s.cols:(q+1)*s.cols], mu)
+			mask.Sub(m.Values[q*vc:q*vc+s.cols], mu)
 		})
 	}
 }
 
 // fillResult builds the party's records from the unmasked reveal.
 func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
-	res.Totals = toInt64(m.Totals)
+	res.Totals = toInt64(m.Totals[:s.cols])
 	res.Records = make([]Record, len(s.matches))
 	var values []int64 // all records' values, one allocation
 	if m.Count > 0 {
@@ -781,7 +797,7 @@ func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
 			r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
 			if values != nil {
 				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
-				at := int(s.posOf[j]) * s.cols
+				at := int(s.posOf[j]) * (s.cols + checkWords)
 				for c := range r.Values {
 					r.Values[c] = int64(m.Values[at+c])
 				}
@@ -805,7 +821,7 @@ func (s *partySession) valuesDigest(m *wire.Reveal) []byte {
 	buf := make([]byte, 0, 8*1024)
 	for c := range s.cols {
 		for _, at := range s.posOf { // s.matches[j] has index j
-			buf = binary.LittleEndian.AppendUint64(buf, m.Values[int(at)*s.cols+c])
+			buf = binary.LittleEndian.AppendUint64(buf, m.Values[int(at)*(s.cols+checkWords)+c])
 			if len(buf) == cap(buf) {
 				h.Write(buf)
 				buf = buf[:0]

@@ -160,8 +160,8 @@ func TestMaskedVectorsLookUniform(t *testing.T) {
 				}
 			}
 		}
-		if vectors != 3 {
-			t.Fatalf("captured %d masked vectors, want 3", vectors)
+		if vectors != 6 { // each party's match check vector and value vector
+			t.Fatalf("captured %d masked vectors, want 6", vectors)
 		}
 	}
 }

@@ -1,0 +1,229 @@
+package maskshare
+
+// The parties' integrity checks of the coordinator's Match and sums
+// (docs/PROTOCOL.md §6.1): a match check round before any value is sent,
+// and value check words that travel with the values.
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/maskshare/maskshare/internal/wire"
+	"github.com/maskshare/maskshare/mask"
+	"github.com/maskshare/maskshare/share"
+)
+
+// checkWords is the number of columns the value check adds to the masked
+// vector: the low and high words of a check value in Z_2^128.
+const checkWords = 2
+
+// labelCheck derives the keys of the checks that are not a record's: the
+// match check's total word and the totals' value check.
+const labelCheck = "maskshare check v2"
+
+// totalsIndex is the index the totals' value check keys are derived at.
+const totalsIndex = math.MaxUint32
+
+// groupChecks returns the secret the totals' value check keys are derived
+// from and the word g_T party 0 adds to the match check's total word.
+// Every party knows them, the coordinator does not.
+func (s *partySession) groupChecks() (secret [16]byte, gT uint64) {
+	k := deriveKey(s.group, s.sid, labelCheck)
+	return [16]byte(k[:16]), binary.LittleEndian.Uint64(k[16:])
+}
+
+// matchCheckWords is the length of the match check vector: a word per
+// canonical index and the total word. Under the totals policy M must not
+// show in any length, so the vector covers every index the set size bounds
+// allow.
+func matchCheckWords(policy RevealPolicy, size int, maxSize uint64) int {
+	if policy == PerRecord {
+		return size + 1
+	}
+	return int(maxSize) + 1
+}
+
+// cheating is the error for a failed check. The coordinator or any party
+// may have caused it: which cannot be known from what a party sees.
+func cheating(check, format string, args ...any) error {
+	return &CheatingError{Check: check, Err: fmt.Errorf(format, args...)}
+}
+
+// checkMatch runs the match check round: each holder of a record adds g at
+// the record's index, its designated holder also g2 (both from the record
+// secret, the result size and the index), party 0 adds g_T to the total
+// word; the vector is hidden like the values' and summed by the
+// coordinator, which sends each party the sums at its indexes and the
+// total. A party goes on only if every sum is h·g + g2 for the holder
+// count h it was told, and the total is g_T: so every index of its records
+// holds exactly the h holders of the same identifier, one of them
+// designated, and every party's vector was added once. Nothing about a
+// value has been sent yet.
+func (s *partySession) checkMatch(ctx context.Context) error {
+	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
+	words := make([]uint64, w)
+	forRanges(len(s.matches), func(lo, hi int) {
+		var m mask.RecordMasker
+		for j := lo; j < hi; j++ {
+			x := s.matches[j]
+			g, g2 := m.MatchKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
+			if !x.Designated {
+				g2 = 0
+			}
+			words[x.Index] = g + g2 // distinct indexes
+		}
+	})
+	_, gT := s.groupChecks()
+	if s.index == 0 {
+		words[w-1] = gT
+	}
+	s.hide(words, s.cols+checkWords)
+	if err := s.conn.Send(ctx, (&wire.Masked{Columns: 1, Size: uint32(w), Words: words}).Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	words = nil
+	m, err := s.receiveReveal(ctx, 1, len(s.matches), padded(s.params.Reveal, s.listSize, s.size))
+	if err != nil {
+		return err
+	}
+	if m.Totals[0] != gT {
+		return cheating("match", "the match check's total is wrong: a party's vector was left out, added twice or altered, or the parties were told different result sizes")
+	}
+	bad := s.firstBad(func(k *checker, j int) bool {
+		x := s.matches[j]
+		q := s.posOf[j]
+		g, g2 := k.m.MatchKeys(s.qualified[q], uint32(s.size), x.Index)
+		return m.Values[q] == uint64(x.Holders)*g+g2
+	})
+	if bad >= 0 {
+		return cheating("match", "the record at canonical index %d is not held by exactly the %d holders of one identifier with one of them designated (records merged, split or isolated, a wrong holder count or designation, or a party's vector altered)",
+			s.matches[bad].Index, s.matches[bad].Holders)
+	}
+	return nil
+}
+
+// checker is one goroutine's scratch space for deriving check keys.
+type checker struct {
+	m    mask.RecordMasker
+	beta []mask.U128
+}
+
+// firstBad returns the first j (in canonical order) for which ok(j) is
+// false, or −1, checking on all cores.
+func (s *partySession) firstBad(ok func(k *checker, j int) bool) int {
+	var mu sync.Mutex
+	bad := -1
+	forRanges(len(s.matches), func(lo, hi int) {
+		k := &checker{beta: make([]mask.U128, s.cols)}
+		for j := lo; j < hi; j++ {
+			if !ok(k, j) {
+				mu.Lock()
+				if bad < 0 || j < bad {
+					bad = j
+				}
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return bad
+}
+
+// hide adds to each column c of words (column-major, equal columns) the
+// party's part streams and zero-sum mask for PRG column first+c.
+func (s *partySession) hide(words []uint64, first int) {
+	w := len(words)
+	s.hideColumns(words, w, first, 1)
+}
+
+// hideColumns is hide for cols columns of w words.
+func (s *partySession) hideColumns(words []uint64, w, first, cols int) {
+	forColumns(cols, func(c int) {
+		s.hideColumn(words[c*w:(c+1)*w], first+c)
+	})
+}
+
+// hideColumn adds the parts received, subtracts the parts given away and
+// applies the zero-sum mask, for PRG column c.
+func (s *partySession) hideColumn(col []uint64, c int) {
+	add := share.Streams(s.partsIn, s.index, s.sid, c)
+	sub := share.Streams(s.partsOut, s.index, s.sid, c)
+	md := mask.Domain{Session: s.sid, Purpose: mask.PurposeMask, Column: uint32(c)}
+	add = append(add, mask.NewPRG(s.maskSeeds.Plus, md))
+	sub = append(sub, mask.NewPRG(s.maskSeeds.Minus, md))
+	mask.Mix(col, add, sub)
+}
+
+// fillValueChecks writes the party's value check words into the check
+// columns lo and hi of its vector (w words each): at each of its records'
+// indexes (per-record policy) Σ_c β_c·x_c, plus the pad F if it is the
+// record's designated holder; in the total word Σ_c β_T,c·t_c over its own
+// totals t, plus F_T at party 0.
+func (s *partySession) fillValueChecks(lo, hi []uint64, totals []uint64) {
+	if s.params.Reveal == PerRecord {
+		forRanges(len(s.matches), func(a, b int) {
+			var m mask.RecordMasker
+			beta := make([]mask.U128, s.cols)
+			vals := make([]uint64, s.cols)
+			for j := a; j < b; j++ {
+				x := s.matches[j]
+				pad := m.ValueKeys(beta, s.qualified[s.posOf[j]], uint32(s.size), x.Index)
+				if !x.Designated {
+					pad = mask.U128{}
+				}
+				row := s.rows[j]
+				for c := range vals {
+					vals[c] = uint64(s.table.Values[c][row])
+				}
+				t := mask.CheckValue(pad, beta, vals)
+				lo[x.Index], hi[x.Index] = t.Lo, t.Hi
+			}
+		})
+	}
+	beta, pad := s.totalsCheckKeys()
+	if s.index != 0 {
+		pad = mask.U128{}
+	}
+	t := mask.CheckValue(pad, beta, totals)
+	lo[len(lo)-1], hi[len(hi)-1] = t.Lo, t.Hi
+}
+
+// totalsCheckKeys are the keys of the totals' value check.
+func (s *partySession) totalsCheckKeys() ([]mask.U128, mask.U128) {
+	secret, _ := s.groupChecks()
+	beta := make([]mask.U128, s.cols)
+	var m mask.RecordMasker
+	pad := m.ValueKeys(beta, secret, uint32(s.size), totalsIndex)
+	return beta, pad
+}
+
+// checkValues checks the unmasked reveal: at each of the party's records
+// (per-record policy) and for the totals, the check words must be what the
+// holders' (all parties') check words add up to for these aggregates. A
+// shifted aggregate or total, or a check word moved from another index,
+// fails except with probability ≤ n·2^−64 (docs/PROTOCOL.md §6.1).
+func (s *partySession) checkValues(m *wire.Reveal) error {
+	vc := s.cols + checkWords
+	beta, pad := s.totalsCheckKeys()
+	want := mask.CheckValue(pad, beta, m.Totals[:s.cols])
+	if !mask.CheckMatches(want, m.Totals[s.cols], m.Totals[s.cols+1], s.n) {
+		return cheating("values", "the column totals do not match their check: a total was shifted, or a party's vector altered")
+	}
+	if m.Count == 0 {
+		return nil
+	}
+	bad := s.firstBad(func(k *checker, j int) bool {
+		x := s.matches[j]
+		q := int(s.posOf[j])
+		pad := k.m.ValueKeys(k.beta, s.qualified[q], uint32(s.size), x.Index)
+		v := m.Values[q*vc : (q+1)*vc]
+		return mask.CheckMatches(mask.CheckValue(pad, k.beta, v[:s.cols]), v[s.cols], v[s.cols+1], int(x.Holders))
+	})
+	if bad >= 0 {
+		return cheating("values", "the aggregates at canonical index %d do not match their check: shifted, or taken from another index", s.matches[bad].Index)
+	}
+	return nil
+}
