@@ -87,7 +87,7 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 	words = nil
 	m, err := s.receiveReveal(ctx, 1, len(s.matches), padded(s.params.Reveal, s.listSize, s.size))
 	if err != nil {
-		return err
+		return coordinatorFault("match", err)
 	}
 	if m.Totals[0] != gT {
 		return cheating("match", "the match check's total is wrong: a party's vector was left out, added twice or altered, or the parties were told different result sizes")

@@ -3,6 +3,7 @@ package maskshare
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/maskshare/maskshare/internal/wire"
 )
@@ -28,10 +29,12 @@ var (
 	// ErrCheating is wrapped by every error that reports a deviation from
 	// the protocol a participant cannot have made honestly, detected by one
 	// of the integrity checks; the error is a *CheatingError naming the
-	// check. So far one check raises it: "abort attribution", an abort the
-	// coordinator relays as a party's that the party did not sign (see
-	// AbortError). The checks of a malicious coordinator (docs/PROTOCOL.md
-	// §9) will raise it too.
+	// check: "abort attribution" (an abort the coordinator relays as a
+	// party's that the party did not sign, see AbortError), the ecdh list
+	// and blinding checks, "match" and "values" (the parties' checks of the
+	// coordinator's Match and sums), "match"/"reveal" for a message no
+	// honest coordinator sends, and "transcript" (docs/PROTOCOL.md §6.1,
+	// §9).
 	ErrCheating = errors.New("maskshare: a participant deviated from the protocol")
 )
 
@@ -57,6 +60,11 @@ var abortCodes = []error{
 }
 
 func abortCode(err error) uint8 {
+	// A deviation is reported as such, whatever else its error wraps (a
+	// coordinator's malformed Match is also a protocol violation).
+	if errors.Is(err, ErrCheating) {
+		return uint8(slices.Index(abortCodes, ErrCheating))
+	}
 	for i, e := range abortCodes[1:] {
 		if errors.Is(err, e) {
 			return uint8(i + 1)
@@ -120,8 +128,9 @@ func (e *CheatingError) Error() string {
 	return msg
 }
 
-// Unwrap returns ErrCheating.
-func (e *CheatingError) Unwrap() error { return ErrCheating }
+// Unwrap returns ErrCheating and Err, so that a deviation that is also,
+// say, a protocol violation satisfies errors.Is for both.
+func (e *CheatingError) Unwrap() []error { return []error{ErrCheating, e.Err} }
 
 // AbortError reports that the session was aborted by another participant
 // (Party is "party NAME", or "coordinator"). No result was revealed.

@@ -196,7 +196,7 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if err := s.receiveMatch(ctx); err != nil {
-		return nil, err
+		return nil, coordinatorFault("match", err)
 	}
 
 	res := &Result{Size: s.size, Columns: slices.Clone(s.params.Columns)}
@@ -223,7 +223,7 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		}
 		m, err := s.receiveReveal(ctx, s.cols+checkWords, count, pad)
 		if err != nil {
-			return nil, err
+			return nil, coordinatorFault("reveal", err)
 		}
 		maskedTotals, valuesDigest = slices.Clone(m.Totals[:s.cols]), s.valuesDigest(m)
 		s.ph.start("unmask")
@@ -251,11 +251,14 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	}
 	done, err := wire.DecodeDone(msg, s.n)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+		return nil, coordinatorFault("confirm", fmt.Errorf("%w: %v", ErrProtocol, err))
 	}
 	for i, m := range done.MACs {
 		if subtle.ConstantTimeCompare(m[:], mine[:]) != 1 {
-			return nil, fmt.Errorf("%w: party %s's transcript differs", ErrTranscript, s.params.Parties[i])
+			// Honest participants compute equal transcripts: someone
+			// deviated (the coordinator, by showing parties different
+			// things, or a party, by lying about what it saw).
+			return nil, &CheatingError{Check: "transcript", Err: fmt.Errorf("%w: party %s's transcript differs", ErrTranscript, s.params.Parties[i])}
 		}
 	}
 	return res, nil
@@ -877,9 +880,22 @@ func (s *partySession) recv(ctx context.Context, want wire.Type) ([]byte, error)
 		return nil, s.abortedBy
 	}
 	if t != want {
-		return nil, fmt.Errorf("%w: got %v, want %v", ErrProtocol, t, want)
+		return nil, &CheatingError{Check: "message order", Party: "coordinator", Err: fmt.Errorf("%w: got %v, want %v", ErrProtocol, t, want)}
 	}
 	return msg, nil
+}
+
+// coordinatorFault reports a protocol violation in a message only the
+// coordinator produces (the Match, a Reveal, Done) as its deviation, found
+// by check: an honest coordinator never sends one. Other errors pass
+// through.
+func coordinatorFault(check string, err error) error {
+	var ce *CheatingError
+	var ae *AbortError
+	if !errors.Is(err, ErrProtocol) || errors.As(err, &ce) || errors.As(err, &ae) {
+		return err
+	}
+	return &CheatingError{Check: check, Party: "coordinator", Err: err}
 }
 
 func (s *partySession) unavailable(err error) error {
