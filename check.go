@@ -107,8 +107,7 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 
 // checker is one goroutine's scratch space for deriving check keys.
 type checker struct {
-	m    mask.RecordMasker
-	beta []mask.U128
+	m mask.RecordMasker
 }
 
 // firstBad returns the first j (in canonical order) for which ok(j) is
@@ -117,7 +116,7 @@ func (s *partySession) firstBad(ok func(k *checker, j int) bool) int {
 	var mu sync.Mutex
 	bad := -1
 	forRanges(len(s.matches), func(lo, hi int) {
-		k := &checker{beta: make([]mask.U128, s.cols)}
+		k := new(checker)
 		for j := lo; j < hi; j++ {
 			if !ok(k, j) {
 				mu.Lock()
@@ -163,14 +162,14 @@ func (s *partySession) hideColumn(col []uint64, c int) {
 // record's designated holder; in the total word Σ_c β_T,c·t_c over its own
 // totals t, plus F_T at party 0.
 func (s *partySession) fillValueChecks(lo, hi []uint64, totals []uint64) {
+	gamma, padT, alphaT := s.valueCheckKeys()
 	if s.params.Reveal == PerRecord {
 		forRanges(len(s.matches), func(a, b int) {
 			var m mask.RecordMasker
-			beta := make([]mask.U128, s.cols)
 			vals := make([]uint64, s.cols)
 			for j := a; j < b; j++ {
 				x := s.matches[j]
-				pad := m.ValueKeys(beta, s.qualified[s.posOf[j]], uint32(s.size), x.Index)
+				pad, alpha := m.ValueKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
 				if !x.Designated {
 					pad = mask.U128{}
 				}
@@ -178,26 +177,27 @@ func (s *partySession) fillValueChecks(lo, hi []uint64, totals []uint64) {
 				for c := range vals {
 					vals[c] = uint64(s.table.Values[c][row])
 				}
-				t := mask.CheckValue(pad, beta, vals)
+				t := mask.CheckValue(pad, alpha, gamma, vals)
 				lo[x.Index], hi[x.Index] = t.Lo, t.Hi
 			}
 		})
 	}
-	beta, pad := s.totalsCheckKeys()
 	if s.index != 0 {
-		pad = mask.U128{}
+		padT = mask.U128{}
 	}
-	t := mask.CheckValue(pad, beta, totals)
+	t := mask.CheckValue(padT, alphaT, gamma, totals)
 	lo[len(lo)-1], hi[len(hi)-1] = t.Lo, t.Hi
 }
 
-// totalsCheckKeys are the keys of the totals' value check.
-func (s *partySession) totalsCheckKeys() ([]mask.U128, mask.U128) {
+// valueCheckKeys are the session's column weights γ_c and the keys of the
+// totals' value check, all from K_check.
+func (s *partySession) valueCheckKeys() (gamma []mask.U128, padT, alphaT mask.U128) {
 	secret, _ := s.groupChecks()
-	beta := make([]mask.U128, s.cols)
+	gamma = make([]mask.U128, s.cols)
 	var m mask.RecordMasker
-	pad := m.ValueKeys(beta, secret, uint32(s.size), totalsIndex)
-	return beta, pad
+	m.ValueWeights(gamma, secret, uint32(s.size))
+	padT, alphaT = m.ValueKeys(secret, uint32(s.size), totalsIndex)
+	return gamma, padT, alphaT
 }
 
 // checkValues checks the unmasked reveal: at each of the party's records
@@ -207,8 +207,8 @@ func (s *partySession) totalsCheckKeys() ([]mask.U128, mask.U128) {
 // fails except with probability ≤ n·2^−64 (docs/PROTOCOL.md §6.1).
 func (s *partySession) checkValues(m *wire.Reveal) error {
 	vc := s.cols + checkWords
-	beta, pad := s.totalsCheckKeys()
-	want := mask.CheckValue(pad, beta, m.Totals[:s.cols])
+	gamma, padT, alphaT := s.valueCheckKeys()
+	want := mask.CheckValue(padT, alphaT, gamma, m.Totals[:s.cols])
 	if !mask.CheckMatches(want, m.Totals[s.cols], m.Totals[s.cols+1], s.n) {
 		return cheating("values", "the column totals do not match their check: a total was shifted, or a party's vector altered")
 	}
@@ -218,9 +218,9 @@ func (s *partySession) checkValues(m *wire.Reveal) error {
 	bad := s.firstBad(func(k *checker, j int) bool {
 		x := s.matches[j]
 		q := int(s.posOf[j])
-		pad := k.m.ValueKeys(k.beta, s.qualified[q], uint32(s.size), x.Index)
+		pad, alpha := k.m.ValueKeys(s.qualified[q], uint32(s.size), x.Index)
 		v := m.Values[q*vc : (q+1)*vc]
-		return mask.CheckMatches(mask.CheckValue(pad, k.beta, v[:s.cols]), v[s.cols], v[s.cols+1], int(x.Holders))
+		return mask.CheckMatches(mask.CheckValue(pad, alpha, gamma, v[:s.cols]), v[s.cols], v[s.cols+1], int(x.Holders))
 	})
 	if bad >= 0 {
 		return cheating("values", "the aggregates at canonical index %d do not match their check: shifted, or taken from another index", s.matches[bad].Index)

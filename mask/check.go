@@ -27,6 +27,12 @@ func (a U128) MulInt64(x uint64) U128 {
 	return U128{lo, hi}
 }
 
+// Mul returns a · b mod 2^128.
+func (a U128) Mul(b U128) U128 {
+	hi, lo := bits.Mul64(a.Lo, b.Lo)
+	return U128{lo, hi + a.Lo*b.Hi + a.Hi*b.Lo}
+}
+
 // MulSmall returns a · k mod 2^128 for a small non-negative k.
 func (a U128) MulSmall(k uint64) U128 {
 	hi, lo := bits.Mul64(a.Lo, k)
@@ -36,8 +42,9 @@ func (a U128) MulSmall(k uint64) U128 {
 // Check input domains: byte 0 of the block offset, so that no check block
 // is ever a record mask block (whose offsets are zero there).
 const (
-	checkMatch = 0x01 // the match check: G and G'
-	checkValue = 0x02 // the value check: F, then β_c
+	checkMatch   = 0x01 // the match check: g and g2
+	checkValue   = 0x02 // the value check of a record: F, then α
+	checkWeights = 0x03 // the value check's column weights γ_c (session-wide)
 )
 
 // MatchKeys returns the two words of a record's match check at canonical
@@ -51,16 +58,22 @@ func (m *RecordMasker) MatchKeys(secret [RecordSecretSize]byte, size, index uint
 	return y.Lo, y.Hi
 }
 
-// ValueKeys sets weights[c] to the key β_c of column c of a record's value
-// check at canonical index `index` of a result of `size` records and
-// returns the pad F the designated holder adds: the holders' check words
-// add up to F + Σ_c β_c·X_c, X_c the record's aggregate in column c.
-func (m *RecordMasker) ValueKeys(weights []U128, secret [RecordSecretSize]byte, size, index uint32) (pad U128) {
-	pad = m.checkBlock(secret, checkValue, size, index, 0)
+// ValueKeys returns the keys of a record's value check at canonical index
+// `index` of a result of `size` records: the pad F the designated holder
+// adds and the multiplier α. The holders' check words add up to
+// F + α·Σ_c γ_c·X_c, X_c the record's aggregate in column c and γ_c the
+// session's column weights (ValueWeights).
+func (m *RecordMasker) ValueKeys(secret [RecordSecretSize]byte, size, index uint32) (pad, alpha U128) {
+	return m.checkBlock(secret, checkValue, size, index, 0), m.checkBlock(secret, checkValue, size, index, 1)
+}
+
+// ValueWeights sets weights[c] to the column weight γ_c of the value
+// checks of a session, derived from secret (the parties' K_check), which
+// the coordinator does not know.
+func (m *RecordMasker) ValueWeights(weights []U128, secret [RecordSecretSize]byte, size uint32) {
 	for c := range weights {
-		weights[c] = m.checkBlock(secret, checkValue, size, index, uint16(c+1))
+		weights[c] = m.checkBlock(secret, checkWeights, size, 0, uint16(c))
 	}
-	return pad
 }
 
 // checkBlock is π(x) ⊕ x for x = secret ⊕ (domain ‖ 0³ ‖ be32(size) ‖
@@ -85,16 +98,17 @@ func (m *RecordMasker) checkBlock(secret [RecordSecretSize]byte, domain byte, si
 	}
 }
 
-// CheckValue returns pad + Σ_c weights[c]·values[c] mod 2^128, values taken
-// as signed 64-bit integers: what the holders' check words at a record add
-// up to when its aggregates are values (and what a holder contributes for
-// its own values, with pad zero unless it is the designated holder).
-func CheckValue(pad U128, weights []U128, values []uint64) U128 {
-	acc := pad
+// CheckValue returns pad + alpha·Σ_c weights[c]·values[c] mod 2^128,
+// values taken as signed 64-bit integers: what the holders' check words at
+// a record add up to when its aggregates are values (and what a holder
+// contributes for its own values, with pad zero unless it is the
+// designated holder).
+func CheckValue(pad, alpha U128, weights []U128, values []uint64) U128 {
+	var acc U128
 	for c, w := range weights {
 		acc = acc.Add(w.MulInt64(values[c]))
 	}
-	return acc
+	return pad.Add(alpha.Mul(acc))
 }
 
 // CheckMatches reports whether the check words (lo, hi) that arrived,

@@ -43,6 +43,9 @@ func TestU128Arithmetic(t *testing.T) {
 		if got, want := a.MulInt64(x), fromBig(new(big.Int).Mul(bigU128(a), big.NewInt(int64(x)))); got != want {
 			t.Fatalf("%v · %d = %v, want %v", a, int64(x), got, want)
 		}
+		if got, want := a.Mul(b), fromBig(new(big.Int).Mul(bigU128(a), bigU128(b))); got != want {
+			t.Fatalf("%v · %v = %v, want %v", a, b, got, want)
+		}
 		k := uint64(r.IntN(1 << 16))
 		if got, want := a.MulSmall(k), fromBig(new(big.Int).Mul(bigU128(a), new(big.Int).SetUint64(k))); got != want {
 			t.Fatalf("%v · %d = %v, want %v", a, k, got, want)
@@ -87,12 +90,12 @@ func TestCheckValueCatchesHighShift(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for range 10000 {
 		w := []U128{randU128(r), randU128(r)}
-		pad := randU128(r)
+		pad, alpha := randU128(r), randU128(r)
 		vals := []uint64{r.Uint64() >> 2, r.Uint64() >> 2}
-		sum := CheckValue(pad, w, vals)
+		sum := CheckValue(pad, alpha, w, vals)
 		shifted := []uint64{vals[0] + 1<<63, vals[1]}
-		if CheckMatches(CheckValue(pad, w, shifted), sum.Lo, sum.Hi, 3) {
-			t.Fatalf("a shift by 2^63 passed with key %v", w[0])
+		if CheckMatches(CheckValue(pad, alpha, w, shifted), sum.Lo, sum.Hi, 3) {
+			t.Fatalf("a shift by 2^63 passed with keys %v, %v", alpha, w[0])
 		}
 	}
 }
@@ -130,13 +133,14 @@ func TestCheckKeysDefinition(t *testing.T) {
 		if want := refCheckBlock(secret, 1, size, index, 0); g != want.Lo || g2 != want.Hi {
 			t.Fatal("match keys differ from the definition")
 		}
-		weights := make([]U128, 5)
-		pad := m.ValueKeys(weights, secret, size, index)
-		if pad != refCheckBlock(secret, 2, size, index, 0) {
-			t.Fatal("value pad differs from the definition")
+		pad, alpha := m.ValueKeys(secret, size, index)
+		if pad != refCheckBlock(secret, 2, size, index, 0) || alpha != refCheckBlock(secret, 2, size, index, 1) {
+			t.Fatal("value keys differ from the definition")
 		}
+		weights := make([]U128, 5)
+		m.ValueWeights(weights, secret, size)
 		for c, w := range weights {
-			if w != refCheckBlock(secret, 2, size, index, uint16(c+1)) {
+			if w != refCheckBlock(secret, 3, size, 0, uint16(c)) {
 				t.Fatalf("weight %d differs from the definition", c)
 			}
 		}
@@ -152,9 +156,8 @@ func TestCheckKeysDefinition(t *testing.T) {
 func BenchmarkValueKeys(b *testing.B) {
 	var m RecordMasker
 	var secret [16]byte
-	weights := make([]U128, 4)
 	b.ReportAllocs()
 	for i := range b.N {
-		m.ValueKeys(weights, secret, 1000, uint32(i))
+		m.ValueKeys(secret, 1000, uint32(i))
 	}
 }
