@@ -806,15 +806,18 @@ func corruptForeign(j int) func(a *adversary, sid [32]byte, words []uint64, cols
 }
 
 // attackConfigs is the matrix: both modes, n = 2, 3, 4 with k = n and
-// k < n, all three policies. -short keeps keyed mode with n = 3.
+// k < n, all three policies. -short keeps keyed mode with n = 3 and one
+// ecdh configuration.
 func attackConfigs(short bool) []attackConfig {
 	type nk struct{ n, k int }
 	nks := []nk{{2, 2}, {3, 3}, {3, 2}, {4, 4}, {4, 2}, {4, 3}}
 	modes := []PSIMode{Keyed, ECDH}
-	if short {
-		nks, modes = []nk{{3, 3}, {3, 2}}, []PSIMode{Keyed}
-	}
 	var out []attackConfig
+	if short {
+		// Keyed mode with k = n and k < n, and one ecdh cell.
+		nks, modes = []nk{{3, 3}, {3, 2}}, []PSIMode{Keyed}
+		out = append(out, attackConfig{mode: ECDH, n: 3, k: 2, policy: PerRecord})
+	}
 	for _, mode := range modes {
 		for _, x := range nks {
 			for _, policy := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
