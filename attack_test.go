@@ -346,10 +346,10 @@ func cheatingParty(j, round int, edit func(a *adversary, sid [32]byte, words []u
 
 // Expected outcomes of an attack in a configuration.
 const (
-	caught  = ""          // the parties' checks catch it on this branch
-	needsA  = "needs (a)" // caught as ErrProtocol today; ErrCheating once a malformed or inconsistent Match/Reveal from the coordinator is a *CheatingError (the lead's change (a))
-	needsB  = "needs (b)" // caught as ErrTranscript today; ErrCheating once a transcript mismatch is a *CheatingError (the lead's change (b))
-	gapMark = "gap: "     // prefix of a known undetected attack
+	caught  = ""           // the parties' match or value checks catch it
+	needsA  = "shape"      // the Match or Reveal is one no honest coordinator sends: a *CheatingError naming the coordinator, also ErrProtocol
+	needsB  = "transcript" // the parties' transcripts differ: a *CheatingError wrapping ErrTranscript
+	gapMark = "gap: "      // prefix of a known undetected attack (docs/PROTOCOL.md §9, what remains)
 )
 
 type attack struct {
@@ -557,7 +557,7 @@ func attacks() []attack {
 				case c.policy == CardinalityOnly:
 					return gapMark + "nothing checks M under CardinalityOnly: every party accepts M+1"
 				case c.k < c.n:
-					return gapMark + "with k < n an index no party holds goes unnoticed: every party accepts M+1"
+					return "match" // the total word counts the designated holders
 				}
 				return needsA // k = n: M records for a result of M+1
 			},

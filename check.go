@@ -27,12 +27,13 @@ const labelCheck = "maskshare check v2"
 // totalsIndex is the index the totals' value check keys are derived at.
 const totalsIndex = math.MaxUint32
 
-// groupChecks returns the secret the totals' value check keys are derived
-// from and the word g_T party 0 adds to the match check's total word.
+// groupChecks returns the secret the value check's session keys are
+// derived from, the word g_T party 0 adds to the match check's total word
+// and the word g_M every designated holder adds to it, once per record.
 // Every party knows them, the coordinator does not.
-func (s *partySession) groupChecks() (secret [16]byte, gT uint64) {
+func (s *partySession) groupChecks() (secret [16]byte, gT, gM uint64) {
 	k := deriveKey(s.group, s.sid, labelCheck)
-	return [16]byte(k[:16]), binary.LittleEndian.Uint64(k[16:])
+	return [16]byte(k[:16]), binary.LittleEndian.Uint64(k[16:]), binary.LittleEndian.Uint64(k[24:])
 }
 
 // matchCheckWords is the length of the match check vector: a word per
@@ -58,10 +59,11 @@ func cheating(check, format string, args ...any) error {
 // word; the vector is hidden like the values' and summed by the
 // coordinator, which sends each party the sums at its indexes and the
 // total. A party goes on only if every sum is h·g + g2 for the holder
-// count h it was told, and the total is g_T: so every index of its records
-// holds exactly the h holders of the same identifier, one of them
-// designated, and every party's vector was added once. Nothing about a
-// value has been sent yet.
+// count h it was told, and the total is g_T + M·g_M (every designated
+// holder adds g_M once per record): so every index of its records holds
+// exactly the h holders of the same identifier, one of them designated,
+// every index of the result is held, and every party's vector was added
+// once. Nothing about a value has been sent yet.
 func (s *partySession) checkMatch(ctx context.Context) error {
 	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
 	words := make([]uint64, w)
@@ -76,9 +78,17 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 			words[x.Index] = g + g2 // distinct indexes
 		}
 	})
-	_, gT := s.groupChecks()
+	// The total word counts the records: each has one designated holder,
+	// so it adds up to g_T + M·g_M exactly when no index of the result is
+	// held by nobody.
+	_, gT, gM := s.groupChecks()
+	for _, x := range s.matches {
+		if x.Designated {
+			words[w-1] += gM
+		}
+	}
 	if s.index == 0 {
-		words[w-1] = gT
+		words[w-1] += gT
 	}
 	s.hide(words, s.cols+checkWords)
 	if err := s.conn.Send(ctx, (&wire.Masked{Columns: 1, Size: uint32(w), Words: words}).Encode()); err != nil {
@@ -89,8 +99,8 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 	if err != nil {
 		return coordinatorFault("match", err)
 	}
-	if m.Totals[0] != gT {
-		return cheating("match", "the match check's total is wrong: a party's vector was left out, added twice or altered, or the parties were told different result sizes")
+	if m.Totals[0] != gT+uint64(s.size)*gM {
+		return cheating("match", "the match check's total is wrong: the result has indexes no party holds (a wrong M), or a party's vector was left out, added twice or altered")
 	}
 	bad := s.firstBad(func(k *checker, j int) bool {
 		x := s.matches[j]
@@ -192,7 +202,7 @@ func (s *partySession) fillValueChecks(lo, hi []uint64, totals []uint64) {
 // valueCheckKeys are the session's column weights γ_c and the keys of the
 // totals' value check, all from K_check.
 func (s *partySession) valueCheckKeys() (gamma []mask.U128, padT, alphaT mask.U128) {
-	secret, _ := s.groupChecks()
+	secret, _, _ := s.groupChecks()
 	gamma = make([]mask.U128, s.cols)
 	var m mask.RecordMasker
 	m.ValueWeights(gamma, secret, uint32(s.size))
