@@ -50,15 +50,25 @@ func forChunks(n, minChunk int, fn func(lo, hi int)) {
 // one process, a share left to one goroutine at the end would leave cores
 // idle.
 func forDynamic(n, chunk int, fn func(lo, hi int)) {
-	chunks := (n + chunk - 1) / chunk
-	var next atomic.Int64
-	runChunks(chunks, min(runtime.GOMAXPROCS(0), chunks), func(_, _, _ int) {
-		for {
-			c := int(next.Add(1) - 1)
-			if c >= chunks {
-				return
-			}
-			fn(c*chunk, min((c+1)*chunk, n))
+	runDynamic(n, chunk, func(_ int, next func() (int, int, bool)) {
+		for lo, hi, ok := next(); ok; lo, hi, ok = next() {
+			fn(lo, hi)
 		}
 	})
+}
+
+// runDynamic is forDynamic for goroutines with state of their own: it runs
+// work(g, next) on goroutines g = 0, 1, … (fewer than GOMAXPROCS), and
+// next hands out the chunks, reporting false when none is left.
+func runDynamic(n, chunk int, work func(g int, next func() (lo, hi int, ok bool))) {
+	chunks := (n + chunk - 1) / chunk
+	var taken atomic.Int64
+	next := func() (int, int, bool) {
+		c := int(taken.Add(1) - 1)
+		if c >= chunks {
+			return 0, 0, false
+		}
+		return c * chunk, min((c+1)*chunk, n), true
+	}
+	runChunks(chunks, min(runtime.GOMAXPROCS(0), chunks), func(g, _, _ int) { work(g, next) })
 }
