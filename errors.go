@@ -28,10 +28,15 @@ var (
 	// ErrCheating is wrapped by every error that reports a deviation from
 	// the protocol a participant cannot have made honestly, detected by one
 	// of the integrity checks; the error is a *CheatingError naming the
-	// check. So far one check raises it: "abort attribution", an abort the
-	// coordinator relays as a party's that the party did not sign (see
-	// AbortError). The checks of a malicious coordinator (docs/PROTOCOL.md
-	// §9) will raise it too.
+	// check: "abort attribution" (an abort the coordinator relays as a
+	// party's that the party did not sign; see AbortError), and in ecdh
+	// mode "ecdh list authentication" (a list altered between the parties
+	// that produce and consume it), "ecdh blinding proof" (a blinding not
+	// proven with the key its party committed to), "ecdh blinding check"
+	// (a list that came back to its owner not blinded element by element
+	// with the committed keys) and "ecdh list size" (a party that returned
+	// a list of another size to the coordinator); see docs/PROTOCOL.md §5
+	// and §9.
 	ErrCheating = errors.New("maskshare: a participant deviated from the protocol")
 )
 
