@@ -443,7 +443,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 				// Only the party can have changed the size of a list it
 				// was to blind.
 				return &CheatingError{Check: "ecdh list size", Party: "party " + s.params.Parties[j], Err: fmt.Errorf(
-					"it returned the list of party %s at hop %d with %d elements, got %d", s.params.Parties[owner], hop, len(m.Elems), len(l.Elems))}
+					"it returned the list of party %s at hop %d with %d elements, handed %d", s.params.Parties[owner], hop, len(m.Elems), len(l.Elems))}
 			}
 			for to, from := range perms[owner] {
 				l.Elems[from] = m.Elems[to]
@@ -536,7 +536,7 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 	for i, msg := range msgs {
 		msgs[i] = nil // handled messages can go
 		if err := handle(i, msg); err != nil {
-			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) {
+			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrCheating) {
 				err = fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)
 			}
 			s.abortAll(err, -1)
