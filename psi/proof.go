@@ -58,13 +58,19 @@ func (k *Key) Prove(context []byte, prev *Element) (next Element, proof Proof, e
 	if err := decodeElement(a, prev); err != nil {
 		return next, proof, fmt.Errorf("%w: %v", ErrInvalidElement, err)
 	}
-	ka := g.NewElement().Mul(a, k.scalar())
-	encodeElement(&next, ka)
 	// The nonce comes from crypto/rand, like the keys.
 	nonce, err := NewKey()
 	if err != nil {
 		return next, proof, err
 	}
+	return k.prove(context, a, nonce)
+}
+
+// prove is Prove for a decoded prev and a given nonce (known-answer tests).
+func (k *Key) prove(context []byte, a group.Element, nonce *Key) (next Element, proof Proof, err error) {
+	g := group.Ristretto255
+	ka := g.NewElement().Mul(a, k.scalar())
+	encodeElement(&next, ka)
 	y := g.NewElement().MulGen(k.scalar())
 	p, err := dleq.Prover{Params: dleqParams(context)}.ProveWithRandomness(k.scalar(), g.Generator(), y, a, ka, nonce.scalar())
 	if err != nil {
