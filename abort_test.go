@@ -26,6 +26,9 @@ type session struct {
 	cfg         *Config   // coordinator
 	partyCfg    []*Config // per party
 	wrap        func(i int, c transport.Conn) transport.Conn
+	// partyConn, if set, wraps party i's own end of its connection, with
+	// the party's session at hand: a party that deviates.
+	partyConn   func(i int, ps *partySession, c transport.Conn) transport.Conn
 	timeout     time.Duration
 	coordinator *Coordinator // reused across runs if set
 }
@@ -89,6 +92,9 @@ func (s *session) run(t *testing.T) outcome {
 			t.Fatal(err)
 		}
 		out.sessions[i] = party.newSession(p)
+		if s.partyConn != nil {
+			out.sessions[i].conn = s.partyConn(i, out.sessions[i], p)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -172,6 +172,9 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		if pub, check := s.cfg.pinnedKey(s.params.Parties[i]); check && !verifyHello(pub, s.sid, i, h, paramsDigest(&s.wp)) {
 			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[i])
 		}
+		if err := checkCommitment(s.params.Mode, &h.Blind); err != nil {
+			return fmt.Errorf("%w: party %s's hello: %v", ErrProtocol, s.params.Parties[i], err)
+		}
 		s.hellos[i] = *h
 		return nil
 	}); err != nil {
@@ -430,9 +433,10 @@ func canonicalOrder(found [][]psi.Match, size int) [][]wire.MatchEntry {
 // sends its tags. The coordinator shuffles a list before every hop and
 // undoes the shuffle when it comes back, so that no party can link an
 // element it blinds to the owner's rows, nor to what another party saw.
+// Each list's MAC and check chain travel with it unchanged: the parties
+// check them.
 func (s *coordSession) blindingRounds(ctx context.Context) error {
-	lists := make([][]psi.Element, s.n)
-	macs := make([][32]byte, s.n) // from each list's last producer to its next consumer
+	lists := make([]*wire.Elements, s.n) // as last produced: MAC, chain and elements in the owner's order
 	// Hop 0: every party sends its own list blinded with its one-time key.
 	if err := s.gather(ctx, wire.TypeElements, func(i int, msg []byte) error {
 		m, err := wire.DecodeElements(msg, s.n)
@@ -442,23 +446,27 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 		if int(m.Owner) != i || m.Hop != 0 || !withinBound(len(m.Elems), s.hellos[i].Bound) {
 			return fmt.Errorf("%w: party %s sent list %d hop %d with %d elements, want its own list within its bound %d", ErrProtocol, s.params.Parties[i], m.Owner, m.Hop, len(m.Elems), s.hellos[i].Bound)
 		}
-		lists[i], macs[i] = m.Elems, m.MAC
+		lists[i] = m
 		return nil
 	}); err != nil {
 		return err
 	}
-	s.listSizes = listSizes(lists)
+	s.listSizes = make([]int, s.n)
+	for i, l := range lists {
+		s.listSizes[i] = len(l.Elems)
+	}
 	perms := make([][]int32, s.n)
 	for hop := 1; hop < s.n; hop++ {
 		// Party j blinds the list of owner j−hop.
 		for j := range s.conns {
 			owner := (j - hop + s.n) % s.n
-			perms[owner] = randomPermutation(len(lists[owner]))
-			shuffled := make([]psi.Element, len(lists[owner]))
+			l := lists[owner]
+			perms[owner] = randomPermutation(len(l.Elems))
+			shuffled := make([]psi.Element, len(l.Elems))
 			for to, from := range perms[owner] {
-				shuffled[to] = lists[owner][from]
+				shuffled[to] = l.Elems[from]
 			}
-			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), MAC: macs[owner], Elems: shuffled}).Encode()
+			msg := (&wire.Elements{Owner: uint16(owner), Hop: uint16(hop), MAC: l.MAC, Chain: l.Chain, Proofs: l.Proofs, Elems: shuffled}).Encode()
 			if err := s.send(ctx, j, msg); err != nil {
 				return err
 			}
@@ -469,14 +477,21 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 				return err
 			}
 			owner := (j - hop + s.n) % s.n
-			if int(m.Owner) != owner || int(m.Hop) != hop || len(m.Elems) != len(lists[owner]) {
-				return fmt.Errorf("%w: party %s returned list %d hop %d with %d elements, want list %d hop %d with %d",
-					ErrProtocol, s.params.Parties[j], m.Owner, m.Hop, len(m.Elems), owner, hop, len(lists[owner]))
+			l := lists[owner]
+			if int(m.Owner) != owner || int(m.Hop) != hop || len(m.Chain) != hop+1 {
+				return fmt.Errorf("%w: party %s returned list %d hop %d with a chain of %d, want list %d hop %d with %d",
+					ErrProtocol, s.params.Parties[j], m.Owner, m.Hop, len(m.Chain), owner, hop, hop+1)
+			}
+			if len(m.Elems) != len(l.Elems) {
+				// Only the party can have changed the size of a list it
+				// was to blind.
+				return &CheatingError{Check: "ecdh list size", Party: "party " + s.params.Parties[j], Err: fmt.Errorf(
+					"it returned the list of party %s at hop %d with %d elements, handed %d", s.params.Parties[owner], hop, len(m.Elems), len(l.Elems))}
 			}
 			for to, from := range perms[owner] {
-				lists[owner][from] = m.Elems[to]
+				l.Elems[from] = m.Elems[to]
 			}
-			macs[owner] = m.MAC
+			l.MAC, l.Chain, l.Proofs = m.MAC, m.Chain, m.Proofs
 			return nil
 		}); err != nil {
 			return err
@@ -484,7 +499,8 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 	}
 	// Hop n: every list goes back to its owner, in the owner's order.
 	for i := range s.conns {
-		msg := (&wire.Elements{Owner: uint16(i), Hop: uint16(s.n), MAC: macs[i], Elems: lists[i]}).Encode()
+		l := lists[i]
+		msg := (&wire.Elements{Owner: uint16(i), Hop: uint16(s.n), MAC: l.MAC, Chain: l.Chain, Proofs: l.Proofs, Elems: l.Elems}).Encode()
 		lists[i] = nil
 		if err := s.send(ctx, i, msg); err != nil {
 			return err
@@ -563,7 +579,7 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 	for i, msg := range msgs {
 		msgs[i] = nil // handled messages can go
 		if err := handle(i, msg); err != nil {
-			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) {
+			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrAuthentication) && !errors.Is(err, ErrCheating) {
 				err = fmt.Errorf("%w: from party %s: %v", ErrProtocol, s.params.Parties[i], err)
 			}
 			s.abortAll(err, -1)

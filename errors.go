@@ -30,11 +30,15 @@ var (
 	// the protocol a participant cannot have made honestly, detected by one
 	// of the integrity checks; the error is a *CheatingError naming the
 	// check: "abort attribution" (an abort the coordinator relays as a
-	// party's that the party did not sign, see AbortError), the ecdh list
-	// and blinding checks, "match" and "values" (the parties' checks of the
-	// coordinator's Match and sums), "match"/"reveal" for a message no
-	// honest coordinator sends, and "transcript" (docs/PROTOCOL.md §6.1,
-	// §9).
+	// party's that the party did not sign; see AbortError); in ecdh mode
+	// "ecdh list authentication" (a list altered between the parties that
+	// produce and consume it), "ecdh blinding proof" (a blinding not proven
+	// with the key its party committed to), "ecdh blinding check" (a list
+	// that came back to its owner not blinded element by element with the
+	// committed keys) and "ecdh list size"; "match" and "values" (the
+	// parties' checks of the coordinator's Match and sums); "match",
+	// "reveal", "confirm" and "message order" for a message no honest
+	// coordinator sends; and "transcript" (docs/PROTOCOL.md §5, §6.1, §9).
 	ErrCheating = errors.New("maskshare: a participant deviated from the protocol")
 )
 

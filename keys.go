@@ -9,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/maskshare/maskshare/internal/wire"
@@ -37,14 +38,15 @@ const (
 )
 
 // helloMessage is what a party's identity key signs: the session, the
-// party's index, its ephemeral key, its set size bound and the digest of
-// the parameters.
+// party's index, its ephemeral key, its ecdh key commitment (zero in keyed
+// mode), its set size bound and the digest of the parameters.
 func helloMessage(sid [32]byte, index int, h *wire.Hello, paramsDigest [32]byte) []byte {
-	m := make([]byte, 0, len(helloLabel)+32+2+32+4+32)
+	m := make([]byte, 0, len(helloLabel)+32+2+32+32+4+32)
 	m = append(m, helloLabel...)
 	m = append(m, sid[:]...)
 	m = binary.BigEndian.AppendUint16(m, uint16(index))
 	m = append(m, h.Key[:]...)
+	m = append(m, h.Blind[:]...)
 	m = binary.BigEndian.AppendUint32(m, h.Bound)
 	m = append(m, paramsDigest[:]...)
 	return m
@@ -59,6 +61,21 @@ func signHello(id ed25519.PrivateKey, sid [32]byte, index int, h *wire.Hello, di
 
 func verifyHello(pub ed25519.PublicKey, sid [32]byte, index int, h *wire.Hello, digest [32]byte) bool {
 	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, helloMessage(sid, index, h, digest), h.Sig)
+}
+
+// checkCommitment checks a hello's ecdh key commitment: a valid element
+// other than the identity in ecdh mode, all zero in keyed mode.
+func checkCommitment(mode PSIMode, y *psi.Element) error {
+	if mode != ECDH {
+		if *y != (psi.Element{}) {
+			return errors.New("an ecdh key commitment in a keyed-mode session")
+		}
+		return nil
+	}
+	if err := psi.CheckElement(y); err != nil {
+		return fmt.Errorf("ecdh key commitment: %v", err)
+	}
+	return nil
 }
 
 // pairKey derives the key for messages from party `from` to party `to`
@@ -97,26 +114,44 @@ func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, 
 
 // listMAC authenticates an ecdh list from the party that produced it (at
 // hop `hop`, as the list of `owner`) to the party that consumes it, under
-// their pair key: HMAC-SHA256 over the session, owner, hop, count and the
-// elements in ascending byte order. Sorting makes the MAC independent of
-// the order, so it survives the coordinator's shuffles, while any element
-// added, dropped or replaced on the way changes it.
-func listMAC(key []byte, sid [32]byte, owner, hop int, elems []psi.Element) [32]byte {
-	sorted, _ := psi.Sort(elems)
+// their pair key: HMAC-SHA256 over the session, owner, hop, count, the
+// check chain (points and proofs, in order) and the elements in ascending
+// byte order. Sorting makes the MAC independent of the order, so it
+// survives the coordinator's shuffles, while any element added, dropped or
+// replaced on the way, or any change to the chain, changes it.
+func listMAC(key []byte, sid [32]byte, owner, hop int, m *wire.Elements) [32]byte {
+	sorted, _ := psi.Sort(m.Elems)
 	h := hmac.New(sha256.New, key)
 	h.Write([]byte(listLabel))
 	h.Write(sid[:])
-	var b [8]byte
+	var b [10]byte
 	binary.BigEndian.PutUint16(b[0:], uint16(owner))
 	binary.BigEndian.PutUint16(b[2:], uint16(hop))
 	binary.BigEndian.PutUint32(b[4:], uint32(len(sorted)))
+	binary.BigEndian.PutUint16(b[8:], uint16(len(m.Chain)))
 	h.Write(b[:])
+	for i := range m.Chain {
+		h.Write(m.Chain[i][:])
+	}
+	for i := range m.Proofs {
+		h.Write(m.Proofs[i][:])
+	}
 	for i := range sorted {
 		h.Write(sorted[i][:])
 	}
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// proofContext binds a blinding proof to the session, the list's owner and
+// the hop at which it was blinded, so that no proof can be replayed for
+// another list, hop or session.
+func proofContext(sid [32]byte, owner, hop int) []byte {
+	c := make([]byte, 0, len(sid)+4)
+	c = append(c, sid[:]...)
+	c = binary.BigEndian.AppendUint16(c, uint16(owner))
+	return binary.BigEndian.AppendUint16(c, uint16(hop))
 }
 
 // boxAD binds a box to its session and direction.

@@ -96,6 +96,7 @@ type partySession struct {
 	partsIn   []mask.Seed // seeds of the parts it receives
 	listTo    [][]byte    // listTo[j] authenticates ecdh lists this party hands to j
 	listFrom  [][]byte    // listFrom[j] authenticates ecdh lists j hands to this party
+	blindKey  *psi.Key    // the ecdh key, committed to in the Hello
 	group     [32]byte
 	order     []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
 	listSize  int               // the number of tags sent
@@ -276,6 +277,14 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	copy(pub[:], eph.PublicKey().Bytes())
 	digest := paramsDigest(&s.wp)
 	hello := &wire.Hello{Key: pub, Bound: sizeBound(len(s.in.ids))}
+	if s.params.Mode == ECDH {
+		// Drawn before the Hello, which commits to it: every blinding
+		// this party does is proven against the commitment.
+		if s.blindKey, err = psi.NewKey(); err != nil {
+			return err
+		}
+		hello.Blind = s.blindKey.Public()
+	}
 	hello.Sig = signHello(s.cfg.identity(), s.sid, s.index, hello, digest)
 	if err := s.conn.Send(ctx, hello.Encode()); err != nil {
 		return s.unavailable(err)
@@ -288,7 +297,7 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	if mine := peers.Hellos[s.index]; mine.Key != pub || mine.Bound != hello.Bound {
+	if mine := peers.Hellos[s.index]; mine.Key != pub || mine.Blind != hello.Blind || mine.Bound != hello.Bound {
 		return fmt.Errorf("%w: the coordinator relayed a different hello for this party", ErrAuthentication)
 	}
 	s.hellos = peers.Hellos
@@ -303,6 +312,9 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 		}
 		if pub, check := s.cfg.pinnedKey(s.params.Parties[j]); check && !verifyHello(pub, s.sid, j, &h, digest) {
 			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[j])
+		}
+		if err := checkCommitment(s.params.Mode, &h.Blind); err != nil {
+			return fmt.Errorf("%w: party %s's hello: %v", ErrProtocol, s.params.Parties[j], err)
 		}
 		if aeadTo[j], err = pairAEAD(eph, h.Key, s.sid, s.index, j, pub, h.Key); err != nil {
 			return err
@@ -468,23 +480,35 @@ func (s *partySession) sendTags(ctx context.Context, tags []psi.Tag, secrets []p
 // so only the holders of an identifier know its record secret. Every list
 // travels with a MAC from the party that produced it to the party that
 // consumes it, which the coordinator can neither compute nor keep valid if
-// it adds, drops or replaces an element.
+// it adds, drops or replaces an element; and with a check chain: a secret
+// random combination of the owner's list, blinded and proven at every hop
+// with the key each party committed to, which the owner compares with the
+// same combination of the list that comes back (docs/PROTOCOL.md §5).
 func (s *partySession) ecdhPSI(ctx context.Context) error {
-	key, err := psi.NewKey()
-	if err != nil {
-		return err
-	}
+	key := s.blindKey
 	once, err := psi.NewKey()
 	if err != nil {
 		return err
 	}
+	// One secret coefficient per element (per row here, then in the order
+	// sent), known to this party only.
+	coef := make([]uint64, len(s.in.ids))
+	if err := randomWords(coef); err != nil {
+		return err
+	}
 	elems := make([]psi.Element, len(s.in.ids))
-	once.HashAndBlind(elems, s.in.ids, s.sid)
+	check := once.HashAndBlindSum(elems, s.in.ids, s.sid, coef)
 	s.in = nil // the elements stand for the identifiers from here on
 	sorted, rows := psi.Sort(elems)
 	elems = nil
+	sortedCoef := make([]uint64, len(rows))
+	for p, r := range rows {
+		sortedCoef[p] = coef[r]
+	}
+	coef = nil
 	next := (s.index + 1) % s.n // who blinds this party's list first
-	out := &wire.Elements{Owner: uint16(s.index), MAC: listMAC(s.listTo[next], s.sid, s.index, 0, sorted), Elems: sorted}
+	out := &wire.Elements{Owner: uint16(s.index), Chain: []psi.Element{check}, Elems: sorted}
+	out.MAC = listMAC(s.listTo[next], s.sid, s.index, 0, out)
 	if err := s.conn.Send(ctx, out.Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -498,23 +522,35 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
 		}
 		owner := (s.index - hop + s.n) % s.n
-		if int(m.Owner) != owner || int(m.Hop) != hop {
-			return fmt.Errorf("%w: got list %d hop %d, want list %d hop %d", ErrProtocol, m.Owner, m.Hop, owner, hop)
+		if int(m.Owner) != owner || int(m.Hop) != hop || len(m.Chain) != hop {
+			return fmt.Errorf("%w: got list %d hop %d with a chain of %d, want list %d hop %d with %d",
+				ErrProtocol, m.Owner, m.Hop, len(m.Chain), owner, hop, hop)
 		}
 		producer := (s.index - 1 + s.n) % s.n // blinded it at hop − 1 (the owner, at hop 1)
-		if want := listMAC(s.listFrom[producer], s.sid, owner, hop-1, m.Elems); !hmac.Equal(want[:], m.MAC[:]) {
+		if want := listMAC(s.listFrom[producer], s.sid, owner, hop-1, m); !hmac.Equal(want[:], m.MAC[:]) {
 			// Either the coordinator altered it or the producer lied about
 			// it: who cannot be known here.
 			return &CheatingError{Check: "ecdh list authentication", Err: fmt.Errorf(
 				"list of party %s at hop %d is not what party %s produced (elements added, dropped or replaced, or another session's)",
 				s.params.Parties[owner], hop, s.params.Parties[producer])}
 		}
+		if err := s.verifyChain(owner, m); err != nil {
+			return err
+		}
 		if hop == s.n { // the party's own list, back from the others
-			if len(m.Elems) != len(sorted) {
-				return fmt.Errorf("%w: own list came back with %d elements, sent %d", ErrProtocol, len(m.Elems), len(sorted))
+			if len(m.Elems) != len(sorted) || m.Chain[0] != check {
+				return &CheatingError{Check: "ecdh blinding check", Err: fmt.Errorf(
+					"own list came back with %d elements (sent %d) or another check point", len(m.Elems), len(sorted))}
 			}
-			if err := key.Div(once).Blind(m.Elems, m.Elems); err != nil {
+			got, err := key.Div(once).BlindSum(m.Elems, m.Elems, sortedCoef)
+			if err != nil {
 				return fmt.Errorf("%w: %v", ErrProtocol, err)
+			}
+			// Σ c_i·F_i = (Π k_j)·Σ c_i·L0_i = Chain[n−1] unless an element
+			// was replaced, swapped or blinded with another key.
+			if got != m.Chain[s.n-1] {
+				return &CheatingError{Check: "ecdh blinding check", Err: fmt.Errorf(
+					"own list came back not blinded by the committed keys of the others, element by element (replaced, swapped or blinded with another key)")}
 			}
 			tags := make([]psi.Tag, len(m.Elems))
 			secrets := make([]psi.Secret, len(m.Elems))
@@ -527,11 +563,60 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		if err := key.Blind(m.Elems, m.Elems); err != nil {
 			return fmt.Errorf("%w: %v", ErrProtocol, err)
 		}
-		m.MAC = listMAC(s.listTo[next], s.sid, owner, hop, m.Elems)
+		point, proof, err := key.Prove(proofContext(s.sid, owner, hop), &m.Chain[hop-1])
+		if err != nil { // verifyChain checked the point
+			return err
+		}
+		m.Chain, m.Proofs = append(m.Chain, point), append(m.Proofs, proof)
+		m.MAC = listMAC(s.listTo[next], s.sid, owner, hop, m)
 		if err := s.conn.Send(ctx, m.Encode()); err != nil {
 			return s.unavailable(err)
 		}
 	}
+	return nil
+}
+
+// verifyChain checks the check chain of a list of owner as received at
+// hop len(m.Chain): its first point is a valid element, and every later
+// one is proven to be the one before blinded with the key its party
+// committed to. The MAC has shown that the producer (the party before this
+// one on the ring) sent the chain, so a bad last proof is the producer's;
+// a bad earlier one came from further back, through the producer, and
+// cannot be pinned on anyone.
+func (s *partySession) verifyChain(owner int, m *wire.Elements) error {
+	last := len(m.Chain) - 1
+	if err := psi.CheckElement(&m.Chain[0]); err != nil {
+		return &CheatingError{Check: "ecdh blinding proof", Party: s.chainParty(owner, 0, last), Err: fmt.Errorf("list of party %s: check point: %v", s.params.Parties[owner], err)}
+	}
+	for h := 1; h <= last; h++ {
+		j := (owner + h) % s.n
+		if err := psi.VerifyProof(proofContext(s.sid, owner, h), &s.hellos[j].Blind, &m.Chain[h-1], &m.Chain[h], &m.Proofs[h-1]); err != nil {
+			return &CheatingError{Check: "ecdh blinding proof", Party: s.chainParty(owner, h, last), Err: fmt.Errorf(
+				"list of party %s: the blinding by party %s at hop %d is not proven: %v", s.params.Parties[owner], s.params.Parties[j], h, err)}
+		}
+	}
+	return nil
+}
+
+// chainParty names the party to blame for the chain link of hop h, when
+// hop last is the newest: its producer; older links cannot be attributed.
+func (s *partySession) chainParty(owner, h, last int) string {
+	if h != last {
+		return ""
+	}
+	return "party " + s.params.Parties[(owner+h)%s.n]
+}
+
+// randomWords fills v from crypto/rand.
+func randomWords(v []uint64) error {
+	b := make([]byte, 8*len(v))
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	for i := range v {
+		v[i] = binary.LittleEndian.Uint64(b[8*i:])
+	}
+	clear(b)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/cloudflare/circl/group"
@@ -102,24 +103,57 @@ func (k *Key) scalar() group.Scalar {
 // outputs of Normalize. The work is spread over GOMAXPROCS goroutines.
 // HashAndBlind panics if len(dst) != len(ids).
 func (k *Key) HashAndBlind(dst []Element, ids []string, session [32]byte) {
+	k.hashAndBlind(dst, ids, session, nil)
+}
+
+// HashAndBlindSum is HashAndBlind that also returns the weighted sum
+// Σ coef[i]·dst[i] of its outputs, computed as they are made (variable
+// time in coef: see multiScalarMul). It panics if len(coef) != len(ids).
+func (k *Key) HashAndBlindSum(dst []Element, ids []string, session [32]byte, coef []uint64) Element {
+	if len(coef) != len(ids) {
+		panic(fmt.Sprintf("psi: HashAndBlindSum with %d coefficients for %d identifiers", len(coef), len(ids)))
+	}
+	var sum Element
+	encodeElement(&sum, k.hashAndBlind(dst, ids, session, coef))
+	return sum
+}
+
+func (k *Key) hashAndBlind(dst []Element, ids []string, session [32]byte, coef []uint64) group.Element {
 	if len(dst) != len(ids) {
 		panic(fmt.Sprintf("psi: HashAndBlind with %d destinations for %d identifiers", len(dst), len(ids)))
 	}
 	ks := k.scalar()
-	forDynamic(len(ids), ecChunk, func(lo, hi int) {
+	sums := make([]group.Element, runtime.GOMAXPROCS(0))
+	runDynamic(len(ids), ecChunk, func(g int, next func() (int, int, bool)) {
 		s := ks.Copy()
 		out := group.Ristretto255.NewElement()
 		dstTag := []byte(ecdhDST)
 		msg := make([]byte, 0, len(session)+64)
 		msg = append(msg, session[:]...)
-		for i := lo; i < hi; i++ {
-			msg = append(msg[:len(session)], ids[i]...)
-			// The identity has probability about 2⁻²⁵² here, so it is not
-			// checked for; Blind would reject it downstream.
-			out.Mul(group.Ristretto255.HashToElement(msg, dstTag), s)
-			encodeElement(&dst[i], out)
+		var acc *msmAcc
+		if coef != nil {
+			acc = newMSMAcc(perWorker(len(ids)))
+		}
+		for lo, hi, ok := next(); ok; lo, hi, ok = next() {
+			for i := lo; i < hi; i++ {
+				msg = append(msg[:len(session)], ids[i]...)
+				// The identity has probability about 2⁻²⁵² here, so it is
+				// not checked for; Blind would reject it downstream.
+				out.Mul(group.Ristretto255.HashToElement(msg, dstTag), s)
+				encodeElement(&dst[i], out)
+				if acc != nil {
+					acc.add(out, coef[i])
+				}
+			}
+		}
+		if acc != nil {
+			sums[g] = acc.sum()
 		}
 	})
+	if coef == nil {
+		return nil
+	}
+	return mergeSums(sums)
 }
 
 // Blind sets dst[i] to k·src[i] for every i; dst may be src itself. Every
@@ -129,6 +163,27 @@ func (k *Key) HashAndBlind(dst []Element, ids []string, session [32]byte) {
 // is left unchanged. The work is spread over GOMAXPROCS goroutines. Blind
 // panics if len(dst) != len(src).
 func (k *Key) Blind(dst, src []Element) error {
+	_, err := k.blind(dst, src, nil)
+	return err
+}
+
+// BlindSum is Blind that also returns the weighted sum Σ coef[i]·src[i] of
+// its inputs, on the elements Blind decodes anyway (variable time in coef:
+// see multiScalarMul). It panics if len(coef) != len(src).
+func (k *Key) BlindSum(dst, src []Element, coef []uint64) (Element, error) {
+	if len(coef) != len(src) {
+		panic(fmt.Sprintf("psi: BlindSum with %d coefficients for %d elements", len(coef), len(src)))
+	}
+	var sum Element
+	p, err := k.blind(dst, src, coef)
+	if err != nil {
+		return sum, err
+	}
+	encodeElement(&sum, p)
+	return sum, nil
+}
+
+func (k *Key) blind(dst, src []Element, coef []uint64) (group.Element, error) {
 	if len(dst) != len(src) {
 		panic(fmt.Sprintf("psi: Blind with %d destinations for %d elements", len(dst), len(src)))
 	}
@@ -137,32 +192,49 @@ func (k *Key) Blind(dst, src []Element) error {
 	// inverse square root per element.
 	ks := k.scalar()
 	out := make([]Element, len(src))
+	sums := make([]group.Element, runtime.GOMAXPROCS(0))
 	var firstBad atomic.Int64
 	firstBad.Store(int64(len(src)))
-	forDynamic(len(src), ecChunk, func(lo, hi int) {
+	runDynamic(len(src), ecChunk, func(g int, next func() (int, int, bool)) {
 		s := ks.Copy()
 		in := group.Ristretto255.NewElement()
 		res := group.Ristretto255.NewElement()
-		for i := lo; i < hi; i++ {
-			// A bad element before i has been found: nothing from here on
-			// can be the first one.
-			if firstBad.Load() < int64(i) {
-				return
+		var acc *msmAcc
+		if coef != nil {
+			acc = newMSMAcc(perWorker(len(src)))
+		}
+	chunks:
+		for lo, hi, ok := next(); ok; lo, hi, ok = next() {
+			for i := lo; i < hi; i++ {
+				// A bad element before i has been found: nothing from
+				// here on can be the first one.
+				if firstBad.Load() < int64(i) {
+					break chunks
+				}
+				if err := decodeElement(in, &src[i]); err != nil {
+					storeMin(&firstBad, int64(i))
+					break chunks
+				}
+				if acc != nil {
+					acc.add(in, coef[i])
+				}
+				encodeElement(&out[i], res.Mul(in, s))
 			}
-			if err := decodeElement(in, &src[i]); err != nil {
-				storeMin(&firstBad, int64(i))
-				return
-			}
-			encodeElement(&out[i], res.Mul(in, s))
+		}
+		if acc != nil {
+			sums[g] = acc.sum()
 		}
 	})
 	if i := firstBad.Load(); i < int64(len(src)) {
 		// Decode the culprit again for the reason; workers only keep its index.
 		why := decodeElement(group.Ristretto255.NewElement(), &src[i])
-		return fmt.Errorf("%w at index %d: %v", ErrInvalidElement, i, why)
+		return nil, fmt.Errorf("%w at index %d: %v", ErrInvalidElement, i, why)
 	}
 	copy(dst, out)
-	return nil
+	if coef == nil {
+		return nil, nil
+	}
+	return mergeSums(sums), nil
 }
 
 // Div returns the key k·t⁻¹. A party that blinded its list with a one-time

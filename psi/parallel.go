@@ -42,23 +42,24 @@ func forChunks(n, minChunk int, fn func(lo, hi int)) {
 	runChunks(n, numWorkers(n, minChunk), func(_, lo, hi int) { fn(lo, hi) })
 }
 
-// forDynamic calls fn on consecutive chunks of [0, n) of at most chunk
-// items, from GOMAXPROCS goroutines that each take the next chunk when done
-// with one. Unlike forChunks, whose goroutines get equal shares up front,
-// the goroutines then end within a chunk of each other even when they do
-// not get equal shares of the CPU: with several parties blinding at once in
-// one process, a share left to one goroutine at the end would leave cores
-// idle.
-func forDynamic(n, chunk int, fn func(lo, hi int)) {
+// runDynamic hands out consecutive chunks of [0, n) of at most chunk items
+// to GOMAXPROCS goroutines, each taking the next chunk when done with one:
+// it runs work(g, next) on goroutines g = 0, 1, … (fewer than GOMAXPROCS),
+// which keep state of their own (keys, buckets), and next hands out the
+// chunks, reporting false when none is left. Unlike forChunks, whose
+// goroutines get equal shares up front, the goroutines then end within a
+// chunk of each other even when they do not get equal shares of the CPU:
+// with several parties blinding at once in one process, a share left to
+// one goroutine at the end would leave cores idle.
+func runDynamic(n, chunk int, work func(g int, next func() (lo, hi int, ok bool))) {
 	chunks := (n + chunk - 1) / chunk
-	var next atomic.Int64
-	runChunks(chunks, min(runtime.GOMAXPROCS(0), chunks), func(_, _, _ int) {
-		for {
-			c := int(next.Add(1) - 1)
-			if c >= chunks {
-				return
-			}
-			fn(c*chunk, min((c+1)*chunk, n))
+	var taken atomic.Int64
+	next := func() (int, int, bool) {
+		c := int(taken.Add(1) - 1)
+		if c >= chunks {
+			return 0, 0, false
 		}
-	})
+		return c * chunk, min((c+1)*chunk, n), true
+	}
+	runChunks(chunks, min(runtime.GOMAXPROCS(0), chunks), func(g, _, _ int) { work(g, next) })
 }

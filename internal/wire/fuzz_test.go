@@ -193,7 +193,11 @@ func FuzzDecodeElements(f *testing.F) {
 			if int(m.Owner) >= n || int(m.Hop) > n {
 				return fmt.Errorf("owner %d, hop %d for %d parties", m.Owner, m.Hop, n)
 			}
-			if len(m.Elems) > MaxRecords || 10+KeySize+len(m.Elems)*ElementSize != len(b) {
+			c := len(m.Chain)
+			if c < 1 || c > n || c < int(m.Hop) || c > int(m.Hop)+1 || len(m.Proofs) != c-1 {
+				return fmt.Errorf("chain of %d points and %d proofs at hop %d of %d parties", c, len(m.Proofs), m.Hop, n)
+			}
+			if len(m.Elems) > MaxRecords || 12+KeySize+c*ElementSize+(c-1)*ProofSize+len(m.Elems)*ElementSize != len(b) {
 				return fmt.Errorf("%d elements in %d bytes", len(m.Elems), len(b))
 			}
 			return nil

@@ -90,7 +90,11 @@ func randOpen(r *rand.Rand) *Open {
 }
 
 func randHello(r *rand.Rand) *Hello {
-	return &Hello{Key: randKey(r), Bound: 1 << r.IntN(31), Sig: randBytes(r, smallLen(r, MaxSigLen))}
+	h := &Hello{Key: randKey(r), Bound: 1 << r.IntN(31), Sig: randBytes(r, smallLen(r, MaxSigLen))}
+	if r.IntN(4) != 0 { // ecdh mode; zero in keyed mode
+		h.Blind = psi.Element(randKey(r))
+	}
+	return h
 }
 
 func randPeers(r *rand.Rand, n int) *Peers {
@@ -121,8 +125,27 @@ func randTags(r *rand.Rand) *Tags {
 	return m
 }
 
+// randElements returns a list as a party sends it (hop 0..n−1, a chain of
+// hop+1 points) or as the coordinator relays it (hop 1..n, hop points).
 func randElements(r *rand.Rand, n int) *Elements {
-	m := &Elements{Owner: uint16(r.IntN(n)), Hop: uint16(r.IntN(n))}
+	m := &Elements{Owner: uint16(r.IntN(n))}
+	chain := 0
+	if r.IntN(2) == 0 {
+		m.Hop = uint16(r.IntN(n))
+		chain = int(m.Hop) + 1
+	} else {
+		m.Hop = uint16(1 + r.IntN(n))
+		chain = int(m.Hop)
+	}
+	copy(m.MAC[:], randBytes(r, KeySize))
+	for i := range chain {
+		m.Chain = append(m.Chain, psi.Element(randKey(r)))
+		if i > 0 {
+			var p psi.Proof
+			copy(p[:], randBytes(r, ProofSize))
+			m.Proofs = append(m.Proofs, p)
+		}
+	}
 	for range smallLen(r, 100) {
 		var e psi.Element
 		copy(e[:], randBytes(r, ElementSize))

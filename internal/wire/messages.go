@@ -119,23 +119,25 @@ func DecodeOpen(msg []byte) (*Open, error) {
 	return m, r.done()
 }
 
-// Hello gives a party's ephemeral key and the bound on its set size (the
-// smallest power of two at least its number of records), signed by its
-// identity key if the session uses identities.
+// Hello gives a party's ephemeral key, its ecdh-mode key commitment and
+// the bound on its set size (the smallest power of two at least its number
+// of records), signed by its identity key if the session uses identities.
 type Hello struct {
 	Key   [KeySize]byte
+	Blind psi.Element // Y = k·B in ecdh mode; zero in keyed mode (checked by the session, which knows the mode)
 	Bound uint32
 	Sig   []byte
 }
 
 func (w *writer) hello(h *Hello) {
 	w.raw(h.Key[:])
+	w.raw(h.Blind[:])
 	w.u32(h.Bound)
 	w.bytes16(h.Sig)
 }
 
 func (r *reader) hello() Hello {
-	h := Hello{Key: r.key(), Bound: r.u32()}
+	h := Hello{Key: r.key(), Blind: psi.Element(r.key()), Bound: r.u32()}
 	if r.err == nil && !ValidBound(h.Bound) {
 		r.fail("set size bound %d", h.Bound)
 	}
@@ -150,7 +152,7 @@ func ValidBound(b uint32) bool {
 }
 
 func (m *Hello) Encode() []byte {
-	w := newWriter(TypeHello, KeySize+6+len(m.Sig))
+	w := newWriter(TypeHello, KeySize+ElementSize+6+len(m.Sig))
 	w.hello(m)
 	return w.b
 }
@@ -169,7 +171,7 @@ type Peers struct {
 }
 
 func (m *Peers) Encode() []byte {
-	w := newWriter(TypePeers, len(m.Hellos)*(KeySize+70)+2*KeySize)
+	w := newWriter(TypePeers, len(m.Hellos)*(KeySize+ElementSize+70)+2*KeySize)
 	w.u16(uint16(len(m.Hellos)))
 	for i := range m.Hellos {
 		w.hello(&m.Hellos[i])
@@ -296,24 +298,44 @@ func itemBytes[T psi.Tag | psi.Element](x *T) []byte {
 // blindings beyond the owner's own; hop n is the list back at its owner.
 // MAC authenticates the list from the party that produced it to the party
 // that consumes it (the coordinator relays it but cannot compute it).
+//
+// Chain is the list's check point after each blinding: Chain[0] is the
+// owner's weighted sum of its hop-0 list, Chain[h] = k_j·Chain[h−1] for
+// the party j that blinded it at hop h, proven by Proofs[h−1]. A list
+// produced at hop h carries h+1 points (a party's message), one relayed
+// for hop h carries h (the coordinator's); so len(Chain) is hop or hop+1,
+// between 1 and n, and len(Proofs) = len(Chain) − 1.
 type Elements struct {
-	Owner uint16
-	Hop   uint16
-	MAC   [KeySize]byte
-	Elems []psi.Element
+	Owner  uint16
+	Hop    uint16
+	MAC    [KeySize]byte
+	Chain  []psi.Element
+	Proofs []psi.Proof
+	Elems  []psi.Element
 }
 
+// A proof on the wire is a psi.Proof.
+var _ [ProofSize]byte = psi.Proof{}
+
 func (m *Elements) Encode() []byte {
-	w := newWriter(TypeElements, 8+KeySize+len(m.Elems)*ElementSize)
+	w := newWriter(TypeElements, 10+KeySize+len(m.Chain)*ElementSize+len(m.Proofs)*ProofSize+len(m.Elems)*ElementSize)
 	w.u16(m.Owner)
 	w.u16(m.Hop)
 	w.raw(m.MAC[:])
+	w.u16(uint16(len(m.Chain)))
+	for i := range m.Chain {
+		w.raw(m.Chain[i][:])
+	}
+	for i := range m.Proofs {
+		w.raw(m.Proofs[i][:])
+	}
 	writeItems(w, m.Elems)
 	return w.b
 }
 
 // DecodeElements decodes an Elements message of a session of n parties. The
-// elements are not validated as group elements here: psi.Key.Blind does that.
+// elements and chain points are not validated as group elements here, nor
+// the proofs: psi does that.
 func DecodeElements(msg []byte, n int) (*Elements, error) {
 	r := newReader(msg, TypeElements)
 	m := &Elements{Owner: uint16(r.index(n, "owner"))}
@@ -322,6 +344,28 @@ func DecodeElements(msg []byte, n int) (*Elements, error) {
 		r.fail("hop %d for %d parties", m.Hop, n)
 	}
 	m.MAC = r.key()
+	// The chain's length is bounded by hop (≤ n) before anything is
+	// allocated for it.
+	c := int(r.u16())
+	if r.err == nil && (c < 1 || c > n || c < int(m.Hop) || c > int(m.Hop)+1) {
+		r.fail("chain of %d points at hop %d of %d parties", c, m.Hop, n)
+	}
+	if r.err == nil {
+		p := r.take(c*ElementSize + (c-1)*ProofSize)
+		if r.err == nil {
+			m.Chain = make([]psi.Element, c)
+			for i := range m.Chain {
+				copy(m.Chain[i][:], p[i*ElementSize:])
+			}
+			p = p[c*ElementSize:]
+			if c > 1 {
+				m.Proofs = make([]psi.Proof, c-1)
+				for i := range m.Proofs {
+					copy(m.Proofs[i][:], p[i*ProofSize:])
+				}
+			}
+		}
+	}
 	m.Elems = readItems[psi.Element](r, "elements")
 	return m, r.done()
 }

@@ -29,6 +29,7 @@ const (
 	KeySize       = 32      // X25519 public keys, seeds, digests
 	TagSize       = 16      // keyed-mode tags
 	ElementSize   = 32      // ecdh-mode group elements
+	ProofSize     = 64      // ecdh-mode blinding proofs
 )
 
 // ErrMalformed is wrapped by every decoding error.

@@ -330,7 +330,7 @@ func TestCountLimits(t *testing.T) {
 		n      int
 	}{
 		{TypeTags, nil, TagSize, 0},
-		{TypeElements, append([]byte{0, 0, 0, 1}, make([]byte, KeySize)...), ElementSize, 3}, // owner 0, hop 1, MAC
+		{TypeElements, append(append([]byte{0, 0, 0, 1}, make([]byte, KeySize)...), append([]byte{0, 1}, make([]byte, ElementSize)...)...), ElementSize, 3}, // owner 0, hop 1, MAC, chain of 1
 	}
 	for _, l := range lists {
 		dec := decoderFor(l.typ, l.n, 0)
@@ -366,10 +366,12 @@ func TestCountLimits(t *testing.T) {
 		})
 	}
 
-	// Elements: owner and hop below n.
-	el := func(owner, hop uint16) []byte {
-		return (&Elements{Owner: owner, Hop: hop, Elems: make([]psi.Element, 2)}).Encode()
+	// Elements: owner and hop below n; a chain of hop or hop+1 points
+	// (between 1 and n) and a proof per point after the first.
+	elc := func(owner, hop uint16, chain, proofs int) []byte {
+		return (&Elements{Owner: owner, Hop: hop, Chain: make([]psi.Element, chain), Proofs: make([]psi.Proof, proofs), Elems: make([]psi.Element, 3)}).Encode()
 	}
+	el := func(owner, hop uint16) []byte { return elc(owner, hop, max(int(hop), 1), max(int(hop), 1)-1) }
 	dec := decoderFor(TypeElements, 3, 0)
 	mustAccept(t, "owner 2 hop 2 of 3", dec, el(2, 2))
 	mustAccept(t, "owner 0 hop 3 of 3 (back at its owner)", dec, el(0, 3))
@@ -378,6 +380,24 @@ func TestCountLimits(t *testing.T) {
 	mustReject(t, "hop 4 of 3", dec, el(0, 4))
 	mustReject(t, "hop 0xffff of 3", dec, el(0, 0xffff))
 	mustReject(t, "any owner of 0 parties", decoderFor(TypeElements, 0, 0), el(0, 0))
+	mustAccept(t, "hop 0, chain 1 (sent by the owner)", dec, elc(0, 0, 1, 0))
+	mustAccept(t, "hop 1, chain 1 (relayed)", dec, elc(0, 1, 1, 0))
+	mustAccept(t, "hop 1, chain 2 (sent back)", dec, elc(0, 1, 2, 1))
+	mustAccept(t, "hop 2, chain 3 of 3", dec, elc(0, 2, 3, 2))
+	mustReject(t, "hop 0, no chain", dec, elc(0, 0, 0, 0))
+	mustReject(t, "hop 0, chain 2", dec, elc(0, 0, 2, 1))
+	mustReject(t, "hop 2, chain 1", dec, elc(0, 2, 1, 0))
+	mustReject(t, "hop 1, chain 3", dec, elc(0, 1, 3, 2))
+	mustReject(t, "hop 3, chain 4 of 3", dec, elc(0, 3, 4, 3))
+	mustReject(t, "chain 2, no proof", dec, elc(0, 1, 2, 0))
+	mustReject(t, "chain 2, two proofs", dec, elc(0, 1, 2, 2))
+	mustReject(t, "chain 1, a proof", dec, elc(0, 1, 1, 1))
+	// A chain count beyond n is refused before anything is allocated.
+	big := append(append([]byte{Version, byte(TypeElements), 0, 0, 0, 1}, make([]byte, KeySize)...), 0xff, 0xff)
+	mustReject(t, "chain 0xffff", decoderFor(TypeElements, MaxParties, 0), big)
+	if b := allocBytes(func() { _, _ = DecodeElements(big, MaxParties) }); b > 1<<16 { // a chain of 0xffff points would be 2 MiB
+		t.Errorf("chain 0xffff: %d bytes allocated", b)
+	}
 }
 
 func TestMaskedValidation(t *testing.T) {
