@@ -67,15 +67,27 @@ func cheating(check, format string, args ...any) error {
 func (s *partySession) checkMatch(ctx context.Context) error {
 	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
 	words := make([]uint64, w)
+	// Every key a record's checks need is derived here, once: the sum the
+	// match check expects, and (per-record policy) the value check's keys.
+	s.expect = make([]uint64, len(s.matches))
+	if s.params.Reveal == PerRecord {
+		s.valueKeys = make([]valueKeys, len(s.matches))
+	}
 	forRanges(len(s.matches), func(lo, hi int) {
 		var m mask.RecordMasker
 		for j := lo; j < hi; j++ {
 			x := s.matches[j]
-			g, g2 := m.MatchKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
+			secret := s.qualified[s.posOf[j]]
+			g, g2 := m.MatchKeys(secret, uint32(s.size), x.Index)
+			s.expect[j] = uint64(x.Holders)*g + g2
 			if !x.Designated {
 				g2 = 0
 			}
 			words[x.Index] = g + g2 // distinct indexes
+			if s.valueKeys != nil {
+				k := &s.valueKeys[j]
+				k.pad, k.alpha = m.ValueKeys(secret, uint32(s.size), x.Index)
+			}
 		}
 	})
 	// The total word counts the records: each has one designated holder,
@@ -102,12 +114,8 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 	if m.Totals[0] != gT+uint64(s.size)*gM {
 		return cheating("match", "the match check's total is wrong: the result has indexes no party holds (a wrong M), or a party's vector was left out, added twice or altered")
 	}
-	bad := s.firstBad(func(k *checker, j int) bool {
-		x := s.matches[j]
-		q := s.posOf[j]
-		g, g2 := k.m.MatchKeys(s.qualified[q], uint32(s.size), x.Index)
-		return m.Values[q] == uint64(x.Holders)*g+g2
-	})
+	bad := s.firstBad(func(j int) bool { return m.Values[s.posOf[j]] == s.expect[j] })
+	s.expect = nil
 	if bad >= 0 {
 		return cheating("match", "the record at canonical index %d is not held by exactly the %d holders of one identifier with one of them designated (records merged, split or isolated, a wrong holder count or designation, or a party's vector altered)",
 			s.matches[bad].Index, s.matches[bad].Holders)
@@ -115,20 +123,18 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 	return nil
 }
 
-// checker is one goroutine's scratch space for deriving check keys.
-type checker struct {
-	m mask.RecordMasker
-}
+// valueKeys are a record's value check keys: the pad F its designated
+// holder adds and the multiplier α.
+type valueKeys struct{ pad, alpha mask.U128 }
 
 // firstBad returns the first j (in canonical order) for which ok(j) is
 // false, or −1, checking on all cores.
-func (s *partySession) firstBad(ok func(k *checker, j int) bool) int {
+func (s *partySession) firstBad(ok func(j int) bool) int {
 	var mu sync.Mutex
 	bad := -1
 	forRanges(len(s.matches), func(lo, hi int) {
-		k := new(checker)
 		for j := lo; j < hi; j++ {
-			if !ok(k, j) {
+			if !ok(j) {
 				mu.Lock()
 				if bad < 0 || j < bad {
 					bad = j
@@ -166,37 +172,13 @@ func (s *partySession) hideColumn(col []uint64, c int) {
 	mask.Mix(col, add, sub)
 }
 
-// fillValueChecks writes the party's value check words into the check
-// columns lo and hi of its vector (w words each): at each of its records'
-// indexes (per-record policy) Σ_c β_c·x_c, plus the pad F if it is the
-// record's designated holder; in the total word Σ_c β_T,c·t_c over its own
-// totals t, plus F_T at party 0.
-func (s *partySession) fillValueChecks(lo, hi []uint64, totals []uint64) {
-	gamma, padT, alphaT := s.valueCheckKeys()
-	if s.params.Reveal == PerRecord {
-		forRanges(len(s.matches), func(a, b int) {
-			var m mask.RecordMasker
-			vals := make([]uint64, s.cols)
-			for j := a; j < b; j++ {
-				x := s.matches[j]
-				pad, alpha := m.ValueKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
-				if !x.Designated {
-					pad = mask.U128{}
-				}
-				row := s.rows[j]
-				for c := range vals {
-					vals[c] = uint64(s.table.Values[c][row])
-				}
-				t := mask.CheckValue(pad, alpha, gamma, vals)
-				lo[x.Index], hi[x.Index] = t.Lo, t.Hi
-			}
-		})
-	}
+// totalsCheck is the party's check word of the totals' value check:
+// α_T·Σ_c γ_c·t_c over its own totals t, plus F_T at party 0.
+func (s *partySession) totalsCheck(gamma []mask.U128, padT, alphaT mask.U128, totals []uint64) mask.U128 {
 	if s.index != 0 {
 		padT = mask.U128{}
 	}
-	t := mask.CheckValue(padT, alphaT, gamma, totals)
-	lo[len(lo)-1], hi[len(hi)-1] = t.Lo, t.Hi
+	return mask.CheckValue(padT, alphaT, gamma, totals)
 }
 
 // valueCheckKeys are the session's column weights γ_c and the keys of the
@@ -225,12 +207,11 @@ func (s *partySession) checkValues(m *wire.Reveal) error {
 	if m.Count == 0 {
 		return nil
 	}
-	bad := s.firstBad(func(k *checker, j int) bool {
-		x := s.matches[j]
+	bad := s.firstBad(func(j int) bool {
 		q := int(s.posOf[j])
-		pad, alpha := k.m.ValueKeys(s.qualified[q], uint32(s.size), x.Index)
+		k := &s.valueKeys[j]
 		v := m.Values[q*vc : (q+1)*vc]
-		return mask.CheckMatches(mask.CheckValue(pad, alpha, gamma, v[:s.cols]), v[s.cols], v[s.cols+1], int(x.Holders))
+		return mask.CheckMatches(mask.CheckValue(k.pad, k.alpha, gamma, v[:s.cols]), v[s.cols], v[s.cols+1], int(s.matches[j].Holders))
 	})
 	if bad >= 0 {
 		return cheating("values", "the aggregates at canonical index %d do not match their check: shifted, or taken from another index", s.matches[bad].Index)

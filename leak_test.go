@@ -32,7 +32,7 @@ import (
 // the order of its Match message, as it derives them.
 func recordMasks(ps *partySession) []uint64 {
 	out := make([]uint64, len(ps.qualified)*ps.cols)
-	ps.eachRecordMask(len(ps.qualified), nil, func(q int, mu []uint64) { copy(out[q*ps.cols:], mu) })
+	ps.eachRecordMask(func(q int, mu []uint64) { copy(out[q*ps.cols:], mu) })
 	return out
 }
 

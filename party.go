@@ -14,6 +14,7 @@ import (
 	"math/bits"
 	"runtime"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -104,6 +105,8 @@ type partySession struct {
 	matches   []wire.MatchEntry // in canonical order
 	posOf     []int32           // posOf[j] is the place of matches[j] in the Match message
 	rows      []int32           // rows[j] is the table row of matches[j]
+	expect    []uint64          // expect[j] is the match check's sum at matches[j] (until it is checked)
+	valueKeys []valueKeys       // valueKeys[j] are the value check's keys of matches[j] (per-record policy)
 	qualified []psi.Secret      // qualified[q] is the record secret of entry q of the Match message
 	size      int
 	abortedBy *AbortError
@@ -747,21 +750,16 @@ func (s *partySession) recordMasked() bool {
 	return s.params.Reveal == PerRecord && s.hidden()
 }
 
-// eachRecordMask calls f(i, μ) for i = 0..n−1 with the output mask μ of
-// the qualifying record of Match entry entry(i) (entry i if entry is nil),
-// on all cores. Each mask is derived from the record's secret, which only
-// the record's holders know; none is kept.
-func (s *partySession) eachRecordMask(n int, entry func(i int) int, f func(i int, mu []uint64)) {
-	forRanges(n, func(lo, hi int) {
+// eachRecordMask calls f(q, μ) for every Match entry q with the output
+// mask μ of its record, on all cores. Each mask is derived from the
+// record's secret, which only the record's holders know; none is kept.
+func (s *partySession) eachRecordMask(f func(q int, mu []uint64)) {
+	forRanges(len(s.qualified), func(lo, hi int) {
 		var m mask.RecordMasker
 		mu := make([]uint64, s.cols)
-		for i := lo; i < hi; i++ {
-			q := i
-			if entry != nil {
-				q = entry(i)
-			}
+		for q := lo; q < hi; q++ {
 			m.Mask(mu, s.qualified[q])
-			f(i, mu)
+			f(q, mu)
 		}
 	})
 }
@@ -788,46 +786,65 @@ func (s *partySession) maskedVector() []uint64 {
 	w := s.columnWords()
 	perRecord := s.params.Reveal == PerRecord
 	words := make([]uint64, (s.cols+checkWords)*w)
-	if s.recordMasked() {
-		var designated []int32 // Match entries, and the canonical index of each
-		var at []uint32
-		for j, x := range s.matches {
-			if x.Designated {
-				designated, at = append(designated, s.posOf[j]), append(at, x.Index)
+	// One pass over the records, on all cores: each record's values go to
+	// its index in every column, with its record mask if this party is its
+	// designated holder, and its value check word (from the keys the match
+	// check derived) to the check columns; each range keeps its own totals.
+	masked := s.recordMasked()
+	gamma, padT, alphaT := s.valueCheckKeys()
+	lo, hi := words[s.cols*w:(s.cols+1)*w], words[(s.cols+1)*w:]
+	var totalsMu sync.Mutex
+	totals := make([]uint64, s.cols) // the party's own, unmasked
+	forRanges(len(s.matches), func(a, b int) {
+		part := make([]uint64, s.cols)
+		vals := make([]uint64, s.cols)
+		mu := make([]uint64, s.cols)
+		var m mask.RecordMasker
+		for j := a; j < b; j++ {
+			row := s.rows[j]
+			for c := range vals {
+				vals[c] = uint64(s.table.Values[c][row])
+				part[c] += vals[c]
 			}
+			if !perRecord {
+				continue
+			}
+			x := s.matches[j]
+			if masked && x.Designated {
+				m.Mask(mu, s.qualified[s.posOf[j]])
+				for c, v := range vals {
+					words[c*w+int(x.Index)] = v + mu[c] // distinct indexes
+				}
+			} else {
+				for c, v := range vals {
+					words[c*w+int(x.Index)] = v
+				}
+			}
+			k := &s.valueKeys[j]
+			pad := k.pad
+			if !x.Designated {
+				pad = mask.U128{}
+			}
+			t := mask.CheckValue(pad, k.alpha, gamma, vals)
+			lo[x.Index], hi[x.Index] = t.Lo, t.Hi
 		}
-		s.eachRecordMask(len(designated), func(i int) int { return int(designated[i]) }, func(i int, mu []uint64) {
-			for c, x := range mu {
-				words[c*w+int(at[i])] = x // distinct indexes: no two goroutines write one word
-			}
-		})
-	}
+		totalsMu.Lock()
+		mask.Add(totals, part)
+		totalsMu.Unlock()
+	})
+	t := s.totalsCheck(gamma, padT, alphaT, totals)
+	lo[w-1], hi[w-1] = t.Lo, t.Hi
 	var totMask []uint64
 	if s.hidden() && s.index == 0 {
 		totMask = s.totalsMask()
 	}
-	totals := make([]uint64, s.cols) // the party's own, unmasked
-	forColumns(s.cols, func(c int) {
-		col := words[c*w : (c+1)*w]
-		vals := s.table.Values[c]
-		var total uint64
-		for j, x := range s.matches {
-			v := uint64(vals[s.rows[j]])
-			total += v
-			if perRecord {
-				col[x.Index] += v
-			}
-		}
-		totals[c] = total
+	for c, total := range totals {
 		if totMask != nil {
 			total += totMask[c]
 		}
-		col[w-1] = total
-		s.hideColumn(col, c)
-	})
-	checks := words[s.cols*w:]
-	s.fillValueChecks(checks[:w], checks[w:], totals)
-	s.hideColumns(checks, w, s.cols, checkWords)
+		words[c*w+w-1] = total
+	}
+	s.hideColumns(words, w, 0, s.cols+checkWords)
 	return words
 }
 
@@ -861,7 +878,7 @@ func (s *partySession) unmask(m *wire.Reveal) {
 	}
 	if m.Count != 0 { // values come in the order of the Match
 		vc := s.cols + checkWords
-		s.eachRecordMask(len(s.qualified), nil, func(q int, mu []uint64) {
+		s.eachRecordMask(func(q int, mu []uint64) {
 			mask.Sub(m.Values[q*vc:q*vc+s.cols], mu)
 		})
 	}
