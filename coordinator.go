@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sync"
 	"time"
 
@@ -374,17 +375,31 @@ func (s *coordSession) reveal(ctx context.Context, sum []uint64, cols, w int, ma
 			})
 		}
 	}
+	// Each party's Reveal is gathered, encoded and sent on its own core:
+	// the parties wait for theirs, and the gathering is random access.
+	errs := make([]error, s.n)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i := range s.conns {
-		n, pad := count(i)
-		m := &wire.Reveal{Totals: totals, Count: uint32(n), Padded: uint32(pad)}
-		if n > 0 {
-			m.Values = make([]uint64, n*cols)
-			for q, x := range matches[i][:n] {
-				copy(m.Values[q*cols:(q+1)*cols], byRecord[int(x.Index)*cols:])
+		g.Go(func() error {
+			n, pad := count(i)
+			m := &wire.Reveal{Totals: totals, Count: uint32(n), Padded: uint32(pad)}
+			if n > 0 {
+				m.Values = make([]uint64, n*cols)
+				for q, x := range matches[i][:n] {
+					copy(m.Values[q*cols:(q+1)*cols], byRecord[int(x.Index)*cols:])
+				}
 			}
-		}
-		if err := s.send(ctx, i, m.Encode()); err != nil {
-			return err
+			msg := m.Encode()
+			m = nil
+			errs[i] = s.conns[i].Send(ctx, msg)
+			return nil
+		})
+	}
+	g.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return s.sendFailed(i, err)
 		}
 	}
 	return nil
@@ -659,11 +674,16 @@ func (s *coordSession) sendAbort(msg []byte, skip int) {
 
 func (s *coordSession) send(ctx context.Context, i int, msg []byte) error {
 	if err := s.conns[i].Send(ctx, msg); err != nil {
-		err = fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)
-		s.abortAll(err, i)
-		return &partyError{party: i, err: err}
+		return s.sendFailed(i, err)
 	}
 	return nil
+}
+
+// sendFailed ends the session because sending to party i failed with err.
+func (s *coordSession) sendFailed(i int, err error) error {
+	err = fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)
+	s.abortAll(err, i)
+	return &partyError{party: i, err: err}
 }
 
 func listSizes[T any](lists [][]T) []int {
