@@ -192,14 +192,20 @@ func AESWordCost(words int) float64 {
 // the n−1 it gives, and applies its zero-sum mask (two streams), over a
 // column of a word per record (per-record policy) and one for the total.
 // The totals mask is one word per column; record masks are counted by
-// RecordMaskWords.
+// RecordMaskWords. The value vector has checkColumns more columns than
+// the session has values: the two halves of the value check words
+// (docs/PROTOCOL.md §6.1), hidden the same way. (The match check's
+// column is hidden in a round of its own, timed apart: not counted.)
 func MaskWords(n, cols, size int, perRecord bool) int64 {
 	words := 1
 	if perRecord {
 		words += size
 	}
-	return int64(n*(2*(n-1)+2)) * int64(cols) * int64(words)
+	return int64(n*(2*(n-1)+2)) * int64(cols+checkColumns) * int64(words)
 }
+
+// checkColumns is the number of value check columns in a masked vector.
+const checkColumns = 2
 
 // RecordMaskWords counts the words of record masks a session derives (an
 // AES block per two words, like the PRG's): every holder derives the mask
