@@ -183,15 +183,16 @@ func (a *adversary) toParty(i int, t wire.Type, nth int, msg []byte) []byte {
 		}
 		return a.matches[i].Encode()
 	case wire.TypeReveal:
-		if nth > valueRound {
+		round := a.cfg.round(nth)
+		if round > valueRound {
 			panic("adversary: a third reveal")
 		}
-		r := a.shadowReveal(i, nth)
+		r := a.shadowReveal(i, round)
 		if a.editReveal != nil {
-			a.editReveal(a, i, nth, r)
+			a.editReveal(a, i, round, r)
 		}
 		msg = r.Encode()
-		a.reveals[nth][i] = msg
+		a.reveals[round][i] = msg
 	}
 	return msg
 }
@@ -208,17 +209,18 @@ func (a *adversary) fromParty(i int, t wire.Type, nth int, msg []byte) []byte {
 	case wire.TypeMasked:
 		m, err := wire.DecodeMasked(msg)
 		a.must(err)
+		round := a.cfg.round(nth)
 		if a.editMasked != nil {
-			a.editMasked(a, i, nth, m)
+			a.editMasked(a, i, round, m)
 		}
-		a.masked[nth][i] = m
+		a.masked[round][i] = m
 		// The coordinator's code gets zeros of the shape it expects; the
 		// adversary adds up what the parties sent.
 		cols, w := 1, int(a.honestM)+1
 		if a.cfg.policy != PerRecord {
 			w = a.maxSize + 1
 		}
-		if nth == valueRound {
+		if round == valueRound {
 			cols = a.cols + checkWords
 			if a.cfg.policy != PerRecord {
 				w = 1
@@ -373,6 +375,27 @@ func noEntries(c attackConfig) string {
 		return "the Match has no entries and nothing is masked or revealed under CardinalityOnly"
 	}
 	return ""
+}
+
+// withMatchRound skips configurations without a match check round
+// (per-record with k = n, where party 0 is designated by rule and the value
+// check covers what the round would), then applies skip.
+func withMatchRound(skip func(c attackConfig) string) func(c attackConfig) string {
+	return func(c attackConfig) string {
+		if !matchCheckRound(c.policy, c.k, c.n) {
+			return "no match check round: per-record with k = n (docs/PROTOCOL.md §6.1)"
+		}
+		return skip(c)
+	}
+}
+
+// round is the round of the nth Masked or Reveal message of a session in
+// configuration c.
+func (c attackConfig) round(nth int) int {
+	if !matchCheckRound(c.policy, c.k, c.n) {
+		return nth + valueRound
+	}
+	return nth
 }
 
 func perRecordOnly(c attackConfig) string {
@@ -668,10 +691,10 @@ func attacks() []attack {
 				r.Totals[len(r.Totals)-1] += half
 			}),
 		},
-		{name: "shift/a match check sum", cheater: -1, skip: noEntries,
+		{name: "shift/a match check sum", cheater: -1, skip: withMatchRound(noEntries),
 			reveal: revealEdit(matchRound, func(a *adversary, r *wire.Reveal) { r.Values[0]++ }),
 		},
-		{name: "shift/the match check total", cheater: -1, skip: noEntries,
+		{name: "shift/the match check total", cheater: -1, skip: withMatchRound(noEntries),
 			reveal: revealEdit(matchRound, func(a *adversary, r *wire.Reveal) { r.Totals[0]++ }),
 		},
 		// 7. Reordering.
@@ -679,7 +702,7 @@ func attacks() []attack {
 			reveal: revealSwap(valueRound, true)},
 		{name: "reorder/two records' values only", cheater: -1, skip: perRecordOnly,
 			reveal: revealSwap(valueRound, false)},
-		{name: "reorder/two records' match check sums", cheater: -1, skip: noEntries,
+		{name: "reorder/two records' match check sums", cheater: -1, skip: withMatchRound(noEntries),
 			reveal: revealSwap(matchRound, true)},
 		{name: "reorder/two Match entries' indexes", cheater: -1, skip: noEntries,
 			match: func(a *adversary, ms []*wire.Match) {
@@ -695,26 +718,26 @@ func attacks() []attack {
 		// 8. Dropping a party's vector.
 		{name: "drop/a party's value vector (zeros)", cheater: -1, skip: noValues,
 			masked: maskedEdit(1, valueRound, func(a *adversary, m *wire.Masked) { clear(m.Words) })},
-		{name: "drop/a party's match check vector (zeros)", cheater: -1, skip: noValues,
+		{name: "drop/a party's match check vector (zeros)", cheater: -1, skip: withMatchRound(noValues),
 			masked: maskedEdit(1, matchRound, func(a *adversary, m *wire.Masked) { clear(m.Words) })},
 		// 9. Replays from an earlier session.
 		{name: "replay/a party's value vector", cheater: -1, skip: noValues, replay: true,
 			masked: maskedEdit(1, valueRound, func(a *adversary, m *wire.Masked) { *m = *a.prev.masked[valueRound][1] })},
-		{name: "replay/a party's match check vector", cheater: -1, skip: noValues, replay: true,
+		{name: "replay/a party's match check vector", cheater: -1, skip: withMatchRound(noValues), replay: true,
 			masked: maskedEdit(1, matchRound, func(a *adversary, m *wire.Masked) { *m = *a.prev.masked[matchRound][1] })},
 		{name: "replay/the value reveal a party got", cheater: -1, skip: noValues, replay: true,
 			reveal: replayReveal(valueRound)},
-		{name: "replay/the match check reveal a party got", cheater: -1, skip: noValues, replay: true,
+		{name: "replay/the match check reveal a party got", cheater: -1, skip: withMatchRound(noValues), replay: true,
 			reveal: replayReveal(matchRound)},
 		// 10. A party hiding with a part seed it did not seal.
 		{name: "cheater/another part seed, value vector", cheater: 1, skip: noValues,
 			masked: cheatingParty(1, valueRound, addPartStreams(0))},
-		{name: "cheater/another part seed, match check vector", cheater: 1, skip: noValues,
+		{name: "cheater/another part seed, match check vector", cheater: 1, skip: withMatchRound(noValues),
 			masked: cheatingParty(1, matchRound, addPartStreams(-1))},
 		// 11. A party corrupting a record it does not hold.
 		{name: "cheater/a record it does not hold, value vector", cheater: 1, skip: withThresholdBelowN(perRecordOnly),
 			masked: cheatingParty(1, valueRound, corruptForeign(1))},
-		{name: "cheater/a record it does not hold, match check vector", cheater: 1, skip: withThresholdBelowN(noValues),
+		{name: "cheater/a record it does not hold, match check vector", cheater: 1, skip: withMatchRound(withThresholdBelowN(noValues)),
 			masked: cheatingParty(1, matchRound, corruptForeign(1))},
 	}
 }

@@ -53,6 +53,48 @@ func cheating(check, format string, args ...any) error {
 	return &CheatingError{Check: check, Err: fmt.Errorf(format, args...)}
 }
 
+// matchCheckRound reports whether a session runs the match check round:
+// under the per-record and totals policies, except per-record with k = n.
+// There every party holds every index (a party refuses a Match with fewer
+// than M entries), party 0 is every record's designated holder by rule,
+// and the value check finds a record merged at an index with another:
+// nothing the round would check is left for the coordinator to choose.
+func matchCheckRound(policy RevealPolicy, k, n int) bool {
+	return policy == TotalsOnly || policy == PerRecord && k < n
+}
+
+// deriveCheckKeys derives, once, every key a record's checks need: the sum
+// the match check expects at each of the party's records (words non-nil:
+// its contributions go to words), and under the per-record policy the
+// value check's keys.
+func (s *partySession) deriveCheckKeys(words []uint64) {
+	if words != nil {
+		s.expect = make([]uint64, len(s.matches))
+	}
+	if s.params.Reveal == PerRecord {
+		s.valueKeys = make([]valueKeys, len(s.matches))
+	}
+	forRanges(len(s.matches), func(lo, hi int) {
+		var m mask.RecordMasker
+		for j := lo; j < hi; j++ {
+			x := s.matches[j]
+			secret := s.qualified[s.posOf[j]]
+			if words != nil {
+				g, g2 := m.MatchKeys(secret, uint32(s.size), x.Index)
+				s.expect[j] = uint64(x.Holders)*g + g2
+				if !x.Designated {
+					g2 = 0
+				}
+				words[x.Index] = g + g2 // distinct indexes
+			}
+			if s.valueKeys != nil {
+				k := &s.valueKeys[j]
+				k.pad, k.alpha = m.ValueKeys(secret, uint32(s.size), x.Index)
+			}
+		}
+	})
+}
+
 // checkMatch runs the match check round: each holder of a record adds g at
 // the record's index, its designated holder also g2 (both from the record
 // secret, the result size and the index), party 0 adds g_T to the total
@@ -65,31 +107,13 @@ func cheating(check, format string, args ...any) error {
 // every index of the result is held, and every party's vector was added
 // once. Nothing about a value has been sent yet.
 func (s *partySession) checkMatch(ctx context.Context) error {
+	if !matchCheckRound(s.params.Reveal, s.params.threshold(), s.n) {
+		s.deriveCheckKeys(nil)
+		return nil
+	}
 	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
 	words := make([]uint64, w)
-	// Every key a record's checks need is derived here, once: the sum the
-	// match check expects, and (per-record policy) the value check's keys.
-	s.expect = make([]uint64, len(s.matches))
-	if s.params.Reveal == PerRecord {
-		s.valueKeys = make([]valueKeys, len(s.matches))
-	}
-	forRanges(len(s.matches), func(lo, hi int) {
-		var m mask.RecordMasker
-		for j := lo; j < hi; j++ {
-			x := s.matches[j]
-			secret := s.qualified[s.posOf[j]]
-			g, g2 := m.MatchKeys(secret, uint32(s.size), x.Index)
-			s.expect[j] = uint64(x.Holders)*g + g2
-			if !x.Designated {
-				g2 = 0
-			}
-			words[x.Index] = g + g2 // distinct indexes
-			if s.valueKeys != nil {
-				k := &s.valueKeys[j]
-				k.pad, k.alpha = m.ValueKeys(secret, uint32(s.size), x.Index)
-			}
-		}
-	})
+	s.deriveCheckKeys(words)
 	// The total word counts the records: each has one designated holder,
 	// so it adds up to g_T + M·g_M exactly when no index of the result is
 	// held by nobody.

@@ -246,9 +246,11 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	if size < s.params.MinResultSize {
 		return nil, ErrResultTooSmall
 	}
-	matches := canonicalOrder(found, size)
-	found = nil
+	// Per-record with k = n, party 0 (which holds every record) is every
+	// record's designated holder by rule (§6.1).
 	reveal := s.params.Reveal
+	matches := canonicalOrder(found, size, reveal == PerRecord && k == s.n)
+	found = nil
 	for i := range s.conns {
 		m := &wire.Match{Size: uint32(size), Padded: uint32(padded(reveal, rep.SetSizes[i], size))}
 		if reveal != CardinalityOnly {
@@ -264,16 +266,18 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		// The match check: one column, a word per index the set size
 		// bounds allow (per-record: per index of the result) and a total;
 		// every party gets the sums at its records' indexes.
-		s.ph.start("check match")
-		mw := matchCheckWords(reveal, size, maxResultSize(s.hellos, k))
-		sum, err := s.aggregate(ctx, 1, mw, "")
-		if err != nil {
-			return nil, err
-		}
-		if err := s.reveal(ctx, sum, 1, mw, matches, func(i int) (int, int) {
-			return len(matches[i]), padded(reveal, rep.SetSizes[i], size)
-		}); err != nil {
-			return nil, err
+		if matchCheckRound(reveal, k, s.n) {
+			s.ph.start("check match")
+			mw := matchCheckWords(reveal, size, maxResultSize(s.hellos, k))
+			sum, err := s.aggregate(ctx, 1, mw, "")
+			if err != nil {
+				return nil, err
+			}
+			if err := s.reveal(ctx, sum, 1, mw, matches, func(i int) (int, int) {
+				return len(matches[i]), padded(reveal, rep.SetSizes[i], size)
+			}); err != nil {
+				return nil, err
+			}
 		}
 
 		s.ph.start("aggregate")
@@ -283,7 +287,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		if reveal == PerRecord {
 			w = size + 1
 		}
-		sum, err = s.aggregate(ctx, vc, w, "sum")
+		sum, err := s.aggregate(ctx, vc, w, "sum")
 		if err != nil {
 			return nil, err
 		}
@@ -411,7 +415,10 @@ func (s *coordSession) reveal(ctx context.Context, sum []uint64, cols, w int, ma
 // hold), and designates for each record one of its holders, uniformly at
 // random, to add the record's output mask. found[i] are list i's matches
 // as psi.Intersect numbers them (by tag order).
-func canonicalOrder(found [][]psi.Match, size int) [][]wire.MatchEntry {
+//
+// With firstHolder, the designated holder is each record's first holder in
+// party order instead.
+func canonicalOrder(found [][]psi.Match, size int, firstHolder bool) [][]wire.MatchEntry {
 	perm := randomPermutation(size)
 	// pick[r] is which of record r's holders, counted in party order, adds
 	// its mask; seen[r] counts the holders met so far.
@@ -423,7 +430,7 @@ func canonicalOrder(found [][]psi.Match, size int) [][]wire.MatchEntry {
 	}
 	pick := make([]uint16, size)
 	var buf [8 * 512]byte
-	for r := 0; r < size; r += 512 {
+	for r := 0; r < size && !firstHolder; r += 512 {
 		rand.Read(buf[:])
 		for j := r; j < min(r+512, size); j++ {
 			hi, _ := bits.Mul64(binary.LittleEndian.Uint64(buf[8*(j-r):]), uint64(holders[j]))
