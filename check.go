@@ -64,13 +64,11 @@ func matchCheckRound(policy RevealPolicy, k, n int) bool {
 }
 
 // deriveCheckKeys derives, once, every key a record's checks need: the sum
-// the match check expects at each of the party's records (words non-nil:
-// its contributions go to words), and under the per-record policy the
-// value check's keys.
+// the match check expects at each of the party's records (its
+// contributions go to words), and under the per-record policy the value
+// check's keys.
 func (s *partySession) deriveCheckKeys(words []uint64) {
-	if words != nil {
-		s.expect = make([]uint64, len(s.matches))
-	}
+	s.expect = make([]uint64, len(s.matches))
 	if s.params.Reveal == PerRecord {
 		s.valueKeys = make([]valueKeys, len(s.matches))
 	}
@@ -79,14 +77,12 @@ func (s *partySession) deriveCheckKeys(words []uint64) {
 		for j := lo; j < hi; j++ {
 			x := s.matches[j]
 			secret := s.qualified[s.posOf[j]]
-			if words != nil {
-				g, g2 := m.MatchKeys(secret, uint32(s.size), x.Index)
-				s.expect[j] = uint64(x.Holders)*g + g2
-				if !x.Designated {
-					g2 = 0
-				}
-				words[x.Index] = g + g2 // distinct indexes
+			g, g2 := m.MatchKeys(secret, uint32(s.size), x.Index)
+			s.expect[j] = uint64(x.Holders)*g + g2
+			if !x.Designated {
+				g2 = 0
 			}
+			words[x.Index] = g + g2 // distinct indexes
 			if s.valueKeys != nil {
 				k := &s.valueKeys[j]
 				k.pad, k.alpha = m.ValueKeys(secret, uint32(s.size), x.Index)
@@ -108,7 +104,9 @@ func (s *partySession) deriveCheckKeys(words []uint64) {
 // once. Nothing about a value has been sent yet.
 func (s *partySession) checkMatch(ctx context.Context) error {
 	if !matchCheckRound(s.params.Reveal, s.params.threshold(), s.n) {
-		s.deriveCheckKeys(nil)
+		// The value check's keys are derived while the vector is filled.
+		s.valueKeys = make([]valueKeys, len(s.matches))
+		s.keysPending = true
 		return nil
 	}
 	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
@@ -216,29 +214,30 @@ func (s *partySession) valueCheckKeys() (gamma []mask.U128, padT, alphaT mask.U1
 	return gamma, padT, alphaT
 }
 
-// checkValues checks the unmasked reveal: at each of the party's records
-// (per-record policy) and for the totals, the check words must be what the
-// holders' (all parties') check words add up to for these aggregates. A
-// shifted aggregate or total, or a check word moved from another index,
-// fails except with probability ≤ n·2^−64 (docs/PROTOCOL.md §6.1).
-func (s *partySession) checkValues(m *wire.Reveal) error {
-	vc := s.cols + checkWords
+// checkTotals checks the unmasked totals: their check words must be what
+// all parties' check words add up to for these totals. (Each record's
+// check is made as the result is filled: recordChecks.) A shifted total
+// fails except with probability below 2^−47 (docs/PROTOCOL.md §6.1).
+func (s *partySession) checkTotals(m *wire.Reveal) error {
 	gamma, padT, alphaT := s.valueCheckKeys()
 	want := mask.CheckValue(padT, alphaT, gamma, m.Totals[:s.cols])
 	if !mask.CheckMatches(want, m.Totals[s.cols], m.Totals[s.cols+1], s.n) {
 		return cheating("values", "the column totals do not match their check: a total was shifted, or a party's vector altered")
 	}
-	if m.Count == 0 {
-		return nil
-	}
-	bad := s.firstBad(func(j int) bool {
-		q := int(s.posOf[j])
-		k := &s.valueKeys[j]
-		v := m.Values[q*vc : (q+1)*vc]
-		return mask.CheckMatches(mask.CheckValue(k.pad, k.alpha, gamma, v[:s.cols]), v[s.cols], v[s.cols+1], int(s.matches[j].Holders))
-	})
-	if bad >= 0 {
-		return cheating("values", "the aggregates at canonical index %d do not match their check: shifted, or taken from another index", s.matches[bad].Index)
-	}
 	return nil
+}
+
+// recordCheck reports whether the unmasked words v (values, then the two
+// check words) of matches[j] pass its value check: the check words must be
+// what its holders' add up to for these aggregates. A shifted aggregate, or
+// words moved from another index, fail except with probability below
+// 2^−47 (docs/PROTOCOL.md §6.1).
+func (s *partySession) recordCheck(gamma []mask.U128, j int, v []uint64) bool {
+	k := &s.valueKeys[j]
+	return mask.CheckMatches(mask.CheckValue(k.pad, k.alpha, gamma, v[:s.cols]), v[s.cols], v[s.cols+1], int(s.matches[j].Holders))
+}
+
+// badRecord is the error for a record that failed its value check.
+func (s *partySession) badRecord(j int) error {
+	return cheating("values", "the aggregates at canonical index %d do not match their check: shifted, or taken from another index", s.matches[j].Index)
 }

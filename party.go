@@ -91,26 +91,27 @@ type partySession struct {
 	sid     [32]byte
 	n, cols int
 
-	hellos    []wire.Hello
-	maskSeeds mask.MaskSeeds
-	partsOut  []mask.Seed // seeds of the parts this party gives away
-	partsIn   []mask.Seed // seeds of the parts it receives
-	listTo    [][]byte    // listTo[j] authenticates ecdh lists this party hands to j
-	listFrom  [][]byte    // listFrom[j] authenticates ecdh lists j hands to this party
-	blindKey  *psi.Key    // the ecdh key, committed to in the Hello
-	group     [32]byte
-	order     []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
-	listSize  int               // the number of tags sent
-	secrets   []psi.Secret      // secrets[row] is the record secret of a table row (until the Match)
-	matches   []wire.MatchEntry // in canonical order
-	posOf     []int32           // posOf[j] is the place of matches[j] in the Match message
-	rows      []int32           // rows[j] is the table row of matches[j]
-	expect    []uint64          // expect[j] is the match check's sum at matches[j] (until it is checked)
-	valueKeys []valueKeys       // valueKeys[j] are the value check's keys of matches[j] (per-record policy)
-	qualified []psi.Secret      // qualified[q] is the record secret of entry q of the Match message
-	size      int
-	abortedBy *AbortError
-	sidKnown  bool // sid is set: Open has arrived
+	hellos      []wire.Hello
+	maskSeeds   mask.MaskSeeds
+	partsOut    []mask.Seed // seeds of the parts this party gives away
+	partsIn     []mask.Seed // seeds of the parts it receives
+	listTo      [][]byte    // listTo[j] authenticates ecdh lists this party hands to j
+	listFrom    [][]byte    // listFrom[j] authenticates ecdh lists j hands to this party
+	blindKey    *psi.Key    // the ecdh key, committed to in the Hello
+	group       [32]byte
+	order       []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
+	listSize    int               // the number of tags sent
+	secrets     []psi.Secret      // secrets[row] is the record secret of a table row (until the Match)
+	matches     []wire.MatchEntry // in canonical order
+	posOf       []int32           // posOf[j] is the place of matches[j] in the Match message
+	rows        []int32           // rows[j] is the table row of matches[j]
+	expect      []uint64          // expect[j] is the match check's sum at matches[j] (until it is checked)
+	valueKeys   []valueKeys       // valueKeys[j] are the value check's keys of matches[j] (per-record policy)
+	keysPending bool              // valueKeys are derived while the vector is filled (no match check round)
+	qualified   []psi.Secret      // qualified[q] is the record secret of entry q of the Match message
+	size        int
+	abortedBy   *AbortError
+	sidKnown    bool // sid is set: Open has arrived
 }
 
 // newSession starts a run of p over conn, its connection to the
@@ -233,11 +234,13 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		s.ph.start("unmask")
 		s.unmask(m)
 		s.ph.start("check values")
-		if err := s.checkValues(m); err != nil {
+		if err := s.checkTotals(m); err != nil {
 			return nil, err
 		}
 		s.ph.start("output")
-		s.fillResult(res, m)
+		if err := s.fillResult(res, m); err != nil {
+			return nil, err
+		}
 	}
 
 	s.ph.start("confirm")
@@ -817,6 +820,10 @@ func (s *partySession) maskedVector() []uint64 {
 				continue
 			}
 			x := s.matches[j]
+			if s.keysPending {
+				k := &s.valueKeys[j]
+				k.pad, k.alpha = m.ValueKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
+			}
 			if masked && x.Designated {
 				m.Mask(mu, s.qualified[s.posOf[j]])
 				for c, v := range vals {
@@ -892,7 +899,9 @@ func (s *partySession) unmask(m *wire.Reveal) {
 }
 
 // fillResult builds the party's records from the unmasked reveal.
-func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
+// fillResult builds the party's records from the unmasked reveal, checking
+// each record's value check as it goes (the record's words are read once).
+func (s *partySession) fillResult(res *Result, m *wire.Reveal) error {
 	res.Totals = toInt64(m.Totals[:s.cols])
 	res.Records = make([]Record, len(s.matches))
 	var values []int64 // all records' values, one allocation
@@ -902,21 +911,40 @@ func (s *partySession) fillResult(res *Result, m *wire.Reveal) {
 	// Filling the records is mostly waiting for memory (rows and values are
 	// looked up in canonical order, unrelated to table order): spread it
 	// over all cores.
+	var gamma []mask.U128
+	if values != nil {
+		gamma, _, _ = s.valueCheckKeys()
+	}
+	var mu sync.Mutex
+	bad := -1
 	forRanges(len(s.matches), func(lo, hi int) {
 		for j := lo; j < hi; j++ {
 			x := s.matches[j]
 			row := int(s.rows[j])
 			r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
 			if values != nil {
-				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
 				at := int(s.posOf[j]) * (s.cols + checkWords)
+				v := m.Values[at : at+s.cols+checkWords]
+				if !s.recordCheck(gamma, j, v) {
+					mu.Lock()
+					if bad < 0 || j < bad {
+						bad = j
+					}
+					mu.Unlock()
+					return
+				}
+				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
 				for c := range r.Values {
-					r.Values[c] = int64(m.Values[at+c])
+					r.Values[c] = int64(v[c])
 				}
 			}
 			res.Records[j] = r
 		}
 	})
+	if bad >= 0 {
+		return s.badRecord(bad)
+	}
+	return nil
 }
 
 // valuesDigest hashes the masked aggregates in canonical order, column
