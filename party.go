@@ -796,56 +796,66 @@ func (s *partySession) maskedVector() []uint64 {
 	w := s.columnWords()
 	perRecord := s.params.Reveal == PerRecord
 	words := make([]uint64, (s.cols+checkWords)*w)
-	// One pass over the records, on all cores: each record's values go to
-	// its index in every column, with its record mask if this party is its
-	// designated holder, and its value check word (from the keys the match
-	// check derived) to the check columns; each range keeps its own totals.
-	masked := s.recordMasked()
 	gamma, padT, alphaT := s.valueCheckKeys()
-	lo, hi := words[s.cols*w:(s.cols+1)*w], words[(s.cols+1)*w:]
-	var totalsMu sync.Mutex
 	totals := make([]uint64, s.cols) // the party's own, unmasked
-	forRanges(len(s.matches), func(a, b int) {
-		part := make([]uint64, s.cols)
-		vals := make([]uint64, s.cols)
-		mu := make([]uint64, s.cols)
-		var m mask.RecordMasker
-		for j := a; j < b; j++ {
-			row := s.rows[j]
-			for c := range vals {
-				vals[c] = uint64(s.table.Values[c][row])
-				part[c] += vals[c]
+	// Column after column, so that a column's words stay in cache while
+	// its values are looked up at random, each split over the cores by
+	// records: the values go to their indexes and into acc[j], the
+	// record's Σ_c γ_c·x_c, a stream in canonical order.
+	var acc []mask.U128
+	if perRecord {
+		acc = make([]mask.U128, len(s.matches))
+	}
+	for c := range s.cols {
+		col := words[c*w : (c+1)*w]
+		vals := s.table.Values[c]
+		var mu sync.Mutex
+		forRanges(len(s.matches), func(a, b int) {
+			var part uint64
+			for j := a; j < b; j++ {
+				v := uint64(vals[s.rows[j]])
+				part += v
+				if perRecord {
+					col[s.matches[j].Index] = v // distinct indexes
+					acc[j] = acc[j].Add(gamma[c].MulInt64(v))
+				}
 			}
-			if !perRecord {
-				continue
-			}
-			x := s.matches[j]
-			if s.keysPending {
+			mu.Lock()
+			totals[c] += part
+			mu.Unlock()
+		})
+	}
+	// Then record by record: its value check keys (unless the match check
+	// derived them), its record mask where this party is the designated
+	// holder, and its value check word.
+	if perRecord {
+		masked := s.recordMasked()
+		lo, hi := words[s.cols*w:(s.cols+1)*w], words[(s.cols+1)*w:]
+		forRanges(len(s.matches), func(a, b int) {
+			var m mask.RecordMasker
+			mu := make([]uint64, s.cols)
+			for j := a; j < b; j++ {
+				x := s.matches[j]
 				k := &s.valueKeys[j]
-				k.pad, k.alpha = m.ValueKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
-			}
-			if masked && x.Designated {
-				m.Mask(mu, s.qualified[s.posOf[j]])
-				for c, v := range vals {
-					words[c*w+int(x.Index)] = v + mu[c] // distinct indexes
+				if s.keysPending {
+					k.pad, k.alpha = m.ValueKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
 				}
-			} else {
-				for c, v := range vals {
-					words[c*w+int(x.Index)] = v
+				var pad mask.U128
+				if x.Designated {
+					pad = k.pad
+					if masked {
+						m.Mask(mu, s.qualified[s.posOf[j]])
+						for c, u := range mu {
+							words[c*w+int(x.Index)] += u
+						}
+					}
 				}
+				t := pad.Add(k.alpha.Mul(acc[j]))
+				lo[x.Index], hi[x.Index] = t.Lo, t.Hi
 			}
-			k := &s.valueKeys[j]
-			pad := k.pad
-			if !x.Designated {
-				pad = mask.U128{}
-			}
-			t := mask.CheckValue(pad, k.alpha, gamma, vals)
-			lo[x.Index], hi[x.Index] = t.Lo, t.Hi
-		}
-		totalsMu.Lock()
-		mask.Add(totals, part)
-		totalsMu.Unlock()
-	})
+		})
+	}
+	lo, hi := words[s.cols*w:(s.cols+1)*w], words[(s.cols+1)*w:]
 	t := s.totalsCheck(gamma, padT, alphaT, totals)
 	lo[w-1], hi[w-1] = t.Lo, t.Hi
 	var totMask []uint64
