@@ -312,6 +312,20 @@ func notHeld(m *wire.Match) int {
 	return -1
 }
 
+// designateByRule sets the designated flags as a Match under the
+// per-record policy with k = n must have them (index r: party r mod n), so
+// that an attack that renumbers records is not refused for its flags alone.
+func (a *adversary) designateByRule(ms []*wire.Match) {
+	if a.cfg.policy != PerRecord || a.cfg.k != a.cfg.n {
+		return
+	}
+	for i, m := range ms {
+		for e := range m.Matches {
+			m.Matches[e].Designated = int(m.Matches[e].Index)%a.cfg.n == i
+		}
+	}
+}
+
 // resize tells the party of m a result of size records, with the padding
 // its Match must then have.
 func (a *adversary) resize(i int, m *wire.Match, size uint32) {
@@ -378,7 +392,7 @@ func noEntries(c attackConfig) string {
 }
 
 // withMatchRound skips configurations without a match check round
-// (per-record with k = n, where party 0 is designated by rule and the value
+// (per-record with k = n, where party r mod n is designated by rule and the value
 // check covers what the round would), then applies skip.
 func withMatchRound(skip func(c attackConfig) string) func(c attackConfig) string {
 	return func(c attackConfig) string {
@@ -624,6 +638,7 @@ func attacks() []attack {
 						m.Matches[e].Index = 0 // the last record takes the dropped one's index
 					}
 				}
+				a.designateByRule(ms)
 				a.applied = len(by) > 0 || a.cfg.policy == CardinalityOnly
 			}},
 		// A holder left out of a record: the others are told one holder

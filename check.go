@@ -56,9 +56,10 @@ func cheating(check, format string, args ...any) error {
 // matchCheckRound reports whether a session runs the match check round:
 // under the per-record and totals policies, except per-record with k = n.
 // There every party holds every index (a party refuses a Match with fewer
-// than M entries), party 0 is every record's designated holder by rule,
-// and the value check finds a record merged at an index with another:
-// nothing the round would check is left for the coordinator to choose.
+// than M entries), the designated holder of index r is party r mod n by
+// rule, and the value check finds a record merged at an index with
+// another: nothing the round would check is left for the coordinator to
+// choose.
 func matchCheckRound(policy RevealPolicy, k, n int) bool {
 	return policy == TotalsOnly || policy == PerRecord && k < n
 }

@@ -246,8 +246,8 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	if size < s.params.MinResultSize {
 		return nil, ErrResultTooSmall
 	}
-	// Per-record with k = n, party 0 (which holds every record) is every
-	// record's designated holder by rule (§6.1).
+	// Per-record with k = n the designated holder of index r is party
+	// r mod n, by rule (§6.1).
 	reveal := s.params.Reveal
 	matches := canonicalOrder(found, size, reveal == PerRecord && k == s.n)
 	found = nil
@@ -416,9 +416,10 @@ func (s *coordSession) reveal(ctx context.Context, sum []uint64, cols, w int, ma
 // random, to add the record's output mask. found[i] are list i's matches
 // as psi.Intersect numbers them (by tag order).
 //
-// With firstHolder, the designated holder is each record's first holder in
-// party order instead.
-func canonicalOrder(found [][]psi.Match, size int, firstHolder bool) [][]wire.MatchEntry {
+// With byIndex (every party holds every record: k = n), the designated
+// holder of the record at canonical index r is party r mod n instead, a
+// rule every party can check.
+func canonicalOrder(found [][]psi.Match, size int, byIndex bool) [][]wire.MatchEntry {
 	perm := randomPermutation(size)
 	// pick[r] is which of record r's holders, counted in party order, adds
 	// its mask; seen[r] counts the holders met so far.
@@ -430,11 +431,16 @@ func canonicalOrder(found [][]psi.Match, size int, firstHolder bool) [][]wire.Ma
 	}
 	pick := make([]uint16, size)
 	var buf [8 * 512]byte
-	for r := 0; r < size && !firstHolder; r += 512 {
+	for r := 0; r < size && !byIndex; r += 512 {
 		rand.Read(buf[:])
 		for j := r; j < min(r+512, size); j++ {
 			hi, _ := bits.Mul64(binary.LittleEndian.Uint64(buf[8*(j-r):]), uint64(holders[j]))
 			pick[j] = uint16(hi)
+		}
+	}
+	if byIndex { // every record's holders are all n parties, in party order
+		for j := range pick {
+			pick[j] = uint16(int(perm[j]) % len(found))
 		}
 	}
 	seen := make([]uint16, size)

@@ -705,10 +705,10 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if k == s.n && len(m.Matches) != s.size && s.params.Reveal != CardinalityOnly {
 		return fmt.Errorf("%w: %d matches for a result of %d held by all parties", ErrProtocol, len(m.Matches), s.size)
 	}
-	if s.params.Reveal == PerRecord && k == s.n { // party 0 designated by rule
+	if s.params.Reveal == PerRecord && k == s.n { // index r's designated holder is party r mod n
 		for i, x := range m.Matches {
-			if x.Designated != (s.index == 0) {
-				return fmt.Errorf("%w: match %d designates a holder other than party 0 (k = n)", ErrProtocol, i)
+			if x.Designated != (int(x.Index)%s.n == s.index) {
+				return fmt.Errorf("%w: match %d designates other than party (index mod n) (k = n)", ErrProtocol, i)
 			}
 		}
 	}
