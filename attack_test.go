@@ -682,25 +682,24 @@ func attacks() []attack {
 		{name: "shift/an aggregate by 2^63", cheater: -1, skip: perRecordOnly,
 			reveal: revealEdit(valueRound, func(a *adversary, r *wire.Reveal) { r.Values[0] += half }),
 		},
-		{name: "shift/an aggregate by 2^63, hi check word by 2^63", cheater: -1, skip: perRecordOnly,
+		{name: "shift/an aggregate by 2^63, check word by 2^63", cheater: -1, skip: perRecordOnly,
 			reveal: revealEdit(valueRound, func(a *adversary, r *wire.Reveal) {
 				vc := len(r.Totals)
 				r.Values[0] += half
 				r.Values[vc-1] += half
 			}),
 		},
-		{name: "shift/an aggregate by 2^63, both check words by 2^63", cheater: -1, skip: perRecordOnly,
+		{name: "shift/an aggregate by 2^63, check word by 2^63 mod p", cheater: -1, skip: perRecordOnly,
 			reveal: revealEdit(valueRound, func(a *adversary, r *wire.Reveal) {
 				vc := len(r.Totals)
 				r.Values[0] += half
-				r.Values[vc-2] += half
-				r.Values[vc-1] += half
+				r.Values[vc-1] += mask.MulP(half, 2) // a guess: α·γ_0 = 2
 			}),
 		},
 		{name: "shift/a column total", cheater: -1, skip: noValues,
 			reveal: revealEdit(valueRound, func(a *adversary, r *wire.Reveal) { r.Totals[0] += shift }),
 		},
-		{name: "shift/a column total by 2^63, hi check word by 2^63", cheater: -1, skip: noValues,
+		{name: "shift/a column total by 2^63, check word by 2^63", cheater: -1, skip: noValues,
 			reveal: revealEdit(valueRound, func(a *adversary, r *wire.Reveal) {
 				r.Totals[0] += half
 				r.Totals[len(r.Totals)-1] += half

@@ -17,8 +17,8 @@ import (
 )
 
 // checkWords is the number of columns the value check adds to the masked
-// vector: the low and high words of a check value in Z_2^128.
-const checkWords = 2
+// vector: the value check word, in Z_p (mask.CheckPrime).
+const checkWords = 1
 
 // labelCheck derives the keys of the checks that are not a record's: the
 // match check's total word and the totals' value check.
@@ -148,7 +148,7 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 
 // valueKeys are a record's value check keys: the pad F its designated
 // holder adds and the multiplier α.
-type valueKeys struct{ pad, alpha mask.U128 }
+type valueKeys struct{ pad, alpha uint64 }
 
 // firstBad returns the first j (in canonical order) for which ok(j) is
 // false, or −1, checking on all cores.
@@ -197,18 +197,18 @@ func (s *partySession) hideColumn(col []uint64, c int) {
 
 // totalsCheck is the party's check word of the totals' value check:
 // α_T·Σ_c γ_c·t_c over its own totals t, plus F_T at party 0.
-func (s *partySession) totalsCheck(gamma []mask.U128, padT, alphaT mask.U128, totals []uint64) mask.U128 {
+func (s *partySession) totalsCheck(gamma []uint64, padT, alphaT uint64, totals []uint64) uint64 {
 	if s.index != 0 {
-		padT = mask.U128{}
+		padT = 0
 	}
 	return mask.CheckValue(padT, alphaT, gamma, totals)
 }
 
 // valueCheckKeys are the session's column weights γ_c and the keys of the
 // totals' value check, all from K_check.
-func (s *partySession) valueCheckKeys() (gamma []mask.U128, padT, alphaT mask.U128) {
+func (s *partySession) valueCheckKeys() (gamma []uint64, padT, alphaT uint64) {
 	secret, _, _ := s.groupChecks()
-	gamma = make([]mask.U128, s.cols)
+	gamma = make([]uint64, s.cols)
 	var m mask.RecordMasker
 	m.ValueWeights(gamma, secret, uint32(s.size))
 	padT, alphaT = m.ValueKeys(secret, uint32(s.size), totalsIndex)
@@ -222,7 +222,7 @@ func (s *partySession) valueCheckKeys() (gamma []mask.U128, padT, alphaT mask.U1
 func (s *partySession) checkTotals(m *wire.Reveal) error {
 	gamma, padT, alphaT := s.valueCheckKeys()
 	want := mask.CheckValue(padT, alphaT, gamma, m.Totals[:s.cols])
-	if !mask.CheckMatches(want, m.Totals[s.cols], m.Totals[s.cols+1], s.n) {
+	if !mask.CheckMatches(want, m.Totals[s.cols], s.n) {
 		return cheating("values", "the column totals do not match their check: a total was shifted, or a party's vector altered")
 	}
 	return nil
@@ -233,9 +233,9 @@ func (s *partySession) checkTotals(m *wire.Reveal) error {
 // what its holders' add up to for these aggregates. A shifted aggregate, or
 // words moved from another index, fail except with probability below
 // 2^−47 (docs/PROTOCOL.md §6.1).
-func (s *partySession) recordCheck(gamma []mask.U128, j int, v []uint64) bool {
+func (s *partySession) recordCheck(gamma []uint64, j int, v []uint64) bool {
 	k := &s.valueKeys[j]
-	return mask.CheckMatches(mask.CheckValue(k.pad, k.alpha, gamma, v[:s.cols]), v[s.cols], v[s.cols+1], int(s.matches[j].Holders))
+	return mask.CheckMatches(mask.CheckValue(k.pad, k.alpha, gamma, v[:s.cols]), v[s.cols], int(s.matches[j].Holders))
 }
 
 // badRecord is the error for a record that failed its value check.

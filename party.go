@@ -802,9 +802,9 @@ func (s *partySession) maskedVector() []uint64 {
 	// its values are looked up at random, each split over the cores by
 	// records: the values go to their indexes and into acc[j], the
 	// record's Σ_c γ_c·x_c, a stream in canonical order.
-	var acc []mask.U128
+	var acc []uint64
 	if perRecord {
-		acc = make([]mask.U128, len(s.matches))
+		acc = make([]uint64, len(s.matches))
 	}
 	for c := range s.cols {
 		col := words[c*w : (c+1)*w]
@@ -817,7 +817,7 @@ func (s *partySession) maskedVector() []uint64 {
 				part += v
 				if perRecord {
 					col[s.matches[j].Index] = v // distinct indexes
-					acc[j] = acc[j].Add(gamma[c].MulInt64(v))
+					acc[j] = mask.AddP(acc[j], mask.MulP(gamma[c], mask.LiftP(v)))
 				}
 			}
 			mu.Lock()
@@ -830,7 +830,7 @@ func (s *partySession) maskedVector() []uint64 {
 	// holder, and its value check word.
 	if perRecord {
 		masked := s.recordMasked()
-		lo, hi := words[s.cols*w:(s.cols+1)*w], words[(s.cols+1)*w:]
+		chk := words[s.cols*w:]
 		forRanges(len(s.matches), func(a, b int) {
 			var m mask.RecordMasker
 			mu := make([]uint64, s.cols)
@@ -840,7 +840,7 @@ func (s *partySession) maskedVector() []uint64 {
 				if s.keysPending {
 					k.pad, k.alpha = m.ValueKeys(s.qualified[s.posOf[j]], uint32(s.size), x.Index)
 				}
-				var pad mask.U128
+				var pad uint64
 				if x.Designated {
 					pad = k.pad
 					if masked {
@@ -850,14 +850,12 @@ func (s *partySession) maskedVector() []uint64 {
 						}
 					}
 				}
-				t := pad.Add(k.alpha.Mul(acc[j]))
-				lo[x.Index], hi[x.Index] = t.Lo, t.Hi
+				chk[x.Index] = mask.AddP(pad, mask.MulP(k.alpha, acc[j]))
 			}
 		})
 	}
-	lo, hi := words[s.cols*w:(s.cols+1)*w], words[(s.cols+1)*w:]
 	t := s.totalsCheck(gamma, padT, alphaT, totals)
-	lo[w-1], hi[w-1] = t.Lo, t.Hi
+	words[s.cols*w+w-1] = t
 	var totMask []uint64
 	if s.hidden() && s.index == 0 {
 		totMask = s.totalsMask()
@@ -921,7 +919,7 @@ func (s *partySession) fillResult(res *Result, m *wire.Reveal) error {
 	// Filling the records is mostly waiting for memory (rows and values are
 	// looked up in canonical order, unrelated to table order): spread it
 	// over all cores.
-	var gamma []mask.U128
+	var gamma []uint64
 	if values != nil {
 		gamma, _, _ = s.valueCheckKeys()
 	}

@@ -3,7 +3,6 @@ package maskshare
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -249,7 +248,7 @@ func TestEdgeCases(t *testing.T) {
 		return tables
 	}
 	small := func(i, r int) []int64 { return []int64{int64(i*100 + r), -int64(r)} }
-	limit := int64(math.MaxInt64 / 3)
+	limit := int64(aggregateLimit / 3) // the most each party may bring (§8)
 	cases := []struct {
 		name string
 		n, k int

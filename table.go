@@ -127,12 +127,14 @@ func firstDuplicate(ids []string) (row, prev int) {
 
 // checkOverflow refuses a table whose values could make an aggregate
 // overflow. Each party knows only its own values, so it bounds its share:
-// if the absolute values of each column sum to at most MaxInt64/n at every
-// party, then every per-record aggregate and every column total over all n
-// parties fits in an int64, and the ring arithmetic gives the exact result.
+// if the absolute values of each column sum to at most (2^63 − 64)/n at
+// every party, then every per-record aggregate and every column total over
+// all n parties fits in an int64, and the ring arithmetic gives the exact
+// result. The 64 spare keep every aggregate more than 59 from the int64
+// limits, which the value check's soundness needs (mask.CheckPrime).
 func checkOverflow(t *Table, p *Params) error {
 	n := uint64(len(p.Parties))
-	limit := uint64(math.MaxInt64) / n
+	limit := uint64(aggregateLimit) / n
 	for c, col := range t.Values {
 		var sum uint64
 		for r, v := range col {
@@ -150,6 +152,9 @@ func checkOverflow(t *Table, p *Params) error {
 	}
 	return nil
 }
+
+// aggregateLimit bounds the absolute value of every aggregate (§8).
+const aggregateLimit = math.MaxInt64 - 63
 
 // ErrDecimal is returned for a decimal string that cannot be parsed.
 var ErrDecimal = errors.New("maskshare: invalid decimal")

@@ -193,8 +193,8 @@ func AESWordCost(words int) float64 {
 // column of a word per record (per-record policy) and one for the total.
 // The totals mask is one word per column; record masks are counted by
 // RecordMaskWords. The value vector has checkColumns more columns than
-// the session has values: the two halves of the value check words
-// (docs/PROTOCOL.md §6.1), hidden the same way. (The match check's
+// the session has values: the value check words (docs/PROTOCOL.md §6.1),
+// hidden the same way. (The match check's
 // column is hidden in a round of its own, timed apart: not counted.)
 func MaskWords(n, cols, size int, perRecord bool) int64 {
 	words := 1
@@ -205,7 +205,7 @@ func MaskWords(n, cols, size int, perRecord bool) int64 {
 }
 
 // checkColumns is the number of value check columns in a masked vector.
-const checkColumns = 2
+const checkColumns = 1
 
 // RecordMaskWords counts the words of record masks a session derives (an
 // AES block per two words, like the PRG's): every holder derives the mask

@@ -135,12 +135,12 @@ func TestPlaintextJoin(t *testing.T) {
 
 func TestMaskWords(t *testing.T) {
 	// 3 parties: each 2·2 part streams + 2 mask streams, over 4 value
-	// columns and 2 check columns of 10 records and a total.
-	if got, want := MaskWords(3, 4, 10, true), int64(3*6*(4+2)*11); got != want {
+	// columns and the check column of 10 records and a total.
+	if got, want := MaskWords(3, 4, 10, true), int64(3*6*(4+1)*11); got != want {
 		t.Errorf("MaskWords = %d, want %d", got, want)
 	}
 	// Totals only: the streams cover the total word alone.
-	if got, want := MaskWords(2, 1, 5, false), int64(2*4*(1+2)); got != want {
+	if got, want := MaskWords(2, 1, 5, false), int64(2*4*(1+1)); got != want {
 		t.Errorf("MaskWords without records = %d, want %d", got, want)
 	}
 }

@@ -5,45 +5,64 @@ import (
 	"math/bits"
 )
 
-// U128 is an element of Z_2^128, the ring of the integrity checks' words
-// (docs/PROTOCOL.md §6.1): wide enough that a shift of a 64-bit value by
-// any non-zero amount, 2^63 included, moves a check word by a multiple of
-// a random key that the shifter cannot predict.
-type U128 struct{ Lo, Hi uint64 }
+// CheckPrime is p = 2^64 − 59, the largest prime below 2^64: the integrity
+// checks' value words live in Z_p (docs/PROTOCOL.md §6.1). A shift of a
+// 64-bit aggregate by any non-zero amount changes its signed value by some
+// Δ with 0 < |Δ| < 2^64, which is not a multiple of p as long as the
+// aggregate stays 59 away from the int64 limits (the overflow bound, §8,
+// keeps it so); a random key in Z_p turns Δ into an unpredictable change
+// of the check word. The shift by 2^63, which a check over Z_2^64 misses
+// for every odd key, is caught like any other.
+const CheckPrime = 1<<64 - 59
 
-// Add returns a + b mod 2^128.
-func (a U128) Add(b U128) U128 {
-	lo, carry := bits.Add64(a.Lo, b.Lo, 0)
-	hi, _ := bits.Add64(a.Hi, b.Hi, carry)
-	return U128{lo, hi}
+// checkGap is 2^64 mod p: a carry out of a 64-bit word is worth this much
+// in Z_p.
+const checkGap = 59
+
+// reduce returns hi·2^64 + lo mod p.
+func reduce(hi, lo uint64) uint64 {
+	// 2^64 ≡ 59: fold the high word in twice (59·hi < 2^70, then < 2^64).
+	h, l := bits.Mul64(hi, checkGap)
+	l, c := bits.Add64(l, lo, 0)
+	h += c
+	h2, l2 := bits.Mul64(h, checkGap) // h ≤ 59: h2 = 0
+	l, c = bits.Add64(l, l2, 0)
+	l += (h2 + c) * checkGap // at most one more carry, and then l < 59·60
+	if l >= CheckPrime {
+		l -= CheckPrime
+	}
+	return l
 }
 
-// MulInt64 returns a · x mod 2^128, x taken as the signed integer it
-// encodes in two's complement (sign-extended to 128 bits).
-func (a U128) MulInt64(x uint64) U128 {
-	hi, lo := bits.Mul64(a.Lo, x)
-	xhi := uint64(int64(x) >> 63) // 0 or all ones
-	hi += a.Lo*xhi + a.Hi*x
-	return U128{lo, hi}
+// AddP returns a + b mod p for a, b < p.
+func AddP(a, b uint64) uint64 {
+	s, c := bits.Add64(a, b, 0)
+	if c == 1 || s >= CheckPrime {
+		s -= CheckPrime // with a carry, s + 2^64 − p = s + 59, which wraps to this
+	}
+	return s
 }
 
-// Mul returns a · b mod 2^128.
-func (a U128) Mul(b U128) U128 {
-	hi, lo := bits.Mul64(a.Lo, b.Lo)
-	return U128{lo, hi + a.Lo*b.Hi + a.Hi*b.Lo}
+// MulP returns a · b mod p for a, b < p.
+func MulP(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return reduce(hi, lo)
 }
 
-// MulSmall returns a · k mod 2^128 for a small non-negative k.
-func (a U128) MulSmall(k uint64) U128 {
-	hi, lo := bits.Mul64(a.Lo, k)
-	return U128{lo, hi + a.Hi*k}
+// LiftP returns x, a signed 64-bit value in two's complement, as an
+// element of Z_p.
+func LiftP(x uint64) uint64 {
+	if int64(x) < 0 {
+		return x - checkGap // x − 2^64 + p
+	}
+	return x
 }
 
 // Check input domains: byte 0 of the block offset, so that no check block
 // is ever a record mask block (whose offsets are zero there).
 const (
 	checkMatch   = 0x01 // the match check: g and g2
-	checkValue   = 0x02 // the value check of a record: F, then α
+	checkValue   = 0x02 // the value check of a record: F and α
 	checkWeights = 0x03 // the value check's column weights γ_c (session-wide)
 )
 
@@ -54,33 +73,34 @@ const (
 // sit there. Derived like RecordMask, from the record's secret, with the
 // size and the index in the block.
 func (m *RecordMasker) MatchKeys(secret [RecordSecretSize]byte, size, index uint32) (g, g2 uint64) {
-	y := m.checkBlock(secret, checkMatch, size, index, 0)
-	return y.Lo, y.Hi
+	return m.checkBlock(secret, checkMatch, size, index, 0)
 }
 
 // ValueKeys returns the keys of a record's value check at canonical index
-// `index` of a result of `size` records: the pad F the designated holder
-// adds and the multiplier α. The holders' check words add up to
-// F + α·Σ_c γ_c·X_c, X_c the record's aggregate in column c and γ_c the
-// session's column weights (ValueWeights).
-func (m *RecordMasker) ValueKeys(secret [RecordSecretSize]byte, size, index uint32) (pad, alpha U128) {
-	return m.checkBlock(secret, checkValue, size, index, 0), m.checkBlock(secret, checkValue, size, index, 1)
+// `index` of a result of `size` records, in Z_p: the pad F the designated
+// holder adds and the multiplier α. The holders' check words add up to
+// F + α·Σ_c γ_c·X_c mod p, X_c the record's aggregate in column c and γ_c
+// the session's column weights (ValueWeights).
+func (m *RecordMasker) ValueKeys(secret [RecordSecretSize]byte, size, index uint32) (pad, alpha uint64) {
+	lo, hi := m.checkBlock(secret, checkValue, size, index, 0)
+	return reduce(0, lo), reduce(0, hi)
 }
 
-// ValueWeights sets weights[c] to the column weight γ_c of the value
+// ValueWeights sets weights[c] to the column weight γ_c in Z_p of the value
 // checks of a session, derived from secret (the parties' K_check), which
 // the coordinator does not know.
-func (m *RecordMasker) ValueWeights(weights []U128, secret [RecordSecretSize]byte, size uint32) {
+func (m *RecordMasker) ValueWeights(weights []uint64, secret [RecordSecretSize]byte, size uint32) {
 	for c := range weights {
-		weights[c] = m.checkBlock(secret, checkWeights, size, 0, uint16(c))
+		lo, _ := m.checkBlock(secret, checkWeights, size, 0, uint16(c))
+		weights[c] = reduce(0, lo)
 	}
 }
 
 // checkBlock is π(x) ⊕ x for x = secret ⊕ (domain ‖ 0³ ‖ be32(size) ‖
 // be32(index) ‖ 0² ‖ be16(block)), π the record masks' fixed AES
 // permutation: a PRF of (domain, size, index, block) keyed by the secret,
-// as argued at RecordMask.
-func (m *RecordMasker) checkBlock(secret [RecordSecretSize]byte, domain byte, size, index uint32, block uint16) U128 {
+// as argued at RecordMask. It returns the little-endian halves.
+func (m *RecordMasker) checkBlock(secret [RecordSecretSize]byte, domain byte, size, index uint32, block uint16) (lo, hi uint64) {
 	x, y := m.x[:], m.y[:]
 	copy(x, secret[:])
 	x[0] ^= domain
@@ -92,35 +112,36 @@ func (m *RecordMasker) checkBlock(secret [RecordSecretSize]byte, domain byte, si
 		x[4+i] ^= b
 	}
 	recordCipher.Encrypt(y, x)
-	return U128{
-		Lo: binary.LittleEndian.Uint64(y) ^ binary.LittleEndian.Uint64(x),
-		Hi: binary.LittleEndian.Uint64(y[8:]) ^ binary.LittleEndian.Uint64(x[8:]),
-	}
+	return binary.LittleEndian.Uint64(y) ^ binary.LittleEndian.Uint64(x),
+		binary.LittleEndian.Uint64(y[8:]) ^ binary.LittleEndian.Uint64(x[8:])
 }
 
-// CheckValue returns pad + alpha·Σ_c weights[c]·values[c] mod 2^128,
-// values taken as signed 64-bit integers: what the holders' check words at
-// a record add up to when its aggregates are values (and what a holder
-// contributes for its own values, with pad zero unless it is the
-// designated holder).
-func CheckValue(pad, alpha U128, weights []U128, values []uint64) U128 {
-	var acc U128
+// WeightedSum returns Σ_c weights[c]·values[c] mod p, values taken as
+// signed 64-bit integers.
+func WeightedSum(weights []uint64, values []uint64) uint64 {
+	var acc uint64
 	for c, w := range weights {
-		acc = acc.Add(w.MulInt64(values[c]))
+		acc = AddP(acc, MulP(w, LiftP(values[c])))
 	}
-	return pad.Add(alpha.Mul(acc))
+	return acc
 }
 
-// CheckMatches reports whether the check words (lo, hi) that arrived,
-// each the mod-2^64 sum of up to `terms` contributions, can be the sum of
-// contributions adding up to want in Z_2^128: the low words must be equal
-// and the high word short of want's by the carry out of the low words,
-// which lies in [0, terms). Equality is tested without branching on the
-// values.
-func CheckMatches(want U128, lo, hi uint64, terms int) bool {
-	carry := want.Hi - hi
-	eq := want.Lo ^ lo
-	// carry < terms, computed without a data-dependent branch.
-	_, borrow := bits.Sub64(carry, uint64(terms), 0)
-	return eq == 0 && borrow == 1
+// CheckValue returns pad + alpha·Σ_c weights[c]·values[c] mod p: what the
+// holders' check words at a record add up to when its aggregates are
+// values (and what a holder contributes for its own values, with pad zero
+// unless it is the designated holder).
+func CheckValue(pad, alpha uint64, weights []uint64, values []uint64) uint64 {
+	return AddP(pad, MulP(alpha, WeightedSum(weights, values)))
+}
+
+// CheckMatches reports whether word, the mod-2^64 sum of up to `terms`
+// check words (each below p), can be the sum of words adding up to want in
+// Z_p: the integer sum is word + 2^64·w for the w < terms carries the
+// 64-bit sum lost, each worth 59 in Z_p.
+func CheckMatches(want, word uint64, terms int) bool {
+	d := want - reduce(0, word) // want − word mod p
+	if want < reduce(0, word) {
+		d += CheckPrime
+	}
+	return d%checkGap == 0 && d/checkGap < uint64(terms)
 }
