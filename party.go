@@ -594,9 +594,22 @@ func (s *partySession) verifyChain(owner int, m *wire.Elements) error {
 	if err := psi.CheckElement(&m.Chain[0]); err != nil {
 		return &CheatingError{Check: "ecdh blinding proof", Party: s.chainParty(owner, 0, last), Err: fmt.Errorf("list of party %s: check point: %v", s.params.Parties[owner], err)}
 	}
+	// The proofs are independent: verified on all cores, the first failing
+	// hop reported.
+	errs := make([]error, last+1)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for h := 1; h <= last; h++ {
-		j := (owner + h) % s.n
-		if err := psi.VerifyProof(proofContext(s.sid, owner, h), &s.hellos[j].Blind, &m.Chain[h-1], &m.Chain[h], &m.Proofs[h-1]); err != nil {
+		g.Go(func() error {
+			j := (owner + h) % s.n
+			errs[h] = psi.VerifyProof(proofContext(s.sid, owner, h), &s.hellos[j].Blind, &m.Chain[h-1], &m.Chain[h], &m.Proofs[h-1])
+			return nil
+		})
+	}
+	g.Wait()
+	for h, err := range errs {
+		if err != nil {
+			j := (owner + h) % s.n
 			return &CheatingError{Check: "ecdh blinding proof", Party: s.chainParty(owner, h, last), Err: fmt.Errorf(
 				"list of party %s: the blinding by party %s at hop %d is not proven: %v", s.params.Parties[owner], s.params.Parties[j], h, err)}
 		}
