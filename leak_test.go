@@ -669,3 +669,29 @@ func TestResultSizeBoundedBySetSizes(t *testing.T) {
 		}
 	}
 }
+
+// maxResultSize is the tightest bound the signed set sizes give: at most
+// ⌊ΣB/k⌋ records held by k parties each, and at most the sum of the
+// n − k + 1 smallest bounds (each record is held by one of any n − k + 1
+// parties). The cases name the term that binds.
+func TestMaxResultSizeBound(t *testing.T) {
+	for _, tc := range []struct {
+		bounds []uint32
+		k      int
+		want   uint64
+	}{
+		{[]uint32{4, 1024, 1024}, 3, 4},       // k = n: the smallest set
+		{[]uint32{4, 1024, 1024}, 2, 1026},    // ⌊2052/2⌋: every record in two of the sets
+		{[]uint32{4, 8, 1024}, 2, 12},         // the two smallest: each record in set 1 or set 2
+		{[]uint32{2, 2, 2, 2}, 3, 2},          // ⌊8/3⌋
+		{[]uint32{1, 1 << 20, 1 << 20}, 3, 1}, // one small party caps an all-party result
+	} {
+		hellos := make([]wire.Hello, len(tc.bounds))
+		for i, b := range tc.bounds {
+			hellos[i].Bound = b
+		}
+		if got := maxResultSize(hellos, tc.k); got != tc.want {
+			t.Errorf("bounds %v, k = %d: %d, want %d", tc.bounds, tc.k, got, tc.want)
+		}
+	}
+}

@@ -644,14 +644,24 @@ func (s *partySession) maxResultSize() uint64 {
 	return maxResultSize(s.hellos, s.params.threshold())
 }
 
-// maxResultSize is the largest result the set size bounds of hellos allow:
-// every qualifying record is held by at least k parties.
+// maxResultSize is the largest result the set size bounds of hellos allow.
+// Every qualifying record is held by at least k parties, so there are at
+// most ⌊Σ B / k⌋ of them, and each is held by one of any n − k + 1
+// parties, so at most the sum of the n − k + 1 smallest bounds (for k = n,
+// the smallest bound).
 func maxResultSize(hellos []wire.Hello, k int) uint64 {
+	bounds := make([]uint64, len(hellos))
 	var total uint64
-	for _, h := range hellos {
-		total += uint64(h.Bound)
+	for i, h := range hellos {
+		bounds[i] = uint64(h.Bound)
+		total += bounds[i]
 	}
-	return min(total/uint64(k), MaxRecords)
+	slices.Sort(bounds)
+	var smallest uint64
+	for _, b := range bounds[:len(bounds)-k+1] {
+		smallest += b
+	}
+	return min(total/uint64(k), smallest, MaxRecords)
 }
 
 // padded is the number of entries the Match and Reveal messages for this
