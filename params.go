@@ -184,6 +184,10 @@ func (p *Params) wire() wire.Params {
 // differ from a party's, or returns "" if they agree.
 func diffParams(mine, theirs *wire.Params) string {
 	switch {
+	// The parties first: with the default threshold (all parties) another
+	// party list also gives another threshold, and the list is the cause.
+	case strings.Join(mine.Parties, "\x00") != strings.Join(theirs.Parties, "\x00"):
+		return fmt.Sprintf("parties %q, coordinator has %q", mine.Parties, theirs.Parties)
 	case mine.Mode != theirs.Mode:
 		return fmt.Sprintf("PSI mode %v, coordinator has %v", PSIMode(mine.Mode), PSIMode(theirs.Mode))
 	case mine.Threshold != theirs.Threshold:
@@ -196,8 +200,6 @@ func diffParams(mine, theirs *wire.Params) string {
 		return fmt.Sprintf("coordinator-sees-result %v, coordinator has %v", mine.CoordinatorSees, theirs.CoordinatorSees)
 	case mine.FoldCase != theirs.FoldCase:
 		return fmt.Sprintf("case folding %v, coordinator has %v", mine.FoldCase, theirs.FoldCase)
-	case strings.Join(mine.Parties, "\x00") != strings.Join(theirs.Parties, "\x00"):
-		return fmt.Sprintf("parties %q, coordinator has %q", mine.Parties, theirs.Parties)
 	case len(mine.Columns) != len(theirs.Columns):
 		return fmt.Sprintf("%d columns, coordinator has %d", len(mine.Columns), len(theirs.Columns))
 	}

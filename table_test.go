@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -164,3 +165,14 @@ func TestParamsJSON(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A party list that differs is reported as such, not as the threshold
+// mismatch it also causes when the threshold is the default (all parties).
+func TestDiffParamsNamesTheParties(t *testing.T) {
+	mine := Params{Parties: []string{"a", "b", "c"}, Columns: []Column{{Name: "x"}}}
+	theirs := Params{Parties: []string{"a", "b", "c", "d"}, Columns: []Column{{Name: "x"}}}
+	got := diffParams(ptr(mine.wire()), ptr(theirs.wire()))
+	if !strings.Contains(got, "parties") || strings.Contains(got, "threshold") {
+		t.Fatalf("diff %q, want the party lists named", got)
+	}
+}
