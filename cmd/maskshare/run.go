@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -117,6 +119,16 @@ func runParty(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := setup.cfg
+	// The result file is checked, and its temporary file made, before
+	// anything is read or sent: a result that cannot be written is known
+	// before the session, not after the others recorded success.
+	var out *resultFile
+	if *outPath != "" {
+		if out, err = createResult(*outPath, *dataPath); err != nil {
+			return err
+		}
+		defer out.discard()
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Timeout))
 	defer cancel()
 
@@ -157,12 +169,12 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *outPath != "" {
-		if err := writeResult(*outPath, res); err != nil {
+	if out != nil {
+		if err := out.commit(res, cfg.Params.Reveal); err != nil {
 			return err
 		}
 	}
-	printPartyReport(os.Stdout, cfg.Name, table.Len(), res, stats, time.Since(start))
+	printPartyReport(os.Stdout, cfg.Name, table.Len(), cfg.Params.Reveal, res, stats, time.Since(start))
 	if direct != nil {
 		fmt.Printf("  sealed parts delivered directly: %d (the rest relayed)\n", direct.Delivered())
 	}
@@ -204,17 +216,98 @@ func runDemo(ctx context.Context, args []string) error {
 	return nil
 }
 
-// writeResult writes a party's qualifying records as CSV: the identifier,
-// the holder count and the aggregated columns (when revealed).
-func writeResult(path string, res *maskshare.Result) error {
-	// The result is confidential: readable by its owner only.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+// resultFile is where a party's result goes. Its path is checked before
+// the session, the result is written to a temporary file beside it, and that
+// file is renamed over the path only once the session succeeded: a failure
+// never leaves a half-written result, nor truncates an existing file.
+type resultFile struct {
+	path string
+	tmp  *os.File
+}
+
+// createResult checks that out is not the data file and that its directory
+// exists and is writable, and makes the temporary file in it.
+func createResult(out, data string) (*resultFile, error) {
+	absOut, err := filepath.Abs(out)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w := csv.NewWriter(f)
+	absData, err := filepath.Abs(data)
+	if err != nil {
+		return nil, err
+	}
+	if absOut == absData {
+		return nil, fmt.Errorf("--out %s is the --data file: the result would replace the input", out)
+	}
+	fo, errOut := os.Stat(out)
+	if fd, err := os.Stat(data); errOut == nil && err == nil && os.SameFile(fo, fd) {
+		return nil, fmt.Errorf("--out %s is the --data file %s (a link to it): the result would replace the input", out, data)
+	}
+	if errOut == nil && !fo.Mode().IsRegular() {
+		return nil, fmt.Errorf("--out %s exists and is not a regular file", out)
+	}
+	dir := filepath.Dir(out)
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("--out %s: its directory: %w", out, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("--out %s: %s is not a directory", out, dir)
+	}
+	// The result is confidential: readable by its owner only (CreateTemp
+	// makes files 0600).
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: cannot write in its directory: %w", out, err)
+	}
+	return &resultFile{path: out, tmp: tmp}, nil
+}
+
+// commit writes the result to the temporary file and renames it over the
+// path.
+func (r *resultFile) commit(res *maskshare.Result, reveal maskshare.RevealPolicy) error {
+	bw := bufio.NewWriter(r.tmp)
+	if err := writeResult(bw, res, reveal); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := r.tmp.Sync(); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := r.tmp.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := os.Rename(r.tmp.Name(), r.path); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	r.tmp = nil
+	return nil
+}
+
+// discard removes the temporary file, unless commit renamed it.
+func (r *resultFile) discard() {
+	if r.tmp != nil {
+		r.tmp.Close()
+		os.Remove(r.tmp.Name())
+		r.tmp = nil
+	}
+}
+
+// writeResult writes a party's result as CSV: its qualifying records, with
+// the identifier, the holder count and the aggregated columns when the
+// policy reveals them (the header names the columns even when no record
+// qualifies); under the cardinality policy, which reveals only the result
+// size, a result_size column with that one figure.
+func writeResult(out io.Writer, res *maskshare.Result, reveal maskshare.RevealPolicy) error {
+	w := csv.NewWriter(out)
+	if reveal == maskshare.CardinalityOnly {
+		w.Write([]string{"result_size"})
+		w.Write([]string{strconv.Itoa(res.Size)})
+		w.Flush()
+		return w.Error()
+	}
 	header := []string{"id", "holders"}
-	perRecord := len(res.Records) > 0 && res.Records[0].Values != nil
+	perRecord := reveal == maskshare.PerRecord
 	if perRecord {
 		for _, c := range res.Columns {
 			header = append(header, c.Name)
@@ -232,11 +325,7 @@ func writeResult(path string, res *maskshare.Result) error {
 		w.Write(row)
 	}
 	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return w.Error()
 }
 
 // progressPrinter reports phases on w as they end.
@@ -253,8 +342,13 @@ func progressPrinter(w io.Writer) func(maskshare.Progress) {
 	}
 }
 
-func printPartyReport(w io.Writer, name string, rows int, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
-	fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, len(res.Records), res.Size, res.Transcript[:8])
+func printPartyReport(w io.Writer, name string, rows int, reveal maskshare.RevealPolicy, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
+	if reveal == maskshare.CardinalityOnly {
+		// Which records qualify is not revealed: no count of them.
+		fmt.Fprintf(w, "party %s: %d rows; result size %d (which records qualify is not revealed); transcript %x\n", name, rows, res.Size, res.Transcript[:8])
+	} else {
+		fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, len(res.Records), res.Size, res.Transcript[:8])
+	}
 	for c, col := range res.Columns {
 		if res.Totals != nil {
 			fmt.Fprintf(w, "  total %s: %s\n", col.Name, maskshare.FormatDecimal(res.Totals[c], col.Scale))
