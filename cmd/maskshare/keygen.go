@@ -49,6 +49,13 @@ func runKeygen(stdout io.Writer, args []string) error {
 	if err := refuseExisting(keyPath); err != nil {
 		return err
 	}
+	// A certificate without its key: the key may be kept elsewhere, and the
+	// certificate may be a CA's, which a new key would not hold.
+	if _, err := os.Lstat(crtPath); err == nil {
+		return fmt.Errorf("%s exists without %s: keygen never replaces a certificate (move it away first to make a new identity)", crtPath, name+".key")
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	id, err := transport.NewSelfSigned(name)
 	if err != nil {
 		return err
@@ -150,6 +157,13 @@ func runCAInit(stdout io.Writer, args []string) error {
 	}
 	keyPath, crtPath := filepath.Join(*dir, "ca.key"), filepath.Join(*dir, "ca.crt")
 	if err := refuseExisting(keyPath); err != nil {
+		return err
+	}
+	// A CA's key may be kept offline, away from its certificate: a ca.crt
+	// without a ca.key is a CA all the same, which everyone trusts.
+	if _, err := os.Lstat(crtPath); err == nil {
+		return fmt.Errorf("%s exists (without ca.key, which may be kept offline): a CA is never replaced, since every participant trusts its certificate (move ca.crt away first to make a new CA)", crtPath)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	ca, err := transport.NewCA(*name)
