@@ -27,7 +27,7 @@ func runKeygen(stdout io.Writer, args []string) error {
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *dir == "" || flags.NArg() == 0 {
 		flags.Usage()
@@ -146,7 +146,7 @@ func runCAInit(stdout io.Writer, args []string) error {
 	dir := flags.String("dir", "", "directory for the CA's key and certificate (required; made 0700 if missing)")
 	name := flags.String("name", "maskshare-ca", "the CA's name")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *dir == "" || flags.NArg() != 0 {
 		flags.Usage()
@@ -187,7 +187,7 @@ func runCASign(stdout io.Writer, args []string) error {
 	out := flags.String("out", "", "where to write the certificate (default: the request's name with .crt, beside it)")
 	want := flags.String("name", "", "refuse a request for any other name")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *dir == "" || flags.NArg() != 1 {
 		flags.Usage()
@@ -241,7 +241,7 @@ func runPubkey(stdout io.Writer, args []string) error {
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if flags.NArg() != 1 {
 		flags.Usage()

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -25,7 +27,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 	runs := flags.Int("runs", 0, "exit after this many sessions have ended, successfully or not (0: serve until interrupted)")
 	level := flags.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *configPath == "" {
 		flags.Usage()
@@ -33,23 +35,23 @@ func runCoordinator(ctx context.Context, args []string) error {
 	}
 	log, err := newLogger(*level)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	setup, err := loadCoordinator(*configPath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	cfg := setup.cfg
 	coords := make([]*maskshare.Coordinator, len(setup.sessions))
 	for i, s := range setup.sessions {
 		s.mcfg.Logger, s.mcfg.Progress = log.With("session", s.Name), progressPrinter(os.Stderr)
 		if coords[i], err = maskshare.NewCoordinator(s.Params, s.mcfg); err != nil {
-			return fmt.Errorf("%s: sessions[%d]: %w", *configPath, i, err)
+			return badInput(fmt.Errorf("%s: sessions[%d]: %w", *configPath, i, err))
 		}
 	}
 	tcfg, err := transport.ServerConfig(setup.id, setup.trust, setup.allowed)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *configPath, err)
+		return badInput(fmt.Errorf("%s: %w", *configPath, err))
 	}
 	tcfg.Logger = log
 	l, err := transport.Listen(cfg.Listen, tcfg)
@@ -104,7 +106,7 @@ func runParty(ctx context.Context, args []string) error {
 	outPath := flags.String("out", "", "write this party's result as CSV here")
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *configPath == "" || *dataPath == "" {
 		flags.Usage()
@@ -112,11 +114,11 @@ func runParty(ctx context.Context, args []string) error {
 	}
 	log, err := newLogger(*level)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	setup, err := loadParty(*configPath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	cfg := setup.cfg
 	// The result file is checked, and its temporary file made, before
@@ -125,7 +127,7 @@ func runParty(ctx context.Context, args []string) error {
 	var out *resultFile
 	if *outPath != "" {
 		if out, err = createResult(*outPath, *dataPath); err != nil {
-			return err
+			return badInput(err)
 		}
 		defer out.discard()
 	}
@@ -134,17 +136,23 @@ func runParty(ctx context.Context, args []string) error {
 
 	f, err := os.Open(*dataPath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("%s: %w", *dataPath, err)
+		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
 	}
 	table, err := maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
 	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", *dataPath, err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The run's time bound ran out, not a fault of the data file.
+		return fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), *dataPath, err)
+	case errors.Is(err, context.Canceled):
+		return err // interrupted
+	case err != nil:
+		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
 	}
 	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: progressPrinter(os.Stderr)}
 	var direct *netsession.Direct
@@ -161,13 +169,13 @@ func runParty(ctx context.Context, args []string) error {
 	}
 	tcfg, err := transport.ClientConfig(setup.id, setup.coordTrust, cfg.CoordinatorName)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *configPath, err)
+		return badInput(fmt.Errorf("%s: %w", *configPath, err))
 	}
 	tcfg.Logger = log
 	start := time.Now()
 	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, tcfg)
 	if err != nil {
-		return err
+		return rowLines(err, *dataPath)
 	}
 	if out != nil {
 		if err := out.commit(res, cfg.Params.Reveal); err != nil {
@@ -187,7 +195,7 @@ func runDemo(ctx context.Context, args []string) error {
 	opts.Register(flags)
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	params, tables, err := opts.Setup()
 	if err != nil {
@@ -214,6 +222,75 @@ func runDemo(ctx context.Context, args []string) error {
 	}
 	fmt.Println("verified: every bank's result equals the plaintext join and sum")
 	return nil
+}
+
+// rowError is a *maskshare.InputError about rows of a CSV file, reported
+// with the file's line numbers (1 is the header), which a user can look up
+// in an editor, as the CSV reader's own errors are, rather than with the
+// table's 0-based row indices.
+type rowError struct {
+	path        string
+	line, other int // other is 0 if there is no other row
+	err         *maskshare.InputError
+}
+
+func (e *rowError) Error() string {
+	msg := fmt.Sprintf("%s: %v: csv line %d", e.path, e.err.Err, e.line)
+	if e.other > 0 {
+		msg += fmt.Sprintf(" (same as csv line %d)", e.other)
+	}
+	if e.err.Column != "" {
+		msg += fmt.Sprintf(" in column %q", e.err.Column)
+	}
+	if e.err.Detail != "" {
+		msg += ": " + e.err.Detail
+	}
+	return msg
+}
+
+func (e *rowError) Unwrap() error { return e.err }
+
+// rowLines turns an error about rows of this party's table, read from the
+// CSV file at path, into one that names the file's lines. Other errors, and
+// aborts by others (which carry no rows), are returned as they are.
+func rowLines(err error, path string) error {
+	var ie *maskshare.InputError
+	var abort *maskshare.AbortError
+	if !errors.As(err, &ie) || ie.Row < 0 || errors.As(err, &abort) {
+		return err
+	}
+	lines, lerr := csvLines(path, ie.Row, ie.Other)
+	if lerr != nil || lines[ie.Row] == 0 {
+		return fmt.Errorf("%s: %w (data row %d, counting from 0 after the header)", path, err, ie.Row)
+	}
+	return &rowError{path: path, line: lines[ie.Row], other: lines[ie.Other], err: ie}
+}
+
+// csvLines reads the CSV file at path again and returns the line on which
+// each of rows (0-based data rows, as in the table read from it) starts:
+// blank lines and quoted line breaks make it differ from row+2.
+func csvLines(path string, rows ...int) (map[int]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil { // the header
+		return nil, err
+	}
+	last := slices.Max(rows)
+	lines := make(map[int]int, len(rows))
+	for row := 0; row <= last; row++ {
+		if _, err := r.Read(); err != nil {
+			return nil, err
+		}
+		if slices.Contains(rows, row) {
+			lines[row], _ = r.FieldPos(0)
+		}
+	}
+	return lines, nil
 }
 
 // resultFile is where a party's result goes. Its path is checked before
