@@ -151,3 +151,29 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestExitCodeCoordinatorDies: a coordinator that dies during a session is
+// a peer's failure (3) at every party, not an internal error, and nobody
+// writes a result.
+func TestExitCodeCoordinatorDies(t *testing.T) {
+	s := newSetup(t, false)
+	params := demo.Params(3, maskshare.ECDH, 0)
+	s.addSession(t, "big", params, demo.Generate(3, 3, 4000, 0.5, 3))
+	coord := s.startCoordinator(t)
+	parties := make([]*proc, 3)
+	for i, bank := range s.banks {
+		parties[i] = s.startParty(t, "big", bank)
+	}
+	parties[2].stderr.waitFor(t, "bank-c: intersect...", time.Minute)
+	coord.cmd.Process.Kill()
+	for i, p := range parties {
+		p.wait(t, time.Minute)
+		if code := p.cmd.ProcessState.ExitCode(); code != exitPeer || !strings.Contains(p.stderr.String(), "coordinator") {
+			t.Errorf("%s after the coordinator died: exit %d:\n%s", s.banks[i], code, lastLine(p.stderr.String()))
+		}
+		if _, err := os.Stat(filepath.Join(s.dir, "big-"+s.banks[i]+"-result.csv")); err == nil {
+			t.Errorf("%s wrote a result", s.banks[i])
+		}
+	}
+	noTempFiles(t, s.dir)
+}
