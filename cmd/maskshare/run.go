@@ -33,7 +33,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 		flags.Usage()
 		return flag.ErrHelp
 	}
-	log, err := newLogger(*level)
+	log, err := newLogger(*level, os.Stderr)
 	if err != nil {
 		return badInput(err)
 	}
@@ -112,7 +112,9 @@ func runParty(ctx context.Context, args []string) error {
 		flags.Usage()
 		return flag.ErrHelp
 	}
-	log, err := newLogger(*level)
+	st := newStatus(os.Stderr)
+	defer st.end()
+	log, err := newLogger(*level, st)
 	if err != nil {
 		return badInput(err)
 	}
@@ -154,7 +156,7 @@ func runParty(ctx context.Context, args []string) error {
 	case err != nil:
 		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
 	}
-	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: progressPrinter(os.Stderr)}
+	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: st.progress}
 	var direct *netsession.Direct
 	if setup.directPeers != nil {
 		if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err != nil {
@@ -201,7 +203,7 @@ func runDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(*level)
+	log, err := newLogger(*level, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -405,17 +407,21 @@ func writeResult(out io.Writer, res *maskshare.Result, reveal maskshare.RevealPo
 	return w.Error()
 }
 
-// progressPrinter reports phases on w as they end.
+// progressPrinter reports phases on w as plain lines as they start and end.
 func progressPrinter(w io.Writer) func(maskshare.Progress) {
 	var mu sync.Mutex
 	return func(p maskshare.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
-		if p.Done {
-			fmt.Fprintf(w, "%s: %s done in %v\n", p.Role, p.Phase, p.Elapsed.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(w, "%s: %s...\n", p.Role, p.Phase)
-		}
+		printProgress(w, p)
+	}
+}
+
+func printProgress(w io.Writer, p maskshare.Progress) {
+	if p.Done {
+		fmt.Fprintf(w, "%s: %s done in %v\n", p.Role, p.Phase, p.Elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "%s: %s...\n", p.Role, p.Phase)
 	}
 }
 
