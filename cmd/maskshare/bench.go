@@ -50,7 +50,7 @@ func runBench(ctx context.Context, args []string) error {
 		})
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("maskshare bench: unexpected arguments %q", fs.Args())

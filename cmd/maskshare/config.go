@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -136,8 +137,10 @@ func readConfig(path string, v any) error {
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if dec.More() {
-		return fmt.Errorf("%s: data after the configuration object", path)
+	// Anything but white space after the object is refused, a stray
+	// closing bracket included (which Decoder.More would let pass).
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%s: data after the configuration object at byte %d", path, dec.InputOffset())
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func runKeygen(stdout io.Writer, args []string) error {
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *dir == "" || flags.NArg() == 0 {
 		flags.Usage()
@@ -47,6 +47,13 @@ func runKeygen(stdout io.Writer, args []string) error {
 	crtPath := filepath.Join(*dir, name+".crt")
 	csrPath := filepath.Join(*dir, name+".csr")
 	if err := refuseExisting(keyPath); err != nil {
+		return err
+	}
+	// A certificate without its key: the key may be kept elsewhere, and the
+	// certificate may be a CA's, which a new key would not hold.
+	if _, err := os.Lstat(crtPath); err == nil {
+		return fmt.Errorf("%s exists without %s: keygen never replaces a certificate (move it away first to make a new identity)", crtPath, name+".key")
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	id, err := transport.NewSelfSigned(name)
@@ -139,7 +146,7 @@ func runCAInit(stdout io.Writer, args []string) error {
 	dir := flags.String("dir", "", "directory for the CA's key and certificate (required; made 0700 if missing)")
 	name := flags.String("name", "maskshare-ca", "the CA's name")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *dir == "" || flags.NArg() != 0 {
 		flags.Usage()
@@ -150,6 +157,13 @@ func runCAInit(stdout io.Writer, args []string) error {
 	}
 	keyPath, crtPath := filepath.Join(*dir, "ca.key"), filepath.Join(*dir, "ca.crt")
 	if err := refuseExisting(keyPath); err != nil {
+		return err
+	}
+	// A CA's key may be kept offline, away from its certificate: a ca.crt
+	// without a ca.key is a CA all the same, which everyone trusts.
+	if _, err := os.Lstat(crtPath); err == nil {
+		return fmt.Errorf("%s exists (without ca.key, which may be kept offline): a CA is never replaced, since every participant trusts its certificate (move ca.crt away first to make a new CA)", crtPath)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	ca, err := transport.NewCA(*name)
@@ -173,7 +187,7 @@ func runCASign(stdout io.Writer, args []string) error {
 	out := flags.String("out", "", "where to write the certificate (default: the request's name with .crt, beside it)")
 	want := flags.String("name", "", "refuse a request for any other name")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *dir == "" || flags.NArg() != 1 {
 		flags.Usage()
@@ -227,7 +241,7 @@ func runPubkey(stdout io.Writer, args []string) error {
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if flags.NArg() != 1 {
 		flags.Usage()

@@ -266,3 +266,68 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("old certs field: %v", err)
 	}
 }
+
+// TestCAKeptOffline: with ca.crt in the CA's directory and ca.key kept
+// offline, ca init refuses to make a new CA over it, and keygen likewise
+// keeps a certificate whose key is elsewhere.
+func TestCAKeptOffline(t *testing.T) {
+	dir := t.TempDir()
+	run(t, dir, "ca", "init", "--dir", "ca")
+	crt := filepath.Join(dir, "ca", "ca.crt")
+	before, err := os.ReadFile(crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(dir, "ca", "ca.key"), filepath.Join(dir, "offline.key")); err != nil {
+		t.Fatal(err)
+	}
+	if out := runFail(t, dir, "ca", "init", "--dir", "ca"); !strings.Contains(out, "ca.crt exists") || !strings.Contains(out, "offline") {
+		t.Fatalf("ca init over a CA whose key is offline: %s", out)
+	}
+	if after, _ := os.ReadFile(crt); !bytes.Equal(before, after) {
+		t.Fatal("ca init replaced the CA's certificate")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ca", "ca.key")); err == nil {
+		t.Fatal("ca init made a key beside the old certificate")
+	}
+
+	keygen(t, filepath.Join(dir, "bank-a"), "bank-a")
+	crt = filepath.Join(dir, "bank-a", "bank-a.crt")
+	before, _ = os.ReadFile(crt)
+	if err := os.Rename(filepath.Join(dir, "bank-a", "bank-a.key"), filepath.Join(dir, "bank-a.key")); err != nil {
+		t.Fatal(err)
+	}
+	if out := runFail(t, dir, "keygen", "--dir", "bank-a", "bank-a"); !strings.Contains(out, "bank-a.crt exists without bank-a.key") {
+		t.Fatalf("keygen over a certificate without its key: %s", out)
+	}
+	if after, _ := os.ReadFile(crt); !bytes.Equal(before, after) {
+		t.Fatal("keygen replaced the certificate")
+	}
+}
+
+// TestPrivateKeyModeRefused: a key file that the group or others can read
+// is refused when loaded, by ca sign and by a party, with the chmod that
+// fixes it.
+func TestPrivateKeyModeRefused(t *testing.T) {
+	s := newSetup(t, true)
+	params := demo.Params(3, maskshare.Keyed, 0)
+	s.addSession(t, "exposure", params, demo.Generate(1, 3, 20, 0.5, 3))
+	for _, mode := range []os.FileMode{0o640, 0o604} {
+		caKey := filepath.Join("ca", "ca.key")
+		if err := os.Chmod(filepath.Join(s.dir, caKey), mode); err != nil {
+			t.Fatal(err)
+		}
+		out := runFail(t, s.dir, "ca", "sign", "--dir", "ca", "--out", "x.crt", filepath.Join("bank-a", "bank-a.csr"))
+		if !strings.Contains(out, fmt.Sprintf("mode %04o", mode)) || !strings.Contains(out, "chmod 600 "+caKey) {
+			t.Errorf("ca sign with a %v key: %s", mode, out)
+		}
+		key := filepath.Join("bank-a", "bank-a.key")
+		if err := os.Chmod(filepath.Join(s.dir, key), mode); err != nil {
+			t.Fatal(err)
+		}
+		out = runFail(t, s.dir, "party", "--config", "exposure-bank-a.json", "--data", "exposure-bank-a.csv")
+		if !strings.Contains(out, fmt.Sprintf("mode %04o", mode)) || !strings.Contains(out, "chmod 600 "+key) {
+			t.Errorf("party with a %v key: %s", mode, out)
+		}
+	}
+}

@@ -20,11 +20,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/maskshare/maskshare"
 )
 
 const usage = `maskshare: privacy-preserving data sharing between institutions
@@ -47,7 +50,7 @@ Run "maskshare COMMAND -h" for a command's flags.
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+		os.Exit(exitInput)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -73,22 +76,77 @@ func main() {
 		return
 	default:
 		fmt.Fprintf(os.Stderr, "maskshare: unknown command %q\n\n%s", cmd, usage)
-		os.Exit(2)
+		os.Exit(exitInput)
 	}
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
+		os.Exit(exitInput)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "maskshare %s: %v\n", cmd, err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
-// newLogger returns a text logger on stderr at the named level.
-func newLogger(level string) (*slog.Logger, error) {
+// Exit codes, documented in the README.
+const (
+	exitInternal = 1 // anything else: a local I/O or network error, a bug
+	exitInput    = 2 // bad input of this participant: flags, configuration, keys, data
+	exitPeer     = 3 // another participant failed, aborted or could not be authenticated
+	exitTimeout  = 4 // a time bound ran out
+	exitCheating = 5 // an integrity check found a participant deviating from the protocol
+)
+
+// inputError marks an error in this participant's own input: its flags,
+// configuration, key files or data.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// badInput marks err, if any, as this participant's bad input.
+func badInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &inputError{err}
+}
+
+// exitCode maps an error to the exit code of its class. The order matters:
+// an abort by another participant wraps the sentinel of its reason (a
+// peer's duplicate identifier is ErrDuplicateID at every party), and an
+// abort the coordinator forged wraps ErrCheating as well.
+func exitCode(err error) int {
+	var abort *maskshare.AbortError
+	var input *inputError
+	var table *maskshare.InputError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, maskshare.ErrCheating):
+		return exitCheating
+	case errors.As(err, &abort):
+		return exitPeer
+	case errors.Is(err, context.DeadlineExceeded):
+		return exitTimeout
+	case errors.As(err, &input), errors.As(err, &table), errors.Is(err, flag.ErrHelp),
+		errors.Is(err, maskshare.ErrEmptyInput), errors.Is(err, maskshare.ErrDuplicateID),
+		errors.Is(err, maskshare.ErrInvalidID), errors.Is(err, maskshare.ErrSchema),
+		errors.Is(err, maskshare.ErrOverflow), errors.Is(err, maskshare.ErrParams),
+		errors.Is(err, maskshare.ErrParamsMismatch), errors.Is(err, maskshare.ErrNoIdentities):
+		return exitInput
+	case errors.Is(err, maskshare.ErrPartyUnavailable), errors.Is(err, maskshare.ErrProtocol),
+		errors.Is(err, maskshare.ErrAuthentication), errors.Is(err, maskshare.ErrTranscript),
+		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall):
+		return exitPeer
+	}
+	return exitInternal
+}
+
+// newLogger returns a text logger on w at the named level.
+func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

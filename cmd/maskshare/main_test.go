@@ -153,7 +153,13 @@ func (l *lineBuffer) waitFor(t *testing.T, substr string, d time.Duration) {
 
 func start(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary(t), args...), stderr: &lineBuffer{}, done: make(chan error, 1)}
+	return startCommand(t, dir, binary(t), args...)
+}
+
+// startCommand is start for any command.
+func startCommand(t *testing.T, dir, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(name, args...), stderr: &lineBuffer{}, done: make(chan error, 1)}
 	p.cmd.Dir = dir
 	p.cmd.Stdout = &p.stdout
 	errPipe, err := p.cmd.StderrPipe()

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,31 +27,31 @@ func runCoordinator(ctx context.Context, args []string) error {
 	runs := flags.Int("runs", 0, "exit after this many sessions have ended, successfully or not (0: serve until interrupted)")
 	level := flags.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *configPath == "" {
 		flags.Usage()
 		return flag.ErrHelp
 	}
-	log, err := newLogger(*level)
+	log, err := newLogger(*level, os.Stderr)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	setup, err := loadCoordinator(*configPath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	cfg := setup.cfg
 	coords := make([]*maskshare.Coordinator, len(setup.sessions))
 	for i, s := range setup.sessions {
 		s.mcfg.Logger, s.mcfg.Progress = log.With("session", s.Name), progressPrinter(os.Stderr)
 		if coords[i], err = maskshare.NewCoordinator(s.Params, s.mcfg); err != nil {
-			return fmt.Errorf("%s: sessions[%d]: %w", *configPath, i, err)
+			return badInput(fmt.Errorf("%s: sessions[%d]: %w", *configPath, i, err))
 		}
 	}
 	tcfg, err := transport.ServerConfig(setup.id, setup.trust, setup.allowed)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *configPath, err)
+		return badInput(fmt.Errorf("%s: %w", *configPath, err))
 	}
 	tcfg.Logger = log
 	l, err := transport.Listen(cfg.Listen, tcfg)
@@ -102,39 +106,57 @@ func runParty(ctx context.Context, args []string) error {
 	outPath := flags.String("out", "", "write this party's result as CSV here")
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	if *configPath == "" || *dataPath == "" {
 		flags.Usage()
 		return flag.ErrHelp
 	}
-	log, err := newLogger(*level)
+	st := newStatus(os.Stderr)
+	defer st.end()
+	log, err := newLogger(*level, st)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	setup, err := loadParty(*configPath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	cfg := setup.cfg
+	// The result file is checked, and its temporary file made, before
+	// anything is read or sent: a result that cannot be written is known
+	// before the session, not after the others recorded success.
+	var out *resultFile
+	if *outPath != "" {
+		if out, err = createResult(*outPath, *dataPath); err != nil {
+			return badInput(err)
+		}
+		defer out.discard()
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Timeout))
 	defer cancel()
 
 	f, err := os.Open(*dataPath)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("%s: %w", *dataPath, err)
+		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
 	}
 	table, err := maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
 	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", *dataPath, err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The run's time bound ran out, not a fault of the data file.
+		return fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), *dataPath, err)
+	case errors.Is(err, context.Canceled):
+		return err // interrupted
+	case err != nil:
+		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
 	}
-	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: progressPrinter(os.Stderr)}
+	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: st.progress}
 	var direct *netsession.Direct
 	if setup.directPeers != nil {
 		if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err != nil {
@@ -149,20 +171,20 @@ func runParty(ctx context.Context, args []string) error {
 	}
 	tcfg, err := transport.ClientConfig(setup.id, setup.coordTrust, cfg.CoordinatorName)
 	if err != nil {
-		return fmt.Errorf("%s: %w", *configPath, err)
+		return badInput(fmt.Errorf("%s: %w", *configPath, err))
 	}
 	tcfg.Logger = log
 	start := time.Now()
 	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, tcfg)
 	if err != nil {
-		return err
+		return rowLines(err, *dataPath)
 	}
-	if *outPath != "" {
-		if err := writeResult(*outPath, res); err != nil {
+	if out != nil {
+		if err := out.commit(res, cfg.Params.Reveal); err != nil {
 			return err
 		}
 	}
-	printPartyReport(os.Stdout, cfg.Name, table.Len(), res, stats, time.Since(start))
+	printPartyReport(os.Stdout, cfg.Name, table.Len(), cfg.Params.Reveal, res, stats, time.Since(start))
 	if direct != nil {
 		fmt.Printf("  sealed parts delivered directly: %d (the rest relayed)\n", direct.Delivered())
 	}
@@ -175,13 +197,13 @@ func runDemo(ctx context.Context, args []string) error {
 	opts.Register(flags)
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
-		return err
+		return badInput(err)
 	}
 	params, tables, err := opts.Setup()
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(*level)
+	log, err := newLogger(*level, os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -204,17 +226,167 @@ func runDemo(ctx context.Context, args []string) error {
 	return nil
 }
 
-// writeResult writes a party's qualifying records as CSV: the identifier,
-// the holder count and the aggregated columns (when revealed).
-func writeResult(path string, res *maskshare.Result) error {
-	// The result is confidential: readable by its owner only.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+// rowError is a *maskshare.InputError about rows of a CSV file, reported
+// with the file's line numbers (1 is the header), which a user can look up
+// in an editor, as the CSV reader's own errors are, rather than with the
+// table's 0-based row indices.
+type rowError struct {
+	path        string
+	line, other int // other is 0 if there is no other row
+	err         *maskshare.InputError
+}
+
+func (e *rowError) Error() string {
+	msg := fmt.Sprintf("%s: %v: csv line %d", e.path, e.err.Err, e.line)
+	if e.other > 0 {
+		msg += fmt.Sprintf(" (same as csv line %d)", e.other)
+	}
+	if e.err.Column != "" {
+		msg += fmt.Sprintf(" in column %q", e.err.Column)
+	}
+	if e.err.Detail != "" {
+		msg += ": " + e.err.Detail
+	}
+	return msg
+}
+
+func (e *rowError) Unwrap() error { return e.err }
+
+// rowLines turns an error about rows of this party's table, read from the
+// CSV file at path, into one that names the file's lines. Other errors, and
+// aborts by others (which carry no rows), are returned as they are.
+func rowLines(err error, path string) error {
+	var ie *maskshare.InputError
+	var abort *maskshare.AbortError
+	if !errors.As(err, &ie) || ie.Row < 0 || errors.As(err, &abort) {
 		return err
 	}
-	w := csv.NewWriter(f)
+	lines, lerr := csvLines(path, ie.Row, ie.Other)
+	if lerr != nil || lines[ie.Row] == 0 {
+		return fmt.Errorf("%s: %w (data row %d, counting from 0 after the header)", path, err, ie.Row)
+	}
+	return &rowError{path: path, line: lines[ie.Row], other: lines[ie.Other], err: ie}
+}
+
+// csvLines reads the CSV file at path again and returns the line on which
+// each of rows (0-based data rows, as in the table read from it) starts:
+// blank lines and quoted line breaks make it differ from row+2.
+func csvLines(path string, rows ...int) (map[int]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	if _, err := r.Read(); err != nil { // the header
+		return nil, err
+	}
+	last := slices.Max(rows)
+	lines := make(map[int]int, len(rows))
+	for row := 0; row <= last; row++ {
+		if _, err := r.Read(); err != nil {
+			return nil, err
+		}
+		if slices.Contains(rows, row) {
+			lines[row], _ = r.FieldPos(0)
+		}
+	}
+	return lines, nil
+}
+
+// resultFile is where a party's result goes. Its path is checked before
+// the session, the result is written to a temporary file beside it, and that
+// file is renamed over the path only once the session succeeded: a failure
+// never leaves a half-written result, nor truncates an existing file.
+type resultFile struct {
+	path string
+	tmp  *os.File
+}
+
+// createResult checks that out is not the data file and that its directory
+// exists and is writable, and makes the temporary file in it.
+func createResult(out, data string) (*resultFile, error) {
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	absData, err := filepath.Abs(data)
+	if err != nil {
+		return nil, err
+	}
+	if absOut == absData {
+		return nil, fmt.Errorf("--out %s is the --data file: the result would replace the input", out)
+	}
+	fo, errOut := os.Stat(out)
+	if fd, err := os.Stat(data); errOut == nil && err == nil && os.SameFile(fo, fd) {
+		return nil, fmt.Errorf("--out %s is the --data file %s (a link to it): the result would replace the input", out, data)
+	}
+	if errOut == nil && !fo.Mode().IsRegular() {
+		return nil, fmt.Errorf("--out %s exists and is not a regular file", out)
+	}
+	dir := filepath.Dir(out)
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("--out %s: its directory: %w", out, err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("--out %s: %s is not a directory", out, dir)
+	}
+	// The result is confidential: readable by its owner only (CreateTemp
+	// makes files 0600).
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("--out %s: cannot write in its directory: %w", out, err)
+	}
+	return &resultFile{path: out, tmp: tmp}, nil
+}
+
+// commit writes the result to the temporary file and renames it over the
+// path.
+func (r *resultFile) commit(res *maskshare.Result, reveal maskshare.RevealPolicy) error {
+	bw := bufio.NewWriter(r.tmp)
+	if err := writeResult(bw, res, reveal); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := r.tmp.Sync(); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := r.tmp.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	if err := os.Rename(r.tmp.Name(), r.path); err != nil {
+		return fmt.Errorf("--out %s: %w", r.path, err)
+	}
+	r.tmp = nil
+	return nil
+}
+
+// discard removes the temporary file, unless commit renamed it.
+func (r *resultFile) discard() {
+	if r.tmp != nil {
+		r.tmp.Close()
+		os.Remove(r.tmp.Name())
+		r.tmp = nil
+	}
+}
+
+// writeResult writes a party's result as CSV: its qualifying records, with
+// the identifier, the holder count and the aggregated columns when the
+// policy reveals them (the header names the columns even when no record
+// qualifies); under the cardinality policy, which reveals only the result
+// size, a result_size column with that one figure.
+func writeResult(out io.Writer, res *maskshare.Result, reveal maskshare.RevealPolicy) error {
+	w := csv.NewWriter(out)
+	if reveal == maskshare.CardinalityOnly {
+		w.Write([]string{"result_size"})
+		w.Write([]string{strconv.Itoa(res.Size)})
+		w.Flush()
+		return w.Error()
+	}
 	header := []string{"id", "holders"}
-	perRecord := len(res.Records) > 0 && res.Records[0].Values != nil
+	perRecord := reveal == maskshare.PerRecord
 	if perRecord {
 		for _, c := range res.Columns {
 			header = append(header, c.Name)
@@ -232,29 +404,34 @@ func writeResult(path string, res *maskshare.Result) error {
 		w.Write(row)
 	}
 	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return w.Error()
 }
 
-// progressPrinter reports phases on w as they end.
+// progressPrinter reports phases on w as plain lines as they start and end.
 func progressPrinter(w io.Writer) func(maskshare.Progress) {
 	var mu sync.Mutex
 	return func(p maskshare.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
-		if p.Done {
-			fmt.Fprintf(w, "%s: %s done in %v\n", p.Role, p.Phase, p.Elapsed.Round(time.Millisecond))
-		} else {
-			fmt.Fprintf(w, "%s: %s...\n", p.Role, p.Phase)
-		}
+		printProgress(w, p)
 	}
 }
 
-func printPartyReport(w io.Writer, name string, rows int, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
-	fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, len(res.Records), res.Size, res.Transcript[:8])
+func printProgress(w io.Writer, p maskshare.Progress) {
+	if p.Done {
+		fmt.Fprintf(w, "%s: %s done in %v\n", p.Role, p.Phase, p.Elapsed.Round(time.Millisecond))
+	} else {
+		fmt.Fprintf(w, "%s: %s...\n", p.Role, p.Phase)
+	}
+}
+
+func printPartyReport(w io.Writer, name string, rows int, reveal maskshare.RevealPolicy, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
+	if reveal == maskshare.CardinalityOnly {
+		// Which records qualify is not revealed: no count of them.
+		fmt.Fprintf(w, "party %s: %d rows; result size %d (which records qualify is not revealed); transcript %x\n", name, rows, res.Size, res.Transcript[:8])
+	} else {
+		fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, len(res.Records), res.Size, res.Transcript[:8])
+	}
 	for c, col := range res.Columns {
 		if res.Totals != nil {
 			fmt.Fprintf(w, "  total %s: %s\n", col.Name, maskshare.FormatDecimal(res.Totals[c], col.Scale))
