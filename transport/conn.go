@@ -240,6 +240,16 @@ func (c *tcpConn) writeFailed(ctx context.Context, err error) error {
 // Recv implements [Conn]. A Recv interrupted by ctx loses nothing: the next
 // Recv continues with the partly received message.
 func (c *tcpConn) Recv(ctx context.Context) ([]byte, error) {
+	return c.RecvLimit(ctx, 0)
+}
+
+// RecvLimit implements [LimitedReceiver]: a message that announces more
+// than max bytes (in its first frame header) is refused before anything is
+// allocated for it, with a [*SizeError], and the connection is closed. A
+// max of zero or less means [Config.MaxMessageSize]. A message whose
+// reception an earlier call started, and its context interrupted, was
+// checked against that call's limit.
+func (c *tcpConn) RecvLimit(ctx context.Context, max int64) ([]byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.isClosed() {
@@ -249,7 +259,9 @@ func (c *tcpConn) Recv(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	stop := watch(ctx, c.tc.SetReadDeadline)
+	c.mr.limit = max
 	msg, err := c.mr.next()
+	c.mr.limit = 0
 	stop()
 	if err != nil {
 		return nil, c.readFailed(ctx, err)

@@ -125,6 +125,10 @@ type msgReader struct {
 	r        io.Reader
 	maxMsg   int64 // message size limit
 	maxFrame int   // frame payload limit; MaxFrameSize except in tests
+	// limit, when positive, is a tighter bound on the message being read,
+	// set by its caller for that one message; it is checked, as maxMsg is,
+	// on the word of the first frame header, before anything is allocated.
+	limit int64
 
 	err error // sticky
 
@@ -220,12 +224,22 @@ func (m *msgReader) readFailed(err error, atBoundary bool) error {
 	return m.fail(err)
 }
 
+// msgLimit is the bound on the message being read: maxMsg, or the caller's
+// tighter limit.
+func (m *msgReader) msgLimit() int64 {
+	if m.limit > 0 && m.limit < m.maxMsg {
+		return m.limit
+	}
+	return m.maxMsg
+}
+
 // begin validates a frame header against the message being assembled, before
 // anything is allocated for it, and sets dst to receive its payload.
 func (m *msgReader) begin(h frameHeader) error {
 	compressed := h.flags&flagCompressed != 0
 	more := h.flags&flagMore != 0
 	if m.total == 0 { // first frame of a message
+		limit := m.msgLimit()
 		switch {
 		case more:
 			if compressed || h.length != chunkHeaderSize {
@@ -236,13 +250,13 @@ func (m *msgReader) begin(h frameHeader) error {
 			// A sender compresses only what shrinks, so a compressed
 			// payload above the message limit is refused before it is
 			// read, as an uncompressed one is.
-			if int64(h.length) > m.maxMsg {
-				return &SizeError{Size: uint64(h.length), Limit: m.maxMsg}
+			if int64(h.length) > limit {
+				return &SizeError{Size: uint64(h.length), Limit: limit}
 			}
 			m.dst = m.scratchBuf(h.length)
 		default:
-			if int64(h.length) > m.maxMsg {
-				return &SizeError{Size: uint64(h.length), Limit: m.maxMsg}
+			if int64(h.length) > limit {
+				return &SizeError{Size: uint64(h.length), Limit: limit}
 			}
 			m.msg = make([]byte, h.length)
 			m.dst = m.msg
@@ -277,8 +291,8 @@ func (m *msgReader) end() ([]byte, bool, error) {
 		switch {
 		case more:
 			n := binary.BigEndian.Uint64(m.chunkLen[:])
-			if n > uint64(m.maxMsg) {
-				return nil, false, &SizeError{Size: n, Limit: m.maxMsg}
+			if limit := m.msgLimit(); n > uint64(limit) {
+				return nil, false, &SizeError{Size: n, Limit: limit}
 			}
 			if n <= uint64(m.maxFrame) {
 				return nil, false, frameErrorf("message of %d bytes must be sent as a single frame", n)
@@ -290,8 +304,8 @@ func (m *msgReader) end() ([]byte, bool, error) {
 			if err != nil {
 				return nil, false, err
 			}
-			if int64(n) > m.maxMsg {
-				return nil, false, &SizeError{Size: uint64(n), Limit: m.maxMsg}
+			if limit := m.msgLimit(); int64(n) > limit {
+				return nil, false, &SizeError{Size: uint64(n), Limit: limit}
 			}
 			msg, err := decompressInto(m.dst, make([]byte, 0, n))
 			m.dst = nil
