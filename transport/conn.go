@@ -276,6 +276,9 @@ func (c *tcpConn) readFailed(ctx context.Context, err error) error {
 		return ErrClosed
 	case isTimeout(err):
 		return fmt.Errorf("transport: receive: %w", ctxError(ctx))
+	case errors.As(err, new(*ClosedError)):
+		c.Close()
+		return err
 	case errors.Is(err, ErrBadFrame), errors.Is(err, ErrMessageTooLarge):
 		// (Checked first: a FrameError may wrap a decoder's io error.)
 		c.log.Warn("transport: protocol violation; closing", "err", err)
@@ -315,6 +318,12 @@ func (c *tcpConn) WireStats() Stats {
 // writeControl writes one frame of the admission exchange, bounded by ctx and
 // the handshake timeout.
 func (c *tcpConn) writeControl(ctx context.Context, payload []byte) error {
+	return c.writeFrame(ctx, 0, payload)
+}
+
+// writeFrame writes one frame with flags, bounded by ctx and the handshake
+// timeout.
+func (c *tcpConn) writeFrame(ctx context.Context, flags byte, payload []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
 	defer cancel()
 	c.wmu.Lock()
@@ -323,7 +332,7 @@ func (c *tcpConn) writeControl(ctx context.Context, payload []byte) error {
 		return err
 	}
 	stop := watch(ctx, c.tc.SetWriteDeadline)
-	err := c.mw.writeFrame(0, payload)
+	err := c.mw.writeFrame(flags, payload)
 	if err == nil {
 		err = c.bw.Flush()
 	}
@@ -416,14 +425,17 @@ func (c *tcpConn) admit(ctx context.Context) error {
 	return nil
 }
 
-// refuse tells a party that is not yet admitted why it is refused, and closes
-// the connection. An admitted connection is just closed.
+// refuse tells a party why its connection is dropped, and closes the
+// connection: a party not yet admitted gets a refusal, an admitted one a
+// close frame (which its Recv returns as a [*ClosedError]).
 func (c *tcpConn) refuse(reason string) {
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
 	if !c.admitted.Load() {
-		if len(reason) > maxReasonLen {
-			reason = reason[:maxReasonLen]
-		}
 		_ = c.writeControl(context.Background(), append([]byte{statusRefused}, reason...))
+	} else {
+		_ = c.writeFrame(context.Background(), flagClose, []byte(reason))
 	}
 	c.Close()
 }

@@ -28,6 +28,12 @@ import (
 // add up to exactly n, and never allocates more than about twice the data
 // received so far (after decompression) plus one frame.
 //
+// A frame with the flag 0x04, "close", alone, between messages, ends the
+// stream: its payload (at most 200 bytes of UTF-8) says why the sender is
+// closing the connection, and the receiver's Recv returns that reason (a
+// [*ClosedError]). A coordinator sends one to an admitted party whose
+// connection it drops, superseded by a newer one.
+//
 // Messages are preceded by the admission exchange: the party's hello (payload:
 // the session name), the coordinator's reply (payload: a status byte, 0 for
 // admitted, 1 for refused followed by a short UTF-8 reason) and, if admitted,
@@ -51,7 +57,8 @@ const (
 const (
 	flagCompressed byte = 1 << 0
 	flagMore       byte = 1 << 1
-	knownFlags          = flagCompressed | flagMore
+	flagClose      byte = 1 << 2
+	knownFlags          = flagCompressed | flagMore | flagClose
 
 	// chunkHeaderSize is the payload size of the header frame of a
 	// chunked message.
@@ -241,6 +248,12 @@ func (m *msgReader) begin(h frameHeader) error {
 	if m.total == 0 { // first frame of a message
 		limit := m.msgLimit()
 		switch {
+		case h.flags&flagClose != 0:
+			if h.flags != flagClose || h.length > maxReasonLen {
+				return frameErrorf("close frame with flags %#02x and %d bytes", h.flags, h.length)
+			}
+			m.msg = make([]byte, h.length)
+			m.dst = m.msg
 		case more:
 			if compressed || h.length != chunkHeaderSize {
 				return frameErrorf("chunked message header must be %d uncompressed bytes", chunkHeaderSize)
@@ -264,6 +277,9 @@ func (m *msgReader) begin(h frameHeader) error {
 		return nil
 	}
 	// A data frame of a chunked message.
+	if h.flags&flagClose != 0 {
+		return frameErrorf("close frame inside a message")
+	}
 	if h.length == 0 {
 		return frameErrorf("empty chunk")
 	}
@@ -289,6 +305,10 @@ func (m *msgReader) end() ([]byte, bool, error) {
 	more := m.h.flags&flagMore != 0
 	if m.total == 0 {
 		switch {
+		case m.h.flags&flagClose != 0:
+			reason := sanitize(string(m.msg))
+			m.msg, m.dst = nil, nil
+			return nil, false, &ClosedError{Reason: reason}
 		case more:
 			n := binary.BigEndian.Uint64(m.chunkLen[:])
 			if limit := m.msgLimit(); n > uint64(limit) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -342,5 +343,59 @@ func TestRouterManySessions(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRouterSupersededGetsReason checks that an admitted connection that a
+// newer one of the same party supersedes is told why it is closed, rather
+// than just seeing the connection end.
+func TestRouterSupersededGetsReason(t *testing.T) {
+	p := newTestPKI(t, "a", "b")
+	r := newTestRouter(t, p, 0)
+	ctx := testContext(t)
+	type expectResult struct {
+		conns map[string]Conn
+		err   error
+	}
+	done := make(chan expectResult, 1)
+	go func() {
+		conns, err := r.Expect(ctx, "s1", []string{"a", "b"})
+		done <- expectResult{conns, err}
+	}()
+	dials := make(chan dialResult, 3)
+	dialAsync(ctx, t, p, r, "a", "s1", dials)
+	first := <-dials
+	if first.err != nil {
+		t.Fatal(first.err)
+	}
+	defer first.c.Close()
+	dialAsync(ctx, t, p, r, "a", "s1", dials)
+	second := <-dials
+	if second.err != nil {
+		t.Fatal(second.err)
+	}
+	defer second.c.Close()
+	_, err := first.c.Recv(ctx)
+	var ce *ClosedError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrClosed) || !strings.Contains(ce.Reason, "superseded") {
+		t.Fatalf("superseded connection's Recv: %v, want a ClosedError saying it was superseded", err)
+	}
+	t.Logf("Recv: %v", err)
+	dialAsync(ctx, t, p, r, "b", "s1", dials)
+	if d := <-dials; d.err != nil {
+		t.Fatal(d.err)
+	} else {
+		defer d.c.Close()
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	// The newer connection is the one in the session.
+	if err := res.conns["a"].Send(ctx, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := second.c.Recv(ctx); err != nil || string(got) != "hi" {
+		t.Fatalf("Recv: %q, %v", got, err)
 	}
 }
