@@ -110,6 +110,9 @@ type tcpConn struct {
 	bw   *bufio.Writer
 	mw   *msgWriter
 	werr error // sticky; under wmu
+	// offered is set (under wmu) once the coordinator has told the party
+	// it is admitted: from then on, the party reads messages.
+	offered bool
 
 	rmu sync.Mutex
 	mr  *msgReader
@@ -324,6 +327,13 @@ func (c *tcpConn) writeControl(ctx context.Context, payload []byte) error {
 // writeFrame writes one frame with flags, bounded by ctx and the handshake
 // timeout.
 func (c *tcpConn) writeFrame(ctx context.Context, flags byte, payload []byte) error {
+	return c.writeFrameWith(ctx, func() (byte, []byte) { return flags, payload })
+}
+
+// writeFrameWith writes the frame that choose returns, chosen under the write
+// lock (so after any frame written before it), bounded by ctx and the
+// handshake timeout.
+func (c *tcpConn) writeFrameWith(ctx context.Context, choose func() (flags byte, payload []byte)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
 	defer cancel()
 	c.wmu.Lock()
@@ -331,6 +341,7 @@ func (c *tcpConn) writeFrame(ctx context.Context, flags byte, payload []byte) er
 	if err := c.writable(ctx); err != nil {
 		return err
 	}
+	flags, payload := choose()
 	stop := watch(ctx, c.tc.SetWriteDeadline)
 	err := c.mw.writeFrame(flags, payload)
 	if err == nil {
@@ -409,7 +420,7 @@ func (c *tcpConn) watchHangup(gone func(error)) (stop func() bool) {
 // that a party that has hung up meanwhile is not taken for present. The
 // coordinator calls it once, before handing the connection to its user.
 func (c *tcpConn) admit(ctx context.Context) error {
-	if err := c.writeControl(ctx, []byte{statusAdmitted}); err != nil {
+	if err := c.offer(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
@@ -425,17 +436,27 @@ func (c *tcpConn) admit(ctx context.Context) error {
 	return nil
 }
 
+// offer tells the party it is admitted: the first half of admit.
+func (c *tcpConn) offer(ctx context.Context) error {
+	return c.writeFrameWith(ctx, func() (byte, []byte) {
+		c.offered = true // the write fails only if the connection does
+		return 0, []byte{statusAdmitted}
+	})
+}
+
 // refuse tells a party why its connection is dropped, and closes the
-// connection: a party not yet admitted gets a refusal, an admitted one a
-// close frame (which its Recv returns as a [*ClosedError]).
+// connection: a party not yet told it is admitted gets a refusal; one that
+// was (whose admission may still be completing) a close frame, which its
+// Recv returns as a [*ClosedError].
 func (c *tcpConn) refuse(reason string) {
 	if len(reason) > maxReasonLen {
 		reason = reason[:maxReasonLen]
 	}
-	if !c.admitted.Load() {
-		_ = c.writeControl(context.Background(), append([]byte{statusRefused}, reason...))
-	} else {
-		_ = c.writeFrame(context.Background(), flagClose, []byte(reason))
-	}
+	_ = c.writeFrameWith(context.Background(), func() (byte, []byte) {
+		if c.offered {
+			return flagClose, []byte(reason)
+		}
+		return 0, append([]byte{statusRefused}, reason...)
+	})
 	c.Close()
 }

@@ -399,3 +399,37 @@ func TestRouterSupersededGetsReason(t *testing.T) {
 		t.Fatalf("Recv: %q, %v", got, err)
 	}
 }
+
+// TestRefuseDuringAdmission checks that a connection dropped between the
+// coordinator's "admitted" and the party's confirmation (a newer connection
+// superseding it just then) is closed with its reason, which the party's
+// Recv reports, not delivered to it as a message.
+func TestRefuseDuringAdmission(t *testing.T) {
+	p := newTestPKI(t, "a")
+	l := listenLoopback(t, p.serverConfig(t))
+	ctx := testContext(t)
+	dials := make(chan dialResult, 1)
+	go func() {
+		c, err := Dial(ctx, l.Addr().String(), "s1", p.clientConfig(t, "a"))
+		dials <- dialResult{c: c, err: err}
+	}()
+	in, err := l.next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first half of admit, then the drop.
+	if err := in.c.offer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in.c.refuse("superseded by a newer connection")
+	d := <-dials
+	if d.err != nil {
+		t.Fatalf("Dial: %v", d.err)
+	}
+	defer d.c.Close()
+	msg, err := d.c.Recv(ctx)
+	var ce *ClosedError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "superseded") {
+		t.Fatalf("Recv = %q, %v; want a ClosedError saying it was superseded", msg, err)
+	}
+}
