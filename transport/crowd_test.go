@@ -228,3 +228,48 @@ func TestDialReportsCertificateAlert(t *testing.T) {
 		t.Fatalf("Dial: %v, want ErrAuthentication naming the alert", err)
 	}
 }
+
+// TestIdleConnectionsBoundedOverall checks that the listener holds at most
+// maxPendingHandshakes unauthenticated connections in all, from however many
+// addresses, closing the oldest first.
+func TestIdleConnectionsBoundedOverall(t *testing.T) {
+	p := newTestPKI(t, "bank-1")
+	l := listenLoopback(t, p.serverConfig(t))
+	ctx := testContext(t)
+	var idle []net.Conn
+	t.Cleanup(func() {
+		for _, c := range idle {
+			c.Close()
+		}
+	})
+	const perAddr = maxHandshakesPerIP - 2 // under the per-address bound
+	addrs := maxPendingHandshakes/perAddr + 1
+	for a := range addrs {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+a))}}
+		for range perAddr {
+			c, err := d.DialContext(ctx, "tcp", l.Addr().String())
+			if err != nil {
+				t.Skipf("cannot connect from 127.0.0.%d: %v", 2+a, err)
+			}
+			idle = append(idle, c)
+		}
+	}
+	over := len(idle) - maxPendingHandshakes
+	if over <= 0 {
+		t.Fatalf("%d connections do not exceed the bound", len(idle))
+	}
+	// The oldest are closed by the listener.
+	for i, c := range idle[:over] {
+		c.SetReadDeadline(deadline(ctx))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Errorf("idle connection %d: read %v, want it closed", i, err)
+		}
+	}
+	// The newest are still open, waiting for their handshake.
+	for i, c := range idle[over:] {
+		c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+			t.Errorf("idle connection %d: read %v, want it still open", over+i, err)
+		}
+	}
+}

@@ -61,7 +61,10 @@ type Incoming struct {
 // authenticated (TLS 1.3 with client certificates) and announces its session
 // before [Listener.Accept] returns it. Handshakes run concurrently in the
 // background, bounded by [Config.HandshakeTimeout], so a slow or hostile
-// client cannot stall others.
+// client cannot stall others; at most 128 connections (32 from one address)
+// may be in or before their handshake, and a new one past either bound
+// closes the oldest, so clients that connect and say nothing cannot lock
+// the parties out (a party whose handshake is closed retries: [Dial]).
 type Listener struct {
 	ln  net.Listener
 	cfg *config
