@@ -165,7 +165,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	s.hellos = make([]wire.Hello, s.n)
-	if err := s.gather(ctx, wire.TypeHello, func(i int, msg []byte) error {
+	if err := s.gather(ctx, wire.TypeHello, limitAll(helloSize), func(i int, msg []byte) error {
 		h, err := wire.DecodeHello(msg)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	// Relay the sealed boxes: party i's box for j goes to j marked as from i.
 	inbox := make([][]wire.Box, s.n)
 	sealed := make([]*wire.Sealed, s.n)
-	if err := s.gather(ctx, wire.TypeSealed, func(i int, msg []byte) (err error) {
+	if err := s.gather(ctx, wire.TypeSealed, limitAll(sealedSize(s.n)), func(i int, msg []byte) (err error) {
 		sealed[i], err = wire.DecodeSealed(msg, s.n, i)
 		return err
 	}); err != nil {
@@ -220,7 +220,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		}
 	}
 	lists := make([][]psi.Tag, s.n)
-	if err := s.gather(ctx, wire.TypeTags, func(i int, msg []byte) error {
+	if err := s.gather(ctx, wire.TypeTags, func(i int) int64 { return tagsSize(s.hellos[i].Bound) }, func(i int, msg []byte) error {
 		m, err := wire.DecodeTags(msg)
 		if err != nil {
 			return err
@@ -316,7 +316,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 
 	s.ph.start("confirm")
 	macs := make([][32]byte, s.n)
-	if err := s.gather(ctx, wire.TypeConfirm, func(i int, msg []byte) error {
+	if err := s.gather(ctx, wire.TypeConfirm, limitAll(confirmSize), func(i int, msg []byte) error {
 		m, err := wire.DecodeConfirm(msg)
 		macs[i] = m.MAC
 		return err
@@ -343,7 +343,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 // and returns their sum, starting phase (unless empty) once all have come.
 func (s *coordSession) aggregate(ctx context.Context, cols, w int, phase string) ([]uint64, error) {
 	sum := make([]uint64, cols*w)
-	err := s.gatherThen(ctx, wire.TypeMasked, phase, func(i int, msg []byte) error {
+	err := s.gatherThen(ctx, wire.TypeMasked, limitAll(maskedSize(cols, w)), phase, func(i int, msg []byte) error {
 		mcols, mw, words, err := wire.MaskedWords(msg)
 		if err != nil {
 			return err
@@ -466,7 +466,7 @@ func canonicalOrder(found [][]psi.Match, size int, byIndex bool) [][]wire.MatchE
 func (s *coordSession) blindingRounds(ctx context.Context) error {
 	lists := make([]*wire.Elements, s.n) // as last produced: MAC, chain and elements in the owner's order
 	// Hop 0: every party sends its own list blinded with its one-time key.
-	if err := s.gather(ctx, wire.TypeElements, func(i int, msg []byte) error {
+	if err := s.gather(ctx, wire.TypeElements, func(i int) int64 { return elementsSize(s.n, 1, s.hellos[i].Bound) }, func(i int, msg []byte) error {
 		m, err := wire.DecodeElements(msg, s.n)
 		if err != nil {
 			return err
@@ -499,7 +499,10 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := s.gather(ctx, wire.TypeElements, func(j int, msg []byte) error {
+		listLimit := func(j int) int64 {
+			return elementsSize(s.n, hop+1, uint32(len(lists[(j-hop+s.n)%s.n].Elems)))
+		}
+		if err := s.gather(ctx, wire.TypeElements, listLimit, func(j int, msg []byte) error {
 			m, err := wire.DecodeElements(msg, s.n)
 			if err != nil {
 				return err
@@ -540,15 +543,19 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 // gather receives one message of type want from every party, concurrently,
 // and hands each to handle, one at a time. An Abort from a party, a
 // malformed message or a party that does not answer before ctx ends fails
-// the gather.
-func (s *coordSession) gather(ctx context.Context, want wire.Type, handle func(i int, msg []byte) error) error {
-	return s.gatherThen(ctx, want, "", handle)
+// the gather. Party i's message may be at most limit(i) bytes (or an Abort,
+// whatever limit says): the most its phase can legitimately carry, so that
+// a party cannot make the coordinator allocate more; over the network, a
+// larger message is refused on the word of its frame header, before it is
+// allocated (transport.RecvLimit).
+func (s *coordSession) gather(ctx context.Context, want wire.Type, limit func(i int) int64, handle func(i int, msg []byte) error) error {
+	return s.gatherThen(ctx, want, limit, "", handle)
 }
 
 // gatherThen is gather that starts phase (unless empty) once every message
 // has arrived, before handling them, so that waiting and work are timed
 // apart.
-func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase string, handle func(i int, msg []byte) error) error {
+func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, limit func(i int) int64, phase string, handle func(i int, msg []byte) error) error {
 	msgs := make([][]byte, s.n)
 	if d := s.cfg.phaseTimeout(); d > 0 {
 		var cancel context.CancelFunc
@@ -558,10 +565,16 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 	g, gctx := errgroup.WithContext(ctx)
 	for i, conn := range s.conns {
 		g.Go(func() error {
-			msg, err := conn.Recv(gctx)
+			lim := max(limit(i), maxAbortSize)
+			msg, err := transport.RecvLimit(gctx, conn, lim)
 			if err != nil {
 				if ctx.Err() == nil && gctx.Err() != nil {
 					return gctx.Err() // another party failed first
+				}
+				var se *transport.SizeError
+				if errors.As(err, &se) {
+					return &partyError{party: i, err: fmt.Errorf("%w: party %s sent a %v message of %d bytes, more than the %d bytes it may hold",
+						ErrProtocol, s.params.Parties[i], want, se.Size, lim)}
 				}
 				return &partyError{party: i, err: fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)}
 			}
@@ -616,6 +629,42 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, phase str
 	}
 	return nil
 }
+
+// The most a party's message of each phase can hold, in bytes, on the wire
+// format (docs/PROTOCOL.md §11): what gather lets a party send.
+const (
+	msgHeaderSize = 2 // version and type
+	// An Abort, which a party may send in any phase.
+	maxAbortSize = msgHeaderSize + 2 + 1 + 2 + wire.MaxReasonLen + 2 + wire.MaxSigLen
+	helloSize    = msgHeaderSize + wire.KeySize + wire.ElementSize + 4 + 2 + wire.MaxSigLen
+	confirmSize  = msgHeaderSize + wire.KeySize
+)
+
+// sealedSize bounds a Sealed of a session of n parties: n−1 boxes.
+func sealedSize(n int) int64 {
+	return msgHeaderSize + 2 + int64(n-1)*(2+2+wire.MaxSealedSize)
+}
+
+// tagsSize bounds the Tags of a party whose signed set size bound is b.
+func tagsSize(b uint32) int64 {
+	return msgHeaderSize + 4 + int64(b)*wire.TagSize
+}
+
+// elementsSize bounds an Elements of a session of n parties with a chain of
+// chain points and at most elems elements.
+func elementsSize(n, chain int, elems uint32) int64 {
+	chain = min(chain, n)
+	return msgHeaderSize + 2 + 2 + wire.KeySize + 2 + int64(chain)*wire.ElementSize +
+		int64(chain-1)*wire.ProofSize + 4 + int64(elems)*wire.ElementSize
+}
+
+// maskedSize bounds a Masked of cols columns of w words.
+func maskedSize(cols, w int) int64 {
+	return msgHeaderSize + 2 + 4 + 8*int64(cols)*int64(w)
+}
+
+// limitAll is a gather limit that is the same for every party.
+func limitAll(n int64) func(int) int64 { return func(int) int64 { return n } }
 
 // partyError is a failure attributed to one party; abortAll has already
 // told the others. For an Abort from the party, abort is the message and

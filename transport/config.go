@@ -16,7 +16,8 @@ const (
 	// 2.1e9 B < 2^31 B) pass as one message; larger payloads must be split
 	// by the caller or the limit raised explicitly. A peer can make the
 	// receiver allocate up to this much per connection, so set it to what
-	// the session can legitimately need.
+	// the session can legitimately need, or bound each message by what it
+	// may hold with [RecvLimit], as the coordinator does.
 	DefaultMaxMessageSize = 2 << 30
 
 	// DefaultHandshakeTimeout is the default [Config.HandshakeTimeout].

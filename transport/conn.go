@@ -110,6 +110,9 @@ type tcpConn struct {
 	bw   *bufio.Writer
 	mw   *msgWriter
 	werr error // sticky; under wmu
+	// offered is set (under wmu) once the coordinator has told the party
+	// it is admitted: from then on, the party reads messages.
+	offered bool
 
 	rmu sync.Mutex
 	mr  *msgReader
@@ -240,6 +243,16 @@ func (c *tcpConn) writeFailed(ctx context.Context, err error) error {
 // Recv implements [Conn]. A Recv interrupted by ctx loses nothing: the next
 // Recv continues with the partly received message.
 func (c *tcpConn) Recv(ctx context.Context) ([]byte, error) {
+	return c.RecvLimit(ctx, 0)
+}
+
+// RecvLimit implements [LimitedReceiver]: a message that announces more
+// than max bytes (in its first frame header) is refused before anything is
+// allocated for it, with a [*SizeError], and the connection is closed. A
+// max of zero or less means [Config.MaxMessageSize]. A message whose
+// reception an earlier call started, and its context interrupted, was
+// checked against that call's limit.
+func (c *tcpConn) RecvLimit(ctx context.Context, max int64) ([]byte, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	if c.isClosed() {
@@ -249,7 +262,9 @@ func (c *tcpConn) Recv(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	stop := watch(ctx, c.tc.SetReadDeadline)
+	c.mr.limit = max
 	msg, err := c.mr.next()
+	c.mr.limit = 0
 	stop()
 	if err != nil {
 		return nil, c.readFailed(ctx, err)
@@ -264,6 +279,9 @@ func (c *tcpConn) readFailed(ctx context.Context, err error) error {
 		return ErrClosed
 	case isTimeout(err):
 		return fmt.Errorf("transport: receive: %w", ctxError(ctx))
+	case errors.As(err, new(*ClosedError)):
+		c.Close()
+		return err
 	case errors.Is(err, ErrBadFrame), errors.Is(err, ErrMessageTooLarge):
 		// (Checked first: a FrameError may wrap a decoder's io error.)
 		c.log.Warn("transport: protocol violation; closing", "err", err)
@@ -303,6 +321,19 @@ func (c *tcpConn) WireStats() Stats {
 // writeControl writes one frame of the admission exchange, bounded by ctx and
 // the handshake timeout.
 func (c *tcpConn) writeControl(ctx context.Context, payload []byte) error {
+	return c.writeFrame(ctx, 0, payload)
+}
+
+// writeFrame writes one frame with flags, bounded by ctx and the handshake
+// timeout.
+func (c *tcpConn) writeFrame(ctx context.Context, flags byte, payload []byte) error {
+	return c.writeFrameWith(ctx, func() (byte, []byte) { return flags, payload })
+}
+
+// writeFrameWith writes the frame that choose returns, chosen under the write
+// lock (so after any frame written before it), bounded by ctx and the
+// handshake timeout.
+func (c *tcpConn) writeFrameWith(ctx context.Context, choose func() (flags byte, payload []byte)) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
 	defer cancel()
 	c.wmu.Lock()
@@ -310,8 +341,9 @@ func (c *tcpConn) writeControl(ctx context.Context, payload []byte) error {
 	if err := c.writable(ctx); err != nil {
 		return err
 	}
+	flags, payload := choose()
 	stop := watch(ctx, c.tc.SetWriteDeadline)
-	err := c.mw.writeFrame(0, payload)
+	err := c.mw.writeFrame(flags, payload)
 	if err == nil {
 		err = c.bw.Flush()
 	}
@@ -388,7 +420,7 @@ func (c *tcpConn) watchHangup(gone func(error)) (stop func() bool) {
 // that a party that has hung up meanwhile is not taken for present. The
 // coordinator calls it once, before handing the connection to its user.
 func (c *tcpConn) admit(ctx context.Context) error {
-	if err := c.writeControl(ctx, []byte{statusAdmitted}); err != nil {
+	if err := c.offer(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.handshakeTimeout)
@@ -404,14 +436,27 @@ func (c *tcpConn) admit(ctx context.Context) error {
 	return nil
 }
 
-// refuse tells a party that is not yet admitted why it is refused, and closes
-// the connection. An admitted connection is just closed.
+// offer tells the party it is admitted: the first half of admit.
+func (c *tcpConn) offer(ctx context.Context) error {
+	return c.writeFrameWith(ctx, func() (byte, []byte) {
+		c.offered = true // the write fails only if the connection does
+		return 0, []byte{statusAdmitted}
+	})
+}
+
+// refuse tells a party why its connection is dropped, and closes the
+// connection: a party not yet told it is admitted gets a refusal; one that
+// was (whose admission may still be completing) a close frame, which its
+// Recv returns as a [*ClosedError].
 func (c *tcpConn) refuse(reason string) {
-	if !c.admitted.Load() {
-		if len(reason) > maxReasonLen {
-			reason = reason[:maxReasonLen]
-		}
-		_ = c.writeControl(context.Background(), append([]byte{statusRefused}, reason...))
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
 	}
+	_ = c.writeFrameWith(context.Background(), func() (byte, []byte) {
+		if c.offered {
+			return flagClose, []byte(reason)
+		}
+		return 0, append([]byte{statusRefused}, reason...)
+	})
 	c.Close()
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -477,5 +479,78 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := ClientConfig(p.ids["bank-1"], Trust{Roots: p.pool}, "not a name"); err == nil {
 		t.Error("ClientConfig with an invalid coordinator name")
+	}
+}
+
+// TestRecvLimitRefusesHeader checks that a message announcing more than the
+// receiver's per-receive limit is refused on the word of its frame header:
+// nothing is allocated for it (the payload is never even sent).
+func TestRecvLimitRefusesHeader(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
+			pki := newTestPKI(t, "alice")
+			l := listenLoopback(t, pki.serverConfig(t))
+			party, in := connect(t, l, "alice", "s", pki.clientConfig(t, "alice"))
+			pc := party.(*tcpConn)
+			pc.wmu.Lock()
+			var err error
+			if chunked {
+				var n [chunkHeaderSize]byte
+				binary.BigEndian.PutUint64(n[:], 1<<30)
+				err = pc.mw.writeFrame(flagMore, n[:])
+			} else {
+				// A header announcing a full frame, without its payload.
+				_, err = pc.bw.Write(appendFrameHeader(nil, 0, MaxFrameSize))
+			}
+			if err == nil {
+				err = pc.bw.Flush()
+			}
+			pc.wmu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			msg, err := RecvLimit(testContext(t), in.Conn, 1024)
+			runtime.ReadMemStats(&after)
+			var se *SizeError
+			if !errors.As(err, &se) || se.Limit != 1024 {
+				t.Fatalf("RecvLimit = %d bytes, %v; want a SizeError with limit 1024", len(msg), err)
+			}
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+				t.Errorf("refusing the message allocated %d bytes", grew)
+			}
+			// The stream can no longer be trusted: the connection is closed.
+			if _, err := in.Conn.Recv(testContext(t)); !errors.Is(err, ErrClosed) {
+				t.Errorf("Recv after the refusal: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+
+// TestRecvLimitAcceptsWithin checks that a message within the per-receive
+// limit, on a network connection, a Pipe and a MeteredConn, is delivered.
+func TestRecvLimitAcceptsWithin(t *testing.T) {
+	pki := newTestPKI(t, "alice")
+	l := listenLoopback(t, pki.serverConfig(t))
+	party, in := connect(t, l, "alice", "s", pki.clientConfig(t, "alice"))
+	a, b := Pipe()
+	for name, pair := range map[string][2]Conn{"tcp": {party, in.Conn}, "pipe": {a, b}, "metered": {Metered(a), Metered(b)}} {
+		ctx := testContext(t)
+		msg := randomBytes(t, 100)
+		if err := pair[0].Send(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+		got, err := RecvLimit(ctx, pair[1], 100)
+		if err != nil || !bytes.Equal(got, msg) {
+			t.Errorf("%s: RecvLimit = %v, %v", name, len(got), err)
+		}
+		if err := pair[0].Send(ctx, append(msg, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RecvLimit(ctx, pair[1], 100); !errors.Is(err, ErrMessageTooLarge) {
+			t.Errorf("%s: RecvLimit of 101 bytes with a limit of 100: %v", name, err)
+		}
 	}
 }

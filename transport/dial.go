@@ -7,7 +7,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -17,11 +20,13 @@ import (
 // coordinator to open the session (see [Config.HoldTimeout]).
 //
 // While the coordinator cannot be reached (nothing listening yet, network
-// down), Dial keeps trying with exponential backoff ([Config.DialBackoff])
-// until ctx ends, so parties may start before the coordinator. Failures that
-// retrying cannot fix end Dial at once: a malformed address, a failed TLS
-// handshake (untrusted or unexpected coordinator certificate or key, or the
-// coordinator rejecting ours), and a refusal by the coordinator
+// down) or its TLS handshake breaks off or times out (a busy coordinator
+// closes the oldest handshakes to make room), Dial keeps trying with
+// exponential backoff ([Config.DialBackoff]) until ctx ends, so parties may
+// start before the coordinator. Failures that retrying cannot fix end Dial
+// at once: a malformed address, a rejected TLS handshake (untrusted or
+// unexpected coordinator certificate or key, the coordinator rejecting ours,
+// or any other TLS alert), and a refusal by the coordinator
 // ([RefusedError]).
 //
 // cfg.TLS is required; see [ClientConfig].
@@ -41,14 +46,19 @@ func Dial(ctx context.Context, addr string, session string, cfg *Config) (Conn, 
 	for attempt := 1; ; attempt++ {
 		raw, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
-			return handshakeClient(ctx, raw, addr, session, c)
+			conn, herr := handshakeClient(ctx, raw, addr, session, c)
+			if herr == nil || !retryable(herr) {
+				return conn, herr
+			}
+			err = herr
+		} else {
+			var addrErr *net.AddrError
+			if errors.As(err, &addrErr) {
+				return nil, &DialError{Addr: addr, Attempts: attempt, Err: err}
+			}
 		}
 		if ctx.Err() != nil {
 			return nil, &DialError{Addr: addr, Attempts: attempt, Err: ctx.Err(), Last: err}
-		}
-		var addrErr *net.AddrError
-		if errors.As(err, &addrErr) {
-			return nil, &DialError{Addr: addr, Attempts: attempt, Err: err}
 		}
 		wait := jitter(backoff)
 		c.log.Debug("transport: coordinator not reachable; retrying",
@@ -62,6 +72,20 @@ func Dial(ctx context.Context, addr string, session string, cfg *Config) (Conn, 
 		}
 		backoff = min(2*backoff, max(MaxDialBackoff, c.dialBackoff))
 	}
+}
+
+// retryError marks a failed connection attempt that another attempt may
+// fix: the TLS handshake broke off (the connection was closed or reset,
+// as a busy coordinator does to make room) or timed out, without either
+// side rejecting the other.
+type retryError struct{ err error }
+
+func (e *retryError) Error() string { return e.err.Error() }
+func (e *retryError) Unwrap() error { return e.err }
+
+func retryable(err error) bool {
+	var r *retryError
+	return errors.As(err, &r)
 }
 
 // jitter returns d plus up to 25% at random.
@@ -82,7 +106,7 @@ func handshakeClient(ctx context.Context, raw net.Conn, addr, session string, cf
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		raw.Close()
-		return nil, handshakeError(addr, err)
+		return nil, handshakeError(addr, err, cfg.handshakeTimeout)
 	}
 	cs := tc.ConnectionState()
 	peer, key, err := cfg.verify.peer(cs)
@@ -104,9 +128,15 @@ func handshakeClient(ctx context.Context, raw net.Conn, addr, session string, cf
 	if err != nil {
 		c.Close()
 		if isRemoteAlert(err) {
-			return nil, handshakeError(addr, err)
+			return nil, handshakeError(addr, err, cfg.handshakeTimeout)
 		}
-		return nil, fmt.Errorf("transport: waiting for admission by %s (%s): %w", peer, addr, err)
+		err = fmt.Errorf("transport: waiting for admission by %s (%s): %w", peer, addr, err)
+		if brokenOff(err) {
+			// Closed without an answer, as a busy coordinator closes
+			// the handshakes it has not finished: try again.
+			err = &retryError{err}
+		}
+		return nil, err
 	}
 	switch {
 	case len(reply) == 1 && reply[0] == statusAdmitted:
@@ -129,23 +159,69 @@ func handshakeClient(ctx context.Context, raw net.Conn, addr, session string, cf
 }
 
 // handshakeError explains a failed TLS handshake, marking authentication
-// failures with ErrAuthentication.
-func handshakeError(addr string, err error) error {
+// failures with ErrAuthentication and failures another attempt may fix
+// (the connection broke off or timed out) as retryable. A TLS alert from
+// the coordinator is reported as what it says: a rejected certificate
+// (bad, unknown CA, expired, ...) is an authentication failure, another
+// alert (protocol version, no common protocol, ...) is not, and neither is
+// retried.
+func handshakeError(addr string, err error, timeout time.Duration) error {
 	var verr *tls.CertificateVerificationError
+	if alert, ok := remoteAlert(err); ok {
+		if certAlerts[alert] {
+			return fmt.Errorf("%w: %s rejected this party's certificate (TLS alert %q)", ErrAuthentication, addr, alert)
+		}
+		return fmt.Errorf("transport: %s refused the TLS handshake (TLS alert %q)", addr, alert)
+	}
 	switch {
-	case isRemoteAlert(err):
-		return fmt.Errorf("%w: %s rejected this party's certificate: %w", ErrAuthentication, addr, err)
 	case errors.As(err, &verr), errors.Is(err, ErrPeerNotAllowed), errors.Is(err, ErrPinMismatch),
 		errors.Is(err, ErrBadName), errors.Is(err, errNotVerified):
 		return fmt.Errorf("%w: %s: %w", ErrAuthentication, addr, err)
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return &retryError{fmt.Errorf("transport: TLS handshake with %s timed out (handshake timeout %v): %w", addr, timeout, context.DeadlineExceeded)}
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("transport: TLS handshake with %s: %w", addr, err)
+	case brokenOff(err):
+		return &retryError{fmt.Errorf("transport: %s closed the connection during the TLS handshake: %w", addr, err)}
 	default:
 		return fmt.Errorf("transport: TLS handshake with %s: %w", addr, err)
 	}
 }
 
-// isRemoteAlert reports whether err is a TLS alert sent by the peer (as
-// crypto/tls reports it over TCP).
-func isRemoteAlert(err error) bool {
+// brokenOff reports whether err is a connection closed or reset by the peer.
+func brokenOff(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// certAlerts are the TLS alerts by which a peer rejects a certificate, as
+// crypto/tls names them.
+var certAlerts = map[string]bool{
+	"bad certificate":               true,
+	"unsupported certificate":       true,
+	"revoked certificate":           true,
+	"expired certificate":           true,
+	"unknown certificate":           true,
+	"unknown certificate authority": true,
+	"access denied":                 true,
+	"certificate required":          true,
+	"bad certificate hash value":    true,
+	"certificate unobtainable":      true,
+}
+
+// remoteAlert reports whether err is a TLS alert sent by the peer (as
+// crypto/tls reports it over TCP), and which: the alert's name as
+// crypto/tls gives it, sanitised.
+func remoteAlert(err error) (string, bool) {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "remote error"
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return "", false
+	}
+	return sanitize(strings.TrimPrefix(op.Err.Error(), "tls: ")), true
+}
+
+// isRemoteAlert reports whether err is a TLS alert sent by the peer.
+func isRemoteAlert(err error) bool {
+	_, ok := remoteAlert(err)
+	return ok
 }

@@ -107,6 +107,19 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Unwrap() error { return ErrRefused }
 
+// ClosedError is returned by Recv when the peer closed the connection and
+// said why (a coordinator does, for instance, when a newer connection of the
+// same party supersedes this one). It wraps [ErrClosed].
+type ClosedError struct {
+	Reason string // the peer's explanation, sanitised for printing
+}
+
+func (e *ClosedError) Error() string {
+	return fmt.Sprintf("%s by peer: %s", ErrClosed, e.Reason)
+}
+
+func (e *ClosedError) Unwrap() error { return ErrClosed }
+
 // DialError is returned by [Dial] when it gives up connecting: Err is why it
 // stopped (usually the context's error) and Last is the error of the last
 // failed attempt, if any. It wraps both.

@@ -28,6 +28,12 @@ import (
 // add up to exactly n, and never allocates more than about twice the data
 // received so far (after decompression) plus one frame.
 //
+// A frame with the flag 0x04, "close", alone, between messages, ends the
+// stream: its payload (at most 200 bytes of UTF-8) says why the sender is
+// closing the connection, and the receiver's Recv returns that reason (a
+// [*ClosedError]). A coordinator sends one to an admitted party whose
+// connection it drops, superseded by a newer one.
+//
 // Messages are preceded by the admission exchange: the party's hello (payload:
 // the session name), the coordinator's reply (payload: a status byte, 0 for
 // admitted, 1 for refused followed by a short UTF-8 reason) and, if admitted,
@@ -51,7 +57,8 @@ const (
 const (
 	flagCompressed byte = 1 << 0
 	flagMore       byte = 1 << 1
-	knownFlags          = flagCompressed | flagMore
+	flagClose      byte = 1 << 2
+	knownFlags          = flagCompressed | flagMore | flagClose
 
 	// chunkHeaderSize is the payload size of the header frame of a
 	// chunked message.
@@ -125,6 +132,10 @@ type msgReader struct {
 	r        io.Reader
 	maxMsg   int64 // message size limit
 	maxFrame int   // frame payload limit; MaxFrameSize except in tests
+	// limit, when positive, is a tighter bound on the message being read,
+	// set by its caller for that one message; it is checked, as maxMsg is,
+	// on the word of the first frame header, before anything is allocated.
+	limit int64
 
 	err error // sticky
 
@@ -220,13 +231,29 @@ func (m *msgReader) readFailed(err error, atBoundary bool) error {
 	return m.fail(err)
 }
 
+// msgLimit is the bound on the message being read: maxMsg, or the caller's
+// tighter limit.
+func (m *msgReader) msgLimit() int64 {
+	if m.limit > 0 && m.limit < m.maxMsg {
+		return m.limit
+	}
+	return m.maxMsg
+}
+
 // begin validates a frame header against the message being assembled, before
 // anything is allocated for it, and sets dst to receive its payload.
 func (m *msgReader) begin(h frameHeader) error {
 	compressed := h.flags&flagCompressed != 0
 	more := h.flags&flagMore != 0
 	if m.total == 0 { // first frame of a message
+		limit := m.msgLimit()
 		switch {
+		case h.flags&flagClose != 0:
+			if h.flags != flagClose || h.length > maxReasonLen {
+				return frameErrorf("close frame with flags %#02x and %d bytes", h.flags, h.length)
+			}
+			m.msg = make([]byte, h.length)
+			m.dst = m.msg
 		case more:
 			if compressed || h.length != chunkHeaderSize {
 				return frameErrorf("chunked message header must be %d uncompressed bytes", chunkHeaderSize)
@@ -236,13 +263,13 @@ func (m *msgReader) begin(h frameHeader) error {
 			// A sender compresses only what shrinks, so a compressed
 			// payload above the message limit is refused before it is
 			// read, as an uncompressed one is.
-			if int64(h.length) > m.maxMsg {
-				return &SizeError{Size: uint64(h.length), Limit: m.maxMsg}
+			if int64(h.length) > limit {
+				return &SizeError{Size: uint64(h.length), Limit: limit}
 			}
 			m.dst = m.scratchBuf(h.length)
 		default:
-			if int64(h.length) > m.maxMsg {
-				return &SizeError{Size: uint64(h.length), Limit: m.maxMsg}
+			if int64(h.length) > limit {
+				return &SizeError{Size: uint64(h.length), Limit: limit}
 			}
 			m.msg = make([]byte, h.length)
 			m.dst = m.msg
@@ -250,6 +277,9 @@ func (m *msgReader) begin(h frameHeader) error {
 		return nil
 	}
 	// A data frame of a chunked message.
+	if h.flags&flagClose != 0 {
+		return frameErrorf("close frame inside a message")
+	}
 	if h.length == 0 {
 		return frameErrorf("empty chunk")
 	}
@@ -275,10 +305,14 @@ func (m *msgReader) end() ([]byte, bool, error) {
 	more := m.h.flags&flagMore != 0
 	if m.total == 0 {
 		switch {
+		case m.h.flags&flagClose != 0:
+			reason := sanitize(string(m.msg))
+			m.msg, m.dst = nil, nil
+			return nil, false, &ClosedError{Reason: reason}
 		case more:
 			n := binary.BigEndian.Uint64(m.chunkLen[:])
-			if n > uint64(m.maxMsg) {
-				return nil, false, &SizeError{Size: n, Limit: m.maxMsg}
+			if limit := m.msgLimit(); n > uint64(limit) {
+				return nil, false, &SizeError{Size: n, Limit: limit}
 			}
 			if n <= uint64(m.maxFrame) {
 				return nil, false, frameErrorf("message of %d bytes must be sent as a single frame", n)
@@ -290,8 +324,8 @@ func (m *msgReader) end() ([]byte, bool, error) {
 			if err != nil {
 				return nil, false, err
 			}
-			if int64(n) > m.maxMsg {
-				return nil, false, &SizeError{Size: uint64(n), Limit: m.maxMsg}
+			if limit := m.msgLimit(); int64(n) > limit {
+				return nil, false, &SizeError{Size: uint64(n), Limit: limit}
 			}
 			msg, err := decompressInto(m.dst, make([]byte, 0, n))
 			m.dst = nil

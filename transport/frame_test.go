@@ -96,7 +96,7 @@ func TestReadFrameErrors(t *testing.T) {
 		{"short payload", []byte{1, 0, 0, 0, 0, 5, 'a'}, io.ErrUnexpectedEOF},
 		{"version 0", []byte{0, 0, 0, 0, 0, 0}, ErrBadFrame},
 		{"version 2", []byte{2, 0, 0, 0, 0, 0}, ErrBadFrame},
-		{"unknown flag", []byte{1, 4, 0, 0, 0, 0}, ErrBadFrame},
+		{"unknown flag", []byte{1, 8, 0, 0, 0, 0}, ErrBadFrame},
 		{"high flag", []byte{1, 0x80, 0, 0, 0, 0}, ErrBadFrame},
 		{"too long", long, ErrBadFrame},
 		{"huge", []byte{1, 0, 0xff, 0xff, 0xff, 0xff}, ErrBadFrame},
@@ -379,4 +379,25 @@ func FuzzRoundTrip(f *testing.F) {
 			t.Fatalf("round trip of %d bytes with %d-byte frames: %d messages, %v", len(msg), maxFrame, len(got), err)
 		}
 	})
+}
+
+// TestCloseFrame checks the close frame: between messages it ends the stream
+// with the sender's reason, sanitised; inside a message, with other flags or
+// longer than a reason may be, it is a malformed frame.
+func TestCloseFrame(t *testing.T) {
+	stream := append(frame(0, []byte("msg")), frame(flagClose, []byte("superseded\x1b[2J"))...)
+	msgs, err := decodeAll(bytes.NewReader(stream), MaxFrameSize, 1<<20)
+	var ce *ClosedError
+	if len(msgs) != 1 || !errors.As(err, &ce) || !errors.Is(err, ErrClosed) || ce.Reason != "superseded?[2J" {
+		t.Fatalf("decodeAll = %d messages, %v", len(msgs), err)
+	}
+	for name, s := range map[string][]byte{
+		"inside a message": append(frame(flagMore, u64(MaxFrameSize+1)), frame(flagClose, []byte("x"))...),
+		"with more":        frame(flagClose|flagMore, []byte("x")),
+		"too long":         frame(flagClose, bytes.Repeat([]byte("x"), maxReasonLen+1)),
+	} {
+		if _, err := decodeAll(bytes.NewReader(s), MaxFrameSize, 1<<30); !errors.Is(err, ErrBadFrame) {
+			t.Errorf("close frame %s: %v, want ErrBadFrame", name, err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"container/list"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -12,11 +13,32 @@ import (
 	"time"
 )
 
-// maxPendingHandshakes bounds the connections a Listener handles at once
-// between TCP accept and delivery to Accept (or a Router): handshaking,
-// reading the hello, or waiting to be accepted. Further connections wait in
-// the kernel's backlog.
-const maxPendingHandshakes = 128
+// Bounds on the connections a Listener handles at once, so that clients
+// that connect and say nothing cannot lock out the parties.
+const (
+	// maxPendingHandshakes bounds the connections not yet authenticated
+	// (in or before their TLS handshake). When it is reached, or
+	// maxHandshakesPerIP for the new connection's address, the oldest such
+	// connection (from that address) is closed to make room: a party's
+	// handshake takes a round trip or two, an idle connection holds its
+	// slot until the handshake timeout, so the oldest is the likeliest to
+	// be idle, and a party that loses its slot retries ([Dial]).
+	maxPendingHandshakes = 128
+	maxHandshakesPerIP   = 32
+
+	// maxPendingAuthenticated bounds the authenticated connections
+	// between their handshake and delivery to Accept (or a Router):
+	// reading the hello, or waiting to be accepted. A connection that
+	// finds no room within the handshake timeout is refused.
+	maxPendingAuthenticated = 128
+)
+
+// handshakeSlot is a connection in or before its TLS handshake.
+type handshakeSlot struct {
+	raw  net.Conn
+	ip   string
+	elem *list.Element // in Listener.unauth; nil once released or evicted
+}
 
 // Incoming is a party's connection accepted by a [Listener].
 type Incoming struct {
@@ -39,7 +61,10 @@ type Incoming struct {
 // authenticated (TLS 1.3 with client certificates) and announces its session
 // before [Listener.Accept] returns it. Handshakes run concurrently in the
 // background, bounded by [Config.HandshakeTimeout], so a slow or hostile
-// client cannot stall others.
+// client cannot stall others; at most 128 connections (32 from one address)
+// may be in or before their handshake, and a new one past either bound
+// closes the oldest, so clients that connect and say nothing cannot lock
+// the parties out (a party whose handshake is closed retries: [Dial]).
 type Listener struct {
 	ln  net.Listener
 	cfg *config
@@ -47,8 +72,12 @@ type Listener struct {
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	ready  chan *Incoming
-	sem    chan struct{}
+	authed chan struct{} // semaphore of maxPendingAuthenticated
 	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	unauth *list.List     // of *handshakeSlot, oldest first
+	perIP  map[string]int // unauth by address
 	once   sync.Once
 	routed atomic.Bool
 }
@@ -69,8 +98,10 @@ func Listen(addr string, cfg *Config) (*Listener, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{
 		ln: ln, cfg: c, ctx: ctx, cancel: cancel,
-		ready: make(chan *Incoming),
-		sem:   make(chan struct{}, maxPendingHandshakes),
+		ready:  make(chan *Incoming),
+		authed: make(chan struct{}, maxPendingAuthenticated),
+		unauth: list.New(),
+		perIP:  make(map[string]int),
 	}
 	l.wg.Add(1)
 	go l.serve()
@@ -133,14 +164,8 @@ func (l *Listener) serve() {
 	defer l.wg.Done()
 	var delay time.Duration
 	for {
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.ctx.Done():
-			return
-		}
 		raw, err := l.ln.Accept()
 		if err != nil {
-			<-l.sem
 			if l.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -158,24 +183,87 @@ func (l *Listener) serve() {
 			continue
 		}
 		delay = 0
+		slot := l.track(raw)
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
-			defer func() { <-l.sem }()
-			l.handshake(raw)
+			l.handshake(raw, slot)
 		}()
 	}
 }
 
+// track counts a new connection among those not yet authenticated, first
+// closing the oldest one from the same address if that address has
+// maxHandshakesPerIP of them, and the oldest of all if there are
+// maxPendingHandshakes.
+func (l *Listener) track(raw net.Conn) *handshakeSlot {
+	ip := raw.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(ip); err == nil {
+		ip = host
+	}
+	slot := &handshakeSlot{raw: raw, ip: ip}
+	var evict []*handshakeSlot
+	l.mu.Lock()
+	if l.perIP[ip] >= maxHandshakesPerIP {
+		for e := l.unauth.Front(); e != nil; e = e.Next() {
+			if old := e.Value.(*handshakeSlot); old.ip == ip {
+				l.untrack(old)
+				evict = append(evict, old)
+				break
+			}
+		}
+	}
+	if l.unauth.Len() >= maxPendingHandshakes {
+		old := l.unauth.Front().Value.(*handshakeSlot)
+		l.untrack(old)
+		evict = append(evict, old)
+	}
+	slot.elem = l.unauth.PushBack(slot)
+	l.perIP[ip]++
+	l.mu.Unlock()
+	for _, old := range evict {
+		l.cfg.log.Info("transport: too many connections in their handshake; closing the oldest",
+			"remote", old.raw.RemoteAddr().String(), "new", raw.RemoteAddr().String())
+		old.raw.Close()
+	}
+	return slot
+}
+
+// untrack removes slot from the connections not yet authenticated (under
+// l.mu), reporting whether it was there (not evicted meanwhile).
+func (l *Listener) untrack(slot *handshakeSlot) bool {
+	if slot.elem == nil {
+		return false
+	}
+	l.unauth.Remove(slot.elem)
+	slot.elem = nil
+	if l.perIP[slot.ip]--; l.perIP[slot.ip] <= 0 {
+		delete(l.perIP, slot.ip)
+	}
+	return true
+}
+
+// release ends slot's handshake, reporting whether it still held its slot:
+// false means it was closed to make room for newer connections.
+func (l *Listener) release(slot *handshakeSlot) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.untrack(slot)
+}
+
 // handshake authenticates a new connection, reads its hello and hands it to
 // next.
-func (l *Listener) handshake(raw net.Conn) {
+func (l *Listener) handshake(raw net.Conn, slot *handshakeSlot) {
 	log := l.cfg.log.With("remote", raw.RemoteAddr().String())
 	cc := &countingConn{Conn: raw}
 	tc := tls.Server(cc, l.cfg.tls)
 	ctx, cancel := context.WithTimeout(l.ctx, l.cfg.handshakeTimeout)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	err := tc.HandshakeContext(ctx)
+	if !l.release(slot) && err == nil {
+		err = errors.New("closed to make room for newer connections")
+	}
+	if err != nil {
 		// Includes clients from another CA, keys not pinned and names
 		// not allowed.
 		log.Info("transport: handshake failed", "err", err)
@@ -193,6 +281,14 @@ func (l *Listener) handshake(raw net.Conn) {
 		return
 	}
 	c := newTCPConn(tc, cc, l.cfg, peer, key)
+	select {
+	case l.authed <- struct{}{}:
+		defer func() { <-l.authed }()
+	case <-ctx.Done():
+		log.Info("transport: too many authenticated connections waiting", "peer", peer)
+		c.refuse("coordinator busy")
+		return
+	}
 	hello, err := c.readControl(ctx, MaxSessionLen)
 	if err != nil {
 		log.Info("transport: no valid hello", "peer", peer, "err", err)

@@ -53,6 +53,18 @@ func (m *MeteredConn) Recv(ctx context.Context) ([]byte, error) {
 	return msg, nil
 }
 
+// RecvLimit implements [LimitedReceiver], with the wrapped Conn's RecvLimit
+// (see the function [RecvLimit]).
+func (m *MeteredConn) RecvLimit(ctx context.Context, max int64) ([]byte, error) {
+	msg, err := RecvLimit(ctx, m.c, max)
+	if err != nil {
+		return nil, err
+	}
+	m.msgsRecv.Add(1)
+	m.bytesRecv.Add(int64(len(msg)))
+	return msg, nil
+}
+
 // Close implements [Conn].
 func (m *MeteredConn) Close() error { return m.c.Close() }
 

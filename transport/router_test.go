@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 )
@@ -342,5 +343,93 @@ func TestRouterManySessions(t *testing.T) {
 		if err := <-errc; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestRouterSupersededGetsReason checks that an admitted connection that a
+// newer one of the same party supersedes is told why it is closed, rather
+// than just seeing the connection end.
+func TestRouterSupersededGetsReason(t *testing.T) {
+	p := newTestPKI(t, "a", "b")
+	r := newTestRouter(t, p, 0)
+	ctx := testContext(t)
+	type expectResult struct {
+		conns map[string]Conn
+		err   error
+	}
+	done := make(chan expectResult, 1)
+	go func() {
+		conns, err := r.Expect(ctx, "s1", []string{"a", "b"})
+		done <- expectResult{conns, err}
+	}()
+	dials := make(chan dialResult, 3)
+	dialAsync(ctx, t, p, r, "a", "s1", dials)
+	first := <-dials
+	if first.err != nil {
+		t.Fatal(first.err)
+	}
+	defer first.c.Close()
+	dialAsync(ctx, t, p, r, "a", "s1", dials)
+	second := <-dials
+	if second.err != nil {
+		t.Fatal(second.err)
+	}
+	defer second.c.Close()
+	_, err := first.c.Recv(ctx)
+	var ce *ClosedError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrClosed) || !strings.Contains(ce.Reason, "superseded") {
+		t.Fatalf("superseded connection's Recv: %v, want a ClosedError saying it was superseded", err)
+	}
+	t.Logf("Recv: %v", err)
+	dialAsync(ctx, t, p, r, "b", "s1", dials)
+	if d := <-dials; d.err != nil {
+		t.Fatal(d.err)
+	} else {
+		defer d.c.Close()
+	}
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	// The newer connection is the one in the session.
+	if err := res.conns["a"].Send(ctx, []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := second.c.Recv(ctx); err != nil || string(got) != "hi" {
+		t.Fatalf("Recv: %q, %v", got, err)
+	}
+}
+
+// TestRefuseDuringAdmission checks that a connection dropped between the
+// coordinator's "admitted" and the party's confirmation (a newer connection
+// superseding it just then) is closed with its reason, which the party's
+// Recv reports, not delivered to it as a message.
+func TestRefuseDuringAdmission(t *testing.T) {
+	p := newTestPKI(t, "a")
+	l := listenLoopback(t, p.serverConfig(t))
+	ctx := testContext(t)
+	dials := make(chan dialResult, 1)
+	go func() {
+		c, err := Dial(ctx, l.Addr().String(), "s1", p.clientConfig(t, "a"))
+		dials <- dialResult{c: c, err: err}
+	}()
+	in, err := l.next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first half of admit, then the drop.
+	if err := in.c.offer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in.c.refuse("superseded by a newer connection")
+	d := <-dials
+	if d.err != nil {
+		t.Fatalf("Dial: %v", d.err)
+	}
+	defer d.c.Close()
+	msg, err := d.c.Recv(ctx)
+	var ce *ClosedError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, "superseded") {
+		t.Fatalf("Recv = %q, %v; want a ClosedError saying it was superseded", msg, err)
 	}
 }

@@ -58,6 +58,36 @@ type Conn interface {
 // ErrClosed is returned by a Conn whose end, or whose peer's end, was closed.
 var ErrClosed = errors.New("transport: connection closed")
 
+// LimitedReceiver is implemented by Conns that can bound the size of one
+// received message below their configured limit, as a receiver that knows
+// what the next message may legitimately hold does: the connections of
+// [Dial] and [Listener], [Pipe] ends and [MeteredConn].
+type LimitedReceiver interface {
+	// RecvLimit is Recv, refusing a message of more than max bytes with
+	// an error wrapping [ErrMessageTooLarge] (a [*SizeError]). A max of
+	// zero or less means no limit beyond the Conn's own.
+	RecvLimit(ctx context.Context, max int64) ([]byte, error)
+}
+
+// RecvLimit receives the next message on c, refusing one of more than max
+// bytes with a [*SizeError] (wrapping [ErrMessageTooLarge]). Over a network
+// connection the refusal comes from the message's first frame header, before
+// anything is allocated for it, and the connection is closed; a Conn that
+// does not implement [LimitedReceiver] has its message checked once received.
+func RecvLimit(ctx context.Context, c Conn, max int64) ([]byte, error) {
+	if lr, ok := c.(LimitedReceiver); ok {
+		return lr.RecvLimit(ctx, max)
+	}
+	msg, err := c.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if max > 0 && int64(len(msg)) > max {
+		return nil, &SizeError{Size: uint64(len(msg)), Limit: max}
+	}
+	return msg, nil
+}
+
 // pipeQueue is the buffered direction of a Pipe. It is unbounded so that a
 // sender never blocks on a receiver that is itself waiting to send: the
 // session protocol's messages are bounded by the session's size.
@@ -143,6 +173,19 @@ func (p *pipeEnd) Recv(ctx context.Context) ([]byte, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// RecvLimit implements [LimitedReceiver]. The message is already in memory:
+// one over max is dropped.
+func (p *pipeEnd) RecvLimit(ctx context.Context, max int64) ([]byte, error) {
+	msg, err := p.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if max > 0 && int64(len(msg)) > max {
+		return nil, &SizeError{Size: uint64(len(msg)), Limit: max}
+	}
+	return msg, nil
 }
 
 func (p *pipeEnd) Close() error {
