@@ -24,7 +24,10 @@ const (
 	// slot until the handshake timeout, so the oldest is the likeliest to
 	// be idle, and a party that loses its slot retries ([Dial]).
 	maxPendingHandshakes = 128
-	maxHandshakesPerIP   = 32
+	// 64 per address: one machine may run many parties at once (the bench
+	// runs up to 50 from loopback), and one address still cannot hold more
+	// than half the slots.
+	maxHandshakesPerIP = 64
 
 	// maxPendingAuthenticated bounds the authenticated connections
 	// between their handshake and delivery to Accept (or a Router):
