@@ -40,6 +40,9 @@ var (
 	// "reveal", "confirm" and "message order" for a message no honest
 	// coordinator sends; and "transcript" (docs/PROTOCOL.md §5, §6.1, §9).
 	ErrCheating = errors.New("maskshare: a participant deviated from the protocol")
+	// ErrStopped reports a session that the coordinator ended because it
+	// was stopped (shut down, or its context ended), not because of a party.
+	ErrStopped = errors.New("maskshare: the coordinator stopped the session")
 )
 
 // abortCodes maps the sentinels that travel in Abort messages to their codes;
@@ -61,6 +64,7 @@ var abortCodes = []error{
 	ErrNoIdentities,
 	ErrRunLimit,
 	ErrCheating,
+	ErrStopped,
 }
 
 func abortCode(err error) uint8 {
