@@ -73,7 +73,14 @@ func Decline(ctx context.Context, conn transport.Conn, params Params, name strin
 	if idx < 0 {
 		return fmt.Errorf("%w: party %q is not one of %q", ErrParams, name, params.Parties)
 	}
-	m := &wire.Abort{From: uint16(idx), Code: abortCode(err), Reason: wire.FitReason(publicReason(err))}
+	// Only the category: the error may quote the party's data (a CSV
+	// value, a file name).
+	code := abortCode(err)
+	reason := "the party could not start"
+	if code != 0 {
+		reason = abortCodes[code].Error()
+	}
+	m := &wire.Abort{From: uint16(idx), Code: code, Reason: reason}
 	return conn.Send(ctx, m.Encode())
 }
 
