@@ -313,6 +313,12 @@ func loadCoordinator(path string) (*coordinatorSetup, error) {
 		if err := sc.Params.Validate(); err != nil {
 			return nil, c.errorf(field+".params", "%w", err)
 		}
+		for j, name := range sc.Params.Parties {
+			// A party connects under the name in its certificate.
+			if !transport.ValidName(name) {
+				return nil, c.errorf(fmt.Sprintf("%s.params.parties[%d]", field, j), "%q is not a valid name (letters, digits, '.', '-' and '_', as in a certificate)", name)
+			}
+		}
 		keys, err := c.pins(field+".peers", sc.Peers, sc.Params.Parties)
 		if err != nil {
 			return nil, err

@@ -152,3 +152,19 @@ func TestOwnCertificateChecked(t *testing.T) {
 		t.Fatalf("after NotAfter: %v", err)
 	}
 }
+
+// A session whose party name cannot be a certificate name makes the
+// coordinator fail at start-up with an error naming the field, and never
+// serve (issue 9, item 5).
+func TestCoordinatorBadPartyNameFailsFast(t *testing.T) {
+	s := newSetup(t, false)
+	params := demo.Params(3, maskshare.Keyed, 0)
+	params.Parties[2] = "Bank C"
+	s.sessions = []sessionConfig{{Name: "s", Params: params, Peers: map[string]string{
+		"bank-a": s.keys["bank-a"], "bank-b": s.keys["bank-b"], "Bank C": s.keys["bank-c"]}}}
+	coord := s.startCoordinator(t, "--runs", "1")
+	err := coord.wait(t, 20*time.Second)
+	if err == nil || !strings.Contains(coord.stderr.String(), `sessions[0].params.parties[2]: "Bank C" is not a valid name`) || strings.Contains(coord.stdout.String(), "FAILED") {
+		t.Fatalf("coordinator: %v\nstdout:\n%.2000s\nstderr:\n%.2000s", err, coord.stdout.String(), coord.stderr)
+	}
+}

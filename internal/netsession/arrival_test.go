@@ -231,4 +231,14 @@ func TestServeCannotServe(t *testing.T) {
 	if !errors.Is(err, ErrCannotServe) || !errors.Is(err, transport.ErrBadName) {
 		t.Fatalf("ServeWithin: %v", err)
 	}
+	// A party name the session engine takes but no certificate can hold.
+	params := r.params
+	params.Parties = []string{"bank-a", "Bank B"}
+	coord, err := maskshare.NewCoordinator(params, &maskshare.Config{InsecureNoIdentities: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ServeWithin(ctx, r.router, "s", params, coord, time.Second); !errors.Is(err, ErrCannotServe) || !errors.Is(err, transport.ErrBadName) {
+		t.Fatalf("ServeWithin with party %q: %v", params.Parties[1], err)
+	}
 }
