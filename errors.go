@@ -186,7 +186,8 @@ func abortError(m *wire.Abort, names []string) *AbortError {
 	if int(m.From) < len(names) {
 		who = "party " + names[m.From]
 	}
-	return &AbortError{Party: who, Reason: m.Reason, code: m.Code}
+	// The reason is a peer's text: never printed raw.
+	return &AbortError{Party: who, Reason: printable(m.Reason), code: m.Code}
 }
 
 // publicReason is what other participants are told when err aborts the
