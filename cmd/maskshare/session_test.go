@@ -168,3 +168,31 @@ func TestCoordinatorBadPartyNameFailsFast(t *testing.T) {
 		t.Fatalf("coordinator: %v\nstdout:\n%.2000s\nstderr:\n%.2000s", err, coord.stdout.String(), coord.stderr)
 	}
 }
+
+// A party killed while it waits for the others is no longer counted as
+// present: the others wait on, and the session runs when it comes back
+// (issue 9, item 2).
+func TestKilledWaitingPartyDoesNotPoison(t *testing.T) {
+	s := newSetup(t, false)
+	params := demo.Params(3, maskshare.Keyed, 0)
+	tables := demo.Generate(4, 3, 200, 0.5, 3)
+	s.addSession(t, "s", params, tables)
+	coord := s.startCoordinator(t, "--runs", "1")
+	a := s.startParty(t, "s", "bank-a")
+	time.Sleep(2 * time.Second) // admitted, waiting for the others
+	a.cmd.Process.Kill()
+	a.wait(t, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	b, c := s.startParty(t, "s", "bank-b"), s.startParty(t, "s", "bank-c")
+	time.Sleep(2 * time.Second)
+	a = s.startParty(t, "s", "bank-a")
+	for i, p := range []*proc{a, b, c} {
+		if err := p.wait(t, time.Minute); err != nil {
+			t.Fatalf("%v: %v\n%s\ncoordinator:\n%s", p.cmd.Args, err, p.stderr, coord.stderr)
+		}
+		checkOutput(t, filepath.Join(s.dir, "s-"+s.banks[i]+"-result.csv"), params, tables, i)
+	}
+	if err := coord.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("coordinator: %v\n%s", err, coord.stderr)
+	}
+}
