@@ -58,6 +58,10 @@ var (
 	// ErrSpokeEarly reports that an admitted peer sent a message while
 	// [Router.Gather] was still waiting for others.
 	ErrSpokeEarly = errors.New("transport: a peer spoke before its session was complete")
+
+	// ErrArrivalTimeout reports that the peers of a [Router.Gather] did not
+	// all arrive within its bound.
+	ErrArrivalTimeout = errors.New("transport: not every peer arrived in time")
 )
 
 // FrameError is a violation of the wire format. It wraps [ErrBadFrame] and, if

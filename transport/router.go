@@ -293,7 +293,7 @@ func (r *Router) gone(p *pending, err error) {
 // Only one Expect per session may be pending at a time ([ErrSessionBusy]);
 // after it returns, the session name may be used again.
 func (r *Router) Expect(ctx context.Context, session string, peers []string) (map[string]Conn, error) {
-	return r.expect(ctx, session, peers, false)
+	return r.expect(ctx, session, peers, false, 0)
 }
 
 // Gather is [Router.Expect], except that if it fails, the connections of
@@ -302,13 +302,19 @@ func (r *Router) Expect(ctx context.Context, session string, peers []string) (ma
 // them; and that it fails ([ErrSpokeEarly], naming the peer in
 // [ExpectError.Spoke]) as soon as an admitted peer sends a message before the
 // others have arrived (a party that cannot take part and says why), the
-// message being kept for the connection's next Recv. Admitted connections are watched while they wait: a party that hangs
-// up is no longer counted as present, and may connect again.
-func (r *Router) Gather(ctx context.Context, session string, peers []string) (map[string]Conn, error) {
-	return r.expect(ctx, session, peers, true)
+// message being kept for the connection's next Recv. Admitted connections
+// are watched while they wait: a party that hangs up is no longer counted as
+// present, and may connect again.
+//
+// If arrival is positive, it bounds how long the peers that have been
+// admitted wait for the others: the bound starts when the first is admitted
+// (and again if all of them leave), and when it passes Gather fails with
+// [ErrArrivalTimeout]. Before anyone arrives, nobody waits.
+func (r *Router) Gather(ctx context.Context, session string, peers []string, arrival time.Duration) (map[string]Conn, error) {
+	return r.expect(ctx, session, peers, true, arrival)
 }
 
-func (r *Router) expect(ctx context.Context, session string, peers []string, keep bool) (map[string]Conn, error) {
+func (r *Router) expect(ctx context.Context, session string, peers []string, keep bool, arrival time.Duration) (map[string]Conn, error) {
 	if err := checkSession(session); err != nil {
 		return nil, err
 	}
@@ -353,6 +359,13 @@ func (r *Router) expect(ctx context.Context, session string, peers []string, kee
 		r.drop(p, "peer not expected in this session")
 	}
 
+	var bound *time.Timer
+	var boundC <-chan time.Time
+	defer func() {
+		if bound != nil {
+			bound.Stop()
+		}
+	}()
 	for {
 		if err := r.admitPending(ctx, e); err != nil {
 			return nil, r.abandon(session, e, err, keep)
@@ -362,7 +375,19 @@ func (r *Router) expect(ctx context.Context, session string, peers []string, kee
 		}
 		r.mu.Lock()
 		spoke := e.spoke
+		waiting := false
+		for _, p := range e.slots {
+			waiting = waiting || p.admitted
+		}
 		r.mu.Unlock()
+		switch {
+		case arrival > 0 && waiting && bound == nil:
+			bound = time.NewTimer(arrival)
+			boundC = bound.C
+		case !waiting && bound != nil:
+			bound.Stop()
+			bound, boundC = nil, nil
+		}
 		if keep && spoke != "" {
 			err := r.abandon(session, e, fmt.Errorf("%w: %s", ErrSpokeEarly, spoke), keep)
 			err.(*ExpectError).Spoke = spoke
@@ -374,6 +399,8 @@ func (r *Router) expect(ctx context.Context, session string, peers []string, kee
 			return nil, r.abandon(session, e, ctx.Err(), keep)
 		case <-r.done:
 			return nil, r.abandon(session, e, ErrClosed, keep)
+		case <-boundC:
+			return nil, r.abandon(session, e, fmt.Errorf("%w (%v)", ErrArrivalTimeout, arrival), keep)
 		}
 	}
 }

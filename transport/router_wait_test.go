@@ -130,7 +130,7 @@ func TestRouterGatherSpokeEarly(t *testing.T) {
 	dials := make(chan dialResult, 2)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := r.Gather(ctx, "s1", []string{"a", "b", "c"})
+		_, err := r.Gather(ctx, "s1", []string{"a", "b", "c"}, 0)
 		errc <- err
 	}()
 	dialAsync(ctx, t, p, r, "a", "s1", dials)
@@ -178,7 +178,7 @@ func TestRouterGatherSpokeEarly(t *testing.T) {
 	dialAsync(ctx, t, p, r, "a", "s2", dials)
 	gctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	_, err = r.Gather(gctx, "s2", []string{"a", "c"})
+	_, err = r.Gather(gctx, "s2", []string{"a", "c"}, 0)
 	a2 := <-dials
 	if a2.err != nil {
 		t.Fatal(a2.err)
@@ -220,5 +220,41 @@ func TestRouterBusySession(t *testing.T) {
 	_, err = Dial(ctx, r.Listener().Addr().String(), "s1", p.clientConfig(t, "a"))
 	if !errors.As(err, &re) || !strings.Contains(re.Reason, "unknown session") {
 		t.Fatalf("Dial after the run: %v", err)
+	}
+}
+
+// The arrival bound of Gather starts with the first arrival: before it,
+// nobody waits and the gathering goes on.
+func TestRouterGatherArrivalBound(t *testing.T) {
+	p := newTestPKI(t, "a", "b")
+	r := newTestRouter(t, p, 0)
+	ctx := testContext(t)
+	const bound = 300 * time.Millisecond
+	errc := make(chan error, 1)
+	go func() {
+		_, err := r.Gather(ctx, "s1", []string{"a", "b"}, bound)
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		t.Fatalf("Gather ended with nobody there: %v", err)
+	case <-time.After(3 * bound):
+	}
+	dials := make(chan dialResult, 1)
+	start := time.Now()
+	dialAsync(ctx, t, p, r, "a", "s1", dials)
+	a := <-dials
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	defer a.c.Close()
+	err := <-errc
+	var ee *ExpectError
+	if !errors.As(err, &ee) || !errors.Is(err, ErrArrivalTimeout) || len(ee.Missing) != 1 || ee.Missing[0] != "b" || ee.Arrived["a"] == nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	ee.Arrived["a"].Close()
+	if d := time.Since(start); d < bound || d > 10*bound {
+		t.Fatalf("Gather ended %v after a arrived, for a bound of %v", d, bound)
 	}
 }

@@ -23,7 +23,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("coordinator", flag.ContinueOnError)
 	configPath := flags.String("config", "", "JSON configuration file (required)")
 	runs := flags.Int("runs", 0, "exit after this many sessions have ended, successfully or not (0: serve until interrupted)")
-	arrival := flags.Duration("arrival-timeout", defaultArrivalTimeout, "how long a session waits for all its parties to arrive; then it ends for those that did, naming who is missing (0: no bound)")
+	arrival := flags.Duration("arrival-timeout", defaultArrivalTimeout, "how long the parties of a session that have arrived wait for the others, from the first arrival; then the session ends for them, naming who is missing (0: no bound)")
 	level := flags.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
 		return err

@@ -58,8 +58,9 @@ func Serve(ctx context.Context, router *transport.Router, session string, params
 // again cannot help.
 var ErrCannotServe = errors.New("netsession: cannot serve the session")
 
-// ServeWithin is Serve with a bound on waiting for the parties to arrive
-// (arrival; 0 means none). If a party has not arrived in time, the session
+// ServeWithin is Serve with a bound on how long the parties that have
+// arrived wait for the others (arrival, counted from the first arrival; 0
+// means none). If a party has not arrived in time, the session
 // ends for those that have, with a reason naming who is missing, and the
 // error wraps maskshare.ErrPartyUnavailable. If a party that has arrived
 // says it cannot take part (an Abort before the session starts), the
@@ -67,19 +68,13 @@ var ErrCannotServe = errors.New("netsession: cannot serve the session")
 // ends, the parties that have arrived are told that the coordinator stopped
 // (maskshare.ErrStopped, with the cause of ctx).
 func ServeWithin(ctx context.Context, router *transport.Router, session string, params maskshare.Params, coord *maskshare.Coordinator, arrival time.Duration) (*maskshare.Report, Stats, error) {
-	gctx := ctx
-	if arrival > 0 {
-		var cancel context.CancelFunc
-		gctx, cancel = context.WithTimeoutCause(ctx, arrival, errArrival)
-		defer cancel()
-	}
-	byName, err := router.Gather(gctx, session, params.Parties)
+	byName, err := router.Gather(ctx, session, params.Parties, arrival)
 	if err != nil {
 		var ee *transport.ExpectError
 		if !errors.As(err, &ee) {
 			return nil, Stats{}, fmt.Errorf("%w %q: %w", ErrCannotServe, session, err)
 		}
-		return nil, Stats{}, abandon(ctx, gctx, coord, params, ee, arrival)
+		return nil, Stats{}, abandon(ctx, coord, params, ee, arrival)
 	}
 	defer router.Release(session)
 	conns := make([]transport.Conn, len(params.Parties))
@@ -100,11 +95,9 @@ func ServeWithin(ctx context.Context, router *transport.Router, session string, 
 	return rep, statsOf(metered...), err
 }
 
-var errArrival = errors.New("arrival timeout")
-
 // abandon ends a session whose parties did not all arrive: it tells those
 // that did why, and closes their connections.
-func abandon(ctx, gctx context.Context, coord *maskshare.Coordinator, params maskshare.Params, ee *transport.ExpectError, arrival time.Duration) error {
+func abandon(ctx context.Context, coord *maskshare.Coordinator, params maskshare.Params, ee *transport.ExpectError, arrival time.Duration) error {
 	conns := make([]transport.Conn, len(params.Parties))
 	for i, name := range params.Parties {
 		if c := ee.Arrived[name]; c != nil {
@@ -118,8 +111,8 @@ func abandon(ctx, gctx context.Context, coord *maskshare.Coordinator, params mas
 		cause = fmt.Errorf("%w: coordinator shutting down", maskshare.ErrStopped)
 	case ctx.Err() != nil:
 		cause = fmt.Errorf("%w: %v", maskshare.ErrStopped, context.Cause(ctx))
-	case errors.Is(context.Cause(gctx), errArrival):
-		cause = fmt.Errorf("%w: %s did not arrive within %v", maskshare.ErrPartyUnavailable, strings.Join(ee.Missing, ", "), arrival)
+	case errors.Is(ee.Err, transport.ErrArrivalTimeout):
+		cause = fmt.Errorf("%w: %s did not arrive within %v (of the first arrival)", maskshare.ErrPartyUnavailable, strings.Join(ee.Missing, ", "), arrival)
 	default:
 		cause = fmt.Errorf("%w: session %q: %v", maskshare.ErrPartyUnavailable, ee.Session, ee.Err)
 	}
