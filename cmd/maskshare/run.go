@@ -143,6 +143,10 @@ var errRunsDone = errors.New("coordinator done: it has served the runs it was st
 // tell the coordinator so.
 const declineTimeout = 15 * time.Second
 
+// declineLinger bounds how long a party that declined waits for the
+// coordinator to hang up.
+const declineLinger = 3 * time.Second
+
 func runParty(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("party", flag.ContinueOnError)
 	configPath := flags.String("config", "", "JSON configuration file (required)")
@@ -253,6 +257,15 @@ func decline(ctx context.Context, cfg partyConfig, tcfg *transport.Config, cause
 		log.Warn("could not tell the coordinator that this party cannot take part", "err", err)
 		return
 	}
+	// Hang up only once the coordinator has: closing at once could fail
+	// its next send to this party before it reads why.
+	lctx, lcancel := context.WithTimeout(ctx, declineLinger)
+	for {
+		if _, err := conn.Recv(lctx); err != nil {
+			break
+		}
+	}
+	lcancel()
 	fmt.Fprintf(os.Stderr, "%s: told the coordinator this party cannot take part\n", cfg.Name)
 }
 
