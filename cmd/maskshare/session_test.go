@@ -200,3 +200,31 @@ func TestKilledWaitingPartyDoesNotPoison(t *testing.T) {
 		t.Fatalf("coordinator: %v\n%s", err, coord.stderr)
 	}
 }
+
+// SIGTERM during a run: every party is told the coordinator is shutting
+// down, and none is blamed (issue 9, item 6).
+func TestCoordinatorSIGTERMDuringRun(t *testing.T) {
+	s := newSetup(t, false)
+	params := demo.Params(3, maskshare.ECDH, 0)
+	s.addSession(t, "big", params, demo.Generate(3, 3, 4000, 0.5, 3))
+	coord := s.startCoordinator(t)
+	parties := make([]*proc, 3)
+	for i, bank := range s.banks {
+		parties[i] = s.startParty(t, "big", bank)
+	}
+	parties[2].stderr.waitFor(t, "bank-c: intersect...", time.Minute)
+	coord.cmd.Process.Signal(syscall.SIGTERM)
+	if err := coord.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("coordinator: %v\n%s", err, coord.stderr)
+	}
+	if out := coord.stdout.String(); !strings.Contains(out, "stopped") || !strings.Contains(out, "coordinator shutting down") {
+		t.Fatalf("coordinator output:\n%s", out)
+	}
+	for _, p := range parties {
+		err := p.wait(t, 30*time.Second)
+		last := lastLine(p.stderr.String())
+		if err == nil || !strings.Contains(last, "aborted by coordinator") || !strings.Contains(last, "coordinator shutting down") || strings.Contains(last, "bank-") {
+			t.Fatalf("%v: %v\n%s", p.cmd.Args, err, p.stderr)
+		}
+	}
+}
