@@ -57,7 +57,7 @@ func attributeAbort(m *wire.Abort, sid [32]byte, known bool, params *Params, cfg
 		return ae
 	}
 	ae.Party = "coordinator"
-	ae.Reason = fmt.Sprintf("an abort claimed to come from party %s but is not signed by it (claimed reason: %s)", name, m.Reason)
+	ae.Reason = fmt.Sprintf("an abort claimed to come from party %s but is not signed by it (claimed reason: %s)", name, printable(m.Reason))
 	ae.cheat = &CheatingError{
 		Check: "abort attribution",
 		Party: "coordinator",

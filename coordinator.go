@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/sync/errgroup"
 
@@ -142,6 +144,10 @@ func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report,
 		s.endRun()
 	}
 	s.ph.end()
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrStopped) {
+		// The coordinator was stopped: no party is to blame.
+		err = stoppedError(ctx)
+	}
 	if err != nil {
 		var ae *AbortError
 		if !errors.As(err, &ae) || ae.Party == "coordinator" {
@@ -403,6 +409,9 @@ func (s *coordSession) reveal(ctx context.Context, sum []uint64, cols, w int, ma
 	g.Wait()
 	for i, err := range errs {
 		if err != nil {
+			if ctx.Err() != nil {
+				return stoppedError(ctx) // Run tells the parties
+			}
 			return s.sendFailed(i, err)
 		}
 	}
@@ -557,6 +566,7 @@ func (s *coordSession) gather(ctx context.Context, want wire.Type, limit func(i 
 // apart.
 func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, limit func(i int) int64, phase string, handle func(i int, msg []byte) error) error {
 	msgs := make([][]byte, s.n)
+	parent := ctx
 	if d := s.cfg.phaseTimeout(); d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
@@ -568,6 +578,9 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, limit fun
 			lim := max(limit(i), maxAbortSize)
 			msg, err := transport.RecvLimit(gctx, conn, lim)
 			if err != nil {
+				if parent.Err() != nil {
+					return stoppedError(parent) // Run tells the parties
+				}
 				if ctx.Err() == nil && gctx.Err() != nil {
 					return gctx.Err() // another party failed first
 				}
@@ -734,8 +747,66 @@ func (s *coordSession) sendAbort(msg []byte, skip int) {
 	}
 }
 
+// stoppedError is the error of a session ended by ctx, the coordinator's.
+func stoppedError(ctx context.Context) error {
+	return fmt.Errorf("%w: %v", ErrStopped, context.Cause(ctx))
+}
+
+// Abandon ends a session that never started, for the parties on conns
+// (conns[i] is party i's connection, nil for a party that did not arrive):
+// each is told the reason at once, by the coordinator's Abort, instead of
+// waiting for its own timeout. It does not close conns.
+//
+// If spoke is a party's index, that party sent a message before the others
+// had arrived: a party that cannot take part says so with an Abort (see
+// Party.Run). Abandon reads it and returns an *AbortError naming the party
+// and its reason, and tells the others that party's name and reason, in the
+// coordinator's own words (the abort is not signed for a session, so the
+// coordinator cannot vouch for it as the party's). Otherwise it tells every
+// party cause (say, an error wrapping ErrPartyUnavailable naming the
+// parties that did not arrive) and returns it.
+func (c *Coordinator) Abandon(ctx context.Context, conns []transport.Conn, spoke int, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+	defer cancel()
+	err, tell := cause, cause
+	if spoke >= 0 && spoke < len(conns) && conns[spoke] != nil {
+		name := c.params.Parties[spoke]
+		err = fmt.Errorf("%w: party %s sent a message before the session started", ErrProtocol, name)
+		tell = err
+		if msg, rerr := conns[spoke].Recv(ctx); rerr == nil {
+			if t, perr := wire.Peek(msg); perr == nil && t == wire.TypeAbort {
+				if m, derr := wire.DecodeAbort(msg); derr == nil {
+					reason := printable(m.Reason)
+					err = &AbortError{Party: "party " + name, Reason: reason, code: m.Code}
+					tell = &AbortError{Party: "coordinator", Reason: fmt.Sprintf("party %s cannot take part: %s", name, reason), code: m.Code}
+				}
+			}
+		}
+	}
+	msg := (&wire.Abort{From: wire.Coordinator, Code: abortCode(tell), Reason: wire.FitReason(publicReason(tell))}).Encode()
+	for i, conn := range conns {
+		if conn != nil && i != spoke {
+			_ = conn.Send(ctx, msg) // best effort: the session is over either way
+		}
+	}
+	return err
+}
+
+// printable replaces what is not printable in a peer's text.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, strings.ToValidUTF8(s, "?"))
+}
+
 func (s *coordSession) send(ctx context.Context, i int, msg []byte) error {
 	if err := s.conns[i].Send(ctx, msg); err != nil {
+		if ctx.Err() != nil {
+			return stoppedError(ctx) // Run tells the parties
+		}
 		return s.sendFailed(i, err)
 	}
 	return nil

@@ -40,6 +40,9 @@ var (
 	// "reveal", "confirm" and "message order" for a message no honest
 	// coordinator sends; and "transcript" (docs/PROTOCOL.md §5, §6.1, §9).
 	ErrCheating = errors.New("maskshare: a participant deviated from the protocol")
+	// ErrStopped reports a session that the coordinator ended because it
+	// was stopped (shut down, or its context ended), not because of a party.
+	ErrStopped = errors.New("maskshare: the coordinator stopped the session")
 )
 
 // abortCodes maps the sentinels that travel in Abort messages to their codes;
@@ -61,6 +64,7 @@ var abortCodes = []error{
 	ErrNoIdentities,
 	ErrRunLimit,
 	ErrCheating,
+	ErrStopped,
 }
 
 func abortCode(err error) uint8 {
@@ -182,7 +186,8 @@ func abortError(m *wire.Abort, names []string) *AbortError {
 	if int(m.From) < len(names) {
 		who = "party " + names[m.From]
 	}
-	return &AbortError{Party: who, Reason: m.Reason, code: m.Code}
+	// The reason is a peer's text: never printed raw.
+	return &AbortError{Party: who, Reason: printable(m.Reason), code: m.Code}
 }
 
 // publicReason is what other participants are told when err aborts the

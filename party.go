@@ -53,6 +53,37 @@ func NewParty(name string, params Params, table *Table, cfg *Config) (*Party, er
 	return &Party{name: name, index: idx, params: params, wp: params.wire(), table: table, cfg: cfg}, nil
 }
 
+// Validate checks the party's table as a session would before it starts:
+// duplicates, empty or invalid identifiers, the schema and overflow of the
+// n-party sum. A party can call it before connecting, so that bad input
+// fails at once, locally; the error is an *InputError.
+func (p *Party) Validate() error {
+	_, err := prepare(p.table, &p.params)
+	return err
+}
+
+// Decline tells the coordinator on conn that party name cannot take part in
+// a session with params, and why: an Abort with err's category (never row
+// numbers or values), sent before the session starts, so that the others
+// end at once with this party's name and reason rather than wait for it.
+// The abort is not signed (there is no session to sign it for): the others
+// hear of it in the coordinator's words. conn is not closed.
+func Decline(ctx context.Context, conn transport.Conn, params Params, name string, err error) error {
+	idx := slices.Index(params.Parties, name)
+	if idx < 0 {
+		return fmt.Errorf("%w: party %q is not one of %q", ErrParams, name, params.Parties)
+	}
+	// Only the category: the error may quote the party's data (a CSV
+	// value, a file name).
+	code := abortCode(err)
+	reason := "the party could not start"
+	if code != 0 {
+		reason = abortCodes[code].Error()
+	}
+	m := &wire.Abort{From: uint16(idx), Code: code, Reason: reason}
+	return conn.Send(ctx, m.Encode())
+}
+
 // Result is what a party learns from a session.
 type Result struct {
 	// Size is the number of qualifying records across all parties.

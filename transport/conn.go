@@ -116,6 +116,9 @@ type tcpConn struct {
 
 	rmu sync.Mutex
 	mr  *msgReader
+	// early is a message read by the watch of an admitted connection
+	// (watchHangup with keep); Recv returns it first. Under rmu.
+	early []byte
 
 	admitted  atomic.Bool
 	closeOnce sync.Once
@@ -261,6 +264,11 @@ func (c *tcpConn) RecvLimit(ctx context.Context, max int64) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if msg := c.early; msg != nil {
+		c.early = nil
+		c.msgsRecv.Add(1)
+		return msg, nil
+	}
 	stop := watch(ctx, c.tc.SetReadDeadline)
 	c.mr.limit = max
 	msg, err := c.mr.next()
@@ -382,16 +390,33 @@ func (c *tcpConn) readControl(ctx context.Context, max int) ([]byte, error) {
 // whether the connection is still usable; it may be called more than once.
 // Ending the watch interrupts the background read with a deadline, which
 // loses nothing (see msgReader).
-func (c *tcpConn) watchHangup(gone func(error)) (stop func() bool) {
+//
+// With keep (an admitted connection, whose party may speak), a message read
+// is kept for the next Recv instead, the watch ends (the party is there) and
+// spoke is called; a connection that already holds such a message is not
+// read again.
+func (c *tcpConn) watchHangup(gone func(error), keep bool, spoke func()) (stop func() bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	alive := false
 	go func() {
 		defer close(done)
 		c.rmu.Lock()
+		if keep && c.early != nil {
+			c.rmu.Unlock()
+			alive = true
+			return
+		}
 		stopWatch := watch(ctx, c.tc.SetReadDeadline)
-		_, err := c.mr.next()
+		msg, err := c.mr.next()
 		stopWatch()
+		if keep && err == nil {
+			c.early = msg
+			c.rmu.Unlock()
+			alive = true
+			spoke()
+			return
+		}
 		c.rmu.Unlock()
 		if isTimeout(err) && ctx.Err() != nil {
 			alive = true

@@ -54,6 +54,14 @@ var (
 	// ErrSessionBusy reports a [Router.Expect] for a session that another
 	// Expect call is already waiting for.
 	ErrSessionBusy = errors.New("transport: session already expected")
+
+	// ErrSpokeEarly reports that an admitted peer sent a message while
+	// [Router.Gather] was still waiting for others.
+	ErrSpokeEarly = errors.New("transport: a peer spoke before its session was complete")
+
+	// ErrArrivalTimeout reports that the peers of a [Router.Gather] did not
+	// all arrive within its bound.
+	ErrArrivalTimeout = errors.New("transport: not every peer arrived in time")
 )
 
 // FrameError is a violation of the wire format. It wraps [ErrBadFrame] and, if
@@ -153,6 +161,11 @@ type ExpectError struct {
 	Session string
 	Missing []string
 	Err     error
+	// Arrived holds, for [Router.Gather] only, the open connections of the
+	// peers that had been admitted; the caller must close them.
+	Arrived map[string]Conn
+	// Spoke is the peer whose message ended a [Router.Gather] early.
+	Spoke string
 }
 
 func (e *ExpectError) Error() string {

@@ -36,34 +36,86 @@ type Router struct {
 	waiting map[string]*expectation        // by session
 	held    map[string]map[string]*pending // by session, then peer
 	nheld   int
+	running map[string]int // sessions handed out by Expect and not yet released
 }
 
 type expectation struct {
 	want   map[string]bool
 	slots  map[string]*pending // by peer
 	notify chan struct{}       // capacity 1: "slots changed"
+	spoke  string              // the first admitted peer that sent a message
 }
 
-// pending is a connection waiting for admission: held for a session not yet
-// expected, or gathered by an Expect.
+// pending is a connection waiting for its session: held for a session not
+// yet expected, or gathered by an Expect (and maybe admitted, waiting for
+// the others). It is watched for a hang-up all along.
 type pending struct {
-	in        *Incoming
-	stopWatch func() bool // ends the hang-up watch; reports if still usable
-	timer     *time.Timer // hold timeout, while held
-	admitted  bool
+	in       *Incoming
+	timer    *time.Timer // hold timeout, while held
+	admitted bool
+
+	wmu  sync.Mutex
+	stop func() bool // ends the hang-up watch; reports if still usable
 }
 
 // newPending starts watching in for a hang-up.
 func (r *Router) newPending(in *Incoming) *pending {
 	p := &pending{in: in}
-	p.stopWatch = in.c.watchHangup(func(err error) { r.gone(p, err) })
+	p.watch(r)
 	return p
+}
+
+// watch (re)starts the hang-up watch of p. Once p is admitted, a message
+// from its party is kept for the session, and noted.
+func (p *pending) watch(r *Router) {
+	p.wmu.Lock()
+	p.stop = p.in.c.watchHangup(func(err error) { r.gone(p, err) }, p.admitted, func() { r.spoke(p) })
+	p.wmu.Unlock()
+}
+
+// spoke notes that the admitted party of p sent a message before its
+// session was complete (an abort, say).
+func (r *Router) spoke(p *pending) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.waiting[p.in.Session]; e != nil && e.slots[p.in.Peer] == p {
+		if e.spoke == "" {
+			e.spoke = p.in.Peer
+		}
+		select {
+		case e.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// stopWatch ends the hang-up watch and reports whether the connection is
+// still usable.
+func (p *pending) stopWatch() bool {
+	p.wmu.Lock()
+	stop := p.stop
+	p.wmu.Unlock()
+	return stop()
 }
 
 // drop refuses a pending connection.
 func (r *Router) drop(p *pending, reason string) {
 	p.stopWatch()
 	r.refuse(p.in, reason)
+}
+
+// Release tells the Router that a run of session, whose connections an
+// Expect returned, has ended. Until then, connections for the session are
+// held as for a session not yet expected, and one whose hold times out is
+// refused as "session busy" rather than as unknown.
+func (r *Router) Release(session string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running[session] > 1 {
+		r.running[session]--
+	} else {
+		delete(r.running, session)
+	}
 }
 
 // NewRouter starts routing the connections accepted by l, which the Router
@@ -76,6 +128,7 @@ func NewRouter(l *Listener) *Router {
 		done:    make(chan struct{}),
 		waiting: make(map[string]*expectation),
 		held:    make(map[string]map[string]*pending),
+		running: make(map[string]int),
 	}
 	r.wg.Add(1)
 	go r.loop()
@@ -201,9 +254,14 @@ func (r *Router) unhold(p *pending) bool {
 func (r *Router) expire(p *pending) {
 	r.mu.Lock()
 	ok := r.unhold(p)
+	busy := r.running[p.in.Session] > 0
 	r.mu.Unlock()
 	if ok {
-		r.drop(p, "unknown session")
+		reason := "unknown session"
+		if busy {
+			reason = "session busy: a run of it is in progress; retry when it has ended"
+		}
+		r.drop(p, reason)
 	}
 }
 
@@ -212,14 +270,15 @@ func (r *Router) expire(p *pending) {
 func (r *Router) gone(p *pending, err error) {
 	r.mu.Lock()
 	found := r.unhold(p)
-	if e := r.waiting[p.in.Session]; !found && e != nil && e.slots[p.in.Peer] == p && !p.admitted {
+	if e := r.waiting[p.in.Session]; !found && e != nil && e.slots[p.in.Peer] == p {
+		// Admitted or not, a party that hung up is not present.
 		delete(e.slots, p.in.Peer)
 		found = true
 	}
 	r.mu.Unlock()
 	if found {
-		r.cfg.log.Info("transport: party hung up before admission",
-			"peer", p.in.Peer, "session", p.in.Session, "remote", p.in.RemoteAddr, "err", err)
+		r.cfg.log.Info("transport: party hung up while waiting for its session",
+			"peer", p.in.Peer, "session", p.in.Session, "remote", p.in.RemoteAddr, "admitted", p.admitted, "err", err)
 	}
 }
 
@@ -234,6 +293,28 @@ func (r *Router) gone(p *pending, err error) {
 // Only one Expect per session may be pending at a time ([ErrSessionBusy]);
 // after it returns, the session name may be used again.
 func (r *Router) Expect(ctx context.Context, session string, peers []string) (map[string]Conn, error) {
+	return r.expect(ctx, session, peers, false, 0)
+}
+
+// Gather is [Router.Expect], except that if it fails, the connections of
+// the peers that had been admitted are not closed but returned in
+// [ExpectError.Arrived], for the caller to tell them why before it closes
+// them; and that it fails ([ErrSpokeEarly], naming the peer in
+// [ExpectError.Spoke]) as soon as an admitted peer sends a message before the
+// others have arrived (a party that cannot take part and says why), the
+// message being kept for the connection's next Recv. Admitted connections
+// are watched while they wait: a party that hangs up is no longer counted as
+// present, and may connect again.
+//
+// If arrival is positive, it bounds how long the peers that have been
+// admitted wait for the others: the bound starts when the first is admitted
+// (and again if all of them leave), and when it passes Gather fails with
+// [ErrArrivalTimeout]. Before anyone arrives, nobody waits.
+func (r *Router) Gather(ctx context.Context, session string, peers []string, arrival time.Duration) (map[string]Conn, error) {
+	return r.expect(ctx, session, peers, true, arrival)
+}
+
+func (r *Router) expect(ctx context.Context, session string, peers []string, keep bool, arrival time.Duration) (map[string]Conn, error) {
 	if err := checkSession(session); err != nil {
 		return nil, err
 	}
@@ -278,29 +359,99 @@ func (r *Router) Expect(ctx context.Context, session string, peers []string) (ma
 		r.drop(p, "peer not expected in this session")
 	}
 
+	var bound *time.Timer
+	var boundC <-chan time.Time
+	defer func() {
+		if bound != nil {
+			bound.Stop()
+		}
+	}()
 	for {
 		if err := r.admitPending(ctx, e); err != nil {
-			return nil, r.abandon(session, e, err)
+			return nil, r.abandon(session, e, err, keep)
 		}
-		r.mu.Lock()
-		if r.complete(e) {
-			delete(r.waiting, session)
-			conns := make(map[string]Conn, len(e.slots))
-			for p, s := range e.slots {
-				conns[p] = s.in.Conn
-			}
-			r.mu.Unlock()
+		if conns := r.take(session, e); conns != nil {
 			return conns, nil
 		}
+		r.mu.Lock()
+		spoke := e.spoke
+		waiting := false
+		for _, p := range e.slots {
+			waiting = waiting || p.admitted
+		}
 		r.mu.Unlock()
+		switch {
+		case arrival > 0 && waiting && bound == nil:
+			bound = time.NewTimer(arrival)
+			boundC = bound.C
+		case !waiting && bound != nil:
+			bound.Stop()
+			bound, boundC = nil, nil
+		}
+		if keep && spoke != "" {
+			err := r.abandon(session, e, fmt.Errorf("%w: %s", ErrSpokeEarly, spoke), keep)
+			err.(*ExpectError).Spoke = spoke
+			return nil, err
+		}
 		select {
 		case <-e.notify:
 		case <-ctx.Done():
-			return nil, r.abandon(session, e, ctx.Err())
+			return nil, r.abandon(session, e, ctx.Err(), keep)
 		case <-r.done:
-			return nil, r.abandon(session, e, ErrClosed)
+			return nil, r.abandon(session, e, ErrClosed, keep)
+		case <-boundC:
+			return nil, r.abandon(session, e, fmt.Errorf("%w (%v)", ErrArrivalTimeout, arrival), keep)
 		}
 	}
+}
+
+// take returns the connections of e if every wanted peer is admitted and
+// still there, ending their hang-up watches; otherwise nil, with the watches
+// of those still there running again.
+func (r *Router) take(session string, e *expectation) map[string]Conn {
+	r.mu.Lock()
+	if !r.complete(e) {
+		r.mu.Unlock()
+		return nil
+	}
+	slots := make([]*pending, 0, len(e.slots))
+	for _, p := range e.slots {
+		slots = append(slots, p)
+	}
+	r.mu.Unlock()
+	// Stop the watches outside r.mu: a watch that finds a hang-up takes it.
+	alive := make([]bool, len(slots))
+	all := true
+	for i, p := range slots {
+		alive[i] = p.stopWatch()
+		all = all && alive[i]
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	same := len(e.slots) == len(slots)
+	for _, p := range slots {
+		same = same && e.slots[p.in.Peer] == p
+	}
+	if all && same && r.complete(e) {
+		delete(r.waiting, session)
+		r.running[session]++
+		conns := make(map[string]Conn, len(e.slots))
+		for peer, p := range e.slots {
+			conns[peer] = p.in.Conn
+		}
+		return conns
+	}
+	// Someone hung up or was replaced meanwhile: wait on.
+	for i, p := range slots {
+		if alive[i] && e.slots[p.in.Peer] == p {
+			p.watch(r)
+		}
+	}
+	select {
+	case e.notify <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 // complete reports (under r.mu) whether every wanted peer is admitted.
@@ -345,7 +496,9 @@ func (r *Router) admitPending(ctx context.Context, e *expectation) error {
 		r.mu.Lock()
 		if e.slots[p.in.Peer] == p { // not replaced meanwhile
 			if err == nil {
+				// Watch it while it waits for the others.
 				p.admitted = true
+				p.watch(r)
 			} else {
 				delete(e.slots, p.in.Peer)
 			}
@@ -367,7 +520,7 @@ func (r *Router) admitPending(ctx context.Context, e *expectation) error {
 
 // abandon ends a failed Expect: it closes the connections gathered and
 // reports the missing peers.
-func (r *Router) abandon(session string, e *expectation, cause error) error {
+func (r *Router) abandon(session string, e *expectation, cause error, keep bool) error {
 	r.mu.Lock()
 	if r.waiting[session] == e {
 		delete(r.waiting, session)
@@ -381,9 +534,19 @@ func (r *Router) abandon(session string, e *expectation, cause error) error {
 	slots := e.slots
 	e.slots = nil
 	r.mu.Unlock()
-	for _, p := range slots {
+	var arrived map[string]Conn
+	for peer, p := range slots {
+		if keep && p.admitted {
+			if p.stopWatch() {
+				if arrived == nil {
+					arrived = make(map[string]Conn)
+				}
+				arrived[peer] = p.in.Conn
+			}
+			continue
+		}
 		r.drop(p, "session abandoned by the coordinator")
 	}
 	sort.Strings(missing)
-	return &ExpectError{Session: session, Missing: missing, Err: cause}
+	return &ExpectError{Session: session, Missing: missing, Err: cause, Arrived: arrived}
 }

@@ -193,6 +193,26 @@ func (c checker) roots(ca string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// ownCertificate checks this participant's own certificate against the clock
+// and, with a CA, against the CA: the peers would refuse it anyway, each
+// after its own wait, so a certificate that cannot work fails at start-up.
+func (c checker) ownCertificate(id *transport.Identity, roots *x509.CertPool, now time.Time) error {
+	crt := id.Certificate
+	if now.Before(crt.NotBefore) {
+		return c.errorf("cert", "not valid before %s (the clock says %s)", crt.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	if now.After(crt.NotAfter) {
+		return c.errorf("cert", "expired at %s", crt.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if roots == nil {
+		return nil
+	}
+	if _, err := crt.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return c.errorf("cert, ca", "the certificate is not issued by the CA: %w", err)
+	}
+	return nil
+}
+
 // pins parses a peers field that must name exactly the parties in want.
 func (c checker) pins(field string, peers map[string]string, want []string) (map[string]ed25519.PublicKey, error) {
 	if len(peers) == 0 {
@@ -272,6 +292,9 @@ func loadCoordinator(path string) (*coordinatorSetup, error) {
 	if s.trust.Roots, err = c.roots(cfg.CA); err != nil {
 		return nil, err
 	}
+	if err := c.ownCertificate(s.id, s.trust.Roots, time.Now()); err != nil {
+		return nil, err
+	}
 	if cfg.PhaseTimeout < 0 {
 		return nil, c.errorf("phase_timeout", "negative")
 	}
@@ -292,6 +315,12 @@ func loadCoordinator(path string) (*coordinatorSetup, error) {
 		names[sc.Name] = true
 		if err := sc.Params.Validate(); err != nil {
 			return nil, c.errorf(field+".params", "%w", err)
+		}
+		for j, name := range sc.Params.Parties {
+			// A party connects under the name in its certificate.
+			if !transport.ValidName(name) {
+				return nil, c.errorf(fmt.Sprintf("%s.params.parties[%d]", field, j), "%q is not a valid name (letters, digits, '.', '-' and '_', as in a certificate)", name)
+			}
 		}
 		keys, err := c.pins(field+".peers", sc.Peers, sc.Params.Parties)
 		if err != nil {
@@ -389,6 +418,9 @@ func loadParty(path string) (*partySetup, error) {
 	}
 	roots, err := c.roots(cfg.CA)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.ownCertificate(s.id, nil, time.Now()); err != nil { // the clock only: the coordinator judges its CA
 		return nil, err
 	}
 	s.coordTrust.Roots, s.peersTrust.Roots = roots, roots

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("coordinator", flag.ContinueOnError)
 	configPath := flags.String("config", "", "JSON configuration file (required)")
 	runs := flags.Int("runs", 0, "exit after this many sessions have ended, successfully or not (0: serve until interrupted)")
+	arrival := flags.Duration("arrival-timeout", defaultArrivalTimeout, "how long the parties of a session that have arrived wait for the others, from the first arrival; then the session ends for them, naming who is missing (0: no bound)")
 	level := flags.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
 		return badInput(err)
@@ -32,6 +34,9 @@ func runCoordinator(ctx context.Context, args []string) error {
 	if *configPath == "" {
 		flags.Usage()
 		return flag.ErrHelp
+	}
+	if *arrival < 0 {
+		return badInput(fmt.Errorf("--arrival-timeout %v: negative", *arrival))
 	}
 	log, err := newLogger(*level, os.Stderr)
 	if err != nil {
@@ -65,10 +70,16 @@ func runCoordinator(ctx context.Context, args []string) error {
 
 	// Each session is served in a loop of its own, so one failing run
 	// disturbs no other session; --runs counts ended runs of all sessions.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// A signal (the parent ctx) stops the sessions with a cause the
+	// parties are told; so does a permanent failure to serve a session.
+	sctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	stopSignal := context.AfterFunc(ctx, func() { cancel(errShutdown) })
+	defer stopSignal()
+	ctx = sctx
 	var mu sync.Mutex
 	ended := 0
+	var fatal error
 	var wg sync.WaitGroup
 	for i, s := range cfg.Sessions {
 		wg.Add(1)
@@ -76,8 +87,22 @@ func runCoordinator(ctx context.Context, args []string) error {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				start := time.Now()
-				rep, stats, err := netsession.Serve(ctx, router, s.Name, s.Params, coords[i])
+				rep, stats, err := netsession.ServeWithin(ctx, router, s.Name, s.Params, coords[i], *arrival)
+				if errors.Is(err, netsession.ErrCannotServe) {
+					// Permanent: trying again would only spin.
+					mu.Lock()
+					if fatal == nil {
+						fatal = err
+					}
+					mu.Unlock()
+					cancel(fmt.Errorf("coordinator failed: %w", err))
+					return
+				}
 				if ctx.Err() != nil {
+					if err != nil {
+						log.Warn("session stopped", "session", s.Name, "err", err)
+						fmt.Printf("session %s: stopped after %v: %v\n", s.Name, time.Since(start).Round(time.Millisecond), err)
+					}
 					return
 				}
 				mu.Lock()
@@ -89,15 +114,41 @@ func runCoordinator(ctx context.Context, args []string) error {
 				}
 				ended++
 				if *runs > 0 && ended >= *runs {
-					cancel()
+					cancel(errRunsDone)
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
+	if fatal != nil {
+		return fatal
+	}
+	if errors.Is(context.Cause(ctx), errShutdown) {
+		fmt.Fprintln(os.Stderr, "maskshare coordinator: shut down; the parties of any waiting or running session were told")
+	}
 	return nil
 }
+
+// defaultArrivalTimeout is how long a session waits for its parties by
+// default.
+const defaultArrivalTimeout = 5 * time.Minute
+
+// errShutdown is the cause given to the parties when the coordinator is
+// stopped by a signal.
+var errShutdown = errors.New("coordinator shutting down")
+
+// errRunsDone is the cause given to the parties of other sessions when the
+// coordinator has served its --runs.
+var errRunsDone = errors.New("coordinator done: it has served the runs it was started for")
+
+// declineTimeout bounds how long a party that cannot take part tries to
+// tell the coordinator so.
+const declineTimeout = 15 * time.Second
+
+// declineLinger bounds how long a party that declined waits for the
+// coordinator to hang up.
+const declineLinger = 3 * time.Second
 
 func runParty(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("party", flag.ContinueOnError)
@@ -135,45 +186,57 @@ func runParty(ctx context.Context, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(cfg.Timeout))
 	defer cancel()
-
-	f, err := os.Open(*dataPath)
-	if err != nil {
-		return badInput(err)
-	}
-	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
-	if err != nil {
-		f.Close()
-		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
-	}
-	table, err := maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
-	f.Close()
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		// The run's time bound ran out, not a fault of the data file.
-		return fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), *dataPath, err)
-	case errors.Is(err, context.Canceled):
-		return err // interrupted
-	case err != nil:
-		return badInput(fmt.Errorf("%s: %w", *dataPath, err))
-	}
-	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: st.progress}
-	var direct *netsession.Direct
-	if setup.directPeers != nil {
-		if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err != nil {
-			return err
-		}
-		defer direct.Close()
-		mcfg.Direct = direct
-	}
-	party, err := maskshare.NewParty(cfg.Name, cfg.Params, table, mcfg)
-	if err != nil {
-		return err
-	}
 	tcfg, err := transport.ClientConfig(setup.id, setup.coordTrust, cfg.CoordinatorName)
 	if err != nil {
 		return badInput(fmt.Errorf("%s: %w", *configPath, err))
 	}
 	tcfg.Logger = log
+
+	// From here on the party knows how to reach the coordinator: if it
+	// cannot take part, it tells the coordinator why before it exits, so
+	// the others do not wait for it.
+	table, err := readTable(ctx, *dataPath, cfg)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		// The run's time bound ran out, not a fault of the data file.
+		err = fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), *dataPath, err)
+	case errors.Is(err, context.Canceled):
+		return err // interrupted
+	case err != nil:
+		err = badInput(err)
+	}
+	var party *maskshare.Party
+	var direct *netsession.Direct
+	if err == nil {
+		mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: st.progress}
+		if setup.directPeers != nil {
+			if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err == nil {
+				defer direct.Close()
+				mcfg.Direct = direct
+			}
+		}
+		if err == nil {
+			party, err = maskshare.NewParty(cfg.Name, cfg.Params, table, mcfg)
+		}
+		if err == nil {
+			// The whole table, checked before dialling: bad input is
+			// known here, at once. The party still joins the session,
+			// if it can reach the coordinator within declineTimeout,
+			// so that the engine aborts it for everyone with this
+			// party's signed reason once all have arrived (a decline
+			// before the session would miss those not yet there).
+			if verr := party.Validate(); verr != nil {
+				verr = badInput(rowLines(fmt.Errorf("%s: %w", *dataPath, verr), *dataPath))
+				fmt.Fprintf(os.Stderr, "%s: %v; telling the others through the session\n", cfg.Name, verr)
+				tellSession(ctx, cfg, tcfg, party, log)
+				return verr
+			}
+		}
+	}
+	if err != nil {
+		decline(ctx, cfg, tcfg, err, log)
+		return err
+	}
 	start := time.Now()
 	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, tcfg)
 	if err != nil {
@@ -189,6 +252,69 @@ func runParty(ctx context.Context, args []string) error {
 		fmt.Printf("  sealed parts delivered directly: %d (the rest relayed)\n", direct.Delivered())
 	}
 	return nil
+}
+
+// readTable reads the party's CSV file.
+func readTable(ctx context.Context, path string, cfg partyConfig) (*maskshare.Table, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	table, err := maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return table, nil
+}
+
+// tellSession joins the session with a party whose table failed
+// validation, so that its run aborts the session for everyone with the
+// party's signed reason. It gives up if the coordinator cannot be reached
+// within declineTimeout; once connected, the session (bounded by ctx and
+// the coordinator's arrival bound) takes its course.
+func tellSession(ctx context.Context, cfg partyConfig, tcfg *transport.Config, party *maskshare.Party, log *slog.Logger) {
+	dctx, cancel := context.WithTimeout(ctx, declineTimeout)
+	conn, err := transport.Dial(dctx, cfg.Coordinator, cfg.Session, tcfg)
+	cancel()
+	if err != nil {
+		log.Warn("could not tell the coordinator that this party cannot take part", "err", err)
+		return
+	}
+	defer conn.Close()
+	party.Run(ctx, conn) // fails with the validation error, after aborting the session for all
+}
+
+// decline tells the coordinator, within declineTimeout, that this party
+// cannot take part because of cause (its category only), so that the
+// session ends for the others with this party's name and reason.
+func decline(ctx context.Context, cfg partyConfig, tcfg *transport.Config, cause error, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, declineTimeout)
+	defer cancel()
+	conn, err := transport.Dial(ctx, cfg.Coordinator, cfg.Session, tcfg)
+	if err != nil {
+		log.Warn("could not tell the coordinator that this party cannot take part", "err", err)
+		return
+	}
+	defer conn.Close()
+	if err := maskshare.Decline(ctx, conn, cfg.Params, cfg.Name, cause); err != nil {
+		log.Warn("could not tell the coordinator that this party cannot take part", "err", err)
+		return
+	}
+	// Hang up only once the coordinator has: closing at once could fail
+	// its next send to this party before it reads why.
+	lctx, lcancel := context.WithTimeout(ctx, declineLinger)
+	for {
+		if _, err := conn.Recv(lctx); err != nil {
+			break
+		}
+	}
+	lcancel()
+	fmt.Fprintf(os.Stderr, "%s: told the coordinator this party cannot take part\n", cfg.Name)
 }
 
 func runDemo(ctx context.Context, args []string) error {

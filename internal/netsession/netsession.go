@@ -7,8 +7,11 @@ package netsession
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,12 +47,36 @@ func statsOf(conns ...*transport.MeteredConn) Stats {
 
 // Serve waits on router until every party of params has connected for
 // session, then runs one session with coord. The connections are closed
-// when it returns.
+// when it returns. It waits for the parties as long as ctx allows; see
+// ServeWithin for a bound.
 func Serve(ctx context.Context, router *transport.Router, session string, params maskshare.Params, coord *maskshare.Coordinator) (*maskshare.Report, Stats, error) {
-	byName, err := router.Expect(ctx, session, params.Parties)
+	return ServeWithin(ctx, router, session, params, coord, 0)
+}
+
+// ErrCannotServe wraps a permanent failure to serve a session (an invalid
+// session or party name, a session served twice, a closed router): trying
+// again cannot help.
+var ErrCannotServe = errors.New("netsession: cannot serve the session")
+
+// ServeWithin is Serve with a bound on how long the parties that have
+// arrived wait for the others (arrival, counted from the first arrival; 0
+// means none). If a party has not arrived in time, the session
+// ends for those that have, with a reason naming who is missing, and the
+// error wraps maskshare.ErrPartyUnavailable. If a party that has arrived
+// says it cannot take part (an Abort before the session starts), the
+// session ends at once for the others with its name and reason. If ctx
+// ends, the parties that have arrived are told that the coordinator stopped
+// (maskshare.ErrStopped, with the cause of ctx).
+func ServeWithin(ctx context.Context, router *transport.Router, session string, params maskshare.Params, coord *maskshare.Coordinator, arrival time.Duration) (*maskshare.Report, Stats, error) {
+	byName, err := router.Gather(ctx, session, params.Parties, arrival)
 	if err != nil {
-		return nil, Stats{}, err
+		var ee *transport.ExpectError
+		if !errors.As(err, &ee) {
+			return nil, Stats{}, fmt.Errorf("%w %q: %w", ErrCannotServe, session, err)
+		}
+		return nil, Stats{}, abandon(ctx, coord, params, ee, arrival)
 	}
+	defer router.Release(session)
 	conns := make([]transport.Conn, len(params.Parties))
 	metered := make([]*transport.MeteredConn, len(params.Parties))
 	for i, name := range params.Parties {
@@ -66,6 +93,34 @@ func Serve(ctx context.Context, router *transport.Router, session string, params
 		linger(conns)
 	}
 	return rep, statsOf(metered...), err
+}
+
+// abandon ends a session whose parties did not all arrive: it tells those
+// that did why, and closes their connections.
+func abandon(ctx context.Context, coord *maskshare.Coordinator, params maskshare.Params, ee *transport.ExpectError, arrival time.Duration) error {
+	conns := make([]transport.Conn, len(params.Parties))
+	for i, name := range params.Parties {
+		if c := ee.Arrived[name]; c != nil {
+			conns[i] = c
+			defer c.Close()
+		}
+	}
+	var cause error
+	switch {
+	case errors.Is(ee.Err, transport.ErrClosed):
+		cause = fmt.Errorf("%w: coordinator shutting down", maskshare.ErrStopped)
+	case ctx.Err() != nil:
+		cause = fmt.Errorf("%w: %v", maskshare.ErrStopped, context.Cause(ctx))
+	case errors.Is(ee.Err, transport.ErrArrivalTimeout):
+		cause = fmt.Errorf("%w: %s did not arrive within %v (of the first arrival)", maskshare.ErrPartyUnavailable, strings.Join(ee.Missing, ", "), arrival)
+	default:
+		cause = fmt.Errorf("%w: session %q: %v", maskshare.ErrPartyUnavailable, ee.Session, ee.Err)
+	}
+	spoke := slices.Index(params.Parties, ee.Spoke)
+	if ee.Spoke == "" {
+		spoke = -1
+	}
+	return coord.Abandon(ctx, conns, spoke, cause)
 }
 
 // lingerTimeout bounds how long an aborted session's connections stay open.
