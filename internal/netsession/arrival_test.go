@@ -27,24 +27,12 @@ type arrivalRig struct {
 }
 
 func newArrivalRig(t *testing.T) *arrivalRig {
-	ca, err := transport.NewCA("test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	coordID, _ := ca.Issue(CoordinatorName)
 	params := demo.Params(3, maskshare.Keyed, 0)
-	scfg, err := transport.ServerConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := transport.Listen("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &arrivalRig{t: t, ca: ca, router: transport.NewRouter(l), addr: l.Addr().String(), params: params,
+	ca, router, addr := listenTLS(t, "test-ca", params)
+	r := &arrivalRig{t: t, ca: ca, router: router, addr: addr, params: params,
 		tables: demo.Generate(1, 3, 200, 0.5, 3)}
-	t.Cleanup(func() { r.router.Close() })
 	coordCfg, partyCfgs, _ := maskshare.LocalConfigs(params, nil)
+	var err error
 	if r.coord, err = maskshare.NewCoordinator(params, coordCfg); err != nil {
 		t.Fatal(err)
 	}

@@ -53,22 +53,8 @@ func TestRunLoopbackDirect(t *testing.T) {
 // Two sessions served at once by one coordinator: one aborts because a
 // party's input is bad, the other completes undisturbed.
 func TestConcurrentSessionsIsolated(t *testing.T) {
-	ca, err := transport.NewCA("test-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	coordID, _ := ca.Issue(CoordinatorName)
 	params := demo.Params(3, maskshare.Keyed, 0)
-	scfg, err := transport.ServerConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := transport.Listen("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	router := transport.NewRouter(l)
-	defer router.Close()
+	ca, router, addr := listenTLS(t, "test-ca", params)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -99,7 +85,7 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 				continue
 			}
 			g.Go(func() error {
-				o.results[i], _, o.errs[i] = Join(ctx, l.Addr().String(), session, party, ccfg)
+				o.results[i], _, o.errs[i] = Join(ctx, addr, session, party, ccfg)
 				return nil
 			})
 		}
@@ -126,4 +112,31 @@ func TestConcurrentSessionsIsolated(t *testing.T) {
 			t.Fatalf("bad session: party %d: %v", i, err)
 		}
 	}
+}
+
+// listenTLS starts a coordinator's mutual-TLS listener on loopback for the
+// parties of params, with a fresh CA that issues every certificate, and
+// returns the CA, a router on the listener (closed when the test ends) and
+// its address.
+func listenTLS(t *testing.T, caName string, params maskshare.Params) (*transport.CA, *transport.Router, string) {
+	t.Helper()
+	ca, err := transport.NewCA(caName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coordID, err := ca.Issue(CoordinatorName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg, err := transport.ServerConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := transport.Listen("127.0.0.1:0", scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := transport.NewRouter(l)
+	t.Cleanup(func() { router.Close() })
+	return ca, router, l.Addr().String()
 }

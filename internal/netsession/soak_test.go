@@ -189,26 +189,8 @@ func TestSoak(t *testing.T) {
 		phaseTimeout = 2 * time.Second
 		runBound     = 30 * time.Second
 	)
-	ca, err := transport.NewCA("soak-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	coordID, err := ca.Issue(CoordinatorName)
-	if err != nil {
-		t.Fatal(err)
-	}
 	params := demo.Params(3, maskshare.Keyed, 2)
-	scfg, err := transport.ServerConfig(coordID, transport.Trust{Roots: ca.Pool()}, params.Parties)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := transport.Listen("127.0.0.1:0", scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	router := transport.NewRouter(l)
-	defer router.Close()
-	addr := l.Addr().String()
+	ca, router, addr := listenTLS(t, "soak-ca", params)
 
 	coordCfg, partyCfgs, err := maskshare.LocalConfigs(params, &maskshare.Config{PhaseTimeout: phaseTimeout})
 	if err != nil {
