@@ -150,8 +150,9 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 // holder adds and the multiplier α.
 type valueKeys struct{ pad, alpha uint64 }
 
-// firstBad returns the first j (in canonical order) for which ok(j) is
-// false, or −1, checking on all cores.
+// firstBad calls ok(j) for every j of s.matches on all cores, a range
+// stopping at its first false, and returns the first j (in canonical
+// order) for which ok(j) was false, or −1.
 func (s *partySession) firstBad(ok func(j int) bool) int {
 	var mu sync.Mutex
 	bad := -1

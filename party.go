@@ -977,31 +977,23 @@ func (s *partySession) fillResult(res *Result, m *wire.Reveal) error {
 	if values != nil {
 		gamma, _, _ = s.valueCheckKeys()
 	}
-	var mu sync.Mutex
-	bad := -1
-	forRanges(len(s.matches), func(lo, hi int) {
-		for j := lo; j < hi; j++ {
-			x := s.matches[j]
-			row := int(s.rows[j])
-			r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
-			if values != nil {
-				at := int(s.posOf[j]) * (s.cols + checkWords)
-				v := m.Values[at : at+s.cols+checkWords]
-				if !s.recordCheck(gamma, j, v) {
-					mu.Lock()
-					if bad < 0 || j < bad {
-						bad = j
-					}
-					mu.Unlock()
-					return
-				}
-				r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
-				for c := range r.Values {
-					r.Values[c] = int64(v[c])
-				}
+	bad := s.firstBad(func(j int) bool {
+		x := s.matches[j]
+		row := int(s.rows[j])
+		r := Record{ID: s.table.IDs[row], Row: row, Index: int(x.Index), Holders: int(x.Holders)}
+		if values != nil {
+			at := int(s.posOf[j]) * (s.cols + checkWords)
+			v := m.Values[at : at+s.cols+checkWords]
+			if !s.recordCheck(gamma, j, v) {
+				return false
 			}
-			res.Records[j] = r
+			r.Values = values[j*s.cols : (j+1)*s.cols : (j+1)*s.cols]
+			for c := range r.Values {
+				r.Values[c] = int64(v[c])
+			}
 		}
+		res.Records[j] = r
+		return true
 	})
 	if bad >= 0 {
 		return s.badRecord(bad)
