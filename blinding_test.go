@@ -240,15 +240,7 @@ func TestCoordinatorCannotAlterECDHChain(t *testing.T) {
 		{"proof altered on the way back", 3, func(m *wire.Elements) { m.Proofs[1][3] ^= 1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := smallSession(3)
-			s.params.Mode = ECDH
-			s.wrap = func(i int, c transport.Conn) transport.Conn {
-				if i != 1 {
-					return c
-				}
-				return editElements{Conn: c, hop: tc.hop, edit: tc.edit}
-			}
-			o := s.run(t)
+			o := runEditedECDH(t, tc.hop, tc.edit)
 			var ce *CheatingError
 			if !errors.As(o.errs[1], &ce) || ce.Check != "ecdh list authentication" {
 				t.Fatalf("bank-b: %v, want the list refused as cheating", o.errs[1])

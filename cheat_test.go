@@ -37,6 +37,21 @@ func (c editElements) Send(ctx context.Context, msg []byte) error {
 	return c.Conn.Send(ctx, msg)
 }
 
+// runEditedECDH runs an ecdh session of three parties in which the
+// coordinator's connection to bank-b rewrites the lists it hands it at hop.
+func runEditedECDH(t *testing.T, hop int, edit func(*wire.Elements)) outcome {
+	t.Helper()
+	s := smallSession(3)
+	s.params.Mode = ECDH
+	s.wrap = func(i int, c transport.Conn) transport.Conn {
+		if i != 1 {
+			return c
+		}
+		return editElements{Conn: c, hop: hop, edit: edit}
+	}
+	return s.run(t)
+}
+
 // probe returns elements the coordinator makes itself: hashed identifiers
 // of its dictionary, blinded with a key of its own.
 func probe(t *testing.T, sid [32]byte, n int) []psi.Element {
@@ -74,15 +89,7 @@ func TestCoordinatorCannotAlterECDHLists(t *testing.T) {
 		{"another owner's list", 1, func(m *wire.Elements) { m.Owner = (m.Owner + 1) % 3 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := smallSession(3)
-			s.params.Mode = ECDH
-			s.wrap = func(i int, c transport.Conn) transport.Conn {
-				if i != 1 {
-					return c
-				}
-				return editElements{Conn: c, hop: tc.hop, edit: tc.edit}
-			}
-			o := s.run(t)
+			o := runEditedECDH(t, tc.hop, tc.edit)
 			if o.coord == nil {
 				t.Fatal("the session finished")
 			}
