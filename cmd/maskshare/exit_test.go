@@ -132,10 +132,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	coord := s.startCoordinator(t)
 	defer coord.cmd.Process.Kill()
-	parties := make([]*proc, 3)
-	for i, bank := range s.banks {
-		parties[i] = s.startParty(t, "exposure", bank)
-	}
+	parties := s.startParties(t, "exposure")
 	for i, p := range parties {
 		p.wait(t, time.Minute)
 		code, stderr := p.cmd.ProcessState.ExitCode(), p.stderr.String()
@@ -160,10 +157,7 @@ func TestExitCodeCoordinatorDies(t *testing.T) {
 	params := demo.Params(3, maskshare.ECDH, 0)
 	s.addSession(t, "big", params, demo.Generate(3, 3, 4000, 0.5, 3))
 	coord := s.startCoordinator(t)
-	parties := make([]*proc, 3)
-	for i, bank := range s.banks {
-		parties[i] = s.startParty(t, "big", bank)
-	}
+	parties := s.startParties(t, "big")
 	parties[2].stderr.waitFor(t, "bank-c: intersect...", time.Minute)
 	coord.cmd.Process.Kill()
 	for i, p := range parties {

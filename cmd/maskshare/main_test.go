@@ -343,6 +343,15 @@ func (s *setup) startParty(t *testing.T, session, bank string) *proc {
 	return start(t, s.dir, "party", "--config", session+"-"+bank+".json", "--data", session+"-"+bank+".csv", "--out", session+"-"+bank+"-result.csv")
 }
 
+// startParties starts every bank's party of session, in bank order.
+func (s *setup) startParties(t *testing.T, session string) []*proc {
+	parties := make([]*proc, len(s.banks))
+	for i, bank := range s.banks {
+		parties[i] = s.startParty(t, session, bank)
+	}
+	return parties
+}
+
 // checkOutput compares a party's result file with a plaintext join.
 func checkOutput(t *testing.T, path string, params maskshare.Params, tables []*maskshare.Table, self int) {
 	t.Helper()
@@ -417,10 +426,7 @@ func testMultiProcess(t *testing.T, ca bool) {
 		})
 	}
 	// The parties start first: they wait for the coordinator.
-	parties := make([]*proc, 3)
-	for i, bank := range s.banks {
-		parties[i] = s.startParty(t, "exposure", bank)
-	}
+	parties := s.startParties(t, "exposure")
 	time.Sleep(200 * time.Millisecond)
 	coord := s.startCoordinator(t)
 	for i, p := range parties {
@@ -483,10 +489,7 @@ func TestWrongPeerPinRefused(t *testing.T) {
 	impostor := keygen(t, filepath.Join(s.dir, "impostor"), "bank-b")
 	s.editParty(t, "exposure", "bank-a", func(cfg *partyConfig) { cfg.Peers["bank-b"] = impostor })
 	coord := s.startCoordinator(t, "--runs", "1")
-	parties := make([]*proc, 3)
-	for i, bank := range s.banks {
-		parties[i] = s.startParty(t, "exposure", bank)
-	}
+	parties := s.startParties(t, "exposure")
 	for i, p := range parties {
 		err := p.wait(t, time.Minute)
 		if err == nil || !strings.Contains(p.stderr.String(), "authentication failed") {
@@ -551,10 +554,7 @@ func TestKilledPartyAbortsSessionAndCoordinatorServesOn(t *testing.T) {
 	s.sessions[0].MinInterval = new(duration) // the second run follows at once
 	coord := s.startCoordinator(t)
 
-	parties := make([]*proc, 3)
-	for i, bank := range s.banks {
-		parties[i] = s.startParty(t, "big", bank)
-	}
+	parties := s.startParties(t, "big")
 	// Kill bank-c while it blinds.
 	parties[2].stderr.waitFor(t, "bank-c: intersect...", time.Minute)
 	parties[2].cmd.Process.Kill()

@@ -208,10 +208,7 @@ func TestCoordinatorSIGTERMDuringRun(t *testing.T) {
 	params := demo.Params(3, maskshare.ECDH, 0)
 	s.addSession(t, "big", params, demo.Generate(3, 3, 4000, 0.5, 3))
 	coord := s.startCoordinator(t)
-	parties := make([]*proc, 3)
-	for i, bank := range s.banks {
-		parties[i] = s.startParty(t, "big", bank)
-	}
+	parties := s.startParties(t, "big")
 	parties[2].stderr.waitFor(t, "bank-c: intersect...", time.Minute)
 	coord.cmd.Process.Signal(syscall.SIGTERM)
 	if err := coord.wait(t, 30*time.Second); err != nil {
