@@ -297,6 +297,8 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		frame(flagCompressed, compressAppend(nil, make([]byte, 100))),
 		frame(flagMore, u64(1<<40)),
 		{1, 3, 0, 0, 0, 8},
+		frame(flagClose, []byte("superseded by a newer connection")),
+		append(frame(0, []byte("hello")), frame(flagClose, []byte("session busy"))...),
 	}
 	return seeds
 }
