@@ -40,7 +40,10 @@ type Config struct {
 	// Logger receives structured logs: phases, sizes, timings; never an
 	// identifier, a value, a key or a seed. Nil discards logs.
 	Logger *slog.Logger
-	// Progress, if set, is called as each phase starts and ends.
+	// Progress, if set, is called as each phase starts and ends, and as
+	// each step of a long phase ends (an ecdh intersection: one step per
+	// list blinded or relayed). It is called from the session's goroutine:
+	// it must return quickly.
 	Progress func(Progress)
 	// PhaseTimeout bounds how long the coordinator waits for the parties'
 	// messages in one phase; a party that has not answered by then is
@@ -135,12 +138,27 @@ func (c *Config) phaseTimeout() time.Duration {
 	return c.PhaseTimeout
 }
 
-// Progress reports that a session phase started (Done false) or ended.
+// Progress reports that a session phase started (Done false) or ended, or
+// that a step of it ended (Steps > 0).
 type Progress struct {
 	Role    string // "coordinator" or the party's name
 	Phase   string
 	Done    bool
-	Elapsed time.Duration // time spent in the phase, when Done
+	Elapsed time.Duration // time spent in the phase so far (all of it, when Done)
+	// Step of Steps steps of the phase are done, having handled Records
+	// records (elements blinded or relayed) so far. Steps is zero for a
+	// phase without steps and in the reports of its start and end.
+	Step, Steps int
+	Records     int64
+}
+
+// Left estimates the time the phase still needs from the pace of its steps
+// so far; ok is false before the first step ends or outside steps.
+func (p Progress) Left() (d time.Duration, ok bool) {
+	if p.Steps <= 0 || p.Step <= 0 || p.Step > p.Steps {
+		return 0, false
+	}
+	return time.Duration(int64(p.Elapsed) / int64(p.Step) * int64(p.Steps-p.Step)), true
 }
 
 // PhaseTime is the wall time one phase of a session took.
@@ -179,6 +197,14 @@ func (p *phases) start(name string) {
 	p.log.Debug("phase start", "role", p.role, "phase", name)
 	if p.cfg != nil && p.cfg.Progress != nil {
 		p.cfg.Progress(Progress{Role: p.role, Phase: name})
+	}
+}
+
+// step reports that step of steps steps of the current phase ended, with
+// records records handled so far in the phase.
+func (p *phases) step(step, steps int, records int64) {
+	if p.cfg != nil && p.cfg.Progress != nil {
+		p.cfg.Progress(Progress{Role: p.role, Phase: p.current, Elapsed: time.Since(p.started), Step: step, Steps: steps, Records: records})
 	}
 }
 

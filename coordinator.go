@@ -489,9 +489,12 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 		return err
 	}
 	s.listSizes = make([]int, s.n)
+	var all int64 // elements in all lists, relayed at every hop
 	for i, l := range lists {
 		s.listSizes[i] = len(l.Elems)
+		all += int64(len(l.Elems))
 	}
+	s.ph.step(1, s.n, all)
 	perms := make([][]int32, s.n)
 	for hop := 1; hop < s.n; hop++ {
 		// Party j blinds the list of owner j−hop.
@@ -536,6 +539,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		s.ph.step(hop+1, s.n, int64(hop+1)*all)
 	}
 	// Hop n: every list goes back to its owner, in the owner's order.
 	for i := range s.conns {

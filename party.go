@@ -549,6 +549,9 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 	if err := s.conn.Send(ctx, out.Encode()); err != nil {
 		return s.unavailable(err)
 	}
+	// Steps: hashing the own list, blinding n − 1 others, tagging the own.
+	records := int64(len(sorted))
+	s.ph.step(1, s.n+1, records)
 	for hop := 1; hop <= s.n; hop++ {
 		msg, err := s.recv(ctx, wire.TypeElements)
 		if err != nil {
@@ -592,6 +595,7 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 			tags := make([]psi.Tag, len(m.Elems))
 			secrets := make([]psi.Secret, len(m.Elems))
 			psi.ElementTags(tags, secrets, m.Elems, s.sid)
+			s.ph.step(s.n+1, s.n+1, records+int64(len(m.Elems)))
 			return s.sendTags(ctx, tags, secrets, rows)
 		}
 		if !withinBound(len(m.Elems), s.hellos[owner].Bound) {
@@ -609,6 +613,8 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		if err := s.conn.Send(ctx, m.Encode()); err != nil {
 			return s.unavailable(err)
 		}
+		records += int64(len(m.Elems))
+		s.ph.step(hop+1, s.n+1, records)
 	}
 	return nil
 }

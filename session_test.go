@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -281,5 +282,65 @@ func TestEdgeCases(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestProgressSteps: in an ecdh session every party reports n + 1 steps of
+// its intersection and the coordinator n, in order, with the records
+// handled growing to what each has done (the sizes of the lists it
+// blinded or relayed), and the start and end of every phase around them.
+func TestProgressSteps(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const n = 3
+	params := testParams(n, 1)
+	params.Mode = ECDH
+	tables := genTables(rng, n, 1, 60, 1000)
+	var mu sync.Mutex
+	got := map[string][]Progress{}
+	cfg := &Config{Progress: func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		got[p.Role] = append(got[p.Role], p)
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := RunLocal(ctx, params, tables, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var all int64
+	for _, tb := range tables {
+		all += int64(tb.Len())
+	}
+	for role, ps := range got {
+		steps, want := 0, n+1
+		var last int64
+		wantLast := int64(0)
+		if role == "coordinator" {
+			want, wantLast = n, n*all
+		} else {
+			i := slices.Index(params.Parties, role)
+			wantLast = all + int64(tables[i].Len()) // the others' lists once, its own twice
+		}
+		open := ""
+		for _, p := range ps {
+			switch {
+			case p.Steps > 0:
+				steps++
+				if p.Phase != "intersect" || p.Phase != open || p.Step != steps || p.Steps != want || p.Records <= last {
+					t.Fatalf("%s: step %+v after %d steps and %d records in phase %q", role, p, steps-1, last, open)
+				}
+				last = p.Records
+			case !p.Done:
+				open = p.Phase
+			default:
+				open = ""
+			}
+		}
+		if steps != want || last != wantLast {
+			t.Errorf("%s: %d steps with %d records, want %d with %d", role, steps, last, want, wantLast)
+		}
+	}
+	if len(got) != n+1 {
+		t.Errorf("progress from %d roles, want %d", len(got), n+1)
 	}
 }

@@ -544,11 +544,7 @@ func progressPrinter(w io.Writer) func(maskshare.Progress) {
 }
 
 func printProgress(w io.Writer, p maskshare.Progress) {
-	if p.Done {
-		fmt.Fprintf(w, "%s: %s done in %v\n", p.Role, p.Phase, p.Elapsed.Round(time.Millisecond))
-	} else {
-		fmt.Fprintf(w, "%s: %s...\n", p.Role, p.Phase)
-	}
+	fmt.Fprintf(w, "%s: %s\n", p.Role, describeProgress(p, false))
 }
 
 func printPartyReport(w io.Writer, name string, rows int, reveal maskshare.RevealPolicy, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {

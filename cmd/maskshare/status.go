@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,12 +35,10 @@ func (s *status) progress(p maskshare.Progress) {
 		printProgress(s.w, p)
 		return
 	}
-	if !p.Done {
+	if !p.Done && p.Steps == 0 {
 		s.phase++
-		s.line = fmt.Sprintf("%s: phase %d, %s...", p.Role, s.phase, p.Phase)
-	} else {
-		s.line = fmt.Sprintf("%s: phase %d, %s done in %v", p.Role, s.phase, p.Phase, p.Elapsed.Round(time.Millisecond))
 	}
+	s.line = fmt.Sprintf("%s: phase %d, %s", p.Role, s.phase, describeProgress(p, true))
 	io.WriteString(s.w, clearLine+s.line)
 }
 
@@ -64,4 +63,38 @@ func (s *status) end() {
 		io.WriteString(s.w, clearLine)
 		s.line = ""
 	}
+}
+
+// describeProgress says where a phase is: "keys...", "keys done in 12ms",
+// or, after a step of a long phase, the steps done (as a bar on a
+// terminal), the records handled and an estimate of the time left.
+func describeProgress(p maskshare.Progress, bar bool) string {
+	switch {
+	case p.Steps > 0:
+		var b strings.Builder
+		b.WriteString(p.Phase)
+		if bar {
+			const width = 20
+			filled := width * p.Step / p.Steps
+			fmt.Fprintf(&b, " [%s%s]", strings.Repeat("#", filled), strings.Repeat(".", width-filled))
+		}
+		fmt.Fprintf(&b, " step %d/%d, %d records", p.Step, p.Steps, p.Records)
+		if left, ok := p.Left(); ok && p.Step < p.Steps {
+			fmt.Fprintf(&b, ", about %v left", roundLeft(left))
+		}
+		return b.String()
+	case p.Done:
+		return fmt.Sprintf("%s done in %v", p.Phase, p.Elapsed.Round(time.Millisecond))
+	default:
+		return p.Phase + "..."
+	}
+}
+
+// roundLeft rounds an estimate to what it is worth: seconds under ten
+// minutes, minutes above.
+func roundLeft(d time.Duration) time.Duration {
+	if d < 10*time.Minute {
+		return max(d.Round(time.Second), time.Second)
+	}
+	return d.Round(time.Minute)
 }
