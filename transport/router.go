@@ -37,6 +37,15 @@ type Router struct {
 	held    map[string]map[string]*pending // by session, then peer
 	nheld   int
 	running map[string]int // sessions handed out by Expect and not yet released
+	ended   map[string]*endedRun
+}
+
+// endedRun is a run that ended before some of its peers arrived (see
+// [Router.Ended]).
+type endedRun struct {
+	late   map[string]bool
+	reason string
+	until  time.Time
 }
 
 type expectation struct {
@@ -118,6 +127,50 @@ func (r *Router) Release(session string) {
 	}
 }
 
+// Ended records that a run of session ended, for the reason given, before
+// the peers in late arrived. For the next within, a connection from one of
+// them for session is refused once with that reason instead of being
+// gathered for a new run: a party late for a run that ended at once
+// (another party could not take part, say) learns why at once rather than
+// waiting for partners that have gone. The reason is sent to the peer: it
+// must hold nothing the peer may not learn.
+func (r *Router) Ended(session string, late []string, reason string, within time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	for s, e := range r.ended { // forget the runs whose notice expired
+		if now.After(e.until) {
+			delete(r.ended, s)
+		}
+	}
+	if len(late) == 0 || within <= 0 || r.closed {
+		delete(r.ended, session)
+		return
+	}
+	e := &endedRun{late: make(map[string]bool, len(late)), reason: reason, until: now.Add(within)}
+	for _, p := range late {
+		e.late[p] = true
+	}
+	r.ended[session] = e
+}
+
+// lateFor reports, under r.mu, why in's session ended before in's peer
+// arrived, if it did recently, and forgets the peer.
+func (r *Router) lateFor(in *Incoming) (string, bool) {
+	e := r.ended[in.Session]
+	if e == nil || !e.late[in.Peer] {
+		return "", false
+	}
+	delete(e.late, in.Peer)
+	if len(e.late) == 0 {
+		delete(r.ended, in.Session)
+	}
+	if time.Now().After(e.until) {
+		return "", false
+	}
+	return e.reason, true
+}
+
 // NewRouter starts routing the connections accepted by l, which the Router
 // then owns: do not call l.Accept, and close the Router rather than l.
 func NewRouter(l *Listener) *Router {
@@ -129,6 +182,7 @@ func NewRouter(l *Listener) *Router {
 		waiting: make(map[string]*expectation),
 		held:    make(map[string]map[string]*pending),
 		running: make(map[string]int),
+		ended:   make(map[string]*endedRun),
 	}
 	r.wg.Add(1)
 	go r.loop()
@@ -184,6 +238,11 @@ func (r *Router) route(in *Incoming) {
 	if r.closed {
 		r.mu.Unlock()
 		r.refuse(in, "coordinator shutting down")
+		return
+	}
+	if reason, ok := r.lateFor(in); ok {
+		r.mu.Unlock()
+		r.refuse(in, "the run of this session ended before this party arrived: "+reason)
 		return
 	}
 	if e := r.waiting[in.Session]; e != nil {

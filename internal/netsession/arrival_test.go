@@ -136,6 +136,18 @@ func TestServeDecline(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("the parties ended %v after the decline", d)
 	}
+	// Bank 1, late, is told at once why the run ended, even while a new
+	// run of the session waits for its parties.
+	go ServeWithin(ctx, r.router, "s", r.params, r.coord, time.Hour)
+	late := r.join(ctx, "s", 1)()[0]
+	var re *transport.RefusedError
+	if !errors.As(late, &re) || !strings.Contains(re.Reason, "ended before this party arrived") || !strings.Contains(re.Reason, name) || strings.Contains(re.Reason, "row 7") {
+		t.Fatalf("late party: %v", late)
+	}
+	t.Logf("late party: %v", late)
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("the late party ended %v after the decline", d)
+	}
 }
 
 // Stopping the coordinator (its ctx ends) tells the waiting parties that it

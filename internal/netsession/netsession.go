@@ -74,7 +74,13 @@ func ServeWithin(ctx context.Context, router *transport.Router, session string, 
 		if !errors.As(err, &ee) {
 			return nil, Stats{}, fmt.Errorf("%w %q: %w", ErrCannotServe, session, err)
 		}
-		return nil, Stats{}, abandon(ctx, coord, params, ee, arrival)
+		err := abandon(ctx, coord, params, ee, arrival)
+		within := arrival
+		if within <= 0 {
+			within = lateNotice
+		}
+		router.Ended(session, ee.Missing, err.Error(), within) // what the others were told
+		return nil, Stats{}, err
 	}
 	defer router.Release(session)
 	conns := make([]transport.Conn, len(params.Parties))
@@ -94,6 +100,11 @@ func ServeWithin(ctx context.Context, router *transport.Router, session string, 
 	}
 	return rep, statsOf(metered...), err
 }
+
+// lateNotice is how long the parties missing from a run that ended
+// before they arrived are told why when they do, if the session has no
+// arrival bound (with one, for as long as that bound).
+const lateNotice = time.Minute
 
 // abandon ends a session whose parties did not all arrive: it tells those
 // that did why, and closes their connections.
