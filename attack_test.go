@@ -1024,3 +1024,54 @@ func TestAttackHarnessControl(t *testing.T) {
 		})
 	}
 }
+
+// TestOddMultiplesCaught: with n ≥ 3k a coordinator can put the b·h holders
+// of one identifier (b = 3, h = 2) at one index with holder count h, b of
+// them designated, divide that index's match sum by b (odd, so invertible
+// mod 2^64), and make up the b − 1 extra designated holders with b − 1
+// indexes nobody holds (M + 2). The total word adds one g_M per index
+// held, each a different key (docs/PROTOCOL.md §6.1), so the extra
+// designated holders do not stand for the missing indexes: every party
+// ends with ErrCheating.
+func TestOddMultiplesCaught(t *testing.T) {
+	const b, h = 3, 2
+	inv := uint64(1) // b^−1 mod 2^64 by Newton's iteration
+	for range 6 {
+		inv *= 2 - b*inv
+	}
+	for _, policy := range []RevealPolicy{TotalsOnly, PerRecord} {
+		c := attackConfig{mode: Keyed, n: b * h, k: h, policy: policy}
+		t.Run(c.String(), func(t *testing.T) {
+			var target uint32
+			at := attack{name: "odd multiples", cheater: -1,
+				match: func(a *adversary, ms []*wire.Match) {
+					by, idx := records(ms)
+					for _, x := range idx {
+						if len(by[x]) != b*h {
+							continue
+						}
+						for j, hd := range by[x] {
+							e := &ms[hd.party].Matches[hd.entry]
+							e.Holders, e.Designated = h, j%h == 0
+						}
+						for i, m := range ms {
+							a.resize(i, m, m.Size+b-1)
+						}
+						target, a.applied = x, true
+						return
+					}
+				},
+				reveal: func(a *adversary, i, round int, r *wire.Reveal) {
+					if round != matchRound {
+						return
+					}
+					if e := entryOf(a.matches[i], target); e >= 0 {
+						r.Values[e] *= inv
+					}
+				},
+			}
+			o, _ := runAttack(t, at, c, 3)
+			expectCaught(t, o, -1, caught)
+		})
+	}
+}

@@ -27,13 +27,33 @@ const labelCheck = "maskshare check v2"
 // totalsIndex is the index the totals' value check keys are derived at.
 const totalsIndex = math.MaxUint32
 
-// groupChecks returns the secret the value check's session keys are
-// derived from, the word g_T party 0 adds to the match check's total word
-// and the word g_M every designated holder adds to it, once per record.
-// Every party knows them, the coordinator does not.
-func (s *partySession) groupChecks() (secret [16]byte, gT, gM uint64) {
+// groupChecks returns the secret K_check the session-wide check keys are
+// derived from (the value check's, and the g_M(r) that the designated
+// holder of index r adds to the match check's total word), and the word
+// g_T party 0 adds to that total. Every party knows them, the coordinator
+// does not.
+func (s *partySession) groupChecks() (secret [16]byte, gT uint64) {
 	k := deriveKey(s.group, s.sid, labelCheck)
-	return [16]byte(k[:16]), binary.LittleEndian.Uint64(k[16:]), binary.LittleEndian.Uint64(k[24:])
+	return [16]byte(k[:16]), binary.LittleEndian.Uint64(k[16:])
+}
+
+// countTotal is Σ g_M(r) over the indexes r < M of the result: what the
+// designated holders add to the match check's total word when every index
+// has exactly one.
+func (s *partySession) countTotal(secret [16]byte) uint64 {
+	var mu sync.Mutex
+	var total uint64
+	forRanges(s.size, func(lo, hi int) {
+		var m mask.RecordMasker
+		var sum uint64
+		for r := lo; r < hi; r++ {
+			sum += m.CountKey(secret, uint32(s.size), uint32(r))
+		}
+		mu.Lock()
+		total += sum
+		mu.Unlock()
+	})
+	return total
 }
 
 // matchCheckWords is the length of the match check vector: a word per
@@ -98,8 +118,8 @@ func (s *partySession) deriveCheckKeys(words []uint64) {
 // word; the vector is hidden like the values' and summed by the
 // coordinator, which sends each party the sums at its indexes and the
 // total. A party goes on only if every sum is h·g + g2 for the holder
-// count h it was told, and the total is g_T + M·g_M (every designated
-// holder adds g_M once per record): so every index of its records holds
+// count h it was told, and the total is g_T + Σ_{r<M} g_M(r) (the
+// designated holder of index r adds g_M(r)): so every index of its records holds
 // exactly the h holders of the same identifier, one of them designated,
 // every index of the result is held, and every party's vector was added
 // once. Nothing about a value has been sent yet.
@@ -113,13 +133,16 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
 	words := make([]uint64, w)
 	s.deriveCheckKeys(words)
-	// The total word counts the records: each has one designated holder,
-	// so it adds up to g_T + M·g_M exactly when no index of the result is
-	// held by nobody.
-	_, gT, gM := s.groupChecks()
+	// The total word counts the records: each index has one designated
+	// holder, who adds the index's own key, so it adds up to
+	// g_T + Σ_{r<M} g_M(r) exactly when every index of the result is held
+	// (b designated holders at one index add b·g_M(r), which stands for no
+	// other index).
+	secret, gT := s.groupChecks()
+	var km mask.RecordMasker
 	for _, x := range s.matches {
 		if x.Designated {
-			words[w-1] += gM
+			words[w-1] += km.CountKey(secret, uint32(s.size), x.Index)
 		}
 	}
 	if s.index == 0 {
@@ -134,7 +157,7 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 	if err != nil {
 		return coordinatorFault("match", err)
 	}
-	if m.Totals[0] != gT+uint64(s.size)*gM {
+	if m.Totals[0] != gT+s.countTotal(secret) {
 		return cheating("match", "the match check's total is wrong: the result has indexes no party holds (a wrong M), or a party's vector was left out, added twice or altered")
 	}
 	bad := s.firstBad(func(j int) bool { return m.Values[s.posOf[j]] == s.expect[j] })
@@ -208,7 +231,7 @@ func (s *partySession) totalsCheck(gamma []uint64, padT, alphaT uint64, totals [
 // valueCheckKeys are the session's column weights γ_c and the keys of the
 // totals' value check, all from K_check.
 func (s *partySession) valueCheckKeys() (gamma []uint64, padT, alphaT uint64) {
-	secret, _, _ := s.groupChecks()
+	secret, _ := s.groupChecks()
 	gamma = make([]uint64, s.cols)
 	var m mask.RecordMasker
 	m.ValueWeights(gamma, secret, uint32(s.size))

@@ -64,6 +64,7 @@ const (
 	checkMatch   = 0x01 // the match check: g and g2
 	checkValue   = 0x02 // the value check of a record: F and α
 	checkWeights = 0x03 // the value check's column weights γ_c (session-wide)
+	checkCount   = 0x04 // the match check's index keys g_M(r) (session-wide)
 )
 
 // MatchKeys returns the two words of a record's match check at canonical
@@ -94,6 +95,17 @@ func (m *RecordMasker) ValueWeights(weights []uint64, secret [RecordSecretSize]b
 		lo, _ := m.checkBlock(secret, checkWeights, size, 0, uint16(c))
 		weights[c] = reduce(0, lo)
 	}
+}
+
+// CountKey returns the word g_M(index) that the designated holder of the
+// record at canonical index `index` of a result of `size` records adds to
+// the match check's total word, derived from secret (the parties'
+// K_check). The total then holds one different key per index that has a
+// designated holder, so that b designated holders at one index do not
+// stand for b − 1 indexes that nobody holds, as b copies of one key would.
+func (m *RecordMasker) CountKey(secret [RecordSecretSize]byte, size, index uint32) uint64 {
+	lo, _ := m.checkBlock(secret, checkCount, size, index, 0)
+	return lo
 }
 
 // checkBlock is π(x) ⊕ x for x = secret ⊕ (domain ‖ 0³ ‖ be32(size) ‖
