@@ -14,6 +14,14 @@ const (
 	// MaxPlanVectors bounds the institution weight vectors Plan tries,
 	// (Max−Min+1)^institutions; each costs O(clients) cheap steps.
 	MaxPlanVectors = 4096
+	// MaxPlanInstitutions bounds the institutions Plan places: it weighs
+	// each of the 2^institutions ways they can fail.
+	MaxPlanInstitutions = 4
+	// MaxPlanWork bounds vectors × 2^institutions × (2·clients + N), the
+	// number of sums Plan evaluates, each 2^institutions products of
+	// integers: the seed's example needs 42 Ki; the worst input the limits
+	// allow (64-bit probabilities that all differ) takes about 2 s.
+	MaxPlanWork = 1 << 22
 )
 
 // Target is what Plan must meet.
@@ -72,7 +80,7 @@ func Plan(nodes []Node, target *Target) (*Placement, *Odds, error) {
 	if target == nil {
 		return nil, nil, fmt.Errorf("%w: missing", ErrTarget)
 	}
-	if err := checkProbability(target.Loss); err != nil {
+	if err := checkRat(target.Loss, MaxTargetBits); err != nil {
 		return nil, nil, fmt.Errorf("%w: loss: %w", ErrTarget, err)
 	}
 	lo, hi := target.MinInstitutionSlices, target.MaxInstitutionSlices
@@ -90,6 +98,9 @@ func Plan(nodes []Node, target *Target) (*Placement, *Odds, error) {
 			clients = append(clients, i)
 		}
 	}
+	if len(inst) > MaxPlanInstitutions {
+		return nil, nil, fmt.Errorf("%w: %d institutions (limit %d)", ErrTooLarge, len(inst), MaxPlanInstitutions)
+	}
 	vectors := 1
 	for range inst {
 		vectors *= hi - lo + 1
@@ -97,8 +108,12 @@ func Plan(nodes []Node, target *Target) (*Placement, *Odds, error) {
 			return nil, nil, fmt.Errorf("%w: more than %d institution weight vectors", ErrTooLarge, MaxPlanVectors)
 		}
 	}
-	if len(inst)*hi+len(clients) > MaxSlices {
-		return nil, nil, fmt.Errorf("%w: up to %d slices (limit %d)", ErrTooLarge, len(inst)*hi+len(clients), MaxSlices)
+	maxN := len(inst)*hi + len(clients)
+	if maxN > MaxSlices {
+		return nil, nil, fmt.Errorf("%w: up to %d slices (limit %d)", ErrTooLarge, maxN, MaxSlices)
+	}
+	if work := vectors << len(inst) * (2*len(clients) + maxN); work > MaxPlanWork {
+		return nil, nil, fmt.Errorf("%w: %d evaluations (limit %d)", ErrTooLarge, work, MaxPlanWork)
 	}
 
 	s := newSearch(nodes, inst, rankClients(nodes, clients), lo, hi, target.Loss)

@@ -205,6 +205,10 @@ func TestPlanErrors(t *testing.T) {
 		{"no nodes", nil, &Target{Loss: half}, ErrTooLarge},
 		{"too many vectors", append(SeedNodes(0, half, half), Node{Name: "C", Kind: Institution, Loss: half, Compromise: half},
 			Node{Name: "D", Kind: Institution, Loss: half, Compromise: half}), &Target{Loss: half, MaxInstitutionSlices: 8}, ErrTooLarge},
+		{"too many institutions", append(SeedNodes(0, half, half), Node{Name: "C", Kind: Institution, Loss: half, Compromise: half},
+			Node{Name: "D", Kind: Institution, Loss: half, Compromise: half}, Node{Name: "E", Kind: Institution, Loss: half, Compromise: half},
+			Node{Name: "F", Kind: Institution, Loss: half, Compromise: half}), &Target{Loss: half, MinInstitutionSlices: 1, MaxInstitutionSlices: 1}, ErrTooLarge},
+		{"too much work", SeedNodes(500, half, half), &Target{Loss: half, MaxInstitutionSlices: 255}, ErrTooLarge},
 		{"bad node", append(SeedNodes(1, half, half), Node{Name: "x", Kind: Client, Loss: half}), &Target{Loss: half}, ErrProbability},
 	}
 	for _, c := range cases {

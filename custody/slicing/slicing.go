@@ -30,20 +30,26 @@ import (
 )
 
 // Limits. They keep the exact arithmetic bounded whatever the input: the
-// dynamic programme costs O(nodes × threshold) operations on integers of
-// O(nodes × MaxProbabilityBits) bits.
+// dynamic programme costs O(nodes × threshold) multiplications of an integer
+// of up to nodes × MaxProbabilityBits bits (32 Ki bits) by one of
+// MaxProbabilityBits; the worst input allowed takes under a second.
 const (
 	// MaxNodes bounds the nodes of a placement; the seed's largest example
 	// has 210.
-	MaxNodes = 1024
+	MaxNodes = 512
 	// MaxNodeSlices bounds the slices one node holds.
 	MaxNodeSlices = 255
 	// MaxSlices bounds N, the total number of slices of a placement, and so
 	// the threshold. Share indexes are scalars, so this is a cost bound only.
-	MaxSlices = 4096
+	MaxSlices = 2048
 	// MaxProbabilityBits bounds the numerator and denominator of each
-	// probability, so one node cannot make every later integer huge.
-	MaxProbabilityBits = 256
+	// probability, so one node cannot make every later integer huge; 64
+	// bits write any probability to 19 decimal places.
+	MaxProbabilityBits = 64
+	// MaxTargetBits bounds a loss target's numerator and denominator; it
+	// admits any P(lost) Odds computes, so a layout's exact loss can be the
+	// target of another.
+	MaxTargetBits = MaxNodes * MaxProbabilityBits
 	// MaxProbabilityLen bounds the text ParseProbability reads.
 	MaxProbabilityLen = 80
 )
@@ -170,11 +176,15 @@ func checkNode(i int, name string, kind Kind, seen map[string]bool) error {
 }
 
 func checkProbability(r *big.Rat) error {
+	return checkRat(r, MaxProbabilityBits)
+}
+
+func checkRat(r *big.Rat, bits int) error {
 	if r == nil {
 		return fmt.Errorf("%w: missing", ErrProbability)
 	}
-	if r.Num().BitLen() > MaxProbabilityBits || r.Denom().BitLen() > MaxProbabilityBits {
-		return fmt.Errorf("%w: more than %d bits", ErrProbability, MaxProbabilityBits)
+	if r.Num().BitLen() > bits || r.Denom().BitLen() > bits {
+		return fmt.Errorf("%w: more than %d bits", ErrProbability, bits)
 	}
 	if r.Sign() < 0 || r.Cmp(one) > 0 {
 		return fmt.Errorf("%w: %s is outside [0, 1]", ErrProbability, r.RatString())
