@@ -19,7 +19,7 @@ const (
 	MaxPlanInstitutions = 4
 	// MaxPlanWork bounds vectors × 2^institutions × (2·clients + N), the
 	// number of sums Plan evaluates, each 2^institutions products of
-	// integers: the seed's example needs 42 Ki; the worst input the limits
+	// integers: the seed's example needs 63 200; the worst input the limits
 	// allow (64-bit probabilities that all differ) takes about 2 s.
 	MaxPlanWork = 1 << 22
 )
@@ -60,7 +60,8 @@ func (e *UnreachableError) Unwrap() error { return ErrUnreachable }
 //   - t runs over every value with Σw_i < t ≤ N.
 //
 // When all clients have the same probabilities the ranking loses nothing, so
-// Plan is optimal over every placement that gives clients at most one slice.
+// Plan is optimal over every placement that gives clients at most one slice
+// and institutions slices within the target's range.
 // Giving a client more than one slice puts correlated slices on one node,
 // which the ranking family leaves out on purpose.
 //

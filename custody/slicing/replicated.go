@@ -172,14 +172,11 @@ func (c *cover) prob(f func(int) bool) *big.Rat {
 	return new(big.Rat).SetFrac(&sum, &c.den)
 }
 
-// Seed layout constants: the seed's example, as docs/CUSTODY.md reads it.
+// The seed's example, as docs/CUSTODY.md reads it.
 const (
-	SeedSlices          = 10 // the key is cut into 10 slices, all needed
-	SeedPerInstitution  = 4  // institution A keeps slices 0–3, B keeps 4–7
-	seedInstitutions    = 2
-	seedClientMinimum   = 1
-	seedClientMaximum   = MaxNodes - seedInstitutions
-	seedClientOmitsOnly = 1 // each client keeps all slices but one
+	SeedSlices         = 10 // the key is cut into 10 slices, all needed
+	SeedPerInstitution = 4  // institution A keeps slices 0–3, B keeps 4–7
+	seedInstitutions   = 2
 )
 
 // SeedLayout rebuilds the seed's example with the given number of client
@@ -191,7 +188,7 @@ const (
 // copies of every slice except slice i mod 10, the most copies a client can
 // keep without holding the whole key.
 func SeedLayout(clients int, loss, compromise *big.Rat) (*Replicated, error) {
-	if clients < seedClientMinimum || clients > seedClientMaximum {
+	if clients < 1 || clients > MaxNodes-seedInstitutions {
 		return nil, fmt.Errorf("%w: %d client nodes", ErrTooLarge, clients)
 	}
 	r := &Replicated{Slices: SeedSlices, Threshold: SeedSlices}
@@ -203,7 +200,7 @@ func SeedLayout(clients int, loss, compromise *big.Rat) (*Replicated, error) {
 		r.Nodes = append(r.Nodes, Replica{Name: "institution-" + string(rune('A'+i)), Kind: Institution, Holds: holds, Loss: loss, Compromise: compromise})
 	}
 	for i := range clients {
-		holds := make([]int, 0, SeedSlices-seedClientOmitsOnly)
+		holds := make([]int, 0, SeedSlices-1)
 		for s := range SeedSlices {
 			if s != i%SeedSlices {
 				holds = append(holds, s)
