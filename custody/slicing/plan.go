@@ -61,9 +61,11 @@ func (e *UnreachableError) Unwrap() error { return ErrUnreachable }
 //
 // When all clients have the same probabilities the ranking loses nothing, so
 // Plan is optimal over every placement that gives clients at most one slice
-// and institutions slices within the target's range.
-// Giving a client more than one slice puts correlated slices on one node,
-// which the ranking family leaves out on purpose.
+// and institutions slices within the target's range. Placements that give a
+// client more than one slice are outside the family: they put correlated
+// slices on one node, which widens both tails (P(lost) is a low tail and
+// P(compromised) a high one) for the same expected count; they usually lose,
+// but that is not proved.
 //
 // Cost: for fixed weights and k, P(lost) grows and P(compromised) falls with
 // t, so the best t is the largest that meets the target, and that t never
