@@ -158,7 +158,7 @@ type TooFewSharesError struct {
 }
 
 func (e *TooFewSharesError) Error() string {
-	s := fmt.Sprintf("share: %d valid shares of the %d needed", e.Valid, e.Need)
+	s := fmt.Sprintf("share: %s of the %d needed", plural(e.Valid, "valid share"), e.Need)
 	if e.Bad != nil {
 		s += " (" + strings.TrimPrefix(e.Bad.Error(), "share: ") + ")"
 	}
