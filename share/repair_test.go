@@ -145,7 +145,7 @@ func TestRepairTampered(t *testing.T) {
 		shares, c := mustDeal(t, scheme, randomScalar(), 3, seq(5), 1)
 		one := indexScalar(1)
 		hit := false
-		_, sums, _, err := runRepair(t, c, shares[1:4], 1, func(p *RepairPiece) {
+		_, _, _, err := runRepair(t, c, shares[1:4], 1, func(p *RepairPiece) {
 			if !hit && p.From != p.To {
 				p.Value.Add(&p.Value, one)
 				hit = true
@@ -168,7 +168,7 @@ func TestRepairTampered(t *testing.T) {
 			}
 		}
 		xs := []uint32{2, 3, 4}
-		_, sums, _, err = runRepair(t, c, shares[1:4], 1, nil)
+		_, sums, _, err := runRepair(t, c, shares[1:4], 1, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

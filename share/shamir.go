@@ -13,20 +13,26 @@ import (
 // coefficients come from crypto/rand. A Feldman secret is a signing scalar
 // and must not be zero.
 func Deal(scheme Scheme, secret *edwards25519.Scalar, t int, indexes []uint32, epoch uint32) ([]Share, *Commitments, error) {
+	if secret == nil {
+		return nil, nil, fmt.Errorf("%w: nil secret", ErrParams)
+	}
 	if scheme == Feldman && secret.Equal(edwards25519.NewScalar()) == 1 {
 		return nil, nil, fmt.Errorf("%w: a Feldman secret (signing scalar) must not be zero", ErrParams)
 	}
-	return deal(scheme, secret, t, indexes, epoch)
+	return deal(scheme, secret, false, t, indexes, epoch)
 }
 
 // DealZero deals a sharing of zero, with a zero constant term in both
 // polynomials so that C_0 is the identity, for a refresh to epoch (the new
 // epoch): see [ApplyRefresh].
 func DealZero(scheme Scheme, t int, indexes []uint32, epoch uint32) ([]Share, *Commitments, error) {
-	return deal(scheme, edwards25519.NewScalar(), t, indexes, epoch)
+	return deal(scheme, edwards25519.NewScalar(), true, t, indexes, epoch)
 }
 
-func deal(scheme Scheme, secret *edwards25519.Scalar, t int, indexes []uint32, epoch uint32) ([]Share, *Commitments, error) {
+// deal deals secret; for a zero-sharing the blind's constant term is zero
+// too (so C_0 is the identity), otherwise it is random (so C_0 hides even a
+// zero secret).
+func deal(scheme Scheme, secret *edwards25519.Scalar, zeroSharing bool, t int, indexes []uint32, epoch uint32) ([]Share, *Commitments, error) {
 	if !scheme.valid() {
 		return nil, nil, fmt.Errorf("%w: unknown scheme %d", ErrParams, uint8(scheme))
 	}
@@ -38,7 +44,6 @@ func deal(scheme Scheme, secret *edwards25519.Scalar, t int, indexes []uint32, e
 	}
 	// f(x) = Σ a_j x^j with a_0 = secret; g(x) = Σ b_j x^j with b_0 random
 	// (zero for a zero-sharing) for Pedersen.
-	zeroSharing := secret.Equal(edwards25519.NewScalar()) == 1
 	a := make([]edwards25519.Scalar, t)
 	b := make([]edwards25519.Scalar, t)
 	defer clearScalars(a)

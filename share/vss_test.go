@@ -28,17 +28,6 @@ func toBig(s *edwards25519.Scalar) *big.Int {
 	return new(big.Int).SetBytes(b)
 }
 
-func fromBig(t testing.TB, x *big.Int) *edwards25519.Scalar {
-	t.Helper()
-	b := new(big.Int).Mod(x, groupOrder).FillBytes(make([]byte, 32))
-	slices.Reverse(b)
-	s, err := edwards25519.NewScalar().SetCanonicalBytes(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // bigLagrange interpolates the points (xs[i], ys[i]) at `at` modulo l with
 // math/big: an oracle independent of lagrange and of edwards25519.Scalar.
 func bigLagrange(xs []uint32, ys []*big.Int, at int64) *big.Int {
@@ -462,6 +451,7 @@ func TestDealParams(t *testing.T) {
 		{"repeated", Pedersen, s, 2, []uint32{1, 2, 1}},
 		{"scheme", Scheme(0), s, 2, seq(3)},
 		{"zero Feldman secret", Feldman, edwards25519.NewScalar(), 2, seq(3)},
+		{"nil secret", Pedersen, nil, 2, seq(3)},
 	}
 	for _, c := range cases {
 		if _, _, err := Deal(c.scheme, c.secret, c.t, c.xs, 0); !errors.Is(err, ErrParams) {
@@ -477,6 +467,10 @@ func TestDealParams(t *testing.T) {
 		got, _, err := Recover(c, sh[:th])
 		if err != nil || got.Equal(edwards25519.NewScalar()) != 1 {
 			t.Fatal(err)
+		}
+		// Hiding: a Pedersen C_0 does not show that the secret is zero.
+		if c.Points[0].Equal(edwards25519.NewIdentityPoint()) == 1 {
+			t.Fatal("Pedersen commitment to a zero secret is the identity")
 		}
 	}
 }
