@@ -182,6 +182,9 @@ func (c *Commitments) Verify(s *Share) error {
 	if err := c.check(); err != nil {
 		return err
 	}
+	if s == nil {
+		return fmt.Errorf("%w: nil share", ErrParams)
+	}
 	stale, bad := c.precheck(s)
 	if !stale && !bad {
 		bad = !c.verifyOne(s)

@@ -8,8 +8,9 @@ import (
 	"filippo.io/edwards25519"
 )
 
-// Version is the first byte of every encoding in this file.
-const Version = 1
+// EncodingVersion is the first byte of every encoding of a Share,
+// Commitments, RepairPiece and RepairSum.
+const EncodingVersion = 1
 
 // Encoded lengths. Integers are big-endian; scalars are 32-byte canonical
 // little-endian (< l); points are 32-byte canonical edwards25519 encodings.
@@ -54,8 +55,8 @@ func readHeader(what string, data []byte, n int) (Scheme, error) {
 	if len(data) < 2 {
 		return 0, formatErr(what, "%d bytes", len(data))
 	}
-	if data[0] != Version {
-		return 0, formatErr(what, "version %d, want %d", data[0], Version)
+	if data[0] != EncodingVersion {
+		return 0, formatErr(what, "version %d, want %d", data[0], EncodingVersion)
 	}
 	s := Scheme(data[1])
 	if !s.valid() {
@@ -100,7 +101,7 @@ func (s *Share) AppendBinary(b []byte) ([]byte, error) {
 	if s.Scheme == Feldman && s.Blind.Equal(edwards25519.NewScalar()) != 1 {
 		return nil, fmt.Errorf("%w: Feldman share with a blind", ErrParams)
 	}
-	b = append(b, Version, byte(s.Scheme))
+	b = append(b, EncodingVersion, byte(s.Scheme))
 	b = binary.BigEndian.AppendUint32(b, s.Index)
 	b = binary.BigEndian.AppendUint32(b, s.Epoch)
 	return appendScalars(b, s.Scheme, &s.Value, &s.Blind), nil
@@ -141,7 +142,7 @@ func (c *Commitments) AppendBinary(b []byte) ([]byte, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
-	b = append(b, Version, byte(c.Scheme))
+	b = append(b, EncodingVersion, byte(c.Scheme))
 	b = binary.BigEndian.AppendUint32(b, c.Epoch)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(c.Points)))
 	for _, p := range c.Points {
@@ -168,8 +169,8 @@ func (c *Commitments) UnmarshalBinary(data []byte) error {
 	if len(data) < commitmentsHeaderLen {
 		return formatErr(what, "%d bytes", len(data))
 	}
-	if data[0] != Version {
-		return formatErr(what, "version %d, want %d", data[0], Version)
+	if data[0] != EncodingVersion {
+		return formatErr(what, "version %d, want %d", data[0], EncodingVersion)
 	}
 	scheme := Scheme(data[1])
 	if !scheme.valid() {
@@ -211,7 +212,7 @@ func (p *RepairPiece) AppendBinary(b []byte) ([]byte, error) {
 	if !p.Scheme.valid() {
 		return nil, fmt.Errorf("%w: unknown scheme %d", ErrParams, uint8(p.Scheme))
 	}
-	b = append(b, Version, byte(p.Scheme))
+	b = append(b, EncodingVersion, byte(p.Scheme))
 	b = binary.BigEndian.AppendUint32(b, p.Target)
 	b = binary.BigEndian.AppendUint32(b, p.From)
 	b = binary.BigEndian.AppendUint32(b, p.To)
@@ -264,7 +265,7 @@ func (s *RepairSum) AppendBinary(b []byte) ([]byte, error) {
 	if !s.Scheme.valid() {
 		return nil, fmt.Errorf("%w: unknown scheme %d", ErrParams, uint8(s.Scheme))
 	}
-	b = append(b, Version, byte(s.Scheme))
+	b = append(b, EncodingVersion, byte(s.Scheme))
 	b = binary.BigEndian.AppendUint32(b, s.Target)
 	b = binary.BigEndian.AppendUint32(b, s.From)
 	b = binary.BigEndian.AppendUint32(b, s.Epoch)

@@ -326,7 +326,7 @@ func FuzzShareUnmarshal(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	f.Add([]byte{Version, byte(Feldman)})
+	f.Add([]byte{EncodingVersion, byte(Feldman)})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var s Share
 		if err := s.UnmarshalBinary(data); err != nil {

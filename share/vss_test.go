@@ -343,6 +343,43 @@ func TestVerifyTampered(t *testing.T) {
 	}
 }
 
+// TestVerifyBatchCancelling: two shares tampered by +d and −d pass an
+// unweighted sum of the share equations (for Feldman at the constant term,
+// Σ v_k·B is unchanged and so is Σ_k Σ_j x_k^j C_j) but not the randomly
+// weighted batch, which names both.
+func TestVerifyBatchCancelling(t *testing.T) {
+	for _, scheme := range schemes {
+		shares, c := mustDeal(t, scheme, randomScalar(), 3, seq(4), 0)
+		d := randomScalar()
+		shares[0].Value.Add(&shares[0].Value, d)
+		shares[2].Value.Subtract(&shares[2].Value, d)
+		var e *BadSharesError
+		if err := c.VerifyBatch(shares); !errors.As(err, &e) || !slices.Equal(e.Indexes, []uint32{1, 3}) {
+			t.Fatalf("%v: %v", scheme, err)
+		}
+		// An unweighted batch would pass: Σ_k (v_k·B + b_k·H) equals
+		// Σ_j (Σ_k x_k^j)·C_j for the tampered shares.
+		var v, bl edwards25519.Scalar
+		coef := make([]*edwards25519.Scalar, 3)
+		for j := range coef {
+			coef[j] = edwards25519.NewScalar()
+		}
+		for i := range shares {
+			v.Add(&v, &shares[i].Value)
+			bl.Add(&bl, &shares[i].Blind)
+			p, x := indexScalar(1), indexScalar(shares[i].Index)
+			for j := range coef {
+				coef[j].Add(coef[j], p)
+				p.Multiply(p, x)
+			}
+		}
+		lhs := new(edwards25519.Point).VarTimeMultiScalarMult(coef, c.Points)
+		if lhs.Equal(c.shareSide(&v, &bl)) != 1 {
+			t.Fatal("the cancelling tamper does not cancel in an unweighted sum")
+		}
+	}
+}
+
 // TestRecoverNeverWrong: with random subsets of tampered shares, Recover
 // returns either the dealt secret or an error, never another secret.
 func TestRecoverNeverWrong(t *testing.T) {
