@@ -76,7 +76,7 @@ func bigEncode(x, y *big.Int) []byte {
 // the package's H; H is in the prime-order subgroup and is neither the
 // identity nor B.
 func TestGeneratorHVector(t *testing.T) {
-	raw, err := os.ReadFile("testdata/pedersen_h.json")
+	raw, err := os.ReadFile("../testdata/share_pedersen_h.json")
 	if err != nil {
 		t.Fatal(err)
 	}
