@@ -272,18 +272,23 @@ func evalCommitment(c []*edwards25519.Point, x *edwards25519.Scalar) *edwards255
 func lagrangeAll(x *edwards25519.Scalar, xs []*edwards25519.Scalar) []*edwards25519.Scalar {
 	out := make([]*edwards25519.Scalar, len(xs))
 	for i := range xs {
-		num, den := scalarFromUint16(1), scalarFromUint16(1)
-		d := edwards25519.NewScalar()
-		for j := range xs {
-			if j == i {
-				continue
-			}
-			num.Multiply(num, d.Subtract(x, xs[j]))
-			den.Multiply(den, d.Subtract(xs[i], xs[j]))
-		}
-		out[i] = num.Multiply(num, den.Invert(den))
+		out[i] = lagrangeOne(x, xs, i)
 	}
 	return out
+}
+
+// lagrangeOne is λ_i(x) alone.
+func lagrangeOne(x *edwards25519.Scalar, xs []*edwards25519.Scalar, i int) *edwards25519.Scalar {
+	num, den := scalarFromUint16(1), scalarFromUint16(1)
+	d := edwards25519.NewScalar()
+	for j := range xs {
+		if j == i {
+			continue
+		}
+		num.Multiply(num, d.Subtract(x, xs[j]))
+		den.Multiply(den, d.Subtract(xs[i], xs[j]))
+	}
+	return num.Multiply(num, den.Invert(den))
 }
 
 func randomScalar() *edwards25519.Scalar {

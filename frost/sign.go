@@ -165,10 +165,16 @@ func (s *SignatureShare) Suite() *Suite { return s.suite }
 // package: binding factors, group commitment, challenge, Lagrange
 // coefficients (RFC 9591 §4.4–4.6).
 type session struct {
-	rho    []*edwards25519.Scalar // aligned with the commitments
-	lambda []*edwards25519.Scalar
-	r      *edwards25519.Point
-	c      *edwards25519.Scalar
+	xs  []*edwards25519.Scalar // identifiers, aligned with the commitments
+	rho []*edwards25519.Scalar
+	r   *edwards25519.Point
+	c   *edwards25519.Scalar
+}
+
+// lambda is derive_interpolating_value for the i-th signer: only computed
+// when needed, as it costs an inversion.
+func (ss *session) lambda(i int) *edwards25519.Scalar {
+	return lagrangeOne(edwards25519.NewScalar(), ss.xs, i)
 }
 
 func newSession(s *Suite, groupKey *edwards25519.Point, p *SigningPackage) *session {
@@ -185,7 +191,7 @@ func newSession(s *Suite, groupKey *edwards25519.Point, p *SigningPackage) *sess
 	}
 	msgHash := cs.h4(p.message)
 	listHash := cs.h5(list)
-	ss := &session{rho: make([]*edwards25519.Scalar, len(p.commitments))}
+	ss := &session{xs: xs, rho: make([]*edwards25519.Scalar, len(p.commitments))}
 	scalars := make([]*edwards25519.Scalar, 0, 2*len(p.commitments))
 	points := make([]*edwards25519.Point, 0, 2*len(p.commitments))
 	one := scalarFromUint16(1)
@@ -197,7 +203,6 @@ func newSession(s *Suite, groupKey *edwards25519.Point, p *SigningPackage) *sess
 	// Public points and public scalars: variable time.
 	ss.r = new(edwards25519.Point).VarTimeMultiScalarMult(scalars, points)
 	ss.c = cs.h2(cs.encodeElement(ss.r), gk, p.message)
-	ss.lambda = lagrangeAll(edwards25519.NewScalar(), xs)
 	return ss
 }
 
@@ -234,7 +239,7 @@ func Sign(k *KeyShare, nonces *SigningNonces, p *SigningPackage) (*SignatureShar
 	}
 	ss := newSession(k.suite, k.groupKey, p)
 	// z = d + e·ρ + λ·sk·c, constant-time scalar arithmetic.
-	z := edwards25519.NewScalar().Multiply(ss.lambda[i], &k.secret)
+	z := edwards25519.NewScalar().Multiply(ss.lambda(i), &k.secret)
 	z.MultiplyAdd(z, ss.c, &d)
 	z.MultiplyAdd(&e, ss.rho[i], z)
 	share := &SignatureShare{suite: k.suite, id: k.id}
@@ -263,7 +268,7 @@ func checkPackage(pub *PublicKeyPackage, p *SigningPackage) error {
 // z_i·B == D_i + ρ_i·E_i + (c·λ_i)·Y_i.
 func verifyShare(pub *PublicKeyPackage, p *SigningPackage, ss *session, i int, z *edwards25519.Scalar) bool {
 	c := p.commitments[i]
-	cl := edwards25519.NewScalar().Multiply(ss.c, ss.lambda[i])
+	cl := edwards25519.NewScalar().Multiply(ss.c, ss.lambda(i))
 	rhs := new(edwards25519.Point).VarTimeMultiScalarMult(
 		[]*edwards25519.Scalar{scalarFromUint16(1), ss.rho[i], cl},
 		[]*edwards25519.Point{c.hiding, c.binding, pub.shares[c.id]})
