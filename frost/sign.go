@@ -100,8 +100,11 @@ type SigningPackage struct {
 // must be of one suite, non-empty, at most MaxSigners, and strictly
 // increasing by identifier (RFC 9591 §5.2: sorted, no duplicates).
 func NewSigningPackage(message []byte, commitments []*SigningCommitments) (*SigningPackage, error) {
-	if len(commitments) == 0 || len(commitments) > MaxSigners {
-		return nil, fmt.Errorf("%w: %d commitments", ErrTooFewSigners, len(commitments))
+	if len(commitments) == 0 {
+		return nil, fmt.Errorf("%w: no commitments", ErrTooFewSigners)
+	}
+	if len(commitments) > MaxSigners {
+		return nil, fmt.Errorf("%w: %d commitments, more than %d", ErrThreshold, len(commitments), MaxSigners)
 	}
 	if len(message) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: message of %d bytes, more than %d", ErrEncoding, len(message), MaxMessageSize)
@@ -215,6 +218,10 @@ func Sign(k *KeyShare, nonces *SigningNonces, p *SigningPackage) (*SignatureShar
 	if nonces == nil || nonces.used {
 		return nil, ErrNonceUsed
 	}
+	if k == nil || p == nil {
+		nonces.erase()
+		return nil, fmt.Errorf("%w: nil key share or package", ErrSuiteMismatch)
+	}
 	var d, e edwards25519.Scalar
 	d.Set(&nonces.hiding)
 	e.Set(&nonces.binding)
@@ -283,7 +290,7 @@ func VerifySignatureShare(pub *PublicKeyPackage, p *SigningPackage, share *Signa
 	if err := checkPackage(pub, p); err != nil {
 		return err
 	}
-	if share.suite != pub.suite {
+	if share == nil || share.suite != pub.suite {
 		return ErrSuiteMismatch
 	}
 	i := p.index(share.id)
