@@ -440,16 +440,20 @@ func TestRandomMessages(t *testing.T) {
 	}
 }
 
-// TestSecretMigration: Deal of a given secret gives the group key
-// secret·B, so an existing key can be split.
+// TestSecretMigration: an existing crypto/ed25519 key, split with Deal,
+// keeps its public key, and the threshold signatures verify under it.
 func TestSecretMigration(t *testing.T) {
-	sk := randomScalar()
-	pub, keys, err := Deal(Ed25519, sk.Bytes(), 2, idsUpTo(3))
+	edPub, edPriv, _ := ed25519.GenerateKey(nil)
+	sk, err := Ed25519Secret(edPriv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(pub.GroupKey(), new(edwards25519.Point).ScalarBaseMult(sk).Bytes()) {
-		t.Fatal("group key is not secret·B")
+	pub, keys, err := Deal(Ed25519, sk, 2, idsUpTo(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pub.GroupKey(), edPub) {
+		t.Fatal("group key is not the migrated key's public key")
 	}
 	p, shares := signWith(t, keys, []int{0, 2}, []byte("migrated"))
 	sig, err := Aggregate(pub, p, shares)

@@ -1,7 +1,9 @@
 package frost
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha512"
 	"fmt"
 	"slices"
 
@@ -298,4 +300,21 @@ func randomScalar() *edwards25519.Scalar {
 	}
 	s, _ := edwards25519.NewScalar().SetUniformBytes(b[:])
 	return s
+}
+
+// Ed25519Secret returns the signing scalar of an RFC 8032 private key (the
+// clamped first half of SHA-512(seed), reduced mod l), to give to Deal with
+// Ed25519 when an existing key is migrated to threshold custody: the group
+// key is then priv's public key. The result is secret.
+func Ed25519Secret(priv ed25519.PrivateKey) ([]byte, error) {
+	if len(priv) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("%w: private key of %d bytes", ErrEncoding, len(priv))
+	}
+	h := sha512.Sum512(priv.Seed())
+	s, err := edwards25519.NewScalar().SetBytesWithClamping(h[:32])
+	clear(h[:])
+	if err != nil {
+		return nil, err
+	}
+	return s.Bytes(), nil
 }
