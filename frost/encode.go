@@ -98,9 +98,9 @@ func UnmarshalSigningCommitments(b []byte) (*SigningCommitments, error) {
 }
 
 // Marshal encodes the share: header, id, z (37 bytes).
-func (sh *SignatureShare) Marshal() []byte {
-	b := binary.BigEndian.AppendUint16(header(sh.suite, kindShare), sh.id)
-	return append(b, sh.z.Bytes()...)
+func (s *SignatureShare) Marshal() []byte {
+	b := binary.BigEndian.AppendUint16(header(s.suite, kindShare), s.id)
+	return append(b, s.z.Bytes()...)
 }
 
 // UnmarshalSignatureShare decodes a share; z must be canonical. Whether it
