@@ -269,6 +269,19 @@ func TestNonceSingleUse(t *testing.T) {
 		if !isZeroScalar(&n0.hiding) || !isZeroScalar(&n0.binding) {
 			t.Fatal("used nonces not erased")
 		}
+		// A copy of the value made before signing is consumed too.
+		n2, c2, _ := Commit(keys[2])
+		p2, _ := NewSigningPackage([]byte("copy"), []*SigningCommitments{c0, c2})
+		copied := *n2
+		if _, err := Sign(keys[2], n2, p2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Sign(keys[2], &copied, p2); !errors.Is(err, ErrNonceUsed) {
+			t.Fatalf("copy of used nonces: %v", err)
+		}
+		if _, err := Sign(keys[2], &SigningNonces{}, p2); !errors.Is(err, ErrNonceUsed) {
+			t.Fatalf("zero SigningNonces: %v", err)
+		}
 	}
 }
 

@@ -16,8 +16,13 @@ const MaxMessageSize = 1 << 20
 // SigningNonces are a signer's secret nonces from round one (RFC 9591 §5.1).
 // They are single use: Sign erases them on its first call, whatever the
 // outcome, and refuses erased nonces with ErrNonceUsed. There is no encoding
-// for them, so they cannot be stored and replayed.
+// for them, so they cannot be stored and replayed, and copies of a
+// SigningNonces value share one state, so erasing one erases all.
 type SigningNonces struct {
+	*nonceState
+}
+
+type nonceState struct {
 	suite       *Suite
 	id          uint16
 	hiding      edwards25519.Scalar
@@ -64,7 +69,7 @@ func commitWithRandomness(k *KeyShare, hidingRand, bindingRand []byte) (*Signing
 		return nil, nil, fmt.Errorf("%w: erased key share", ErrInconsistentKey)
 	}
 	skEnc := k.secret.Bytes()
-	n := &SigningNonces{suite: k.suite, id: k.id}
+	n := &SigningNonces{&nonceState{suite: k.suite, id: k.id}}
 	n.hiding.Set(k.suite.cs.h3(hidingRand, skEnc))
 	n.binding.Set(k.suite.cs.h3(bindingRand, skEnc))
 	clear(skEnc)
@@ -215,7 +220,7 @@ func newSession(s *Suite, groupKey *edwards25519.Point, p *SigningPackage) *sess
 // commitments than the key's threshold, and one in which the signer's own
 // commitment is missing or differs from the nonces'.
 func Sign(k *KeyShare, nonces *SigningNonces, p *SigningPackage) (*SignatureShare, error) {
-	if nonces == nil || nonces.used {
+	if nonces == nil || nonces.nonceState == nil || nonces.used {
 		return nil, ErrNonceUsed
 	}
 	if k == nil || p == nil {
