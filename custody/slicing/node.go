@@ -1,0 +1,536 @@
+package slicing
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/transport"
+)
+
+// Files of a key node's data directory.
+const (
+	// NodeKeyFile holds the node's HPKE private key (mode 0600).
+	NodeKeyFile = "node.hpke"
+	// NodeStoreFile is the node's bbolt database.
+	NodeStoreFile = "keynode.db"
+)
+
+// Buckets of a key node's store.
+const (
+	keysBucket   = "slicing.keys"   // key prefix -> meta
+	slicesBucket = "slicing.slices" // key prefix || u64 epoch || u32 index -> sealed slice
+)
+
+// Key node limits.
+const (
+	// MaxConnections bounds the connections a key node serves at once.
+	MaxConnections = 64
+	// IdleTimeout is how long a key node waits for the next request on a
+	// connection before closing it.
+	IdleTimeout = 30 * time.Second
+)
+
+// KeyNodeConfig configures a key node; nil fields and a nil *KeyNodeConfig
+// mean the defaults.
+type KeyNodeConfig struct {
+	// Name is the node's name, as in its certificate; authorisations that
+	// list nodes must list it. Required.
+	Name string
+	// Institutions are the Ed25519 public keys of the trusted
+	// institutions: the keys that may sign release authorisations, and
+	// the peers (by their TLS key) that may refresh and list any user's
+	// slices. Required (at least one).
+	Institutions []ed25519.PublicKey
+	// Logger receives request events; nil means none. Shares and
+	// authorisations are never logged.
+	Logger *slog.Logger
+	// Now returns the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// KeyNode keeps sealed slices for users and releases them, re-sealed, to
+// the requesters that an institution authorised.
+//
+// Who may do what: any authenticated peer may ask for the status (the
+// node's HPKE key). The first peer to store slices of a (user, key) becomes
+// its owner, by its TLS key: only the owner may store more slices of it at
+// the current epoch; the owner or an institution may refresh it to a newer
+// epoch and list what the node holds. Release needs an authorisation signed
+// by an institution (custody.Verifier), whoever the peer is: the re-sealed
+// slices open only with the requester key the authorisation names.
+type KeyNode struct {
+	store *custody.Store
+	key   *custody.PrivateKey
+	name  string
+	inst  []ed25519.PublicKey
+	ver   *custody.Verifier
+	log   *slog.Logger
+	owned bool // close store on Close
+
+	wg sync.WaitGroup
+}
+
+// NewKeyNode makes a key node on an open store (which must have been
+// opened with [KeyNodeBuckets]) and its HPKE private key.
+func NewKeyNode(store *custody.Store, key *custody.PrivateKey, cfg *KeyNodeConfig) (*KeyNode, error) {
+	if store == nil || key == nil {
+		return nil, errors.New("slicing: key node needs a store and a key")
+	}
+	if cfg == nil || !transport.ValidName(cfg.Name) {
+		return nil, errors.New("slicing: key node needs a valid name (its certificate name)")
+	}
+	if len(cfg.Institutions) == 0 {
+		return nil, errors.New("slicing: key node needs at least one institution key")
+	}
+	for _, k := range cfg.Institutions {
+		if len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("slicing: institution key of %d bytes", len(k))
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &KeyNode{
+		store: store, key: key, name: cfg.Name,
+		inst: slices.Clone(cfg.Institutions),
+		log:  log.With("node", cfg.Name),
+	}
+	n.ver = &custody.Verifier{Institutions: n.inst, Node: cfg.Name, Store: store, Now: cfg.Now}
+	if err := n.sweep(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// KeyNodeBuckets are the buckets a key node's store needs.
+var KeyNodeBuckets = []string{keysBucket, slicesBucket, custody.NonceBucket, custody.NonceExpiryBucket}
+
+// OpenKeyNode opens the key node whose data live in dir: its HPKE key
+// ([NodeKeyFile], made on first start) and its store ([NodeStoreFile]).
+// Close closes the store.
+func OpenKeyNode(dir string, cfg *KeyNodeConfig) (*KeyNode, error) {
+	key, _, err := custody.LoadOrCreateKey(filepath.Join(dir, NodeKeyFile), custody.DefaultSuite)
+	if err != nil {
+		return nil, err
+	}
+	st, err := custody.OpenStore(filepath.Join(dir, NodeStoreFile), &custody.StoreConfig{Buckets: KeyNodeBuckets})
+	if err != nil {
+		return nil, err
+	}
+	n, err := NewKeyNode(st, key, cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.owned = true
+	return n, nil
+}
+
+// Close waits for the connections [KeyNode.Serve] is serving and, for a
+// node from [OpenKeyNode], closes its store.
+func (n *KeyNode) Close() error {
+	n.wg.Wait()
+	if n.owned {
+		return n.store.Close()
+	}
+	return nil
+}
+
+// PublicKey returns the node's HPKE public key.
+func (n *KeyNode) PublicKey() *custody.PublicKey { return n.key.Public() }
+
+// Serve accepts connections on l and answers their requests until ctx
+// ends, then closes l. Each connection may carry any number of requests,
+// one at a time; it is closed after [IdleTimeout] without one.
+func (n *KeyNode) Serve(ctx context.Context, l *transport.Listener) error {
+	defer l.Close()
+	sem := make(chan struct{}, MaxConnections)
+	for {
+		in, err := l.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if in.Session != SessionName {
+			n.log.Info("slicing: connection for another session", "peer", in.Peer, "session", in.Session)
+			in.Conn.Close()
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			n.log.Warn("slicing: too many connections; closing", "peer", in.Peer)
+			in.Conn.Close()
+			continue
+		}
+		n.wg.Add(1)
+		go func() {
+			defer func() { <-sem; n.wg.Done() }()
+			defer in.Conn.Close()
+			n.serveConn(ctx, in)
+		}()
+	}
+}
+
+// Peer is the authenticated peer of a request.
+type Peer struct {
+	Name string
+	Key  ed25519.PublicKey
+}
+
+func (n *KeyNode) serveConn(ctx context.Context, in *transport.Incoming) {
+	peer := Peer{Name: in.Peer, Key: in.PeerKey}
+	for {
+		rctx, cancel := context.WithTimeout(ctx, IdleTimeout)
+		req, err := transport.RecvLimit(rctx, in.Conn, MaxRequestSize)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, transport.ErrClosed) {
+				n.log.Info("slicing: connection ends", "peer", peer.Name, "err", err)
+			}
+			return
+		}
+		resp := n.Handle(peer, req)
+		if err := in.Conn.Send(ctx, resp); err != nil {
+			n.log.Info("slicing: sending response", "peer", peer.Name, "err", err)
+			return
+		}
+	}
+}
+
+// Handle answers one encoded request from peer, as [KeyNode.Serve] does for
+// each request it receives. A response is sent only after what it
+// acknowledges is durable in the store.
+func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
+	q, err := parseRequest(req)
+	if err != nil {
+		n.log.Info("slicing: bad request", "peer", peer.Name, "err", err)
+		return errorResponse(codeOf(err), err.Error())
+	}
+	var body []byte
+	switch q.op {
+	case opStatus:
+		body, err = n.status()
+	case opStore:
+		err = n.storeSlices(peer, q.slices, false)
+	case opRefresh:
+		err = n.storeSlices(peer, q.slices, true)
+	case opRelease:
+		body, err = n.release(q)
+	case opList:
+		body, err = n.list(peer, q.user, q.key)
+	}
+	if err != nil {
+		c := codeOf(err)
+		n.log.Info("slicing: request refused", "peer", peer.Name, "op", q.op, "err", err)
+		text := err.Error()
+		if c == codeInternal {
+			text = ErrNodeInternal.Error() // details stay in the log
+		}
+		return errorResponse(c, text)
+	}
+	n.log.Debug("slicing: request served", "peer", peer.Name, "op", q.op)
+	return okResponse(body)
+}
+
+// keyPrefix names a (user, key) in the store; length prefixes make it
+// prefix-free, so one user key's slices are one prefix range.
+func keyPrefix(user, key string) []byte {
+	return appendString8(appendString8(nil, user), key)
+}
+
+func sliceKey(prefix []byte, epoch uint64, index uint32) []byte {
+	k := binary.BigEndian.AppendUint64(bytes.Clone(prefix), epoch)
+	return binary.BigEndian.AppendUint32(k, index)
+}
+
+// keyMeta is what a node records per (user, key): version (1) || u64
+// current epoch || owner's Ed25519 key (32).
+type keyMeta struct {
+	epoch uint64
+	owner ed25519.PublicKey
+}
+
+func (m *keyMeta) marshal() []byte {
+	b := binary.BigEndian.AppendUint64([]byte{1}, m.epoch)
+	return append(b, m.owner...)
+}
+
+func parseKeyMeta(b []byte) (*keyMeta, error) {
+	if len(b) != 1+8+ed25519.PublicKeySize || b[0] != 1 {
+		return nil, fmt.Errorf("slicing: corrupt key record of %d bytes", len(b))
+	}
+	return &keyMeta{epoch: binary.BigEndian.Uint64(b[1:]), owner: ed25519.PublicKey(b[9:])}, nil
+}
+
+func getMeta(tx *custody.Tx, prefix []byte) (*keyMeta, error) {
+	b, err := tx.Get(keysBucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return parseKeyMeta(b)
+}
+
+func (n *KeyNode) isInstitution(k ed25519.PublicKey) bool {
+	ok := false
+	for _, i := range n.inst {
+		if len(k) == len(i) && subtle.ConstantTimeCompare(k, i) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+func samePeer(a, b ed25519.PublicKey) bool {
+	return len(a) == len(b) && subtle.ConstantTimeCompare(a, b) == 1
+}
+
+func (n *KeyNode) status() ([]byte, error) {
+	var keys uint64
+	err := n.store.View(func(tx *custody.Tx) error {
+		return tx.ForEachPrefix(keysBucket, nil, func(_, _ []byte) error { keys++; return nil })
+	})
+	if err != nil {
+		return nil, err
+	}
+	return marshalStatus(&NodeStatus{PublicKey: n.key.Public(), Keys: keys}), nil
+}
+
+// storeSlices stores a batch (checked by the decoder: one user, key and
+// epoch, distinct indexes). Each slice must open with the node's key, which
+// proves that it was sealed to this node for exactly this header.
+//
+// A store adds slices at the current epoch (or registers a new key); a
+// refresh moves to a newer epoch: its batch must hold every slice this node
+// is to keep, since the older epoch's slices are then deleted. The new
+// slices and the epoch change commit (with fsync) in one transaction, so a
+// node refuses the old epoch from the moment it has the new one; the old
+// slices are deleted in a second transaction only after that commit, and
+// [NewKeyNode] finishes a deletion a crash interrupted.
+func (n *KeyNode) storeSlices(peer Peer, batch []*SealedSlice, refresh bool) error {
+	for _, ss := range batch {
+		s, err := ss.Open(n.key)
+		if err != nil {
+			return fmt.Errorf("%w: not sealed to this node for its header", err)
+		}
+		clear(s.Share)
+	}
+	f := batch[0]
+	prefix := keyPrefix(f.UserID, f.KeyID)
+	var oldEpoch uint64
+	moved := false
+	err := n.store.Update(func(tx *custody.Tx) error {
+		meta, err := getMeta(tx, prefix)
+		switch {
+		case errors.Is(err, custody.ErrNotFound):
+			if refresh {
+				return fmt.Errorf("%w: refresh of user %q key %q, which this node does not hold", ErrSliceNotFound, f.UserID, f.KeyID)
+			}
+			meta = &keyMeta{epoch: f.Epoch, owner: peer.Key}
+			if err := tx.Put(keysBucket, prefix, meta.marshal()); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		default:
+			owner := samePeer(peer.Key, meta.owner)
+			if !owner && !(refresh && n.isInstitution(peer.Key)) {
+				return fmt.Errorf("%w: user %q key %q was registered by another peer", ErrForbidden, f.UserID, f.KeyID)
+			}
+			switch {
+			case f.Epoch < meta.epoch || (refresh && f.Epoch == meta.epoch):
+				return fmt.Errorf("%w: epoch %d, the node holds epoch %d", ErrStaleEpoch, f.Epoch, meta.epoch)
+			case !refresh && f.Epoch > meta.epoch:
+				return fmt.Errorf("%w: store at epoch %d over epoch %d (use refresh)", ErrStaleEpoch, f.Epoch, meta.epoch)
+			case refresh:
+				oldEpoch, moved = meta.epoch, true
+				meta.epoch = f.Epoch
+				if err := tx.Put(keysBucket, prefix, meta.marshal()); err != nil {
+					return err
+				}
+			}
+		}
+		held := 0
+		err = tx.ForEachPrefix(slicesBucket, sliceKey(prefix, f.Epoch, 0)[:len(prefix)+8], func(k, _ []byte) error {
+			if !slices.ContainsFunc(batch, func(ss *SealedSlice) bool { return binary.BigEndian.Uint32(k[len(k)-4:]) == ss.Index }) {
+				held++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if held+len(batch) > MaxBatch {
+			return fmt.Errorf("%w: a node holds at most %d slices of one key", ErrBadMessage, MaxBatch)
+		}
+		for _, ss := range batch {
+			enc, err := ss.MarshalBinary()
+			if err != nil {
+				return err
+			}
+			k := sliceKey(prefix, ss.Epoch, ss.Index)
+			old, err := tx.Get(slicesBucket, k)
+			if err == nil {
+				if !bytes.Equal(old, enc) {
+					return fmt.Errorf("%w: user %q key %q epoch %d index %d", ErrConflict, ss.UserID, ss.KeyID, ss.Epoch, ss.Index)
+				}
+				continue // the same slice again: a retried store
+			} else if !errors.Is(err, custody.ErrNotFound) {
+				return err
+			}
+			if err := tx.Put(slicesBucket, k, enc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || !moved {
+		return err
+	}
+	n.log.Info("slicing: refreshed", "user", f.UserID, "key", f.KeyID, "from", oldEpoch, "to", f.Epoch)
+	return n.store.Update(func(tx *custody.Tx) error { return deleteOld(tx, prefix, f.Epoch) })
+}
+
+// deleteOld deletes the slices of prefix older than epoch.
+func deleteOld(tx *custody.Tx, prefix []byte, epoch uint64) error {
+	var old [][]byte
+	err := tx.ForEachPrefix(slicesBucket, prefix, func(k, _ []byte) error {
+		if len(k) == len(prefix)+12 && binary.BigEndian.Uint64(k[len(prefix):]) < epoch {
+			old = append(old, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := tx.Delete(slicesBucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweep deletes slices that a refresh made obsolete, in case the node
+// stopped between a refresh's two transactions.
+func (n *KeyNode) sweep() error {
+	return n.store.Update(func(tx *custody.Tx) error {
+		type rec struct {
+			prefix []byte
+			epoch  uint64
+		}
+		var keys []rec
+		err := tx.ForEachPrefix(keysBucket, nil, func(k, v []byte) error {
+			m, err := parseKeyMeta(v)
+			if err != nil {
+				return err
+			}
+			keys = append(keys, rec{k, m.epoch})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range keys {
+			if err := deleteOld(tx, r.prefix, r.epoch); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// release checks the authorisation, opens the node's slices of the
+// authorised user key and epoch and re-seals each to the requester's key.
+func (n *KeyNode) release(q *request) ([]byte, error) {
+	a, err := n.ver.Verify(q.auth, custody.Subject{UserID: q.user, KeyID: q.key, Epoch: q.epoch})
+	if err != nil {
+		return nil, err
+	}
+	prefix := keyPrefix(q.user, q.key)
+	var stored [][]byte
+	err = n.store.View(func(tx *custody.Tx) error {
+		meta, err := getMeta(tx, prefix)
+		if err != nil {
+			return err
+		}
+		if q.epoch < meta.epoch {
+			return fmt.Errorf("%w: epoch %d asked, the node holds epoch %d", ErrStaleEpoch, q.epoch, meta.epoch)
+		}
+		return tx.ForEachPrefix(slicesBucket, sliceKey(prefix, q.epoch, 0)[:len(prefix)+8], func(_, v []byte) error {
+			stored = append(stored, v)
+			return nil
+		})
+	})
+	if errors.Is(err, custody.ErrNotFound) || (err == nil && len(stored) == 0) {
+		return nil, fmt.Errorf("%w: user %q key %q epoch %d", ErrSliceNotFound, q.user, q.key, q.epoch)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*SealedSlice, 0, len(stored))
+	for _, enc := range stored {
+		ss, err := ParseSealedSlice(enc)
+		if err != nil {
+			return nil, fmt.Errorf("slicing: corrupt stored slice: %w", err)
+		}
+		s, err := ss.Open(n.key)
+		if err != nil {
+			return nil, fmt.Errorf("slicing: stored slice does not open: %w", err)
+		}
+		re, err := SealSlice(a.Requester, s)
+		clear(s.Share)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, re)
+	}
+	n.log.Info("slicing: released", "user", q.user, "key", q.key, "epoch", q.epoch, "slices", len(out))
+	return appendBatch(nil, out)
+}
+
+func (n *KeyNode) list(peer Peer, user, key string) ([]byte, error) {
+	prefix := keyPrefix(user, key)
+	l := &KeyListing{}
+	err := n.store.View(func(tx *custody.Tx) error {
+		meta, err := getMeta(tx, prefix)
+		if errors.Is(err, custody.ErrNotFound) {
+			return fmt.Errorf("%w: user %q key %q", ErrSliceNotFound, user, key)
+		}
+		if err != nil {
+			return err
+		}
+		if !samePeer(peer.Key, meta.owner) && !n.isInstitution(peer.Key) {
+			return fmt.Errorf("%w: list of user %q key %q", ErrForbidden, user, key)
+		}
+		l.Epoch = meta.epoch
+		return tx.ForEachPrefix(slicesBucket, sliceKey(prefix, meta.epoch, 0)[:len(prefix)+8], func(_, v []byte) error {
+			ss, err := ParseSealedSlice(v)
+			if err != nil {
+				return fmt.Errorf("slicing: corrupt stored slice: %w", err)
+			}
+			if len(l.Entries) < MaxBatch {
+				l.Entries = append(l.Entries, ListEntry{Index: ss.Index, Commitment: ss.Commitment})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return marshalListing(l), nil
+}
