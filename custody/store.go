@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // DefaultLockTimeout is the default [StoreConfig.LockTimeout]: how long
@@ -104,7 +105,7 @@ func (s *Store) View(fn func(*Tx) error) error {
 }
 
 func (s *Store) wrap(err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return ErrStoreClosed
 	}
 	return err

@@ -2,9 +2,9 @@ package slicing
 
 import (
 	"bufio"
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
-	"context"
 	"errors"
 	"fmt"
 	"os"
