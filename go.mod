@@ -3,6 +3,7 @@ module github.com/maskshare/maskshare
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/cloudflare/circl v1.6.5
 	github.com/klauspost/compress v1.20.3
 	github.com/stretchr/testify v1.12.1
