@@ -11,6 +11,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/custody/slicing"
+	"github.com/maskshare/maskshare/share"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -79,10 +80,15 @@ func TestKeynode(t *testing.T) {
 	if st.PublicKey.String() != nodeKey {
 		t.Fatalf("status key %s, printed %s", st.PublicKey, nodeKey)
 	}
-	slice := func(i uint32) *slicing.Slice {
-		return &slicing.Slice{UserID: "alice", KeyID: "signing", Epoch: 1, Index: i, Share: []byte{byte(i), 0xaa, 0x55}}
+	secret, err := slicing.NewSecret()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := slicing.Register(ctx, device, []slicing.SliceAssignment{{Node: node, Slices: []*slicing.Slice{slice(1), slice(2)}}}); err != nil {
+	assign, com, err := slicing.DealSlices("alice", "signing", share.Feldman, secret, 2, 1, []slicing.NodeAddr{node}, []int{2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slicing.Register(ctx, device, com, assign); err != nil {
 		t.Fatal(err)
 	}
 
@@ -106,20 +112,17 @@ func TestKeynode(t *testing.T) {
 	}
 	// The user's new device; only the requester key matters to the node.
 	recovery := &slicing.NodeClient{Identity: identity("alice-phone"), Trust: transport.Trust{Roots: roots}}
-	got, _, err := slicing.Recover(ctx, recovery, &slicing.RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
-		Authorization: signed, Requester: requester, Nodes: []slicing.NodeAddr{node}, Need: 2})
+	r := &slicing.RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
+		Authorization: signed, Requester: requester, Nodes: []slicing.NodeAddr{node}, Commitment: com.Hash()}
+	rec, err := slicing.Recover(ctx, recovery, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, s := range got {
-		if want := slice(uint32(i + 1)); s.Index != want.Index || string(s.Share) != string(want.Share) {
-			t.Fatalf("recovered slice %d: %+v", i, s)
-		}
+	if rec.Secret.Equal(secret) != 1 {
+		t.Fatal("recovered another secret")
 	}
 	// The node refuses the same authorisation again.
-	_, _, err = slicing.Recover(ctx, recovery, &slicing.RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
-		Authorization: signed, Requester: requester, Nodes: []slicing.NodeAddr{node}, Need: 2})
-	if !errors.Is(err, custody.ErrReplay) {
+	if _, err := slicing.Recover(ctx, recovery, r); !errors.Is(err, custody.ErrReplay) {
 		t.Fatalf("replayed authorisation: %v", err)
 	}
 

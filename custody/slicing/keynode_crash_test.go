@@ -118,6 +118,7 @@ func TestKeyNodeKill9(t *testing.T) {
 	user := func(i int) string { return fmt.Sprintf("user-%04d", i) }
 	acked := 0
 	const killAt = 60
+	sharings := map[int]*knSharing{}
 	storeErr := make(chan error, 1)
 	go func() {
 		nc, err := n.user.Dial(ctx, child.addr)
@@ -132,17 +133,12 @@ func TestKeyNodeKill9(t *testing.T) {
 			return
 		}
 		for i := 0; ; i++ {
-			batch := make([]*SealedSlice, 3)
-			for j := range batch {
-				if batch[j], err = SealSlice(st.PublicKey, knSlice(user(i), "signing", 1, uint32(j+1))); err != nil {
-					storeErr <- err
-					return
-				}
-			}
-			if err := nc.Store(ctx, batch); err != nil {
+			ks := knDeal(t, user(i), "signing", 1, 2, 3)
+			if err := nc.Store(ctx, ks.c, ks.seal(t, st.PublicKey, 1, 2, 3)); err != nil {
 				storeErr <- err
 				return
 			}
+			sharings[i] = ks
 			acked = i + 1 // read after storeErr
 			if acked == killAt {
 				// Kill while the next store is on its way.
@@ -167,24 +163,20 @@ func TestKeyNodeKill9(t *testing.T) {
 	nc := n.dial(n.user, child.addr)
 	for i := range acked {
 		l, err := nc.List(ctx, user(i), "signing")
-		if err != nil || l.Epoch != 1 || len(l.Entries) != 3 {
+		if err != nil || l.Epoch() != 1 || len(l.Indexes) != 3 || l.Commitments.Hash() != sharings[i].c.Hash() {
 			t.Fatalf("acknowledged store %d after restart: %+v, %v", i, l, err)
 		}
 	}
 	req := knKey(t)
-	last := user(acked - 1)
-	batch, err := nc.Release(ctx, last, "signing", 1, n.authorize(req, func(a *custody.Authorization) { a.UserID = last }))
-	if err != nil || len(batch) != 3 {
-		t.Fatalf("release after restart: %v", err)
+	last := acked - 1
+	rec, err := Recover(ctx, n.user, &RecoverRequest{UserID: user(last), KeyID: "signing", Epoch: 1,
+		Authorization: n.authorize(req, func(a *custody.Authorization) { a.UserID = user(last) }),
+		Requester:     req, Nodes: []NodeAddr{child.addr}, Commitment: sharings[last].c.Hash()})
+	if err != nil {
+		t.Fatalf("recovery after restart: %v", err)
 	}
-	for _, ss := range batch {
-		s, err := ss.Open(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := knSlice(last, "signing", 1, ss.Index); string(s.Share) != string(want.Share) {
-			t.Fatalf("slice %d corrupt after restart", ss.Index)
-		}
+	if rec.Secret.Equal(sharings[last].secret) != 1 {
+		t.Fatal("recovered another secret after restart")
 	}
 }
 

@@ -1,7 +1,6 @@
 package slicing
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -9,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/edwards25519"
+
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/share"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -112,79 +114,186 @@ func (n *knNet) dial(c *NodeClient, node NodeAddr) *NodeConn {
 	return nc
 }
 
-// TestRegisterRecover registers a key's slices on three nodes over mutual
-// TLS, then recovers them with an institution's authorisation, with one
-// node down.
+// knSharing is a real sharing of a random secret.
+type knSharing struct {
+	secret *edwards25519.Scalar
+	c      *share.Commitments
+	slices map[uint32]*Slice
+}
+
+func knDeal(t *testing.T, user, key string, epoch uint32, threshold, n int) *knSharing {
+	secret, err := NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return knDealSecret(t, user, key, epoch, threshold, n, secret)
+}
+
+func knDealSecret(t *testing.T, user, key string, epoch uint32, threshold, n int, secret *edwards25519.Scalar) *knSharing {
+	indexes := make([]uint32, n)
+	for i := range indexes {
+		indexes[i] = uint32(i + 1)
+	}
+	shares, c, err := share.Deal(share.Feldman, secret, threshold, indexes, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks := &knSharing{secret: secret, c: c, slices: map[uint32]*Slice{}}
+	for _, sh := range shares {
+		b, err := sh.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks.slices[sh.Index] = &Slice{UserID: user, KeyID: key, Epoch: epoch, Index: sh.Index, Commitment: c.Hash(), Share: b}
+	}
+	return ks
+}
+
+func (ks *knSharing) pick(indexes ...uint32) []*Slice {
+	out := make([]*Slice, len(indexes))
+	for i, x := range indexes {
+		out[i] = ks.slices[x]
+	}
+	return out
+}
+
+func (ks *knSharing) seal(t *testing.T, to *custody.PublicKey, indexes ...uint32) []*SealedSlice {
+	out := make([]*SealedSlice, len(indexes))
+	for i, s := range ks.pick(indexes...) {
+		var err error
+		if out[i], err = SealSlice(to, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestRegisterRecover: a device deals a key's slices over three nodes and
+// registers them over mutual TLS; a new device recovers the key with an
+// institution's authorisation, with one node down; the authorisation is
+// refused the second time; too few nodes give a clear error.
 func TestRegisterRecover(t *testing.T) {
 	n := newKnNet(t)
 	a, _ := n.start("node-a", t.TempDir())
 	b, _ := n.start("node-b", t.TempDir())
 	c, _ := n.start("node-c", t.TempDir())
 	down := NodeAddr{Name: "node-d", Addr: "127.0.0.1:1"} // nothing listens
-	assign := []SliceAssignment{
-		{Node: a, Slices: []*Slice{knSlice("alice", "signing", 1, 1), knSlice("alice", "signing", 1, 2)}},
-		{Node: b, Slices: []*Slice{knSlice("alice", "signing", 1, 3)}},
-		{Node: c, Slices: []*Slice{knSlice("alice", "signing", 1, 4)}},
+	secret, err := NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	assign, com, err := DealSlices("alice", "signing", share.Feldman, secret, 3, 1,
+		[]NodeAddr{a, b, c}, []int{2, 1, 1})
+	if err != nil {
+		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := Register(ctx, n.user, assign); err != nil {
+	if err := Register(ctx, n.user, com, assign); err != nil {
 		t.Fatal(err)
 	}
 	// A new device after the old one is lost: a fresh identity and key.
 	device := n.client("alice-new-phone")
 	device.DialTimeout = 300 * time.Millisecond
 	req := knKey(t)
-	got, failed, err := Recover(ctx, device, &RecoverRequest{
-		UserID: "alice", KeyID: "signing", Epoch: 1,
+	r := &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
 		Authorization: n.authorize(req, nil), Requester: req,
-		Nodes: []NodeAddr{down, a, b, c}, Need: 4,
-	})
+		Nodes: []NodeAddr{down, a, b, c}, Commitment: com.Hash()}
+	rec, err := Recover(ctx, device, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 4 {
-		t.Fatalf("recovered %d slices, want 4", len(got))
+	if rec.Secret.Equal(secret) != 1 {
+		t.Fatal("recovered another secret")
 	}
-	for i, s := range got {
-		want := knSlice("alice", "signing", 1, uint32(i+1))
-		if s.Index != want.Index || !bytes.Equal(s.Share, want.Share) || s.Commitment != want.Commitment {
-			t.Fatalf("slice %d: %+v, want %+v", i, s, want)
-		}
+	pub, err := rec.Commitments.PublicKey()
+	if err != nil || pub.Equal(new(edwards25519.Point).ScalarBaseMult(secret)) != 1 {
+		t.Fatalf("commitments' public key is not secret·B: %v", err)
 	}
-	_ = failed // node-d may or may not have been tried before the others sufficed
 	// The same authorisation again: every node refuses the replay.
-	auth := n.authorize(req, nil)
-	r := &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1, Authorization: auth, Requester: req,
-		Nodes: []NodeAddr{a, b, c}, Need: 4}
-	if _, _, err := Recover(ctx, device, r); err != nil {
-		t.Fatal(err)
-	}
-	_, failed, err = Recover(ctx, device, r)
-	if !errors.Is(err, ErrNotEnough) || !errors.Is(err, custody.ErrReplay) || len(failed) != 3 {
+	r.Nodes = []NodeAddr{a, b, c}
+	_, err = Recover(ctx, device, r)
+	if !errors.Is(err, ErrNotEnough) || !errors.Is(err, custody.ErrReplay) {
 		t.Fatalf("replayed recovery: %v", err)
 	}
-	// Too few nodes up: a clear error naming the missing ones.
+	// Without the expected hash, every node is asked.
+	r.Authorization, r.Commitment = n.authorize(req, nil), [CommitmentSize]byte{}
+	if rec, err := Recover(ctx, device, r); err != nil || rec.Secret.Equal(secret) != 1 {
+		t.Fatalf("recovery without an expected hash: %v", err)
+	}
+	// Too few nodes up: a clear error naming the missing one.
 	r.Authorization = n.authorize(req, nil)
 	r.Nodes = []NodeAddr{down, b, c}
-	_, failed, err = Recover(ctx, device, r)
+	_, err = Recover(ctx, device, r)
 	var re *RecoverError
-	if !errors.As(err, &re) || re.Got != 2 || re.Need != 4 || failed[down.Name] == nil {
+	if !errors.As(err, &re) || re.Got != 2 || re.Need != 3 || re.Failed[down.Name] == nil {
 		t.Fatalf("recovery from too few nodes: %v", err)
 	}
 	t.Log(err)
+}
+
+// TestRecoverSkipsTampered: a node that releases a tampered share is named,
+// and the key is recovered from the others.
+func TestRecoverSkipsTampered(t *testing.T) {
+	n := newKnNet(t)
+	a, _ := n.start("node-a", t.TempDir())
+	b, nodeB := n.start("node-b", t.TempDir())
+	c, _ := n.start("node-c", t.TempDir())
+	ks := knDeal(t, "alice", "signing", 1, 2, 3)
+	ctx := context.Background()
+	assign := []SliceAssignment{{Node: a, Slices: ks.pick(1)}, {Node: b, Slices: ks.pick(2)}, {Node: c, Slices: ks.pick(3)}}
+	if err := Register(ctx, n.user, ks.c, assign); err != nil {
+		t.Fatal(err)
+	}
+	// Node B's disk is altered: its share gains 1.
+	var sh share.Share
+	if err := sh.UnmarshalBinary(ks.slices[2].Share); err != nil {
+		t.Fatal(err)
+	}
+	sh.Value.Add(&sh.Value, edwards25519.NewScalar().Add(edwards25519.NewScalar(), scalarOne()))
+	bad, err := nodeB.sealShare("alice", "signing", &sh, ks.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := bad.MarshalBinary()
+	if err := nodeB.store.Put(slicesBucket, sliceKey(keyPrefix("alice", "signing"), 1, 2), enc); err != nil {
+		t.Fatal(err)
+	}
+	req := knKey(t)
+	rec, err := Recover(ctx, n.client("alice-new-phone"), &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
+		Authorization: n.authorize(req, nil), Requester: req, Nodes: []NodeAddr{b, a, c}}) // every node asked
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Secret.Equal(ks.secret) != 1 {
+		t.Fatal("recovered another secret")
+	}
+	if !errors.Is(rec.Failed["node-b"], share.ErrBadShare) {
+		t.Fatalf("the tampered node is not named: %v", rec.Failed)
+	}
+}
+
+func scalarOne() *edwards25519.Scalar {
+	b := make([]byte, 32)
+	b[0] = 1
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(b)
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 func TestReleaseRefused(t *testing.T) {
 	n := newKnNet(t)
 	a, _ := n.start("node-a", t.TempDir())
 	ctx := context.Background()
-	if err := Register(ctx, n.user, []SliceAssignment{{Node: a, Slices: []*Slice{knSlice("alice", "signing", 1, 1)}}}); err != nil {
+	ks := knDeal(t, "alice", "signing", 1, 1, 1)
+	if err := Register(ctx, n.user, ks.c, []SliceAssignment{{Node: a, Slices: ks.pick(1)}}); err != nil {
 		t.Fatal(err)
 	}
 	req := knKey(t)
 	nc := n.dial(n.client("someone"), a)
 	release := func(auth []byte) error {
-		_, err := nc.Release(ctx, "alice", "signing", 1, auth)
+		_, _, err := nc.Release(ctx, "alice", "signing", 1, auth)
 		return err
 	}
 	stranger, err := n.ca.Issue("bank-impostor")
@@ -216,6 +325,7 @@ func TestReleaseRefused(t *testing.T) {
 		}(), custody.ErrUntrustedIssuer},
 		{"for another user", otherUser, custody.ErrWrongSubject},
 		{"for another key", n.authorize(req, func(a *custody.Authorization) { a.KeyID = "other" }), custody.ErrWrongSubject},
+		{"for another epoch", n.authorize(req, func(a *custody.Authorization) { a.Epoch = 2 }), custody.ErrWrongSubject},
 		{"for other nodes", n.authorize(req, func(a *custody.Authorization) { a.Nodes = []string{"node-b"} }), custody.ErrWrongSubject},
 	}
 	for _, tt := range tests {
@@ -228,15 +338,14 @@ func TestReleaseRefused(t *testing.T) {
 	// A release for a user the node does not hold, properly authorised,
 	// is not found; without authorisation, the node does not say.
 	auth := n.authorize(req, func(a *custody.Authorization) { a.UserID = "bob" })
-	if _, err := nc.Release(ctx, "bob", "signing", 1, auth); !errors.Is(err, ErrSliceNotFound) {
+	if _, _, err := nc.Release(ctx, "bob", "signing", 1, auth); !errors.Is(err, ErrSliceNotFound) {
 		t.Errorf("authorised release of an unknown user: %v", err)
 	}
-	if _, err := nc.Release(ctx, "bob", "signing", 1, otherUser[:len(otherUser)-1]); errors.Is(err, ErrSliceNotFound) {
+	if _, _, err := nc.Release(ctx, "bob", "signing", 1, otherUser[:len(otherUser)-1]); errors.Is(err, ErrSliceNotFound) {
 		t.Errorf("an unauthorised request learnt that the user is unknown: %v", err)
 	}
 	// A released slice opens only with the requester's key.
-	auth = n.authorize(req, nil)
-	batch, err := nc.Release(ctx, "alice", "signing", 1, auth)
+	_, batch, err := nc.Release(ctx, "alice", "signing", 1, n.authorize(req, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,44 +370,64 @@ func TestStoreRules(t *testing.T) {
 	if !st.PublicKey.Equal(nodeA.PublicKey()) || st.Keys != 0 {
 		t.Fatalf("status %+v", st)
 	}
-	seal := func(to *custody.PublicKey, s *Slice) *SealedSlice {
-		ss, err := SealSlice(to, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return ss
-	}
-	s1 := seal(st.PublicKey, knSlice("alice", "signing", 1, 1))
-	if err := owner.Store(ctx, []*SealedSlice{s1}); err != nil {
+	ks := knDeal(t, "alice", "signing", 1, 2, 5)
+	s1 := ks.seal(t, st.PublicKey, 1)
+	if err := owner.Store(ctx, ks.c, s1); err != nil {
 		t.Fatal(err)
 	}
-	if err := owner.Store(ctx, []*SealedSlice{s1}); err != nil {
+	if err := owner.Store(ctx, ks.c, s1); err != nil {
 		t.Fatalf("retried store: %v", err)
 	}
-	if err := owner.Store(ctx, []*SealedSlice{seal(st.PublicKey, knSlice("alice", "signing", 1, 1))}); !errors.Is(err, ErrConflict) {
+	if err := owner.Store(ctx, ks.c, ks.seal(t, st.PublicKey, 1)); !errors.Is(err, ErrConflict) {
 		t.Errorf("overwrite of a slice: %v, want ErrConflict", err)
+	}
+	other := knDeal(t, "alice", "signing", 1, 2, 5)
+	if err := owner.Store(ctx, other.c, other.seal(t, st.PublicKey, 2)); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second sharing at the same epoch: %v, want ErrConflict", err)
+	}
+	if err := owner.Store(ctx, other.c, ks.seal(t, st.PublicKey, 2)); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("slices not bound to the commitments sent: %v, want ErrBadMessage", err)
+	}
+	// A share that does not verify is refused.
+	var sh share.Share
+	if err := sh.UnmarshalBinary(ks.slices[3].Share); err != nil {
+		t.Fatal(err)
+	}
+	sh.Value.Add(&sh.Value, scalarOne())
+	tampered := *ks.slices[3]
+	tampered.Share, _ = sh.MarshalBinary()
+	ts, err := SealSlice(st.PublicKey, &tampered)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Store(ctx, ks.c, []*SealedSlice{ts}); !errors.Is(err, share.ErrBadShare) {
+		t.Errorf("store of a tampered share: %v, want share.ErrBadShare", err)
 	}
 	// A slice sealed for node B is refused by node A.
 	stB, err := n.dial(n.user, b).Status(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := owner.Store(ctx, []*SealedSlice{seal(stB.PublicKey, knSlice("alice", "signing", 1, 2))}); !errors.Is(err, ErrBadMessage) {
+	if err := owner.Store(ctx, ks.c, ks.seal(t, stB.PublicKey, 2)); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("store of a slice sealed for another node: %v, want ErrBadMessage", err)
 	}
 	// Another peer may neither add to, refresh nor list alice's key.
-	other := n.dial(n.client("mallory"), a)
-	if err := other.Store(ctx, []*SealedSlice{seal(st.PublicKey, knSlice("alice", "signing", 1, 5))}); !errors.Is(err, ErrForbidden) {
+	mallory := n.dial(n.client("mallory"), a)
+	if err := mallory.Store(ctx, ks.c, ks.seal(t, st.PublicKey, 5)); !errors.Is(err, ErrForbidden) {
 		t.Errorf("store by another peer: %v, want ErrForbidden", err)
 	}
-	if err := other.Refresh(ctx, []*SealedSlice{seal(st.PublicKey, knSlice("alice", "signing", 9, 1))}); !errors.Is(err, ErrForbidden) {
+	next := knDeal(t, "alice", "signing", 2, 2, 5)
+	if err := mallory.Refresh(ctx, next.c, next.seal(t, st.PublicKey, 1)); !errors.Is(err, ErrForbidden) {
 		t.Errorf("refresh by another peer: %v, want ErrForbidden", err)
 	}
-	if _, err := other.List(ctx, "alice", "signing"); !errors.Is(err, ErrForbidden) {
+	if _, err := mallory.List(ctx, "alice", "signing"); !errors.Is(err, ErrForbidden) {
 		t.Errorf("list by another peer: %v, want ErrForbidden", err)
 	}
+	if err := owner.Store(ctx, ks.c, ks.seal(t, st.PublicKey, 4)); err != nil {
+		t.Fatal(err)
+	}
 	l, err := owner.List(ctx, "alice", "signing")
-	if err != nil || l.Epoch != 1 || len(l.Entries) != 1 || l.Entries[0].Index != 1 {
+	if err != nil || l.Epoch() != 1 || len(l.Indexes) != 2 || l.Indexes[0] != 1 || l.Indexes[1] != 4 || l.Commitments.Hash() != ks.c.Hash() {
 		t.Fatalf("list: %+v, %v", l, err)
 	}
 	if st, _ := owner.Status(ctx); st.Keys != 1 {
@@ -306,53 +435,135 @@ func TestStoreRules(t *testing.T) {
 	}
 }
 
-// TestRefreshEpochs: after a refresh, the old epoch is neither stored nor
-// released, and its slices are gone from the node's disk.
-func TestRefreshEpochs(t *testing.T) {
-	n := newKnNet(t)
-	dir := t.TempDir()
-	a, node := n.start("node-a", dir)
-	ctx := context.Background()
-	old := []*Slice{knSlice("alice", "signing", 1, 1), knSlice("alice", "signing", 1, 2)}
-	if err := Register(ctx, n.user, []SliceAssignment{{Node: a, Slices: old}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := RefreshNodes(ctx, n.user, []SliceAssignment{{Node: a, Slices: old}}); !errors.Is(err, ErrStaleEpoch) {
-		t.Fatalf("refresh to the same epoch: %v, want ErrStaleEpoch", err)
-	}
-	fresh := []*Slice{knSlice("alice", "signing", 2, 1), knSlice("alice", "signing", 2, 2)}
-	// An institution may refresh a user's key (the user may have lost
-	// its device).
-	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust}
-	if err := RefreshNodes(ctx, bank, []SliceAssignment{{Node: a, Slices: fresh}}); err != nil {
-		t.Fatal(err)
-	}
-	req := knKey(t)
-	nc := n.dial(n.client("someone"), a)
-	_, err := nc.Release(ctx, "alice", "signing", 1, n.authorize(req, nil))
-	if !errors.Is(err, ErrStaleEpoch) {
-		t.Errorf("release of the old epoch: %v, want ErrStaleEpoch", err)
-	}
-	if err := Register(ctx, n.user, []SliceAssignment{{Node: a, Slices: []*Slice{knSlice("alice", "signing", 1, 3)}}}); !errors.Is(err, ErrStaleEpoch) {
-		t.Errorf("store of the old epoch: %v, want ErrStaleEpoch", err)
-	}
-	batch, err := nc.Release(ctx, "alice", "signing", 2, n.authorize(req, func(a *custody.Authorization) { a.Epoch = 2 }))
-	if err != nil || len(batch) != 2 || batch[0].Epoch != 2 {
-		t.Fatalf("release of the new epoch: %d slices, %v", len(batch), err)
-	}
-	var epochs []uint64
-	err = node.store.View(func(tx *custody.Tx) error {
-		return tx.ForEachPrefix(slicesBucket, nil, func(_, v []byte) error {
+// knEpochsOnDisk returns the epochs of the slices and commitments a node
+// holds.
+func knEpochsOnDisk(t *testing.T, node *KeyNode) (slices, commitments []uint32) {
+	err := node.store.View(func(tx *custody.Tx) error {
+		err := tx.ForEachPrefix(slicesBucket, nil, func(_, v []byte) error {
 			ss, err := ParseSealedSlice(v)
 			if err != nil {
 				return err
 			}
-			epochs = append(epochs, ss.Epoch)
+			slices = append(slices, ss.Epoch)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.ForEachPrefix(commitmentsBucket, nil, func(_, v []byte) error {
+			var c share.Commitments
+			if err := c.UnmarshalBinary(v); err != nil {
+				return err
+			}
+			commitments = append(commitments, c.Epoch)
 			return nil
 		})
 	})
-	if err != nil || len(epochs) != 2 || epochs[0] != 2 || epochs[1] != 2 {
-		t.Fatalf("slices on disk have epochs %v (%v), want only epoch 2", epochs, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices, commitments
+}
+
+// TestRefreshEpochs: after a refresh, the old epoch is neither stored nor
+// released, and its slices are gone from the node's disk.
+func TestRefreshEpochs(t *testing.T) {
+	n := newKnNet(t)
+	a, node := n.start("node-a", t.TempDir())
+	ctx := context.Background()
+	old := knDeal(t, "alice", "signing", 1, 2, 2)
+	if err := Register(ctx, n.user, old.c, []SliceAssignment{{Node: a, Slices: old.pick(1, 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RefreshNodes(ctx, n.user, old.c, []SliceAssignment{{Node: a, Slices: old.pick(1, 2)}}); !errors.Is(err, ErrStaleEpoch) {
+		t.Fatalf("refresh to the same epoch: %v, want ErrStaleEpoch", err)
+	}
+	fresh := knDealSecret(t, "alice", "signing", 2, 2, 2, old.secret)
+	// An institution may refresh a user's key (the user may have lost
+	// its device).
+	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust}
+	if err := RefreshNodes(ctx, bank, fresh.c, []SliceAssignment{{Node: a, Slices: fresh.pick(1, 2)}}); err != nil {
+		t.Fatal(err)
+	}
+	req := knKey(t)
+	nc := n.dial(n.client("someone"), a)
+	if _, _, err := nc.Release(ctx, "alice", "signing", 1, n.authorize(req, nil)); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("release of the old epoch: %v, want ErrStaleEpoch", err)
+	}
+	more := knDeal(t, "alice", "signing", 1, 2, 3)
+	if err := Register(ctx, n.user, more.c, []SliceAssignment{{Node: a, Slices: more.pick(3)}}); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("store of the old epoch: %v, want ErrStaleEpoch", err)
+	}
+	c, batch, err := nc.Release(ctx, "alice", "signing", 2, n.authorize(req, func(a *custody.Authorization) { a.Epoch = 2 }))
+	if err != nil || len(batch) != 2 || batch[0].Epoch != 2 || c.Hash() != fresh.c.Hash() {
+		t.Fatalf("release of the new epoch: %d slices, %v", len(batch), err)
+	}
+	s, cs := knEpochsOnDisk(t, node)
+	if len(s) != 2 || s[0] != 2 || s[1] != 2 || len(cs) != 1 || cs[0] != 2 {
+		t.Fatalf("on disk: slices of epochs %v, commitments of epochs %v; want only epoch 2", s, cs)
+	}
+}
+
+// TestProactiveRefresh: an institution moves a key's sharing to the next
+// epoch at the nodes without anyone rebuilding the secret; the key is
+// recovered from the new shares, the old epoch is refused, and the old
+// shares do not verify against the new commitments.
+func TestProactiveRefresh(t *testing.T) {
+	n := newKnNet(t)
+	a, nodeA := n.start("node-a", t.TempDir())
+	b, _ := n.start("node-b", t.TempDir())
+	c, _ := n.start("node-c", t.TempDir())
+	ks := knDeal(t, "alice", "signing", 1, 3, 4)
+	ctx := context.Background()
+	assign := []SliceAssignment{{Node: a, Slices: ks.pick(1, 2)}, {Node: b, Slices: ks.pick(3)}, {Node: c, Slices: ks.pick(4)}}
+	if err := Register(ctx, n.user, ks.c, assign); err != nil {
+		t.Fatal(err)
+	}
+	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust}
+	holders := []Holding{{Node: a, Indexes: []uint32{1, 2}}, {Node: b, Indexes: []uint32{3}}, {Node: c, Indexes: []uint32{4}}}
+	newC, err := RefreshSharing(ctx, bank, "alice", "signing", ks.c, holders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newC.Epoch != 2 || newC.Hash() == ks.c.Hash() {
+		t.Fatalf("new commitments of epoch %d", newC.Epoch)
+	}
+	if pk1, _ := ks.c.PublicKey(); func() bool { pk2, _ := newC.PublicKey(); return pk1.Equal(pk2) != 1 }() {
+		t.Fatal("the refresh changed the public key")
+	}
+	for x, s := range ks.slices {
+		var sh share.Share
+		if err := sh.UnmarshalBinary(s.Share); err != nil {
+			t.Fatal(err)
+		}
+		if err := newC.Verify(&sh); err == nil {
+			t.Fatalf("old share %d verifies against the new commitments", x)
+		}
+	}
+	req := knKey(t)
+	rec, err := Recover(ctx, n.client("alice-new-phone"), &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 2,
+		Authorization: n.authorize(req, func(a *custody.Authorization) { a.Epoch = 2 }), Requester: req,
+		Nodes: []NodeAddr{a, b, c}, Commitment: newC.Hash()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Secret.Equal(ks.secret) != 1 {
+		t.Fatal("the refresh changed the secret")
+	}
+	nc := n.dial(n.client("someone"), b)
+	if _, _, err := nc.Release(ctx, "alice", "signing", 1, n.authorize(req, nil)); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("release of the old epoch: %v, want ErrStaleEpoch", err)
+	}
+	// Applying the same step again is refused: the nodes are at epoch 2.
+	if _, err := RefreshSharing(ctx, bank, "alice", "signing", ks.c, holders); !errors.Is(err, ErrStaleEpoch) {
+		t.Errorf("a second refresh from epoch 1: %v, want ErrStaleEpoch", err)
+	}
+	if s, cs := knEpochsOnDisk(t, nodeA); len(s) != 2 || s[0] != 2 || len(cs) != 1 || cs[0] != 2 {
+		t.Fatalf("node A holds slices of epochs %v, commitments of %v", s, cs)
+	}
+	// Another peer may not refresh.
+	if _, err := RefreshSharing(ctx, n.client("mallory"), "alice", "signing", newC, holders); !errors.Is(err, ErrForbidden) {
+		t.Errorf("refresh by another peer: %v, want ErrForbidden", err)
 	}
 }
 
@@ -366,17 +577,14 @@ func TestSweepAfterCrashedRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := keyPrefix("alice", "signing")
-	var stale []byte
-	for epoch := uint64(1); epoch <= 2; epoch++ {
-		ss, err := SealSlice(node.PublicKey(), knSlice("alice", "signing", epoch, 1))
-		if err != nil {
+	for epoch := uint32(1); epoch <= 2; epoch++ {
+		ks := knDeal(t, "alice", "signing", epoch, 1, 1)
+		enc, _ := ks.seal(t, node.PublicKey(), 1)[0].MarshalBinary()
+		cenc, _ := ks.c.MarshalBinary()
+		if err := node.store.Put(slicesBucket, sliceKey(prefix, epoch, 1), enc); err != nil {
 			t.Fatal(err)
 		}
-		enc, _ := ss.MarshalBinary()
-		if epoch == 1 {
-			stale = sliceKey(prefix, epoch, 1)
-		}
-		if err := node.store.Put(slicesBucket, sliceKey(prefix, epoch, 1), enc); err != nil {
+		if err := node.store.Put(commitmentsBucket, epochKey(prefix, epoch), cenc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -390,11 +598,8 @@ func TestSweepAfterCrashedRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer node.Close()
-	if _, err := node.store.Get(slicesBucket, stale); !errors.Is(err, custody.ErrNotFound) {
-		t.Fatalf("stale slice still there after restart: %v", err)
-	}
-	if _, err := node.store.Get(slicesBucket, sliceKey(prefix, 2, 1)); err != nil {
-		t.Fatalf("current slice lost: %v", err)
+	if s, cs := knEpochsOnDisk(t, node); len(s) != 1 || s[0] != 2 || len(cs) != 1 || cs[0] != 2 {
+		t.Fatalf("after restart: slices of epochs %v, commitments of %v; want only epoch 2", s, cs)
 	}
 }
 

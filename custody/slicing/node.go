@@ -9,12 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/share"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -28,8 +30,9 @@ const (
 
 // Buckets of a key node's store.
 const (
-	keysBucket   = "slicing.keys"   // key prefix -> meta
-	slicesBucket = "slicing.slices" // key prefix || u64 epoch || u32 index -> sealed slice
+	keysBucket        = "slicing.keys"        // key prefix -> meta
+	slicesBucket      = "slicing.slices"      // key prefix || u32 epoch || u32 index -> sealed slice
+	commitmentsBucket = "slicing.commitments" // key prefix || u32 epoch -> commitments
 )
 
 // Key node limits.
@@ -60,15 +63,19 @@ type KeyNodeConfig struct {
 }
 
 // KeyNode keeps sealed slices for users and releases them, re-sealed, to
-// the requesters that an institution authorised.
+// the requesters that an institution authorised. Every slice it accepts
+// opens with its key for its header and holds a share that verifies
+// against the sharing's commitments (package share), which it keeps with
+// the slices.
 //
 // Who may do what: any authenticated peer may ask for the status (the
 // node's HPKE key). The first peer to store slices of a (user, key) becomes
 // its owner, by its TLS key: only the owner may store more slices of it at
 // the current epoch; the owner or an institution may refresh it to a newer
-// epoch and list what the node holds. Release needs an authorisation signed
-// by an institution (custody.Verifier), whoever the peer is: the re-sealed
-// slices open only with the requester key the authorisation names.
+// epoch (with a fresh deal, or by applying the deltas of a zero sharing)
+// and list what the node holds. Release needs an authorisation signed by an
+// institution (custody.Verifier), whoever the peer is: the re-sealed slices
+// open only with the requester key the authorisation names.
 type KeyNode struct {
 	store *custody.Store
 	key   *custody.PrivateKey
@@ -115,7 +122,7 @@ func NewKeyNode(store *custody.Store, key *custody.PrivateKey, cfg *KeyNodeConfi
 }
 
 // KeyNodeBuckets are the buckets a key node's store needs.
-var KeyNodeBuckets = []string{keysBucket, slicesBucket, custody.NonceBucket, custody.NonceExpiryBucket}
+var KeyNodeBuckets = []string{keysBucket, slicesBucket, commitmentsBucket, custody.NonceBucket, custody.NonceExpiryBucket}
 
 // OpenKeyNode opens the key node whose data live in dir: its HPKE key
 // ([NodeKeyFile], made on first start) and its store ([NodeStoreFile]).
@@ -226,9 +233,11 @@ func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
 	case opStatus:
 		body, err = n.status()
 	case opStore:
-		err = n.storeSlices(peer, q.slices, false)
+		err = n.storeSlices(peer, q.commitments, q.slices, false)
 	case opRefresh:
-		err = n.storeSlices(peer, q.slices, true)
+		err = n.storeSlices(peer, q.commitments, q.slices, true)
+	case opApplyRefresh:
+		body, err = n.applyRefresh(peer, q.commitments, q.slices)
 	case opRelease:
 		body, err = n.release(q)
 	case opList:
@@ -248,33 +257,38 @@ func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
 }
 
 // keyPrefix names a (user, key) in the store; length prefixes make it
-// prefix-free, so one user key's slices are one prefix range.
+// prefix-free, so one user key's records are one prefix range.
 func keyPrefix(user, key string) []byte {
 	return appendString8(appendString8(nil, user), key)
 }
 
-func sliceKey(prefix []byte, epoch uint64, index uint32) []byte {
-	k := binary.BigEndian.AppendUint64(bytes.Clone(prefix), epoch)
-	return binary.BigEndian.AppendUint32(k, index)
+// epochKey is prefix || u32 epoch: the key of an epoch's commitments, and
+// the prefix of its slices.
+func epochKey(prefix []byte, epoch uint32) []byte {
+	return binary.BigEndian.AppendUint32(bytes.Clone(prefix), epoch)
 }
 
-// keyMeta is what a node records per (user, key): version (1) || u64
+func sliceKey(prefix []byte, epoch, index uint32) []byte {
+	return binary.BigEndian.AppendUint32(epochKey(prefix, epoch), index)
+}
+
+// keyMeta is what a node records per (user, key): version (1) || u32
 // current epoch || owner's Ed25519 key (32).
 type keyMeta struct {
-	epoch uint64
+	epoch uint32
 	owner ed25519.PublicKey
 }
 
 func (m *keyMeta) marshal() []byte {
-	b := binary.BigEndian.AppendUint64([]byte{1}, m.epoch)
+	b := binary.BigEndian.AppendUint32([]byte{1}, m.epoch)
 	return append(b, m.owner...)
 }
 
 func parseKeyMeta(b []byte) (*keyMeta, error) {
-	if len(b) != 1+8+ed25519.PublicKeySize || b[0] != 1 {
+	if len(b) != 1+4+ed25519.PublicKeySize || b[0] != 1 {
 		return nil, fmt.Errorf("slicing: corrupt key record of %d bytes", len(b))
 	}
-	return &keyMeta{epoch: binary.BigEndian.Uint64(b[1:]), owner: ed25519.PublicKey(b[9:])}, nil
+	return &keyMeta{epoch: binary.BigEndian.Uint32(b[1:]), owner: ed25519.PublicKey(b[5:])}, nil
 }
 
 func getMeta(tx *custody.Tx, prefix []byte) (*keyMeta, error) {
@@ -283,6 +297,32 @@ func getMeta(tx *custody.Tx, prefix []byte) (*keyMeta, error) {
 		return nil, err
 	}
 	return parseKeyMeta(b)
+}
+
+func getCommitments(tx *custody.Tx, prefix []byte, epoch uint32) (*share.Commitments, error) {
+	b, err := tx.Get(commitmentsBucket, epochKey(prefix, epoch))
+	if err != nil {
+		return nil, err
+	}
+	c := new(share.Commitments)
+	if err := c.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("slicing: corrupt stored commitments: %w", err)
+	}
+	return c, nil
+}
+
+// getSlices returns the stored slices of prefix at epoch.
+func getSlices(tx *custody.Tx, prefix []byte, epoch uint32) ([]*SealedSlice, error) {
+	var out []*SealedSlice
+	err := tx.ForEachPrefix(slicesBucket, epochKey(prefix, epoch), func(_, v []byte) error {
+		ss, err := ParseSealedSlice(v)
+		if err != nil {
+			return fmt.Errorf("slicing: corrupt stored slice: %w", err)
+		}
+		out = append(out, ss)
+		return nil
+	})
+	return out, err
 }
 
 func (n *KeyNode) isInstitution(k ed25519.PublicKey) bool {
@@ -310,9 +350,42 @@ func (n *KeyNode) status() ([]byte, error) {
 	return marshalStatus(&NodeStatus{PublicKey: n.key.Public(), Keys: keys}), nil
 }
 
+// openShare opens a sealed slice with the node's key and decodes its share,
+// checking that the share's index and epoch are the slice's. The caller
+// clears the share when done.
+func (n *KeyNode) openShare(ss *SealedSlice) (*share.Share, error) {
+	s, err := ss.Open(n.key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not sealed to this node for its header", err)
+	}
+	defer clear(s.Share)
+	sh := new(share.Share)
+	if err := sh.UnmarshalBinary(s.Share); err != nil {
+		return nil, fmt.Errorf("%w: slice %d: %w", ErrBadSlice, ss.Index, err)
+	}
+	if sh.Index != ss.Index || sh.Epoch != ss.Epoch {
+		clearShare(sh)
+		return nil, fmt.Errorf("%w: slice %d of epoch %d holds share %d of epoch %d", ErrBadSlice, ss.Index, ss.Epoch, sh.Index, sh.Epoch)
+	}
+	return sh, nil
+}
+
+func clearShare(s *share.Share) { *s = share.Share{} }
+
+// sealShare seals a share to the node itself, bound to c.
+func (n *KeyNode) sealShare(user, key string, sh *share.Share, c *share.Commitments) (*SealedSlice, error) {
+	b, err := sh.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	return SealSlice(n.key.Public(), &Slice{UserID: user, KeyID: key, Epoch: sh.Epoch, Index: sh.Index, Commitment: c.Hash(), Share: b})
+}
+
 // storeSlices stores a batch (checked by the decoder: one user, key and
-// epoch, distinct indexes). Each slice must open with the node's key, which
-// proves that it was sealed to this node for exactly this header.
+// epoch, distinct indexes, bound to c). Each slice must open with the
+// node's key, which proves that it was sealed to this node for exactly its
+// header, and hold a share that verifies against c.
 //
 // A store adds slices at the current epoch (or registers a new key); a
 // refresh moves to a newer epoch: its batch must hold every slice this node
@@ -321,52 +394,85 @@ func (n *KeyNode) status() ([]byte, error) {
 // node refuses the old epoch from the moment it has the new one; the old
 // slices are deleted in a second transaction only after that commit, and
 // [NewKeyNode] finishes a deletion a crash interrupted.
-func (n *KeyNode) storeSlices(peer Peer, batch []*SealedSlice, refresh bool) error {
+func (n *KeyNode) storeSlices(peer Peer, c *share.Commitments, batch []*SealedSlice, refresh bool) error {
 	for _, ss := range batch {
-		s, err := ss.Open(n.key)
+		sh, err := n.openShare(ss)
 		if err != nil {
-			return fmt.Errorf("%w: not sealed to this node for its header", err)
+			return err
 		}
-		clear(s.Share)
+		err = c.Verify(sh)
+		clearShare(sh)
+		if err != nil {
+			return fmt.Errorf("slicing: slice %d: %w", ss.Index, err)
+		}
 	}
 	f := batch[0]
-	prefix := keyPrefix(f.UserID, f.KeyID)
-	var oldEpoch uint64
-	moved := false
-	err := n.store.Update(func(tx *custody.Tx) error {
-		meta, err := getMeta(tx, prefix)
+	return n.commit(peer, c, batch, func(meta *keyMeta, exists bool) error {
 		switch {
-		case errors.Is(err, custody.ErrNotFound):
-			if refresh {
-				return fmt.Errorf("%w: refresh of user %q key %q, which this node does not hold", ErrSliceNotFound, f.UserID, f.KeyID)
-			}
-			meta = &keyMeta{epoch: f.Epoch, owner: peer.Key}
-			if err := tx.Put(keysBucket, prefix, meta.marshal()); err != nil {
-				return err
-			}
-		case err != nil:
+		case !exists && refresh:
+			return fmt.Errorf("%w: refresh of user %q key %q, which this node does not hold", ErrSliceNotFound, f.UserID, f.KeyID)
+		case !exists:
+			return nil
+		case f.Epoch < meta.epoch || (refresh && f.Epoch == meta.epoch):
+			return fmt.Errorf("%w: epoch %d, the node holds epoch %d", ErrStaleEpoch, f.Epoch, meta.epoch)
+		case !refresh && f.Epoch > meta.epoch:
+			return fmt.Errorf("%w: store at epoch %d over epoch %d (use refresh)", ErrStaleEpoch, f.Epoch, meta.epoch)
+		}
+		return nil
+	}, refresh)
+}
+
+// commit writes a checked batch and its commitments in one transaction:
+// check says whether the batch may go on top of the key's record (exists
+// false: none yet). A new key is owned by peer; an existing one accepts
+// writes from its owner and, for refresh, from institutions. If the batch
+// moves the key to a newer epoch, the older epochs are deleted after the
+// commit.
+func (n *KeyNode) commit(peer Peer, c *share.Commitments, batch []*SealedSlice, check func(meta *keyMeta, exists bool) error, refresh bool) error {
+	f := batch[0]
+	prefix := keyPrefix(f.UserID, f.KeyID)
+	cenc, err := c.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	var oldEpoch uint32
+	moved := false
+	err = n.store.Update(func(tx *custody.Tx) error {
+		meta, err := getMeta(tx, prefix)
+		exists := err == nil
+		if err != nil && !errors.Is(err, custody.ErrNotFound) {
 			return err
-		default:
-			owner := samePeer(peer.Key, meta.owner)
-			if !owner && !(refresh && n.isInstitution(peer.Key)) {
-				return fmt.Errorf("%w: user %q key %q was registered by another peer", ErrForbidden, f.UserID, f.KeyID)
+		}
+		if exists && !samePeer(peer.Key, meta.owner) && !(refresh && n.isInstitution(peer.Key)) {
+			return fmt.Errorf("%w: user %q key %q was registered by another peer", ErrForbidden, f.UserID, f.KeyID)
+		}
+		if err := check(meta, exists); err != nil {
+			return err
+		}
+		switch {
+		case !exists:
+			meta = &keyMeta{epoch: f.Epoch, owner: peer.Key}
+		case f.Epoch > meta.epoch:
+			oldEpoch, moved = meta.epoch, true
+			meta.epoch = f.Epoch
+		}
+		if err := tx.Put(keysBucket, prefix, meta.marshal()); err != nil {
+			return err
+		}
+		// One sharing per epoch: commitments, once stored, never change.
+		if old, err := tx.Get(commitmentsBucket, epochKey(prefix, f.Epoch)); err == nil {
+			if !bytes.Equal(old, cenc) {
+				return fmt.Errorf("%w: user %q key %q has other commitments at epoch %d", ErrConflict, f.UserID, f.KeyID, f.Epoch)
 			}
-			switch {
-			case f.Epoch < meta.epoch || (refresh && f.Epoch == meta.epoch):
-				return fmt.Errorf("%w: epoch %d, the node holds epoch %d", ErrStaleEpoch, f.Epoch, meta.epoch)
-			case !refresh && f.Epoch > meta.epoch:
-				return fmt.Errorf("%w: store at epoch %d over epoch %d (use refresh)", ErrStaleEpoch, f.Epoch, meta.epoch)
-			case refresh:
-				oldEpoch, moved = meta.epoch, true
-				meta.epoch = f.Epoch
-				if err := tx.Put(keysBucket, prefix, meta.marshal()); err != nil {
-					return err
-				}
-			}
+		} else if !errors.Is(err, custody.ErrNotFound) {
+			return err
+		} else if err := tx.Put(commitmentsBucket, epochKey(prefix, f.Epoch), cenc); err != nil {
+			return err
 		}
 		held := 0
-		err = tx.ForEachPrefix(slicesBucket, sliceKey(prefix, f.Epoch, 0)[:len(prefix)+8], func(k, _ []byte) error {
-			if !slices.ContainsFunc(batch, func(ss *SealedSlice) bool { return binary.BigEndian.Uint32(k[len(k)-4:]) == ss.Index }) {
+		err = tx.ForEachPrefix(slicesBucket, epochKey(prefix, f.Epoch), func(k, _ []byte) error {
+			x := binary.BigEndian.Uint32(k[len(k)-4:])
+			if !slices.ContainsFunc(batch, func(ss *SealedSlice) bool { return ss.Index == x }) {
 				held++
 			}
 			return nil
@@ -405,21 +511,104 @@ func (n *KeyNode) storeSlices(peer Peer, batch []*SealedSlice, refresh bool) err
 	return n.store.Update(func(tx *custody.Tx) error { return deleteOld(tx, prefix, f.Epoch) })
 }
 
-// deleteOld deletes the slices of prefix older than epoch.
-func deleteOld(tx *custody.Tx, prefix []byte, epoch uint64) error {
-	var old [][]byte
-	err := tx.ForEachPrefix(slicesBucket, prefix, func(k, _ []byte) error {
-		if len(k) == len(prefix)+12 && binary.BigEndian.Uint64(k[len(prefix):]) < epoch {
-			old = append(old, k)
+// applyRefresh moves the node's slices of a key to the next epoch by adding
+// the delta shares of a zero sharing (package share's proactive refresh):
+// the node opens its current shares and the deltas, checks both against
+// their commitments, and keeps the sums, sealed to itself, with the new
+// commitments, which it returns. Nobody learns the secret; the dealer of
+// the deltas learns nothing about the shares.
+func (n *KeyNode) applyRefresh(peer Peer, deltaC *share.Commitments, deltas []*SealedSlice) ([]byte, error) {
+	f := deltas[0]
+	prefix := keyPrefix(f.UserID, f.KeyID)
+	var oldC *share.Commitments
+	var held []*SealedSlice
+	err := n.store.View(func(tx *custody.Tx) error {
+		meta, err := getMeta(tx, prefix)
+		if errors.Is(err, custody.ErrNotFound) {
+			return fmt.Errorf("%w: user %q key %q", ErrSliceNotFound, f.UserID, f.KeyID)
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		if !samePeer(peer.Key, meta.owner) && !n.isInstitution(peer.Key) {
+			return fmt.Errorf("%w: refresh of user %q key %q", ErrForbidden, f.UserID, f.KeyID)
+		}
+		if meta.epoch == math.MaxUint32 || f.Epoch != meta.epoch+1 {
+			return fmt.Errorf("%w: deltas for epoch %d, the node holds epoch %d", ErrStaleEpoch, f.Epoch, meta.epoch)
+		}
+		if oldC, err = getCommitments(tx, prefix, meta.epoch); err != nil {
+			return err
+		}
+		held, err = getSlices(tx, prefix, meta.epoch)
+		return err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, k := range old {
-		if err := tx.Delete(slicesBucket, k); err != nil {
+	if len(held) != len(deltas) {
+		return nil, fmt.Errorf("%w: %d deltas for the %d slices this node holds", ErrBadMessage, len(deltas), len(held))
+	}
+	var newC *share.Commitments
+	fresh := make([]*SealedSlice, len(held))
+	for i, ss := range held {
+		k := slices.IndexFunc(deltas, func(d *SealedSlice) bool { return d.Index == ss.Index })
+		if k < 0 {
+			return nil, fmt.Errorf("%w: no delta for index %d", ErrBadMessage, ss.Index)
+		}
+		old, err := n.openShare(ss)
+		if err != nil {
+			return nil, fmt.Errorf("slicing: stored slice: %w", err)
+		}
+		delta, err := n.openShare(deltas[k])
+		if err != nil {
+			clearShare(old)
+			return nil, err
+		}
+		sum, c, err := share.ApplyRefresh(*old, oldC, []share.Share{*delta}, []*share.Commitments{deltaC}, f.Epoch)
+		clearShare(old)
+		clearShare(delta)
+		if err != nil {
+			return nil, err
+		}
+		newC = c
+		fresh[i], err = n.sealShare(f.UserID, f.KeyID, &sum, newC)
+		clearShare(&sum)
+		if err != nil {
+			return nil, err
+		}
+	}
+	err = n.commit(peer, newC, fresh, func(meta *keyMeta, exists bool) error {
+		if !exists || meta.epoch != oldC.Epoch {
+			return fmt.Errorf("%w: the key moved on during the refresh", ErrStaleEpoch)
+		}
+		return nil
+	}, true)
+	if err != nil {
+		return nil, err
+	}
+	return appendCommitments(nil, newC)
+}
+
+// deleteOld deletes the slices and commitments of prefix older than epoch.
+func deleteOld(tx *custody.Tx, prefix []byte, epoch uint32) error {
+	for _, b := range []struct {
+		name string
+		klen int
+	}{{slicesBucket, len(prefix) + 8}, {commitmentsBucket, len(prefix) + 4}} {
+		var old [][]byte
+		err := tx.ForEachPrefix(b.name, prefix, func(k, _ []byte) error {
+			if len(k) == b.klen && binary.BigEndian.Uint32(k[len(prefix):]) < epoch {
+				old = append(old, k)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
+		}
+		for _, k := range old {
+			if err := tx.Delete(b.name, k); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -431,7 +620,7 @@ func (n *KeyNode) sweep() error {
 	return n.store.Update(func(tx *custody.Tx) error {
 		type rec struct {
 			prefix []byte
-			epoch  uint64
+			epoch  uint32
 		}
 		var keys []rec
 		err := tx.ForEachPrefix(keysBucket, nil, func(k, v []byte) error {
@@ -457,12 +646,13 @@ func (n *KeyNode) sweep() error {
 // release checks the authorisation, opens the node's slices of the
 // authorised user key and epoch and re-seals each to the requester's key.
 func (n *KeyNode) release(q *request) ([]byte, error) {
-	a, err := n.ver.Verify(q.auth, custody.Subject{UserID: q.user, KeyID: q.key, Epoch: q.epoch})
+	a, err := n.ver.Verify(q.auth, custody.Subject{UserID: q.user, KeyID: q.key, Epoch: uint64(q.epoch)})
 	if err != nil {
 		return nil, err
 	}
 	prefix := keyPrefix(q.user, q.key)
-	var stored [][]byte
+	var stored []*SealedSlice
+	var c *share.Commitments
 	err = n.store.View(func(tx *custody.Tx) error {
 		meta, err := getMeta(tx, prefix)
 		if err != nil {
@@ -471,10 +661,14 @@ func (n *KeyNode) release(q *request) ([]byte, error) {
 		if q.epoch < meta.epoch {
 			return fmt.Errorf("%w: epoch %d asked, the node holds epoch %d", ErrStaleEpoch, q.epoch, meta.epoch)
 		}
-		return tx.ForEachPrefix(slicesBucket, sliceKey(prefix, q.epoch, 0)[:len(prefix)+8], func(_, v []byte) error {
-			stored = append(stored, v)
-			return nil
-		})
+		if q.epoch > meta.epoch {
+			return custody.ErrNotFound
+		}
+		if c, err = getCommitments(tx, prefix, q.epoch); err != nil {
+			return err
+		}
+		stored, err = getSlices(tx, prefix, q.epoch)
+		return err
 	})
 	if errors.Is(err, custody.ErrNotFound) || (err == nil && len(stored) == 0) {
 		return nil, fmt.Errorf("%w: user %q key %q epoch %d", ErrSliceNotFound, q.user, q.key, q.epoch)
@@ -483,11 +677,7 @@ func (n *KeyNode) release(q *request) ([]byte, error) {
 		return nil, err
 	}
 	out := make([]*SealedSlice, 0, len(stored))
-	for _, enc := range stored {
-		ss, err := ParseSealedSlice(enc)
-		if err != nil {
-			return nil, fmt.Errorf("slicing: corrupt stored slice: %w", err)
-		}
+	for _, ss := range stored {
 		s, err := ss.Open(n.key)
 		if err != nil {
 			return nil, fmt.Errorf("slicing: stored slice does not open: %w", err)
@@ -500,7 +690,11 @@ func (n *KeyNode) release(q *request) ([]byte, error) {
 		out = append(out, re)
 	}
 	n.log.Info("slicing: released", "user", q.user, "key", q.key, "epoch", q.epoch, "slices", len(out))
-	return appendBatch(nil, out)
+	b, err := appendCommitments(nil, c)
+	if err != nil {
+		return nil, err
+	}
+	return appendBatch(b, out)
 }
 
 func (n *KeyNode) list(peer Peer, user, key string) ([]byte, error) {
@@ -517,20 +711,17 @@ func (n *KeyNode) list(peer Peer, user, key string) ([]byte, error) {
 		if !samePeer(peer.Key, meta.owner) && !n.isInstitution(peer.Key) {
 			return fmt.Errorf("%w: list of user %q key %q", ErrForbidden, user, key)
 		}
-		l.Epoch = meta.epoch
-		return tx.ForEachPrefix(slicesBucket, sliceKey(prefix, meta.epoch, 0)[:len(prefix)+8], func(_, v []byte) error {
-			ss, err := ParseSealedSlice(v)
-			if err != nil {
-				return fmt.Errorf("slicing: corrupt stored slice: %w", err)
-			}
-			if len(l.Entries) < MaxBatch {
-				l.Entries = append(l.Entries, ListEntry{Index: ss.Index, Commitment: ss.Commitment})
-			}
-			return nil
-		})
+		if l.Commitments, err = getCommitments(tx, prefix, meta.epoch); err != nil {
+			return err
+		}
+		held, err := getSlices(tx, prefix, meta.epoch)
+		for _, ss := range held {
+			l.Indexes = append(l.Indexes, ss.Index)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return marshalListing(l), nil
+	return marshalListing(l)
 }

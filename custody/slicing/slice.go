@@ -15,7 +15,7 @@ const (
 	// encoding package share chooses.
 	MaxShareSize = 1024
 	// MaxSealedSliceSize bounds an encoded [SealedSlice].
-	MaxSealedSliceSize = 1 + 2*(1+custody.MaxIDLen) + 8 + 4 + CommitmentSize + 4 + custody.EnvelopeOverhead + MaxShareSize
+	MaxSealedSliceSize = 1 + 2*(1+custody.MaxIDLen) + 4 + 4 + CommitmentSize + 4 + custody.EnvelopeOverhead + MaxShareSize
 	// CommitmentSize is the size of a slice's commitment hash.
 	CommitmentSize = 32
 )
@@ -53,8 +53,9 @@ var (
 type Slice struct {
 	UserID, KeyID string
 	// Epoch counts refreshes: the slices of one epoch are shares of one
-	// sharing; a refresh makes new ones of the same secret.
-	Epoch uint64
+	// sharing; a refresh makes new ones of the same secret. It is the
+	// epoch of the share and of its commitments (package share).
+	Epoch uint32
 	// Index is the share index, 1 or more (0 would be the secret).
 	Index uint32
 	// Commitment is the hash of the sharing's public commitments, which
@@ -78,10 +79,10 @@ func checkHeader(user, key string, index uint32) error {
 
 // sliceInfo binds a sealed slice to its user, key, epoch, index and
 // commitment: an envelope moved to another of any of them does not open.
-func sliceInfo(user, key string, epoch uint64, index uint32, commitment *[CommitmentSize]byte) []byte {
+func sliceInfo(user, key string, epoch uint32, index uint32, commitment *[CommitmentSize]byte) []byte {
 	return custody.Info("slicing/slice",
 		[]byte(user), []byte(key),
-		binary.BigEndian.AppendUint64(nil, epoch),
+		binary.BigEndian.AppendUint32(nil, epoch),
 		binary.BigEndian.AppendUint32(nil, index),
 		commitment[:])
 }
@@ -90,10 +91,10 @@ func sliceInfo(user, key string, epoch uint64, index uint32, commitment *[Commit
 // while the node keeps it, the requester's fresh key once released. Its
 // header is public; the share is inside the envelope, whose HPKE info binds
 // the header (see [custody.Info]: label "slicing/slice", fields user id,
-// key id, u64 epoch, u32 index, commitment).
+// key id, u32 epoch, u32 index, commitment).
 type SealedSlice struct {
 	UserID, KeyID string
-	Epoch         uint64
+	Epoch         uint32
 	Index         uint32
 	Commitment    [CommitmentSize]byte
 	Envelope      []byte
@@ -136,7 +137,7 @@ const sealedSliceVersion = 1
 
 // AppendBinary appends the encoding of ss:
 //
-//	version (1) || u8 len || user id || u8 len || key id || u64 epoch ||
+//	version (1) || u8 len || user id || u8 len || key id || u32 epoch ||
 //	u32 index || commitment (32) || u32 len || envelope
 //
 // Integers are big-endian.
@@ -150,7 +151,7 @@ func (ss *SealedSlice) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, sealedSliceVersion)
 	b = appendString8(b, ss.UserID)
 	b = appendString8(b, ss.KeyID)
-	b = binary.BigEndian.AppendUint64(b, ss.Epoch)
+	b = binary.BigEndian.AppendUint32(b, ss.Epoch)
 	b = binary.BigEndian.AppendUint32(b, ss.Index)
 	b = append(b, ss.Commitment[:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(ss.Envelope)))
@@ -184,7 +185,7 @@ func (r *wireReader) sealedSlice() (*SealedSlice, error) {
 	ss := &SealedSlice{}
 	ss.UserID = r.string8()
 	ss.KeyID = r.string8()
-	ss.Epoch = r.u64()
+	ss.Epoch = r.u32()
 	ss.Index = r.u32()
 	copy(ss.Commitment[:], r.take(CommitmentSize))
 	n := r.u32()

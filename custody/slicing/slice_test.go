@@ -18,7 +18,7 @@ func knKey(t testing.TB) *custody.PrivateKey {
 	return k
 }
 
-func knSlice(user, key string, epoch uint64, index uint32) *Slice {
+func knSlice(user, key string, epoch, index uint32) *Slice {
 	s := &Slice{UserID: user, KeyID: key, Epoch: epoch, Index: index,
 		Share: []byte(fmt.Sprintf("share %s/%s/%d/%d", user, key, epoch, index))}
 	s.Commitment[0] = byte(epoch)

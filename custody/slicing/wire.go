@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/share"
 )
 
 // SessionName is the transport session a key node serves: clients
@@ -19,10 +20,13 @@ const (
 	// MaxBatch bounds the slices of one store or refresh request, and of
 	// one release: the slices one node holds for one key (its weight).
 	MaxBatch = 64
+	// MaxCommitmentsSize bounds encoded commitments (package share's
+	// largest threshold).
+	MaxCommitmentsSize = 8 + 32*share.MaxThreshold
 	// MaxRequestSize bounds a request.
-	MaxRequestSize = 2 + 1 + MaxBatch*(4+MaxSealedSliceSize) + custody.MaxAuthorizationSize
+	MaxRequestSize = 2 + 4 + MaxCommitmentsSize + 1 + MaxBatch*(4+MaxSealedSliceSize) + 2 + custody.MaxAuthorizationSize
 	// MaxResponseSize bounds a response.
-	MaxResponseSize = 2 + 1 + MaxBatch*(4+MaxSealedSliceSize) + 2 + maxErrorText
+	MaxResponseSize = 2 + 4 + MaxCommitmentsSize + 1 + MaxBatch*(4+MaxSealedSliceSize) + 2 + maxErrorText
 	// maxErrorText bounds the text of an error response.
 	maxErrorText = 512
 )
@@ -34,12 +38,25 @@ const wireVersion = 1
 
 type op byte
 
+// Ops and their bodies. A slice batch is u8 count (1 to MaxBatch) ||
+// (u32 len || sealed slice)..., all of one user, key and epoch, with
+// distinct indexes; commitments are u32 len || package share's encoding.
 const (
-	opStatus  op = 1 // body: empty. Reply: node public key (custody.PublicKeySize) || u64 keys held
-	opStore   op = 2 // body: slice batch. Reply: empty
-	opRefresh op = 3 // body: slice batch. Reply: empty
-	opRelease op = 4 // body: u8 len || user || u8 len || key || u64 epoch || u16 len || authorisation. Reply: slice batch
-	opList    op = 5 // body: u8 len || user || u8 len || key. Reply: u64 epoch || u8 count || (u32 index || commitment)...
+	// Body: empty. Reply: node public key (custody.PublicKeySize) || u64 keys held.
+	opStatus op = 1
+	// Body: commitments || batch. Reply: empty.
+	opStore op = 2
+	// Body: commitments || batch (a newer epoch). Reply: empty.
+	opRefresh op = 3
+	// Body: u8 len || user || u8 len || key || u32 epoch || u16 len || authorisation.
+	// Reply: commitments || batch (sealed to the requester).
+	opRelease op = 4
+	// Body: u8 len || user || u8 len || key.
+	// Reply: commitments || u8 count || u32 index....
+	opList op = 5
+	// Body: delta commitments || batch of delta shares for the next epoch.
+	// Reply: the new commitments.
+	opApplyRefresh op = 6
 )
 
 func (o op) String() string {
@@ -54,12 +71,11 @@ func (o op) String() string {
 		return "release"
 	case opList:
 		return "list"
+	case opApplyRefresh:
+		return "apply-refresh"
 	}
 	return fmt.Sprintf("op(%d)", byte(o))
 }
-
-// A slice batch is u8 count (1 to MaxBatch) || (u32 len || sealed slice)...,
-// all of one user, key and epoch, with distinct indexes.
 
 // Response codes and the errors they carry.
 type code byte
@@ -78,6 +94,7 @@ const (
 	codeForbidden
 	codeConflict
 	codeInternal
+	codeBadShare
 	codeLimit // first unknown code
 )
 
@@ -94,6 +111,7 @@ var codeErrors = [codeLimit]error{
 	codeForbidden:        ErrForbidden,
 	codeConflict:         ErrConflict,
 	codeInternal:         ErrNodeInternal,
+	codeBadShare:         share.ErrBadShare,
 }
 
 // codeOf maps an error of the node to its response code. Errors the node
@@ -110,7 +128,10 @@ func codeOf(err error) code {
 	switch {
 	case errors.Is(err, custody.ErrBadAuthorization):
 		return codeBadAuthorization
-	case errors.Is(err, ErrBadSlice), errors.Is(err, custody.ErrBadKey), errors.Is(err, custody.ErrBadEnvelope):
+	case errors.Is(err, share.ErrEpoch):
+		return codeStaleEpoch
+	case errors.Is(err, ErrBadSlice), errors.Is(err, custody.ErrBadKey), errors.Is(err, custody.ErrBadEnvelope),
+		errors.Is(err, share.ErrFormat), errors.Is(err, share.ErrParams):
 		return codeBadRequest
 	}
 	return codeInternal
@@ -118,12 +139,43 @@ func codeOf(err error) code {
 
 // request is a decoded request.
 type request struct {
-	op     op
-	slices []*SealedSlice // store, refresh
-	user   string         // release, list
-	key    string
-	epoch  uint64 // release
-	auth   []byte // release
+	op          op
+	commitments *share.Commitments // store, refresh, apply-refresh
+	slices      []*SealedSlice     // store, refresh, apply-refresh
+	user        string             // release, list
+	key         string
+	epoch       uint32 // release
+	auth        []byte // release
+}
+
+func appendCommitments(b []byte, c *share.Commitments) ([]byte, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: no commitments", ErrBadMessage)
+	}
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b, err := c.AppendBinary(b)
+	if err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4))
+	return b, nil
+}
+
+func (r *wireReader) commitments() (*share.Commitments, error) {
+	n := r.u32()
+	if n > MaxCommitmentsSize {
+		return nil, fmt.Errorf("%w: commitments of %d bytes", ErrBadMessage, n)
+	}
+	enc := r.take(int(n))
+	if r.err {
+		return nil, fmt.Errorf("%w: truncated commitments", ErrBadMessage)
+	}
+	c := new(share.Commitments)
+	if err := c.UnmarshalBinary(enc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	return c, nil
 }
 
 func (q *request) marshal() ([]byte, error) {
@@ -131,7 +183,10 @@ func (q *request) marshal() ([]byte, error) {
 	var err error
 	switch q.op {
 	case opStatus:
-	case opStore, opRefresh:
+	case opStore, opRefresh, opApplyRefresh:
+		if b, err = appendCommitments(b, q.commitments); err != nil {
+			return nil, err
+		}
 		b, err = appendBatch(b, q.slices)
 	case opRelease:
 		if len(q.auth) > custody.MaxAuthorizationSize {
@@ -139,7 +194,7 @@ func (q *request) marshal() ([]byte, error) {
 		}
 		b = appendString8(b, q.user)
 		b = appendString8(b, q.key)
-		b = binary.BigEndian.AppendUint64(b, q.epoch)
+		b = binary.BigEndian.AppendUint32(b, q.epoch)
 		b = binary.BigEndian.AppendUint16(b, uint16(len(q.auth)))
 		b = append(b, q.auth...)
 	case opList:
@@ -164,13 +219,19 @@ func parseRequest(b []byte) (*request, error) {
 	var err error
 	switch q.op {
 	case opStatus:
-	case opStore, opRefresh:
+	case opStore, opRefresh, opApplyRefresh:
+		if q.commitments, err = r.commitments(); err != nil {
+			return nil, err
+		}
 		if q.slices, err = r.batch(); err != nil {
+			return nil, err
+		}
+		if err := checkCommitments(q.commitments, q.slices); err != nil {
 			return nil, err
 		}
 	case opRelease:
 		q.user, q.key = r.string8(), r.string8()
-		q.epoch = r.u64()
+		q.epoch = r.u32()
 		q.auth = r.take(r.u16())
 		if !r.err && len(q.auth) > custody.MaxAuthorizationSize {
 			return nil, fmt.Errorf("%w: authorisation of %d bytes", ErrBadMessage, len(q.auth))
@@ -189,6 +250,18 @@ func parseRequest(b []byte) (*request, error) {
 		}
 	}
 	return q, nil
+}
+
+// checkCommitments checks that a batch's slices are bound to c: same
+// epoch, and c's hash as their commitment.
+func checkCommitments(c *share.Commitments, batch []*SealedSlice) error {
+	h := c.Hash()
+	for _, ss := range batch {
+		if ss.Epoch != c.Epoch || ss.Commitment != h {
+			return fmt.Errorf("%w: slice %d (epoch %d) is not bound to the commitments sent with it (epoch %d)", ErrBadMessage, ss.Index, ss.Epoch, c.Epoch)
+		}
+	}
+	return nil
 }
 
 func appendBatch(b []byte, slices []*SealedSlice) ([]byte, error) {
@@ -268,17 +341,14 @@ type NodeStatus struct {
 	Keys uint64
 }
 
-// ListEntry is one slice a node holds, without its content.
-type ListEntry struct {
-	Index      uint32
-	Commitment [CommitmentSize]byte
-}
-
 // KeyListing is what a node holds for one user key.
 type KeyListing struct {
-	Epoch   uint64
-	Entries []ListEntry
+	Commitments *share.Commitments // of the current epoch
+	Indexes     []uint32
 }
+
+// Epoch is the node's current epoch for the key.
+func (l *KeyListing) Epoch() uint32 { return l.Commitments.Epoch }
 
 func okResponse(body []byte) []byte {
 	return append([]byte{wireVersion, byte(codeOK)}, body...)
@@ -298,14 +368,16 @@ func marshalStatus(s *NodeStatus) []byte {
 	return binary.BigEndian.AppendUint64(b, s.Keys)
 }
 
-func marshalListing(l *KeyListing) []byte {
-	b := binary.BigEndian.AppendUint64(nil, l.Epoch)
-	b = append(b, byte(len(l.Entries)))
-	for _, e := range l.Entries {
-		b = binary.BigEndian.AppendUint32(b, e.Index)
-		b = append(b, e.Commitment[:]...)
+func marshalListing(l *KeyListing) ([]byte, error) {
+	b, err := appendCommitments(nil, l.Commitments)
+	if err != nil {
+		return nil, err
 	}
-	return b
+	b = append(b, byte(len(l.Indexes)))
+	for _, x := range l.Indexes {
+		b = binary.BigEndian.AppendUint32(b, x)
+	}
+	return b, nil
 }
 
 // RemoteError is an error a key node returned: Err is the sentinel of its
@@ -373,16 +445,17 @@ func parseStatus(r *wireReader) (*NodeStatus, error) {
 }
 
 func parseListing(r *wireReader) (*KeyListing, error) {
-	l := &KeyListing{Epoch: r.u64()}
+	c, err := r.commitments()
+	if err != nil {
+		return nil, err
+	}
+	l := &KeyListing{Commitments: c}
 	n := r.u8()
 	if n > MaxBatch {
 		return nil, fmt.Errorf("%w: listing of %d slices", ErrBadMessage, n)
 	}
 	for range n {
-		var e ListEntry
-		e.Index = r.u32()
-		copy(e.Commitment[:], r.take(CommitmentSize))
-		l.Entries = append(l.Entries, e)
+		l.Indexes = append(l.Indexes, r.u32())
 	}
 	if !r.done() {
 		return nil, fmt.Errorf("%w: list response", ErrBadMessage)

@@ -8,15 +8,35 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/share"
 )
 
-func knRequests(t testing.TB) [][]byte {
-	k := knKey(t)
-	s1, err := SealSlice(k.Public(), knSlice("u", "k", 1, 1))
+// knWireSharing is a fixed-size sharing for the wire tests.
+func knWireSharing(t testing.TB, k *custody.PrivateKey, epoch uint32) (*share.Commitments, []*SealedSlice) {
+	secret, err := NewSecret()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, _ := SealSlice(k.Public(), knSlice("u", "k", 1, 2))
+	shares, c, err := share.Deal(share.Pedersen, secret, 2, []uint32{1, 2}, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*SealedSlice
+	for _, sh := range shares {
+		b, _ := sh.MarshalBinary()
+		ss, err := SealSlice(k.Public(), &Slice{UserID: "u", KeyID: "k", Epoch: epoch, Index: sh.Index, Commitment: c.Hash(), Share: b})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ss)
+	}
+	return c, out
+}
+
+func knRequests(t testing.TB) [][]byte {
+	k := knKey(t)
+	c, ss := knWireSharing(t, k, 1)
+	s1, s2 := ss[0], ss[1]
 	_, inst, _ := ed25519.GenerateKey(nil)
 	a := &custody.Authorization{UserID: "u", KeyID: "k", Epoch: 1, Requester: k.Public(), Expiry: time.Unix(2e9, 0)}
 	auth, err := a.Sign(inst)
@@ -26,8 +46,9 @@ func knRequests(t testing.TB) [][]byte {
 	var out [][]byte
 	for _, q := range []*request{
 		{op: opStatus},
-		{op: opStore, slices: []*SealedSlice{s1, s2}},
-		{op: opRefresh, slices: []*SealedSlice{s1}},
+		{op: opStore, commitments: c, slices: []*SealedSlice{s1, s2}},
+		{op: opRefresh, commitments: c, slices: []*SealedSlice{s1}},
+		{op: opApplyRefresh, commitments: c, slices: []*SealedSlice{s2}},
 		{op: opRelease, user: "u", key: "k", epoch: 1, auth: auth},
 		{op: opList, user: "u", key: "k"},
 	} {
@@ -52,17 +73,25 @@ func TestRequestRoundTrip(t *testing.T) {
 		}
 	}
 	k := knKey(t)
-	a, _ := SealSlice(k.Public(), knSlice("u", "k", 1, 1))
-	b, _ := SealSlice(k.Public(), knSlice("u", "k", 2, 2))
-	c, _ := SealSlice(k.Public(), knSlice("u", "k", 1, 1))
+	c1, s1 := knWireSharing(t, k, 1)
+	_, s2 := knWireSharing(t, k, 2)
+	a, b, c := s1[0], s2[1], s1[0]
 	for name, batch := range map[string][]*SealedSlice{
 		"mixed epochs":    {a, b},
 		"duplicate index": {a, c},
 		"empty":           nil,
 	} {
-		if _, err := (&request{op: opStore, slices: batch}).marshal(); !errors.Is(err, ErrBadMessage) {
+		if _, err := (&request{op: opStore, commitments: c1, slices: batch}).marshal(); !errors.Is(err, ErrBadMessage) {
 			t.Errorf("%s batch: %v, want ErrBadMessage", name, err)
 		}
+	}
+	// Slices not bound to the commitments they come with.
+	b2, err := (&request{op: opStore, commitments: c1, slices: s2}).marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseRequest(b2); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("slices of other commitments: %v, want ErrBadMessage", err)
 	}
 }
 
@@ -108,11 +137,15 @@ func FuzzParseRequest(f *testing.F) {
 // FuzzParseResponse feeds the client's decoders of every response kind.
 func FuzzParseResponse(f *testing.F) {
 	k := knKey(f)
-	s1, _ := SealSlice(k.Public(), knSlice("u", "k", 1, 1))
-	batch, _ := appendBatch(nil, []*SealedSlice{s1})
+	c, ss := knWireSharing(f, k, 1)
+	batch, _ := appendCommitments(nil, c)
+	batch, _ = appendBatch(batch, ss)
 	f.Add(byte(opRelease), okResponse(batch))
 	f.Add(byte(opStatus), okResponse(marshalStatus(&NodeStatus{PublicKey: k.Public(), Keys: 3})))
-	f.Add(byte(opList), okResponse(marshalListing(&KeyListing{Epoch: 2, Entries: []ListEntry{{Index: 1}}})))
+	listing, _ := marshalListing(&KeyListing{Commitments: c, Indexes: []uint32{1, 2}})
+	f.Add(byte(opList), okResponse(listing))
+	cenc, _ := appendCommitments(nil, c)
+	f.Add(byte(opApplyRefresh), okResponse(cenc))
 	f.Add(byte(opStore), okResponse(nil))
 	f.Add(byte(opStore), errorResponse(codeReplay, "replayed"))
 	f.Fuzz(func(t *testing.T, o byte, b []byte) {
@@ -124,18 +157,29 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			return
 		}
-		switch op(o % 6) {
+		switch op(o % 7) {
 		case opStatus:
 			if s, err := parseStatus(r); err == nil && s.PublicKey == nil {
 				t.Fatal("status without a key")
 			}
 		case opRelease:
-			if bt, err := r.batch(); err == nil && (len(bt) == 0 || len(bt) > MaxBatch) {
-				t.Fatalf("batch of %d", len(bt))
+			c, err := r.commitments()
+			if err != nil {
+				return
+			}
+			if bt, err := r.batch(); err == nil {
+				if len(bt) == 0 || len(bt) > MaxBatch {
+					t.Fatalf("batch of %d", len(bt))
+				}
+				_ = checkCommitments(c, bt)
 			}
 		case opList:
-			if l, err := parseListing(r); err == nil && len(l.Entries) > MaxBatch {
-				t.Fatalf("listing of %d", len(l.Entries))
+			if l, err := parseListing(r); err == nil && (len(l.Indexes) > MaxBatch || l.Commitments == nil) {
+				t.Fatalf("listing of %d", len(l.Indexes))
+			}
+		case opApplyRefresh:
+			if c, err := r.commitments(); err == nil && c.Threshold() < 1 {
+				t.Fatal("commitments without points")
 			}
 		default:
 			r.done()
