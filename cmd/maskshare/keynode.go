@@ -99,7 +99,7 @@ func runKeynode(ctx context.Context, stdout io.Writer, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	tcfg.MaxMessageSize = slicing.MaxRequestSize
+	tcfg.MaxMessageSize = max(slicing.MaxRequestSize, slicing.MaxResponseSize)
 	tcfg.Logger = log
 	node, err := slicing.OpenKeyNode(*dir, &slicing.KeyNodeConfig{Name: id.Name, Institutions: inst, Logger: log})
 	if err != nil {

@@ -85,14 +85,18 @@ func (nc *NodeConn) roundTrip(ctx context.Context, q *request) (*wireReader, err
 	if err != nil {
 		return nil, err
 	}
+	return nc.exchange(ctx, q.op, b)
+}
+
+func (nc *NodeConn) exchange(ctx context.Context, o op, b []byte) (*wireReader, error) {
 	if err := nc.conn.Send(ctx, b); err != nil {
-		return nil, fmt.Errorf("slicing: key node %s: %v: %w", nc.name, q.op, err)
+		return nil, fmt.Errorf("slicing: key node %s: %v: %w", nc.name, o, err)
 	}
 	resp, err := transport.RecvLimit(ctx, nc.conn, MaxResponseSize)
 	if err != nil {
-		return nil, fmt.Errorf("slicing: key node %s: %v: %w", nc.name, q.op, err)
+		return nil, fmt.Errorf("slicing: key node %s: %v: %w", nc.name, o, err)
 	}
-	return parseResponse(nc.name, q.op, resp)
+	return parseResponse(nc.name, o, resp)
 }
 
 // Status asks the node for its HPKE public key and the number of keys it

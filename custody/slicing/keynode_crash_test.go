@@ -49,7 +49,7 @@ func TestKeyNodeChild(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	cfg.MaxMessageSize = MaxRequestSize
+	cfg.MaxMessageSize = max(MaxRequestSize, MaxResponseSize)
 	node, err := OpenKeyNode(filepath.Join(dir, "data"), &KeyNodeConfig{Name: id.Name,
 		Institutions: institutionKeys(instCert)})
 	if err != nil {

@@ -56,7 +56,7 @@ func (n *knNet) serverConfig(name string) *transport.Config {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	cfg.MaxMessageSize = MaxRequestSize
+	cfg.MaxMessageSize = max(MaxRequestSize, MaxResponseSize)
 	return cfg
 }
 
@@ -623,5 +623,63 @@ func TestNodeKeyPersists(t *testing.T) {
 	}
 	if _, err := custody.ReadPrivateKeyFile(filepath.Join(dir, NodeKeyFile)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRepair: node C is lost; helper nodes A and B rebuild its share for a
+// new node E without anyone rebuilding the secret; the key is then
+// recovered from B and E alone, and E holds exactly the lost share.
+func TestRepair(t *testing.T) {
+	n := newKnNet(t)
+	a, _ := n.start("node-a", t.TempDir())
+	b, _ := n.start("node-b", t.TempDir())
+	c, _ := n.start("node-c", t.TempDir())
+	e, nodeE := n.start("node-e", t.TempDir())
+	ks := knDeal(t, "alice", "signing", 1, 2, 4)
+	ctx := context.Background()
+	assign := []SliceAssignment{{Node: a, Slices: ks.pick(1, 2)}, {Node: b, Slices: ks.pick(3)}, {Node: c, Slices: ks.pick(4)}}
+	if err := Register(ctx, n.user, ks.c, assign); err != nil {
+		t.Fatal(err)
+	}
+	helpers := []Holding{{Node: a, Indexes: []uint32{1, 2}}, {Node: b, Indexes: []uint32{3}}}
+	if err := RepairSlice(ctx, n.client("mallory"), "alice", "signing", ks.c, helpers, 4, e); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("repair by another peer: %v, want ErrForbidden", err)
+	}
+	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust}
+	if err := RepairSlice(ctx, bank, "alice", "signing", ks.c, helpers, 4, e); err != nil {
+		t.Fatal(err)
+	}
+	var stored []*SealedSlice
+	nodeE.store.View(func(tx *custody.Tx) error {
+		var err error
+		stored, err = getSlices(tx, keyPrefix("alice", "signing"), 1)
+		return err
+	})
+	if len(stored) != 1 || stored[0].Index != 4 {
+		t.Fatalf("node E holds %d slices", len(stored))
+	}
+	got, err := nodeE.openShare(stored[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want share.Share
+	if err := want.UnmarshalBinary(ks.slices[4].Share); err != nil {
+		t.Fatal(err)
+	}
+	if got.Value.Equal(&want.Value) != 1 {
+		t.Fatal("the repaired share is not the lost one")
+	}
+	req := knKey(t)
+	rec, err := Recover(ctx, n.client("alice-new-phone"), &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
+		Authorization: n.authorize(req, nil), Requester: req, Nodes: []NodeAddr{b, e}, Commitment: ks.c.Hash()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Secret.Equal(ks.secret) != 1 {
+		t.Fatal("recovered another secret")
+	}
+	// Too few helper indexes (t = 2): refused by the share package.
+	if err := RepairSlice(ctx, bank, "alice", "signing", ks.c, []Holding{{Node: b, Indexes: []uint32{3}}}, 4, e); !errors.Is(err, ErrBadMessage) {
+		t.Errorf("repair with one helper: %v, want ErrBadMessage", err)
 	}
 }

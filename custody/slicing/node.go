@@ -238,6 +238,12 @@ func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
 		err = n.storeSlices(peer, q.commitments, q.slices, true)
 	case opApplyRefresh:
 		body, err = n.applyRefresh(peer, q.commitments, q.slices)
+	case opRepairSplit:
+		body, err = n.repairSplit(peer, q.repair)
+	case opRepairCombine:
+		body, err = n.repairCombine(peer, q.repair)
+	case opRepairFinish:
+		err = n.repairFinish(peer, q.repair)
 	case opRelease:
 		body, err = n.release(q)
 	case opList:

@@ -24,9 +24,10 @@ const (
 	// largest threshold).
 	MaxCommitmentsSize = 8 + 32*share.MaxThreshold
 	// MaxRequestSize bounds a request.
-	MaxRequestSize = 2 + 4 + MaxCommitmentsSize + 1 + MaxBatch*(4+MaxSealedSliceSize) + 2 + custody.MaxAuthorizationSize
-	// MaxResponseSize bounds a response.
-	MaxResponseSize = 2 + 4 + MaxCommitmentsSize + 1 + MaxBatch*(4+MaxSealedSliceSize) + 2 + maxErrorText
+	MaxRequestSize = 2 + 4 + MaxCommitmentsSize + 2 + maxParcels*(10+maxParcelSize)
+	// MaxResponseSize bounds a response: a release, or the repair pieces
+	// of a node holding MaxBatch helper indexes.
+	MaxResponseSize = 2 + 4 + MaxCommitmentsSize + 2 + maxParcels*(10+maxParcelSize)
 	// maxErrorText bounds the text of an error response.
 	maxErrorText = 512
 )
@@ -73,6 +74,12 @@ func (o op) String() string {
 		return "list"
 	case opApplyRefresh:
 		return "apply-refresh"
+	case opRepairSplit:
+		return "repair-split"
+	case opRepairCombine:
+		return "repair-combine"
+	case opRepairFinish:
+		return "repair-finish"
 	}
 	return fmt.Sprintf("op(%d)", byte(o))
 }
@@ -146,6 +153,7 @@ type request struct {
 	key         string
 	epoch       uint32 // release
 	auth        []byte // release
+	repair      *repairRequest // repair-split, -combine, -finish
 }
 
 func appendCommitments(b []byte, c *share.Commitments) ([]byte, error) {
@@ -179,6 +187,9 @@ func (r *wireReader) commitments() (*share.Commitments, error) {
 }
 
 func (q *request) marshal() ([]byte, error) {
+	if q.repair != nil {
+		return q.repair.marshal()
+	}
 	b := []byte{wireVersion, byte(q.op)}
 	var err error
 	switch q.op {
@@ -238,6 +249,11 @@ func parseRequest(b []byte) (*request, error) {
 		}
 	case opList:
 		q.user, q.key = r.string8(), r.string8()
+	case opRepairSplit, opRepairCombine, opRepairFinish:
+		if q.repair, err = parseRepairRequest(q.op, r); err != nil {
+			return nil, err
+		}
+		return q, nil
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, byte(q.op))
 	}

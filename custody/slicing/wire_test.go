@@ -43,7 +43,20 @@ func knRequests(t testing.TB) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	head := &repairHead{user: "u", key: "k", epoch: 1, target: 3, helpers: []uint32{1, 2}}
+	parcels := []parcel{{from: 1, to: 2, env: s1.Envelope}, {from: 2, to: 3, env: s2.Envelope}}
 	var out [][]byte
+	for _, q := range []*repairRequest{
+		{op: opRepairSplit, head: head, keys: []*custody.PublicKey{k.Public()}, keyOf: []uint8{0, 0}},
+		{op: opRepairCombine, head: head, targetKey: k.Public(), parcels: parcels},
+		{op: opRepairFinish, head: head, commitments: c, parcels: parcels[1:]},
+	} {
+		b, err := q.marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
 	for _, q := range []*request{
 		{op: opStatus},
 		{op: opStore, commitments: c, slices: []*SealedSlice{s1, s2}},
