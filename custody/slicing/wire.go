@@ -151,8 +151,8 @@ type request struct {
 	slices      []*SealedSlice     // store, refresh, apply-refresh
 	user        string             // release, list
 	key         string
-	epoch       uint32 // release
-	auth        []byte // release
+	epoch       uint32         // release
+	auth        []byte         // release
 	repair      *repairRequest // repair-split, -combine, -finish
 }
 
