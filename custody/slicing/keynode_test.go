@@ -642,8 +642,10 @@ func TestRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	helpers := []Holding{{Node: a, Indexes: []uint32{1, 2}}, {Node: b, Indexes: []uint32{3}}}
-	if err := RepairSlice(ctx, n.client("mallory"), "alice", "signing", ks.c, helpers, 4, e); !errors.Is(err, ErrForbidden) {
-		t.Fatalf("repair by another peer: %v, want ErrForbidden", err)
+	for _, cl := range []*NodeClient{n.client("mallory"), n.user} {
+		if err := RepairSlice(ctx, cl, "alice", "signing", ks.c, helpers, 4, e); !errors.Is(err, ErrForbidden) {
+			t.Fatalf("repair by %s: %v, want ErrForbidden", cl.Identity.Name, err)
+		}
 	}
 	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust}
 	if err := RepairSlice(ctx, bank, "alice", "signing", ks.c, helpers, 4, e); err != nil {

@@ -73,9 +73,10 @@ type KeyNodeConfig struct {
 // its owner, by its TLS key: only the owner may store more slices of it at
 // the current epoch; the owner or an institution may refresh it to a newer
 // epoch (with a fresh deal, or by applying the deltas of a zero sharing)
-// and list what the node holds. Release needs an authorisation signed by an
-// institution (custody.Verifier), whoever the peer is: the re-sealed slices
-// open only with the requester key the authorisation names.
+// and list what the node holds. Only institutions may run a repair (see
+// [RepairSlice]). Release needs an authorisation signed by an institution
+// (custody.Verifier), whoever the peer is: the re-sealed slices open only
+// with the requester key the authorisation names.
 type KeyNode struct {
 	store *custody.Store
 	key   *custody.PrivateKey

@@ -95,7 +95,8 @@ func (r *wireReader) repairHead() (*repairHead, error) {
 }
 
 // parcel is a sealed repair piece (from, to: helper indexes) or sum (from:
-// helper index, to: the target).
+// helper index, to: the target). Parcels travel through the coordinator
+// sealed end to end.
 type parcel struct {
 	from, to uint32
 	env      []byte
@@ -248,8 +249,13 @@ func sumInfo(h *repairHead, from uint32, commitment [CommitmentSize]byte) []byte
 
 // repairState loads what a helper node holds for a repair: the commitments
 // of the repair's epoch (which must be current) and its slices among the
-// helper indexes. Only the owner and institutions may drive a repair: its
-// target receives a share.
+// helper indexes.
+//
+// Only institutions (by their TLS key) may drive a repair: whoever relays
+// it chooses the keys the pieces and sums are sealed to, so it could obtain
+// a share, as an institution can by authorising a release. The key's owner
+// may not: a stolen device's TLS key must not be enough to collect t
+// shares.
 func (n *KeyNode) repairState(peer Peer, h *repairHead) (*share.Commitments, []*SealedSlice, error) {
 	prefix := keyPrefix(h.user, h.key)
 	var c *share.Commitments
@@ -262,8 +268,8 @@ func (n *KeyNode) repairState(peer Peer, h *repairHead) (*share.Commitments, []*
 		if err != nil {
 			return err
 		}
-		if !samePeer(peer.Key, meta.owner) && !n.isInstitution(peer.Key) {
-			return fmt.Errorf("%w: repair of user %q key %q", ErrForbidden, h.user, h.key)
+		if !n.isInstitution(peer.Key) {
+			return fmt.Errorf("%w: repair of user %q key %q (institutions only)", ErrForbidden, h.user, h.key)
 		}
 		if meta.epoch != h.epoch {
 			return fmt.Errorf("%w: repair at epoch %d, the node holds epoch %d", ErrStaleEpoch, h.epoch, meta.epoch)
@@ -380,9 +386,12 @@ func (n *KeyNode) repairCombine(peer Peer, q *repairRequest) ([]byte, error) {
 // repairFinish is round 3 at the new holder: it adds the sums, verifies the
 // repaired share against the commitments and stores it like a store at the
 // key's current epoch (a node new to the key takes it at the commitments'
-// epoch, owned by the peer).
+// epoch, owned by the institution that relayed the repair).
 func (n *KeyNode) repairFinish(peer Peer, q *repairRequest) error {
 	h, c := q.head, q.commitments
+	if !n.isInstitution(peer.Key) {
+		return fmt.Errorf("%w: repair of user %q key %q (institutions only)", ErrForbidden, h.user, h.key)
+	}
 	ch := c.Hash()
 	sums := make([]share.RepairSum, 0, len(q.parcels))
 	defer func() {
@@ -433,8 +442,9 @@ func (n *KeyNode) repairFinish(peer Peer, q *repairRequest) error {
 // RepairSlice rebuilds the share of index target for the node to, from
 // helpers holding at least t indexes of the current sharing c, without
 // anyone learning the secret (see the comment at the top of repair.go). The
-// caller must be the key's owner or an institution. to must not hold
-// another index of the key at another epoch; it may be new to the key.
+// caller must be an institution. to may be new to the key (it then records
+// the institution as the key's owner there) or hold other indexes of it at
+// the same epoch.
 func RepairSlice(ctx context.Context, cl *NodeClient, user, key string, c *share.Commitments, helpers []Holding, target uint32, to NodeAddr) error {
 	h := &repairHead{user: user, key: key, epoch: c.Epoch, target: target}
 	nodeOf := map[uint32]int{}
