@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -196,6 +197,37 @@ func FuzzParseResponse(f *testing.F) {
 			}
 		default:
 			r.done()
+		}
+	})
+}
+
+// FuzzKeyNodeHandle feeds a key node arbitrary requests: it must answer
+// each with a well-formed response, never panic, and refuse everything but
+// a status from a peer it does not know.
+func FuzzKeyNodeHandle(f *testing.F) {
+	for _, b := range knRequests(f) {
+		f.Add(b)
+	}
+	_, inst, _ := ed25519.GenerateKey(nil)
+	st, err := custody.OpenStore(filepath.Join(f.TempDir(), "db"), &custody.StoreConfig{Buckets: KeyNodeBuckets})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer st.Close()
+	node, err := NewKeyNode(st, knKey(f), &KeyNodeConfig{Name: "node-a", Institutions: []ed25519.PublicKey{inst.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	peerKey, _, _ := ed25519.GenerateKey(nil)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		resp := node.Handle(Peer{Name: "fuzzer", Key: peerKey}, b)
+		if len(resp) > MaxResponseSize {
+			t.Fatalf("response of %d bytes", len(resp))
+		}
+		_, err := parseResponse("node-a", opStatus, resp)
+		var re *RemoteError
+		if err != nil && !errors.As(err, &re) {
+			t.Fatalf("malformed response: %v", err)
 		}
 	})
 }
