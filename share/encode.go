@@ -85,6 +85,25 @@ func readScalars(what string, data []byte, s Scheme, v, bl *edwards25519.Scalar)
 	return nil
 }
 
+// checkRecord checks what an encoder must not write because its decoder
+// would refuse it: indexes out of range, a target (the first index) equal to
+// another index, a Feldman record with a blind (the encoding has no room for
+// it).
+func checkRecord(scheme Scheme, blind *edwards25519.Scalar, indexes ...uint32) error {
+	for i, x := range indexes {
+		if !validIndex(x) {
+			return fmt.Errorf("%w: index %d out of 1..%d", ErrParams, x, MaxShares)
+		}
+		if i > 0 && x == indexes[0] {
+			return fmt.Errorf("%w: repair target %d is a helper", ErrParams, x)
+		}
+	}
+	if scheme == Feldman && blind.Equal(edwards25519.NewScalar()) != 1 {
+		return fmt.Errorf("%w: Feldman record with a blind", ErrParams)
+	}
+	return nil
+}
+
 func readIndex(what, name string, x uint32) error {
 	if !validIndex(x) {
 		return formatErr(what, "%s %d out of 1..%d", name, x, MaxShares)
@@ -98,8 +117,8 @@ func (s *Share) AppendBinary(b []byte) ([]byte, error) {
 	if !s.Scheme.valid() {
 		return nil, fmt.Errorf("%w: unknown scheme %d", ErrParams, uint8(s.Scheme))
 	}
-	if s.Scheme == Feldman && s.Blind.Equal(edwards25519.NewScalar()) != 1 {
-		return nil, fmt.Errorf("%w: Feldman share with a blind", ErrParams)
+	if err := checkRecord(s.Scheme, &s.Blind, s.Index); err != nil {
+		return nil, fmt.Errorf("share: encoding share: %w", err)
 	}
 	b = append(b, EncodingVersion, byte(s.Scheme))
 	b = binary.BigEndian.AppendUint32(b, s.Index)
@@ -212,6 +231,9 @@ func (p *RepairPiece) AppendBinary(b []byte) ([]byte, error) {
 	if !p.Scheme.valid() {
 		return nil, fmt.Errorf("%w: unknown scheme %d", ErrParams, uint8(p.Scheme))
 	}
+	if err := checkRecord(p.Scheme, &p.Blind, p.Target, p.From, p.To); err != nil {
+		return nil, fmt.Errorf("share: encoding repair piece: %w", err)
+	}
 	b = append(b, EncodingVersion, byte(p.Scheme))
 	b = binary.BigEndian.AppendUint32(b, p.Target)
 	b = binary.BigEndian.AppendUint32(b, p.From)
@@ -264,6 +286,9 @@ func (p *RepairPiece) UnmarshalBinary(data []byte) error {
 func (s *RepairSum) AppendBinary(b []byte) ([]byte, error) {
 	if !s.Scheme.valid() {
 		return nil, fmt.Errorf("%w: unknown scheme %d", ErrParams, uint8(s.Scheme))
+	}
+	if err := checkRecord(s.Scheme, &s.Blind, s.Target, s.From); err != nil {
+		return nil, fmt.Errorf("share: encoding repair sum: %w", err)
 	}
 	b = append(b, EncodingVersion, byte(s.Scheme))
 	b = binary.BigEndian.AppendUint32(b, s.Target)

@@ -278,10 +278,20 @@ func TestDecodeRefuses(t *testing.T) {
 			t.Errorf("sum %s: %v", name, err)
 		}
 	}
-	// A Feldman share with a blind cannot be encoded (it would be lost).
-	fs := Share{Scheme: Feldman, Index: 1, Blind: *indexScalar(1)}
-	if _, err := fs.MarshalBinary(); !errors.Is(err, ErrParams) {
-		t.Errorf("Feldman share with blind: %v", err)
+	// Encoders refuse what decoders would: a Feldman record with a blind
+	// (it would be lost), indexes out of range, a target among the helpers.
+	for name, enc := range map[string]interface{ MarshalBinary() ([]byte, error) }{
+		"Feldman share with blind": &Share{Scheme: Feldman, Index: 1, Blind: *indexScalar(1)},
+		"share index 0":            &Share{Scheme: Pedersen},
+		"piece to > MaxShares":     &RepairPiece{Scheme: Feldman, Target: 1, From: 2, To: MaxShares + 1},
+		"piece target is to":       &RepairPiece{Scheme: Pedersen, Target: 1, From: 2, To: 1},
+		"Feldman piece with blind": &RepairPiece{Scheme: Feldman, Target: 1, From: 2, To: 3, Blind: *indexScalar(1)},
+		"sum target is from":       &RepairSum{Scheme: Feldman, Target: 2, From: 2},
+		"sum scheme":               &RepairSum{Target: 1, From: 2},
+	} {
+		if _, err := enc.MarshalBinary(); !errors.Is(err, ErrParams) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 

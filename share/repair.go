@@ -170,3 +170,19 @@ func RepairFinish(c *Commitments, target uint32, helpers []uint32, sums []Repair
 	}
 	return s, nil
 }
+
+// String describes p without its secret value and blind.
+func (p RepairPiece) String() string {
+	return fmt.Sprintf("share.RepairPiece{%v, target %d, %d→%d, epoch %d}", p.Scheme, p.Target, p.From, p.To, p.Epoch)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (p RepairPiece) GoString() string { return p.String() }
+
+// String describes s without its secret value and blind.
+func (s RepairSum) String() string {
+	return fmt.Sprintf("share.RepairSum{%v, target %d, from %d, epoch %d}", s.Scheme, s.Target, s.From, s.Epoch)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (s RepairSum) GoString() string { return s.String() }

@@ -308,3 +308,12 @@ func checkIndexes(xs []uint32, min int) error {
 	}
 	return nil
 }
+
+// String describes s without its secret value and blind, so that logging
+// a share does not leak it.
+func (s Share) String() string {
+	return fmt.Sprintf("share.Share{%v, index %d, epoch %d}", s.Scheme, s.Index, s.Epoch)
+}
+
+// GoString is String, so that %#v does not print the secret either.
+func (s Share) GoString() string { return s.String() }

@@ -580,3 +580,32 @@ func TestHashBinds(t *testing.T) {
 		t.Fatal("points not bound")
 	}
 }
+
+// TestLimits: a sharing at the limits (t = MaxThreshold, N = MaxShares)
+// deals, batch-verifies, recovers and round-trips its commitments; one
+// more share or a higher threshold is refused.
+func TestLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("about half a second")
+	}
+	secret := randomScalar()
+	shares, c := mustDeal(t, Feldman, secret, MaxThreshold, seq(MaxShares), 0)
+	if err := c.VerifyBatch(shares); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := Recover(c, shares[MaxShares-MaxThreshold:])
+	if err != nil || got.Equal(secret) != 1 {
+		t.Fatal(err)
+	}
+	b, err := c.MarshalBinary()
+	if err != nil || len(b) != CommitmentsLen(MaxThreshold) {
+		t.Fatal(err)
+	}
+	var d Commitments
+	if err := d.UnmarshalBinary(b); err != nil || d.Hash() != c.Hash() {
+		t.Fatal(err)
+	}
+	if _, _, err := Deal(Feldman, secret, MaxThreshold, append(seq(MaxShares), MaxShares+1), 0); !errors.Is(err, ErrParams) {
+		t.Fatal(err)
+	}
+}
