@@ -44,16 +44,16 @@ const (
 	IdleTimeout = 30 * time.Second
 )
 
-// KeyNodeConfig configures a key node; nil fields and a nil *KeyNodeConfig
-// mean the defaults.
+// KeyNodeConfig configures a key node. Name and Institutions are required;
+// the other fields may be left zero.
 type KeyNodeConfig struct {
 	// Name is the node's name, as in its certificate; authorisations that
 	// list nodes must list it. Required.
 	Name string
 	// Institutions are the Ed25519 public keys of the trusted
 	// institutions: the keys that may sign release authorisations, and
-	// the peers (by their TLS key) that may refresh and list any user's
-	// slices. Required (at least one).
+	// the peers (by their TLS key) that may refresh, list and repair any
+	// user's slices. Required (at least one).
 	Institutions []ed25519.PublicKey
 	// Logger receives request events; nil means none. Shares and
 	// authorisations are never logged.
