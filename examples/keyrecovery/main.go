@@ -175,7 +175,7 @@ func run() error {
 	fmt.Printf("alice's public key: %x\n", pub)
 
 	// The phone is lost with the key, and 8 client nodes go down.
-	secret = nil
+	secret.Set(edwards25519.NewScalar())
 	for _, n := range nodes[institutions : institutions+clientsDown] {
 		n.cmd.Process.Kill()
 		n.cmd.Wait()
