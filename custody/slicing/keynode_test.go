@@ -685,3 +685,32 @@ func TestRepair(t *testing.T) {
 		t.Errorf("repair with one helper: %v, want ErrBadMessage", err)
 	}
 }
+
+// TestOversizeRequest: a request over MaxRequestSize is refused from its
+// first frame header and the connection closed; the node serves on.
+func TestOversizeRequest(t *testing.T) {
+	n := newKnNet(t)
+	a, _ := n.start("node-a", t.TempDir())
+	ctx := context.Background()
+	cfg, err := transport.ClientConfig(n.user.Identity, n.user.Trust, a.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxMessageSize = 2 * MaxRequestSize
+	conn, err := transport.Dial(ctx, a.Addr, SessionName, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	big := make([]byte, MaxRequestSize+1)
+	big[0], big[1] = wireVersion, byte(opStatus)
+	conn.Send(ctx, big) // may fail part-way once the node hangs up
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := conn.Recv(rctx); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("after an oversize request: %v, want a closed connection", err)
+	}
+	if _, err := n.dial(n.user, a).Status(ctx); err != nil {
+		t.Fatalf("the node stopped serving: %v", err)
+	}
+}
