@@ -1,10 +1,14 @@
 package slicing
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -712,5 +716,111 @@ func TestOversizeRequest(t *testing.T) {
 	}
 	if _, err := n.dial(n.user, a).Status(ctx); err != nil {
 		t.Fatalf("the node stopped serving: %v", err)
+	}
+}
+
+// TestRecoverAmbiguous: two nodes offer complete sharings of different
+// secrets; without an expected hash the recovery refuses to choose, with
+// one it takes that sharing and names the other node.
+func TestRecoverAmbiguous(t *testing.T) {
+	n := newKnNet(t)
+	a, _ := n.start("node-a", t.TempDir())
+	b, _ := n.start("node-b", t.TempDir())
+	x := knDeal(t, "alice", "signing", 1, 1, 1)
+	y := knDeal(t, "alice", "signing", 1, 1, 1)
+	ctx := context.Background()
+	if err := Register(ctx, n.user, x.c, []SliceAssignment{{Node: a, Slices: x.pick(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Register(ctx, n.client("mallory"), y.c, []SliceAssignment{{Node: b, Slices: y.pick(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	req := knKey(t)
+	dev := n.client("alice-new-phone")
+	r := &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1, Authorization: n.authorize(req, nil),
+		Requester: req, Nodes: []NodeAddr{a, b}}
+	if _, err := Recover(ctx, dev, r); !errors.Is(err, ErrAmbiguous) {
+		t.Fatalf("two complete sharings: %v, want ErrAmbiguous", err)
+	}
+	r.Authorization, r.Commitment = n.authorize(req, nil), x.c.Hash()
+	r.Nodes = []NodeAddr{b, a}
+	rec, err := Recover(ctx, dev, r)
+	if err != nil || rec.Secret.Equal(x.secret) != 1 {
+		t.Fatalf("anchored recovery: %v", err)
+	}
+}
+
+// TestNoShareOnDisk: a node's database holds slices only sealed: no share
+// appears in it in clear.
+func TestNoShareOnDisk(t *testing.T) {
+	n := newKnNet(t)
+	dir := t.TempDir()
+	a, node := n.start("node-a", dir)
+	ks := knDeal(t, "alice", "signing", 1, 2, 3)
+	if err := Register(context.Background(), n.user, ks.c, []SliceAssignment{{Node: a, Slices: ks.pick(1, 2, 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	// Read the file while the node runs: every write is committed.
+	db, err := os.ReadFile(filepath.Join(dir, NodeStoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x, s := range ks.slices {
+		var sh share.Share
+		if err := sh.UnmarshalBinary(s.Share); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(db, s.Share) || bytes.Contains(db, sh.Value.Bytes()) {
+			t.Fatalf("share %d is in the database in clear", x)
+		}
+	}
+	// The slices are there, sealed.
+	enc, _ := ks.seal(t, node.PublicKey(), 1)[0].MarshalBinary()
+	if !bytes.Contains(db, enc[:40]) {
+		t.Fatal("the sealed slices' headers are not in the database: the test reads the wrong file")
+	}
+}
+
+// TestConcurrentClients: many devices register and recover at one node at
+// once.
+func TestConcurrentClients(t *testing.T) {
+	n := newKnNet(t)
+	a, _ := n.start("node-a", t.TempDir())
+	ctx := context.Background()
+	const users = 12
+	sharings := make([]*knSharing, users)
+	for i := range sharings {
+		sharings[i] = knDeal(t, fmt.Sprintf("user-%d", i), "signing", 1, 2, 2)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, users)
+	for i := range users {
+		wg.Go(func() {
+			ks := sharings[i]
+			user := fmt.Sprintf("user-%d", i)
+			if err := Register(ctx, n.client(fmt.Sprintf("device-%d", i)), ks.c, []SliceAssignment{{Node: a, Slices: ks.pick(1, 2)}}); err != nil {
+				errs <- err
+				return
+			}
+			req, err := custody.GenerateKey(custody.DefaultSuite)
+			if err != nil {
+				errs <- err
+				return
+			}
+			auth := n.authorize(req, func(a *custody.Authorization) { a.UserID = user })
+			rec, err := Recover(ctx, n.user, &RecoverRequest{UserID: user, KeyID: "signing", Epoch: 1,
+				Authorization: auth, Requester: req, Nodes: []NodeAddr{a}, Commitment: ks.c.Hash()})
+			if err == nil && rec.Secret.Equal(ks.secret) != 1 {
+				err = fmt.Errorf("%s: recovered another secret", user)
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
