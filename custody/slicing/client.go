@@ -447,6 +447,9 @@ type RecoverError struct {
 
 func (e *RecoverError) Error() string {
 	s := fmt.Sprintf("%v: %d valid distinct slices of the %d needed", ErrNotEnough, e.Got, e.Need)
+	if e.Need == 0 {
+		s = fmt.Sprintf("%v: no valid slices", ErrNotEnough)
+	}
 	if len(e.Failed) > 0 {
 		s += " (" + e.Failed.Error() + ")"
 	}
@@ -475,7 +478,7 @@ type Recovery struct {
 // group gathers the valid shares of one sharing.
 type group struct {
 	c      *share.Commitments
-	shares map[uint32]share.Share
+	shares map[uint32]*share.Share
 }
 
 // Recover fetches the user key's slices from the nodes, re-sealed to the
@@ -529,18 +532,19 @@ func Recover(ctx context.Context, cl *NodeClient, r *RecoverRequest) (*Recovery,
 			}
 			g := groups[h]
 			if g == nil {
-				g = &group{c: c, shares: map[uint32]share.Share{}}
+				g = &group{c: c, shares: map[uint32]*share.Share{}}
 				groups[h] = g
 			}
 			var bad []error
-			for _, sh := range opened {
-				if err := c.Verify(&sh); err != nil {
+			for i := range opened {
+				sh := &opened[i]
+				if err := c.Verify(sh); err != nil {
 					bad = append(bad, fmt.Errorf("slice %d: %w", sh.Index, err))
-					continue
+				} else if _, dup := g.shares[sh.Index]; !dup { // two valid shares of one index are equal
+					keep := *sh
+					g.shares[sh.Index] = &keep
 				}
-				if _, dup := g.shares[sh.Index]; !dup { // two valid shares of one index are equal
-					g.shares[sh.Index] = sh
-				}
+				clearShare(sh)
 			}
 			if len(bad) > 0 {
 				failed[node.Name] = errors.Join(bad...)
@@ -553,9 +557,8 @@ func Recover(ctx context.Context, cl *NodeClient, r *RecoverRequest) (*Recovery,
 	wg.Wait()
 	defer func() {
 		for _, g := range groups {
-			for x, sh := range g.shares {
-				clearShare(&sh)
-				delete(g.shares, x)
+			for _, sh := range g.shares {
+				clearShare(sh)
 			}
 		}
 	}()
@@ -580,7 +583,7 @@ func Recover(ctx context.Context, cl *NodeClient, r *RecoverRequest) (*Recovery,
 	}
 	shares := make([]share.Share, 0, len(best.shares))
 	for _, sh := range best.shares {
-		shares = append(shares, sh)
+		shares = append(shares, *sh)
 	}
 	secret, _, err := share.Recover(best.c, shares)
 	for i := range shares {
@@ -603,19 +606,26 @@ func fetchFrom(ctx context.Context, cl *NodeClient, node NodeAddr, r *RecoverReq
 		return nil, nil, err
 	}
 	out := make([]share.Share, 0, len(batch))
+	fail := func(err error) (*share.Commitments, []share.Share, error) {
+		for i := range out {
+			clearShare(&out[i])
+		}
+		return nil, nil, err
+	}
 	for _, ss := range batch {
 		s, err := ss.Open(r.Requester)
 		if err != nil {
-			return nil, nil, fmt.Errorf("key node %s: %w", node.Name, err)
+			return fail(fmt.Errorf("key node %s: %w", node.Name, err))
 		}
 		var sh share.Share
 		err = sh.UnmarshalBinary(s.Share)
 		clear(s.Share)
 		if err != nil {
-			return nil, nil, fmt.Errorf("key node %s: slice %d: %w", node.Name, ss.Index, err)
+			return fail(fmt.Errorf("key node %s: slice %d: %w", node.Name, ss.Index, err))
 		}
 		if sh.Index != ss.Index || sh.Epoch != ss.Epoch {
-			return nil, nil, fmt.Errorf("%w: key node %s: slice %d holds share %d", ErrBadSlice, node.Name, ss.Index, sh.Index)
+			clearShare(&sh)
+			return fail(fmt.Errorf("%w: key node %s: slice %d holds share %d", ErrBadSlice, node.Name, ss.Index, sh.Index))
 		}
 		out = append(out, sh)
 	}
