@@ -624,8 +624,9 @@ func fetchFrom(ctx context.Context, cl *NodeClient, node NodeAddr, r *RecoverReq
 			return fail(fmt.Errorf("key node %s: slice %d: %w", node.Name, ss.Index, err))
 		}
 		if sh.Index != ss.Index || sh.Epoch != ss.Epoch {
+			x := sh.Index
 			clearShare(&sh)
-			return fail(fmt.Errorf("%w: key node %s: slice %d holds share %d", ErrBadSlice, node.Name, ss.Index, sh.Index))
+			return fail(fmt.Errorf("%w: key node %s: slice %d holds share %d", ErrBadSlice, node.Name, ss.Index, x))
 		}
 		out = append(out, sh)
 	}
