@@ -33,6 +33,7 @@ func runKeynode(ctx context.Context, stdout io.Writer, args []string) error {
 	var peers, institutions listFlag
 	flags.Var(&peers, "peer", "NAME=KEY: pin a client's public key (repeatable); with pins, only pinned clients may connect")
 	flags.Var(&institutions, "institution", "public key (ed25519:...) of a trusted institution, which signs release authorisations (repeatable; at least one)")
+	anyRegistrant := flags.Bool("any-registrant", false, "let any authenticated client register a user's key (default: only a client whose certificate name is the user id, or an institution)")
 	level := flags.String("log-level", "info", "log level: debug, info, warn, error")
 	flags.Usage = func() {
 		fmt.Fprintln(flags.Output(), "usage: maskshare keynode --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...) --institution KEY...")
@@ -101,7 +102,7 @@ func runKeynode(ctx context.Context, stdout io.Writer, args []string) error {
 	}
 	tcfg.MaxMessageSize = max(slicing.MaxRequestSize, slicing.MaxResponseSize)
 	tcfg.Logger = log
-	node, err := slicing.OpenKeyNode(*dir, &slicing.KeyNodeConfig{Name: id.Name, Institutions: inst, Logger: log})
+	node, err := slicing.OpenKeyNode(*dir, &slicing.KeyNodeConfig{Name: id.Name, Institutions: inst, AnyRegistrant: *anyRegistrant, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func TestKeynode(t *testing.T) {
 	dir := t.TempDir()
 	keys := map[string]string{}
 	run(t, dir, "ca", "init", "--dir", "ca", "--name", "test-ca")
-	for _, name := range []string{"node-a", "bank-1", "alice-phone"} {
+	for _, name := range []string{"node-a", "bank-1", "alice"} {
 		keys[name] = keygen(t, filepath.Join(dir, name), name)
 		run(t, dir, "ca", "sign", "--dir", "ca", filepath.Join(name, name+".csr"))
 	}
@@ -61,7 +61,7 @@ func TestKeynode(t *testing.T) {
 		}
 		return id
 	}
-	device := &slicing.NodeClient{Identity: identity("alice-phone"), Trust: transport.Trust{Roots: roots}}
+	device := &slicing.NodeClient{Identity: identity("alice"), Trust: transport.Trust{Roots: roots}}
 	bank := identity("bank-1")
 
 	addr := freeAddr(t)
@@ -111,7 +111,7 @@ func TestKeynode(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The user's new device; only the requester key matters to the node.
-	recovery := &slicing.NodeClient{Identity: identity("alice-phone"), Trust: transport.Trust{Roots: roots}}
+	recovery := &slicing.NodeClient{Identity: identity("alice"), Trust: transport.Trust{Roots: roots}}
 	r := &slicing.RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
 		Authorization: signed, Requester: requester, Nodes: []slicing.NodeAddr{node}, Commitment: com.Hash()}
 	rec, err := slicing.Recover(ctx, recovery, r)

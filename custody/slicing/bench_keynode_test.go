@@ -26,7 +26,7 @@ func BenchmarkKeyNodeRelease(b *testing.B) {
 	}
 	c, ss := knWireSharing(b, key, 1)
 	peerKey, _, _ := ed25519.GenerateKey(nil)
-	peer := Peer{Name: "dev", Key: peerKey}
+	peer := Peer{Name: "u", Key: peerKey}
 	req, _ := (&request{op: opStore, commitments: c, slices: ss}).marshal()
 	if _, err := parseResponse("node-a", opStore, node.Handle(peer, req)); err != nil {
 		b.Fatal(err)

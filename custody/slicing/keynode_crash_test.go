@@ -121,7 +121,8 @@ func TestKeyNodeKill9(t *testing.T) {
 	sharings := map[int]*knSharing{}
 	storeErr := make(chan error, 1)
 	go func() {
-		nc, err := n.user.Dial(ctx, child.addr)
+		// An institution registers the users (it may register any).
+		nc, err := (&NodeClient{Identity: n.inst, Trust: n.user.Trust}).Dial(ctx, child.addr)
 		if err != nil {
 			storeErr <- err
 			return
@@ -160,7 +161,7 @@ func TestKeyNodeKill9(t *testing.T) {
 	t.Logf("killed after %d acknowledged stores", acked)
 
 	child = startKnChild(t, dir)
-	nc := n.dial(n.user, child.addr)
+	nc := n.dial(&NodeClient{Identity: n.inst, Trust: n.user.Trust}, child.addr)
 	for i := range acked {
 		l, err := nc.List(ctx, user(i), "signing")
 		if err != nil || l.Epoch() != 1 || len(l.Indexes) != 3 || l.Commitments.Hash() != sharings[i].c.Hash() {

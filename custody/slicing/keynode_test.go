@@ -25,7 +25,7 @@ type knNet struct {
 	t    *testing.T
 	ca   *transport.CA
 	inst *transport.Identity // "bank-1": signs authorisations
-	user *NodeClient         // "alice-phone"
+	user *NodeClient         // "alice"
 }
 
 func newKnNet(t *testing.T) *knNet {
@@ -38,7 +38,7 @@ func newKnNet(t *testing.T) *knNet {
 		t.Fatal(err)
 	}
 	n := &knNet{t: t, ca: ca, inst: inst}
-	n.user = n.client("alice-phone")
+	n.user = n.client("alice") // the user's device, certified for its user id
 	return n
 }
 
@@ -427,6 +427,14 @@ func TestStoreRules(t *testing.T) {
 	if _, err := mallory.List(ctx, "alice", "signing"); !errors.Is(err, ErrForbidden) {
 		t.Errorf("list by another peer: %v, want ErrForbidden", err)
 	}
+	// Nor register bob's key before bob does.
+	bob := knDeal(t, "bob", "signing", 1, 1, 1)
+	if err := mallory.Store(ctx, bob.c, bob.seal(t, st.PublicKey, 1)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("squatting bob's key: %v, want ErrForbidden", err)
+	}
+	if err := n.dial(n.client("bob"), a).Store(ctx, bob.c, bob.seal(t, st.PublicKey, 1)); err != nil {
+		t.Errorf("bob registers his key: %v", err)
+	}
 	if err := owner.Store(ctx, ks.c, ks.seal(t, st.PublicKey, 4)); err != nil {
 		t.Fatal(err)
 	}
@@ -434,8 +442,8 @@ func TestStoreRules(t *testing.T) {
 	if err != nil || l.Epoch() != 1 || len(l.Indexes) != 2 || l.Indexes[0] != 1 || l.Indexes[1] != 4 || l.Commitments.Hash() != ks.c.Hash() {
 		t.Fatalf("list: %+v, %v", l, err)
 	}
-	if st, _ := owner.Status(ctx); st.Keys != 1 {
-		t.Errorf("status counts %d keys, want 1", st.Keys)
+	if st, _ := owner.Status(ctx); st.Keys != 2 {
+		t.Errorf("status counts %d keys, want 2", st.Keys)
 	}
 }
 
@@ -732,7 +740,8 @@ func TestRecoverAmbiguous(t *testing.T) {
 	if err := Register(ctx, n.user, x.c, []SliceAssignment{{Node: a, Slices: x.pick(1)}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Register(ctx, n.client("mallory"), y.c, []SliceAssignment{{Node: b, Slices: y.pick(1)}}); err != nil {
+	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust} // or a dishonest node
+	if err := Register(ctx, bank, y.c, []SliceAssignment{{Node: b, Slices: y.pick(1)}}); err != nil {
 		t.Fatal(err)
 	}
 	req := knKey(t)
@@ -798,7 +807,7 @@ func TestConcurrentClients(t *testing.T) {
 		wg.Go(func() {
 			ks := sharings[i]
 			user := fmt.Sprintf("user-%d", i)
-			if err := Register(ctx, n.client(fmt.Sprintf("device-%d", i)), ks.c, []SliceAssignment{{Node: a, Slices: ks.pick(1, 2)}}); err != nil {
+			if err := Register(ctx, n.client(user), ks.c, []SliceAssignment{{Node: a, Slices: ks.pick(1, 2)}}); err != nil {
 				errs <- err
 				return
 			}

@@ -55,6 +55,12 @@ type KeyNodeConfig struct {
 	// the peers (by their TLS key) that may refresh, list and repair any
 	// user's slices. Required (at least one).
 	Institutions []ed25519.PublicKey
+	// AnyRegistrant lets any authenticated peer register a (user, key)
+	// the node does not hold yet. By default only a peer whose
+	// certificate name is the user id (the user's own device, certified
+	// for that name) or an institution may, so that nobody can squat a
+	// user's key at a node before the user registers.
+	AnyRegistrant bool
 	// Logger receives request events; nil means none. Shares and
 	// authorisations are never logged.
 	Logger *slog.Logger
@@ -69,7 +75,9 @@ type KeyNodeConfig struct {
 // the slices.
 //
 // Who may do what: any authenticated peer may ask for the status (the
-// node's HPKE key). The first peer to store slices of a (user, key) becomes
+// node's HPKE key). The user (the peer whose certificate name is the user
+// id) or an institution registers a (user, key) at the node (any peer, with
+// [KeyNodeConfig.AnyRegistrant]); the first to store slices of it becomes
 // its owner, by its TLS key: only the owner may store more slices of it at
 // the current epoch; the owner or an institution may refresh it to a newer
 // epoch (with a fresh deal, or by applying the deltas of a zero sharing)
@@ -85,6 +93,7 @@ type KeyNode struct {
 	ver   *custody.Verifier
 	log   *slog.Logger
 	owned bool // close store on Close
+	anyReg bool
 
 	wg sync.WaitGroup
 }
@@ -112,8 +121,9 @@ func NewKeyNode(store *custody.Store, key *custody.PrivateKey, cfg *KeyNodeConfi
 	}
 	n := &KeyNode{
 		store: store, key: key, name: cfg.Name,
-		inst: slices.Clone(cfg.Institutions),
-		log:  log.With("node", cfg.Name),
+		inst:   slices.Clone(cfg.Institutions),
+		log:    log.With("node", cfg.Name),
+		anyReg: cfg.AnyRegistrant,
 	}
 	n.ver = &custody.Verifier{Institutions: n.inst, Node: cfg.Name, Store: store, Now: cfg.Now}
 	if err := n.sweep(); err != nil {
@@ -452,6 +462,9 @@ func (n *KeyNode) commit(peer Peer, c *share.Commitments, batch []*SealedSlice, 
 		}
 		if exists && !samePeer(peer.Key, meta.owner) && !(refresh && n.isInstitution(peer.Key)) {
 			return fmt.Errorf("%w: user %q key %q was registered by another peer", ErrForbidden, f.UserID, f.KeyID)
+		}
+		if !exists && !n.anyReg && peer.Name != f.UserID && !n.isInstitution(peer.Key) {
+			return fmt.Errorf("%w: %s may not register a key of user %q (only the user's own certificate or an institution)", ErrForbidden, peer.Name, f.UserID)
 		}
 		if err := check(meta, exists); err != nil {
 			return err
