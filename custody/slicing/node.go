@@ -86,13 +86,13 @@ type KeyNodeConfig struct {
 // (custody.Verifier), whoever the peer is: the re-sealed slices open only
 // with the requester key the authorisation names.
 type KeyNode struct {
-	store *custody.Store
-	key   *custody.PrivateKey
-	name  string
-	inst  []ed25519.PublicKey
-	ver   *custody.Verifier
-	log   *slog.Logger
-	owned bool // close store on Close
+	store  *custody.Store
+	key    *custody.PrivateKey
+	name   string
+	inst   []ed25519.PublicKey
+	ver    *custody.Verifier
+	log    *slog.Logger
+	owned  bool // close store on Close
 	anyReg bool
 
 	wg sync.WaitGroup

@@ -143,7 +143,6 @@ func run() error {
 	// Registration, on the user's device: the key is made and split here;
 	// only sealed slices leave.
 	device, err := ca.Issue("alice") // certified for her user id: nodes take her registration
-
 	if err != nil {
 		return err
 	}
