@@ -156,8 +156,9 @@ func OpenKeyNode(dir string, cfg *KeyNodeConfig) (*KeyNode, error) {
 	return n, nil
 }
 
-// Close waits for the connections [KeyNode.Serve] is serving and, for a
-// node from [OpenKeyNode], closes its store.
+// Close waits for the connections [KeyNode.Serve] was serving and, for a
+// node from [OpenKeyNode], closes its store. Call it after Serve has
+// returned.
 func (n *KeyNode) Close() error {
 	n.wg.Wait()
 	if n.owned {
