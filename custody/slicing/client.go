@@ -24,7 +24,7 @@ import (
 const DefaultDialTimeout = 10 * time.Second
 
 // maxParallel bounds the nodes a client talks to at once.
-const maxParallel = 8
+const maxParallel = 32
 
 // ErrNotEnough reports a recovery that gathered fewer valid distinct
 // slices of one sharing than its threshold.

@@ -203,7 +203,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)
 	}
-	fmt.Printf("recovered alice's key in %v (%d nodes unreachable)\n", time.Since(start).Round(time.Millisecond), len(rec.Failed))
+	fmt.Printf("recovered alice's key in %v with %d client nodes down\n", time.Since(start).Round(time.Millisecond), clientsDown)
 	msg := []byte("alice pays bob 10")
 	sig, err := sign(rec.Secret, msg)
 	if err != nil {
