@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -308,13 +309,13 @@ func ReadPrivateKeyFile(path string) (*PrivateKey, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b := make([]byte, 1+suiteSize+xwingPrivateKeySize+1)
-	n, err := f.Read(b)
+	// One byte more than a key, so that a longer file is refused.
+	b, err := io.ReadAll(io.LimitReader(f, 1+suiteSize+xwingPrivateKeySize+1))
+	defer clear(b)
 	if err != nil {
 		return nil, fmt.Errorf("custody: %s: %w", path, err)
 	}
-	defer clear(b)
-	k, err := ParsePrivateKey(b[:n])
+	k, err := ParsePrivateKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("custody: %s: %w", path, err)
 	}
