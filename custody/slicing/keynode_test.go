@@ -833,3 +833,46 @@ func TestConcurrentClients(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRepairAfterMissedRefresh: node C is down during a proactive refresh
+// and is left at the old epoch; an institution repairs its index at the new
+// epoch in place, and the key is recovered with C's repaired slice.
+func TestRepairAfterMissedRefresh(t *testing.T) {
+	n := newKnNet(t)
+	a, _ := n.start("node-a", t.TempDir())
+	b, _ := n.start("node-b", t.TempDir())
+	c, nodeC := n.start("node-c", t.TempDir())
+	ks := knDeal(t, "alice", "signing", 1, 2, 3)
+	ctx := context.Background()
+	assign := []SliceAssignment{{Node: a, Slices: ks.pick(1)}, {Node: b, Slices: ks.pick(2)}, {Node: c, Slices: ks.pick(3)}}
+	if err := Register(ctx, n.user, ks.c, assign); err != nil {
+		t.Fatal(err)
+	}
+	bank := &NodeClient{Identity: n.inst, Trust: n.user.Trust, DialTimeout: 300 * time.Millisecond}
+	downC := NodeAddr{Name: "node-c", Addr: "127.0.0.1:1"} // C cannot be reached during the refresh
+	holders := []Holding{{Node: a, Indexes: []uint32{1}}, {Node: b, Indexes: []uint32{2}}, {Node: downC, Indexes: []uint32{3}}}
+	_, err := RefreshSharing(ctx, bank, "alice", "signing", ks.c, holders)
+	var ne NodeErrors
+	if !errors.As(err, &ne) || len(ne) != 1 || ne["node-c"] == nil {
+		t.Fatalf("refresh with C down: %v", err)
+	}
+	// The new commitments, as A (and B) hold them.
+	l, err := n.dial(bank, a).List(ctx, "alice", "signing")
+	if err != nil || l.Epoch() != 2 {
+		t.Fatalf("list at A: %v", err)
+	}
+	if err := RepairSlice(ctx, bank, "alice", "signing", l.Commitments,
+		[]Holding{{Node: a, Indexes: []uint32{1}}, {Node: b, Indexes: []uint32{2}}}, 3, c); err != nil {
+		t.Fatal(err)
+	}
+	if s, cs := knEpochsOnDisk(t, nodeC); len(s) != 1 || s[0] != 2 || len(cs) != 1 || cs[0] != 2 {
+		t.Fatalf("node C holds slices of epochs %v, commitments of %v; want epoch 2 only", s, cs)
+	}
+	req := knKey(t)
+	rec, err := Recover(ctx, n.client("alice-new-phone"), &RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 2,
+		Authorization: n.authorize(req, func(a *custody.Authorization) { a.Epoch = 2 }), Requester: req,
+		Nodes: []NodeAddr{a, c}, Commitment: l.Commitments.Hash()})
+	if err != nil || rec.Secret.Equal(ks.secret) != 1 {
+		t.Fatalf("recovery with the repaired slice: %v", err)
+	}
+}

@@ -386,7 +386,8 @@ func (n *KeyNode) repairCombine(peer Peer, q *repairRequest) ([]byte, error) {
 // repairFinish is round 3 at the new holder: it adds the sums, verifies the
 // repaired share against the commitments and stores it like a store at the
 // key's current epoch (a node new to the key takes it at the commitments'
-// epoch, owned by the institution that relayed the repair).
+// epoch, owned by the institution that relayed the repair; a node that
+// missed a refresh moves to the repair's newer epoch).
 func (n *KeyNode) repairFinish(peer Peer, q *repairRequest) error {
 	h, c := q.head, q.commitments
 	if !n.isInstitution(peer.Key) {
@@ -427,8 +428,10 @@ func (n *KeyNode) repairFinish(peer Peer, q *repairRequest) error {
 	if err != nil {
 		return err
 	}
+	// A node that missed a refresh takes the repaired share of the newer
+	// epoch, which moves it there (its older slices are useless).
 	err = n.commit(peer, c, []*SealedSlice{ss}, func(meta *keyMeta, exists bool) error {
-		if exists && meta.epoch != h.epoch {
+		if exists && h.epoch < meta.epoch {
 			return fmt.Errorf("%w: repair at epoch %d, the node holds epoch %d", ErrStaleEpoch, h.epoch, meta.epoch)
 		}
 		return nil
