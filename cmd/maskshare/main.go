@@ -10,6 +10,7 @@
 //	maskshare party --config bank-a.json --data customers.csv --out result.csv
 //	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
 //	maskshare bench [flags]
+//	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -43,6 +44,8 @@ usage:
                                                   join a session with the rows of CSV
   maskshare demo [flags]                          coordinator and banks in one process over mTLS
   maskshare bench [flags]                         benchmark harness
+  maskshare keynode --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...) --institution KEY...
+                                                  keep users' sealed key slices (key slicing)
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -71,6 +74,8 @@ func main() {
 		err = runDemo(ctx, args)
 	case "bench":
 		err = runBench(ctx, args)
+	case "keynode":
+		err = runKeynode(ctx, os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
