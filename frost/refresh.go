@@ -141,6 +141,10 @@ func ApplyRefresh(k *KeyShare, pub *PublicKeyPackage, epoch uint32, commits []*R
 	for _, id := range pub.ids {
 		newShares[id] = new(edwards25519.Point).Set(pub.shares[id])
 	}
+	agg := make([]*edwards25519.Point, t)
+	for k := range agg {
+		agg[k] = edwards25519.NewIdentityPoint()
+	}
 	seen := make(map[uint16]bool, len(commits))
 	for _, c := range commits {
 		switch {
@@ -162,9 +166,13 @@ func ApplyRefresh(k *KeyShare, pub *PublicKeyPackage, epoch uint32, commits []*R
 			return nil, &DKGBlameError{Participant: c.from, Reason: BlameShare, Share: sh.value.Bytes()}
 		}
 		newSecret.Add(newSecret, &sh.value)
-		for _, id := range pub.ids {
-			newShares[id].Add(newShares[id], evalCommitment(cm.Points, scalarFromUint16(id)))
+		for k := range agg {
+			agg[k].Add(agg[k], cm.Points[k])
 		}
+	}
+	// Y'_m = Y_m + Σ_j Δ_j(m), evaluated once on the summed commitments.
+	for _, id := range pub.ids {
+		newShares[id].Add(newShares[id], evalCommitment(agg, scalarFromUint16(id)))
 	}
 	enc := make(map[uint16][]byte, len(newShares))
 	for id, y := range newShares {
