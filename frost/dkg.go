@@ -332,7 +332,7 @@ type DKGParticipant struct {
 	state dkgState
 	rand  io.Reader // crypto/rand; tests substitute the spec's vector stream
 
-	poly  []edwards25519.Scalar // f_i, erased after Round 1
+	poly  []*edwards25519.Scalar // f_i, erased after Round 1
 	msg1  *DKGRound1
 	share edwards25519.Scalar // x_i
 	pub   *PublicKeyPackage
@@ -371,9 +371,9 @@ func (p *DKGParticipant) abort(err error) error {
 	return err
 }
 
-func clearScalarSlice(s []edwards25519.Scalar) {
-	for i := range s {
-		s[i] = edwards25519.Scalar{}
+func clearScalarSlice(s []*edwards25519.Scalar) {
+	for _, x := range s {
+		x.Set(edwards25519.NewScalar())
 	}
 }
 
@@ -387,9 +387,9 @@ func (p *DKGParticipant) Round1() (*DKGRound1, error) {
 	}
 	st, s := p.st, p.st.suite
 	// Algorithm 1; the draw order a_0..a_{t-1}, e_i is the vectors'.
-	p.poly = make([]edwards25519.Scalar, st.t)
+	p.poly = make([]*edwards25519.Scalar, st.t)
 	for k := range p.poly {
-		p.poly[k].Set(nonzeroScalar(p.rand))
+		p.poly[k] = nonzeroScalar(p.rand)
 	}
 	e := nonzeroScalar(p.rand)
 	defer e.Set(edwards25519.NewScalar())
@@ -398,16 +398,16 @@ func (p *DKGParticipant) Round1() (*DKGRound1, error) {
 		eph:    new(edwards25519.Point).ScalarBaseMult(e),
 		cts:    make([][]byte, st.n)}
 	for k := range p.poly {
-		m.commit[k] = new(edwards25519.Point).ScalarBaseMult(&p.poly[k])
+		m.commit[k] = new(edwards25519.Point).ScalarBaseMult(p.poly[k])
 	}
-	pop, err := schnorrSign(s, &p.poly[0], m.popMessage(st.context))
+	pop, err := schnorrSign(s, p.poly[0], m.popMessage(st.context))
 	if err != nil {
 		return nil, p.abort(err)
 	}
 	m.pop = pop
 	ePub := m.eph
 	for j := range st.n {
-		sij := evalPolynomialVals(p.poly, scalarFromUint16(uint16(j+1)))
+		sij := evalPolynomial(p.poly, scalarFromUint16(uint16(j+1)))
 		pj := st.keys[j]
 		se := new(edwards25519.Point).ScalarMult(e, pj)
 		sd := new(edwards25519.Point).ScalarMult(&p.key.d, pj)
@@ -423,14 +423,6 @@ func (p *DKGParticipant) Round1() (*DKGRound1, error) {
 	p.msg1 = m
 	p.state = dkgSentRound1
 	return m, nil
-}
-
-func evalPolynomialVals(poly []edwards25519.Scalar, x *edwards25519.Scalar) *edwards25519.Scalar {
-	r := edwards25519.NewScalar()
-	for j := len(poly) - 1; j >= 0; j-- {
-		r.MultiplyAdd(r, x, &poly[j])
-	}
-	return r
 }
 
 // Round2 processes the coordinator's broadcast msg_{2|i}: it checks every

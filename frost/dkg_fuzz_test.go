@@ -16,10 +16,8 @@ func dkgSeeds(tb testing.TB) *dkgSeedSet {
 	var set dkgSeedSet
 	for _, s := range []*Suite{Ed25519, Ristretto255} {
 		ds := newDKGSession(tb, s, 2, 3)
-		var r1 []*DKGRound1
 		for _, p := range ds.parts {
 			m, _ := p.Round1()
-			r1 = append(r1, m)
 			ds.coord.AddRound1(m)
 			set.round1 = append(set.round1, m.Marshal())
 		}

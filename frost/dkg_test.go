@@ -249,15 +249,15 @@ func reencrypt(ds *dkgSession, m *DKGRound1, eph *edwards25519.Scalar, to uint16
 
 // seeded drives participant i with a known stream and returns it to
 // replay the polynomial and the ephemeral key.
-func (ds *dkgSession) seeded(i int) func() ([]edwards25519.Scalar, *edwards25519.Scalar) {
+func (ds *dkgSession) seeded(i int) func() ([]*edwards25519.Scalar, *edwards25519.Scalar) {
 	label := fmt.Sprintf("test participant %d", i+1)
 	prefix := vectorPrefix(ds.cfg.Suite, ds.cfg.Threshold, len(ds.keys), label)
 	ds.parts[i].rand = &vectorStream{prefix: prefix}
-	return func() ([]edwards25519.Scalar, *edwards25519.Scalar) {
+	return func() ([]*edwards25519.Scalar, *edwards25519.Scalar) {
 		st := &vectorStream{prefix: prefix}
-		poly := make([]edwards25519.Scalar, ds.cfg.Threshold)
+		poly := make([]*edwards25519.Scalar, ds.cfg.Threshold)
 		for k := range poly {
-			poly[k].Set(nonzeroScalar(st))
+			poly[k] = nonzeroScalar(st)
 		}
 		return poly, nonzeroScalar(st)
 	}
@@ -278,7 +278,7 @@ func TestDKGCheatingDealerBadShare(t *testing.T) {
 			}
 			if p.id == 2 {
 				poly, eph := replay()
-				bad := evalPolynomialVals(poly, scalarFromUint16(3))
+				bad := evalPolynomial(poly, scalarFromUint16(3))
 				bad.Add(bad, scalarFromUint16(1))
 				reencrypt(ds, m, eph, 3, bad)
 			}

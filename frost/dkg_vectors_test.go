@@ -342,9 +342,9 @@ func TestDKGVectorsEd25519(t *testing.T) {
 		th, n := g.T, g.N
 		for i := range g.Round1 {
 			stream := &vectorStream{prefix: vectorPrefix(s, th, n, fmt.Sprintf("round1_participant_%d", i+1))}
-			poly := make([]edwards25519.Scalar, th)
+			poly := make([]*edwards25519.Scalar, th)
 			for c := range poly {
-				poly[c].Set(nonzeroScalar(stream))
+				poly[c] = nonzeroScalar(stream)
 			}
 			eph := nonzeroScalar(stream)
 			for j, ctHex := range w.Round1[i].EncryptedShares {
@@ -353,7 +353,7 @@ func TestDKGVectorsEd25519(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%d-of-%d: c_{%d,%d} does not decrypt: %v", th, n, i+1, j+1, err)
 				}
-				if share := evalPolynomialVals(poly, scalarFromUint16(uint16(j+1))).Bytes(); !bytes.Equal(pt, share) {
+				if share := evalPolynomial(poly, scalarFromUint16(uint16(j+1))).Bytes(); !bytes.Equal(pt, share) {
 					t.Fatalf("%d-of-%d: c_{%d,%d} holds %x, want f_%d(%d) = %x", th, n, i+1, j+1, pt, i+1, j+1, share)
 				}
 			}
