@@ -333,6 +333,7 @@ type DKGParticipant struct {
 	rand  io.Reader // crypto/rand; tests substitute the spec's vector stream
 
 	poly  []*edwards25519.Scalar // f_i, erased after Round 1
+	out   map[uint16][]byte      // payloads to send, by recipient
 	msg1  *DKGRound1
 	share edwards25519.Scalar // x_i
 	pub   *PublicKeyPackage
@@ -377,6 +378,41 @@ func clearScalarSlice(s []*edwards25519.Scalar) {
 	}
 }
 
+// SetPayloads attaches application payloads to the shares this
+// participant sends (§Optional Application Payloads), by recipient; call it
+// before Round1. Payloads are encrypted with the shares but are not
+// verified against anything: to make everyone agree on them, send every
+// recipient the same payload and bind them with [DKGPayloadExtension] as
+// the configuration's Extension.
+func (p *DKGParticipant) SetPayloads(payloads map[uint16][]byte) error {
+	if p.state != dkgStart {
+		return ErrDKGState
+	}
+	out := make(map[uint16][]byte, len(payloads))
+	for to, pl := range payloads {
+		if to < 1 || int(to) > p.st.n || len(pl) > MaxCiphertextSize-dkgMinCT {
+			return fmt.Errorf("%w: payload for %d of %d bytes", ErrDKGSetup, to, len(pl))
+		}
+		out[to] = bytes.Clone(pl)
+	}
+	p.out = out
+	return nil
+}
+
+// DKGPayloadExtension is the spec's recommended extension binding the
+// participants' payloads (one per participant, sent to everyone):
+// SHA-512(n ‖ len(payload_1) ‖ payload_1 ‖ … ‖ len(payload_n) ‖
+// payload_n), lengths and n as little-endian uint64.
+func DKGPayloadExtension(payloads [][]byte) []byte {
+	h := sha512.New()
+	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(payloads))))
+	for _, pl := range payloads {
+		h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(pl))))
+		h.Write(pl)
+	}
+	return h.Sum(nil)
+}
+
 // Round1 draws the polynomial f_i and the ephemeral key, and returns
 // msg_{1|i} for the coordinator: the VSS commitment, the proof of
 // possession of a_{i,0}, the ephemeral public key and one encrypted share
@@ -413,7 +449,7 @@ func (p *DKGParticipant) Round1() (*DKGRound1, error) {
 		sd := new(edwards25519.Point).ScalarMult(&p.key.d, pj)
 		key, nonce := deriveKeyNonce(s, se, sd, ePub, p.key.p, pj, st.context)
 		aead, _ := chacha20poly1305.NewX(key)
-		pt := sij.Bytes()
+		pt := append(sij.Bytes(), p.out[uint16(j+1)]...)
 		m.cts[j] = aead.Seal(nil, nonce, pt, nil)
 		clear(pt)
 		clear(key)

@@ -34,9 +34,10 @@ import (
 //     Schnorr definition, so those (and the transcript hash, which covers
 //     the PoPs) cannot match; everything else must.
 //
-// Only the 2-of-3 entries are stored (the 3-of-5, 7-of-14 and payload
-// entries were not copied); the tests regenerate each stored file byte for
-// byte from the deterministic derivation.
+// Only the 2-of-3 entries are stored; the tests regenerate each stored
+// file byte for byte from the deterministic derivation. The ristretto255
+// file's other entries (3-of-5, 7-of-14, 2-of-3 with payloads) are checked
+// through values transcribed into TestDKGVectorsRistretto255Rest.
 
 type dkgVectorFile struct {
 	Ciphersuite string `json:"ciphersuite"`
@@ -62,9 +63,10 @@ type dkgVector struct {
 		StaticSecretKeys []string `json:"static_secret_keys"`
 		StaticPublicKeys []string `json:"static_public_keys"`
 	} `json:"config"`
-	Round1 []dkgVectorRound1 `json:"round1"`
-	Round2 []dkgVectorRound2 `json:"round2"`
-	Round3 struct {
+	Payloads []string          `json:"payloads,omitempty"`
+	Round1   []dkgVectorRound1 `json:"round1"`
+	Round2   []dkgVectorRound2 `json:"round2"`
+	Round3   struct {
 		TranscriptHash string               `json:"transcript_hash"`
 		Signatures     []dkgVectorSignature `json:"signatures"`
 	} `json:"round3"`
@@ -153,7 +155,7 @@ func vectorStaticKey(s *Suite, t, n, i int) *DKGStaticKey {
 // records what the vector files record. With v02 (spec v0.2.x) the context
 // is DKGContext of the session tag and the PoP intermediates and the
 // recovery of participant 1 are recorded; otherwise the tag is the context.
-func generateVector(t *testing.T, s *Suite, th, n int, v02 bool) dkgVector {
+func generateVector(t *testing.T, s *Suite, th, n int, v02, withPayloads bool) dkgVector {
 	t.Helper()
 	var v dkgVector
 	v.N, v.T = n, th
@@ -166,9 +168,19 @@ func generateVector(t *testing.T, s *Suite, th, n int, v02 bool) dkgVector {
 		v.Config.StaticSecretKeys = append(v.Config.StaticSecretKeys, hex.EncodeToString(keys[i].Secret()))
 		v.Config.StaticPublicKeys = append(v.Config.StaticPublicKeys, hex.EncodeToString(keys[i].PublicKey()))
 	}
+	var payloads [][]byte
+	if withPayloads {
+		// payload_i: one labelled hash, all 64 bytes, sent to everyone.
+		for i := range n {
+			h := sha512.Sum512(vectorPrefix(s, th, n, fmt.Sprintf("payload_%d", i+1)))
+			payloads = append(payloads, h[:])
+			v.Payloads = append(v.Payloads, hex.EncodeToString(h[:]))
+		}
+		cfg.Extension = DKGPayloadExtension(payloads)
+	}
 	if v02 {
 		cfg.Context = DKGContext(s, tag, cfg.StaticKeys)
-		st, ext := hex.EncodeToString(tag), ""
+		st, ext := hex.EncodeToString(tag), hex.EncodeToString(cfg.Extension)
 		v.SessionTag, v.Extension = &st, &ext
 	}
 	v.Context = hex.EncodeToString(cfg.Context)
@@ -183,6 +195,15 @@ func generateVector(t *testing.T, s *Suite, th, n int, v02 bool) dkgVector {
 		}
 		label := fmt.Sprintf("round1_participant_%d", i+1)
 		parts[i].rand = &vectorStream{prefix: vectorPrefix(s, th, n, label)}
+		if withPayloads {
+			out := make(map[uint16][]byte)
+			for j := range n {
+				out[uint16(j+1)] = payloads[i]
+			}
+			if err := parts[i].SetPayloads(out); err != nil {
+				t.Fatal(err)
+			}
+		}
 		m, err := parts[i].Round1()
 		if err != nil {
 			t.Fatal(err)
@@ -296,7 +317,7 @@ func regenerate(t *testing.T, s *Suite, stored *dkgVectorFile, v02 bool) *dkgVec
 	f.Derivation.Labels.EphemeralSecretKey = "round1_participant_{{i}} (RNG stream)"
 	f.Derivation.Labels.PolynomialCoefficient = "round1_participant_{{i}} (RNG stream)"
 	for _, sv := range stored.Vectors {
-		f.Vectors = append(f.Vectors, generateVector(t, s, sv.T, sv.N, v02))
+		f.Vectors = append(f.Vectors, generateVector(t, s, sv.T, sv.N, v02, false))
 	}
 	return f
 }
@@ -397,4 +418,60 @@ func firstDiff(a, b []byte) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d and %d", len(a), len(b))
+}
+
+// TestDKGVectorsRistretto255Rest checks the entries of the same upstream
+// file that were not copied into testdata — 3-of-5, 7-of-14 and the 2-of-3
+// payload-extension entry — against values transcribed from it: transcript
+// hash (which covers the context, static keys, commitments, PoPs,
+// ephemeral keys and extension), group key, the last participant's secret
+// share and transcript signature, and for the payload entry the payloads,
+// the extension and two ciphertexts.
+func TestDKGVectorsRistretto255Rest(t *testing.T) {
+	for _, w := range []struct {
+		t, n                          int
+		payloads                      bool
+		transcriptHash, groupKey      string
+		lastShare, lastSig, extension string
+		payload1, ct11, ct33          string
+	}{
+		{t: 3, n: 5,
+			transcriptHash: "6aa2ba2ecdde9aee443bd56eff42c04c76a39dd5be5471dae380a585ad7b741eb375b006d50d2263b7e8c8d20ef127128df2f0eb9eddaa21af2c1fff99a01775",
+			groupKey:       "08ee9bb0fc75a34dabe96f9f808d89234a7456d0563bc0887404fc9c0bb7b406",
+			lastShare:      "2fa9a8f3f88975861a1702ae7e9365c70c0881cf4a06a7fea68a8e792aaf4c0b",
+			lastSig:        "58dd4ddb8d742cebcbae9e0fb77de9cadef9d00ebd110c84928fc6b85342ea1c47f048f995d8804d8fbca1ac72351f693185de343774e5998366a680cb44b100"},
+		{t: 7, n: 14,
+			transcriptHash: "4167610d1933dcbb51a5f6334ec32cfb06b469f11c6d908f3a6ac544e1e01261060abad37ae56c51ed3976a3a3f185911b76add214fe4c8141e8fc854e71d91d",
+			groupKey:       "5056c3b4570be4c8afa7301347edea1de395810df72afccf576cc076a46d6a07",
+			lastShare:      "b9b69fecbcc5df9e975fcf76088ef495a733894333bbb46a6ea3cd92bcd3c608",
+			lastSig:        "6a5ef53dc46b851cd11bba116fc122cde6c09887c2dccc12c450a9b7bc3f03051e775fcc981ecea699be58cfbc06b8eabbe2637de7a4c995c9672d20a23a670a"},
+		{t: 2, n: 3, payloads: true,
+			transcriptHash: "e7fe06428beb04aed0ccb549f76a15e537b046d54f13db3534bb5fa30e661828a45ef0b7386e137a528e62ec91912ae6649b1e68b51d5a4efb6b1b5697103ae3",
+			groupKey:       "0a1592f555f20d3a3b3c7bc032ebe4b46cb2870da141404873e5fc8d4136120f",
+			lastShare:      "04e3c4216570bdbdf8f4006a6f5b279cdefea07997f862e3eb71320ebaccf802",
+			lastSig:        "0c0a59d841d48143497060c2c08820d07cbf5c9f06b0b71276a3162a9acc38053a747c3769ebaeae8278f635bf9e5b4ada719ec9039de5db158d8524f38f7105",
+			extension:      "05f6d6bd225542a690b3caf0713d87916d42a806fc5e5be482fdd52de4e54b21edac8c4355ac74eeb459c67c89bc48747476125fbbf5c4666a2966957f20eba8",
+			payload1:       "277e56e632fef7ae9163eb2b7d8bdc9efa726505193c74700472f2a08ace9096a61ad07eb56c93acc06dff0993907332d0df6ab9390d019b5f851b87311fc7c8",
+			ct11:           "375c36ca6110e66a7c5b41fb8ad7aa8469d6ca29ca309704571d4960db9d03500b72b322fabdb269cc4ef8b1f55698e11c34e9c28296c1e72ddc68f74fef3ebe6ff718a29839dac7c5986d43e15000733acddecec4064eb27a5647fa88ba806d9300ba68e9b9dd191144f0848a5851c6",
+			ct33:           "c354f44a49c76cc5cf0a73b9000a35867c758c3e03977915345de037e40b57bb0d1209e709e0ec2289ccac13b4cb27d3d1c77d93835f44d3e64204d4a9e86cf1b6c368ec12c85f9289a01d6ea881329887c94283e70e660785668260ddd903183998532278880429cf3e283469f8f8b6"},
+	} {
+		v := generateVector(t, Ristretto255, w.t, w.n, true, w.payloads)
+		check := func(what, got, want string) {
+			t.Helper()
+			if got != want {
+				t.Errorf("%d-of-%d (payloads %v) %s:\n got %s\nwant %s", w.t, w.n, w.payloads, what, got, want)
+			}
+		}
+		check("transcript hash", v.Round3.TranscriptHash, w.transcriptHash)
+		check("group key", v.GroupPublicKey, w.groupKey)
+		check("last secret share", v.Round2[w.n-1].SecretShare, w.lastShare)
+		check("last signature", v.Round3.Signatures[w.n-1].Signature, w.lastSig)
+		if w.payloads {
+			check("extension", *v.Extension, w.extension)
+			check("payload 1", v.Payloads[0], w.payload1)
+			check("c_{1,1}", v.Round1[0].EncryptedShares[0], w.ct11)
+			check("c_{3,3}", v.Round1[2].EncryptedShares[2], w.ct33)
+			check("recovered share", v.Recovery.RecoveredSecret, v.Round2[0].SecretShare)
+		}
+	}
 }
