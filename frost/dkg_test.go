@@ -483,3 +483,27 @@ func TestDKGProperty(t *testing.T) {
 		checkSigns(t, pub, ks, rng)
 	}
 }
+
+// TestDKGSecretsNotPrinted: every fmt verb prints a type that holds a
+// secret through its String method (identifiers and public values only),
+// never its fields.
+func TestDKGSecretsNotPrinted(t *testing.T) {
+	k, _ := NewDKGStaticKey(Ed25519)
+	pub, ks, _ := Deal(Ed25519, nil, 2, []uint16{1, 2, 3})
+	_, rshares, _ := NewRefresh(ks[0], pub, 1)
+	pieces, _ := RepairSplit(ks[0], []uint16{1, 2}, 3)
+	p2, _ := RepairSplit(ks[1], []uint16{1, 2}, 3)
+	sum, _ := RepairCombine(Ed25519, 1, []uint16{1, 2}, 3, []*RepairPiece{pieces[0], p2[0]})
+	ds := newDKGSession(t, Ed25519, 2, 3)
+	for _, v := range []fmt.Stringer{k, ds.parts[0], rshares[1], pieces[1], sum} {
+		want := v.String()
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+			if out := fmt.Sprintf(verb, v); out != want {
+				t.Fatalf("%s of %T prints %q, not its String", verb, v, out)
+			}
+		}
+		if bytes.Contains([]byte(want), []byte(fmt.Sprintf("%x", k.Secret()))) {
+			t.Fatalf("%T shows the static secret", v)
+		}
+	}
+}
