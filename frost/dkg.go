@@ -473,7 +473,7 @@ func (p *DKGParticipant) Round2(m *DKGRound2) (*DKGSignature, error) {
 		return nil, ErrDKGState
 	}
 	st, s := p.st, p.st.suite
-	if m == nil || m.suite != s || m.to != p.id || m.n != st.n {
+	if m == nil || m.suite != s || m.to != p.id || m.n != st.n || m.t != st.t {
 		return nil, p.abort(fmt.Errorf("%w: Round 2 message for another session or participant", ErrDKGState))
 	}
 	own := m.entries[p.id-1]
