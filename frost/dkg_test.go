@@ -507,3 +507,34 @@ func TestDKGSecretsNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoverDKGRefuses: recovery refuses a static key not in the
+// transcript, a bundle with an altered ciphertext (naming its sender), a
+// truncated bundle, and a certificate with an altered signature.
+func TestRecoverDKGRefuses(t *testing.T) {
+	ds := newDKGSession(t, Ristretto255, 2, 3)
+	rs := ds.run(t)
+	cert, bundle := rs[1].Certificate, rs[1].RecoveryBundle
+	stranger, _ := NewDKGStaticKey(Ristretto255)
+	if _, err := RecoverDKG(stranger, cert, bundle); !errors.Is(err, ErrIdentifier) {
+		t.Fatalf("stranger's key: %v", err)
+	}
+	bad := bytes.Clone(bundle)
+	bad[len(bad)-1] ^= 1 // last ciphertext, from participant 3
+	var be *DKGBlameError
+	if _, err := RecoverDKG(ds.keys[1], cert, bad); !errors.As(err, &be) || be.Participant != 3 || be.Reason != BlameDecryption {
+		t.Fatalf("altered ciphertext: %v", err)
+	}
+	if _, err := RecoverDKG(ds.keys[1], cert, bundle[:len(bundle)-1]); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("truncated bundle: %v", err)
+	}
+	enc := cert.Marshal()
+	enc[len(enc)-1] ^= 1
+	altered, err := UnmarshalDKGCertificate(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RecoverDKG(ds.keys[1], altered, bundle); !errors.Is(err, ErrDKGCertEq) {
+		t.Fatalf("altered certificate signature: %v", err)
+	}
+}
