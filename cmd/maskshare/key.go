@@ -91,9 +91,10 @@ type keyNodeSpec struct {
 	// Addr is the node's host:port (needed to split, recover, refresh and
 	// repair, not for place and odds).
 	Addr string `json:"addr,omitempty"`
-	// NodeKey is the node's HPKE public key as maskshare keynode prints it
-	// ("node key: hpke1:..."). split seals the node's slices to it, and
-	// refuses a node that reports another key.
+	// NodeKey, if set, pins the node's HPKE public key as maskshare keynode
+	// prints it ("node key: hpke1:..."): split refuses a node that reports
+	// another key. Without it, split seals to the key the node reports
+	// over its authenticated (mutual TLS) connection.
 	NodeKey string `json:"node_key,omitempty"`
 	// TLSKey, if set, pins the node's TLS key ("tls key: ed25519:..."),
 	// alone or with a CA.
@@ -529,7 +530,7 @@ func runKeySplit(ctx context.Context, stdout io.Writer, args []string) error {
 	flags := flag.NewFlagSet("key split", flag.ContinueOnError)
 	var nf nodeFlags
 	nf.register(flags, "the user's device")
-	path := flags.String("placement", "", "placement file (maskshare key place): threshold, and each node's slices, addr and node_key (required)")
+	path := flags.String("placement", "", "placement file (maskshare key place): threshold, and each node's slices and addr (required)")
 	user := flags.String("user", "", "user id (default: the certificate's name, which the nodes require of a registering device)")
 	keyID := flags.String("key-id", "signing", "key id, to tell a user's keys apart")
 	schemeName := flags.String("scheme", "feldman", "feldman (a signing key; prints its Ed25519 public key) or pedersen (any secret)")
@@ -575,7 +576,7 @@ func runKeySplit(ctx context.Context, stdout io.Writer, args []string) error {
 			continue
 		}
 		if n.NodeKey == "" {
-			return badInput(fmt.Errorf("%s: nodes[%d] (%s): node_key: required, the \"node key: hpke1:...\" the node printed", *path, i, n.Name))
+			continue
 		}
 		if nodeKeys[n.Name], err = custody.ParsePublicKeyString(n.NodeKey); err != nil {
 			return badInput(fmt.Errorf("%s: nodes[%d] (%s): node_key: %w", *path, i, n.Name, err))
@@ -634,8 +635,9 @@ func runKeySplit(ctx context.Context, stdout io.Writer, args []string) error {
 }
 
 // storeSealed stores each assignment on its node, sealed to the node key
-// of the placement: a node that reports another key over its
-// authenticated connection is refused, and its slices never leave.
+// the node reports over its authenticated connection; where the placement
+// pins a node key, a node that reports another is refused and its slices
+// never leave.
 func storeSealed(ctx context.Context, cl *slicing.NodeClient, c *share.Commitments, assign []slicing.SliceAssignment, keys map[string]*custody.PublicKey) error {
 	errs := slicing.NodeErrors{}
 	var mu sync.Mutex
@@ -673,8 +675,10 @@ func storeOne(ctx context.Context, cl *slicing.NodeClient, c *share.Commitments,
 	if err != nil {
 		return err
 	}
-	if !st.PublicKey.Equal(key) {
-		return fmt.Errorf("the node reports node key %.24s..., the placement says %.24s...: refusing to seal to it", st.PublicKey, key)
+	if key == nil {
+		key = st.PublicKey // authenticated by the node's TLS certificate
+	} else if !st.PublicKey.Equal(key) {
+		return fmt.Errorf("the node reports node key %.24s..., the placement pins %.24s...: refusing to seal to it", st.PublicKey, key)
 	}
 	batch := make([]*slicing.SealedSlice, len(a.Slices))
 	for i, s := range a.Slices {

@@ -241,6 +241,16 @@ func TestKeyCLI(t *testing.T) {
 		t.Fatalf("split printed public key %q", pubHex)
 	}
 
+	// A pinned node key that the node does not have: split refuses to
+	// seal to that node (exit code 3) and names it.
+	wrong := readPlacement(t, filepath.Join(dir, "placement.json"))
+	wrong.Nodes[3].NodeKey = wrong.Nodes[2].NodeKey
+	writeJSON(t, filepath.Join(dir, "wrong-key.json"), wrong)
+	code, out := runExit(t, dir, "key", "split", "--placement", "wrong-key.json", "--key-id", "other", "--key", "alice/alice.key", "--cert", "alice/alice.crt", "--ca", "ca/ca.crt")
+	if code != exitPeer || !strings.Contains(out, wrong.Nodes[3].Name+": the node reports node key") {
+		t.Fatalf("split with a wrong pinned node key: exit %d\n%s", code, out)
+	}
+
 	// key refresh, by bank-1: epoch 2, same public key.
 	bank1 := []string{"--key", "bank-1/bank-1.key", "--cert", "bank-1/bank-1.crt", "--ca", "ca/ca.crt"}
 	bank2 := []string{"--key", "bank-2/bank-2.key", "--cert", "bank-2/bank-2.crt", "--ca", "ca/ca.crt"}
@@ -367,7 +377,7 @@ func TestKeyCLI(t *testing.T) {
 	out = run(t, dir, "key", "request", "--out", "bank-1/request.hpke")
 	run(t, dir, append([]string{"key", "authorize", "--user", "alice", "--epoch", "2", "--requester", field(t, out, "requester key:"),
 		"--node", "bank-1", "--node", "bank-2", "--out", "auth-banks.bin"}, bank1[:4]...)...)
-	code, out := runExit(t, dir, append([]string{"key", "recover", "--placement", "placement.json", "--auth", "auth-banks.bin",
+	code, out = runExit(t, dir, append([]string{"key", "recover", "--placement", "placement.json", "--auth", "auth-banks.bin",
 		"--requester", "bank-1/request.hpke", "--commitment", com2, "--out", "bank-1/alice.key"}, append(bank1, "--dial-timeout", "1s")...)...)
 	if code != exitPeer || !strings.Contains(out, "not enough") {
 		t.Fatalf("the institutions alone: exit %d\n%s", code, out)
