@@ -353,7 +353,7 @@ func runKeyPlace(stdout io.Writer, args []string) error {
 	if *out == "" {
 		summary = os.Stderr
 	}
-	fmt.Fprintf(summary, "placement for P(lost) ≤ %s:\n", slicing.Pow2(loss))
+	fmt.Fprintf(summary, "placement for P(lost) ≤ %s (%s):\n", *target, slicing.Pow2(loss))
 	printPlacement(summary, p)
 	printOdds(summary, odds, false)
 	if *out == "" {
