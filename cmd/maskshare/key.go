@@ -118,8 +118,21 @@ type keyPlacementFile struct {
 // loadPlacementFile reads a nodes or placement file and checks what every
 // command needs: distinct valid names and kinds.
 func loadPlacementFile(path string) (*keyPlacementFile, error) {
+	data, err := readSmallFile(path, maxPlacementFile)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return parsePlacementFile(path, data)
+}
+
+// maxPlacementFile bounds a nodes or placement file: MaxNodes nodes of a
+// few hundred bytes each, with room for pinned keys.
+const maxPlacementFile = slicing.MaxNodes * 4096
+
+// parsePlacementFile decodes a nodes or placement file read from path.
+func parsePlacementFile(path string, data []byte) (*keyPlacementFile, error) {
 	var f keyPlacementFile
-	if err := readConfig(path, &f); err != nil {
+	if err := decodeConfig(path, data, &f); err != nil {
 		return nil, badInput(err)
 	}
 	if len(f.Nodes) == 0 {
