@@ -144,13 +144,22 @@ func parseDecimal(s string) (int64, bool) {
 	return n, err == nil
 }
 
+// decodeBase64 decodes canonical standard base64. Go's decoder skips
+// '\r' and '\n' even in strict mode; a canonical encoding has neither.
+func decodeBase64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, fmt.Errorf("%w: line break in base64", ErrMalformed)
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
+}
+
 // parseHash parses the canonical standard base64 of a 32-byte hash.
 func parseHash(s string) (tlog.Hash, bool) {
 	var h tlog.Hash
 	if len(s) != 44 {
 		return h, false
 	}
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	b, err := decodeBase64(s)
 	if err != nil || len(b) != tlog.HashSize {
 		return h, false
 	}
@@ -215,7 +224,7 @@ func ParseVerifierKey(vkey string) (note.Verifier, ed25519.PublicKey, error) {
 	if len(parts) != 3 {
 		return nil, nil, fmt.Errorf("%w: verifier key: not name+id+key", ErrMalformed)
 	}
-	raw, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+	raw, err := decodeBase64(parts[2])
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 0x01 {
 		return nil, nil, fmt.Errorf("%w: verifier key: not an Ed25519 key", ErrMalformed)
 	}
@@ -249,9 +258,10 @@ func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("%w: checkpoint note of %d bytes", ErrMalformed, len(msg))
 	}
 	n, err := note.Open(msg, note.VerifierList(v))
-	// The note package does not export its malformed-note error.
+	// A note that does not parse carries no valid signature either. (The
+	// note package does not export its malformed-note error.)
 	if err != nil && err.Error() == "malformed note" {
-		return Checkpoint{}, fmt.Errorf("%w: checkpoint note: %v", ErrMalformed, err)
+		return Checkpoint{}, fmt.Errorf("%w: %w: checkpoint note", ErrCheckpointSignature, ErrMalformed)
 	}
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("%w: %v", ErrCheckpointSignature, err)

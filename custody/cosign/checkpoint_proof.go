@@ -74,7 +74,7 @@ func ParseInclusionProof(b []byte) (*InclusionProof, error) {
 	lines = lines[1:]
 	p := &InclusionProof{Checkpoint: append([]byte{}, cp...)}
 	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
-		x, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(lines[0], "extra "))
+		x, err := decodeBase64(strings.TrimPrefix(lines[0], "extra "))
 		if err != nil {
 			return bad("extra")
 		}

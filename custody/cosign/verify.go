@@ -120,7 +120,7 @@ func VerifyExport(r io.Reader, vkey string, cfg *VerifyConfig) (*ExportReport, e
 		if n >= MaxExportEntries {
 			return nil, fmt.Errorf("%w: more than %d entries", ErrMalformed, MaxExportEntries)
 		}
-		rec, err := base64.StdEncoding.Strict().DecodeString(line)
+		rec, err := decodeBase64(line)
 		if err != nil {
 			return nil, fmt.Errorf("%w: entry %d: base64", ErrMalformed, n)
 		}

@@ -2,6 +2,7 @@ package cosign
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
@@ -36,6 +37,7 @@ type Source interface {
 type Monitor struct {
 	store  *custody.Store
 	v      note.Verifier
+	pub    ed25519.PublicKey
 	mu     sync.Mutex
 	last   Checkpoint
 	signed []byte
@@ -46,11 +48,11 @@ type Monitor struct {
 // in memory if store is nil. It starts from the checkpoint it kept, if
 // any, or from the empty tree.
 func NewMonitor(store *custody.Store, vkey string) (*Monitor, error) {
-	v, _, err := ParseVerifierKey(vkey)
+	v, pub, err := ParseVerifierKey(vkey)
 	if err != nil {
 		return nil, err
 	}
-	m := &Monitor{store: store, v: v, last: Checkpoint{Origin: v.Name(), Hash: emptyRoot}}
+	m := &Monitor{store: store, v: v, pub: pub, last: Checkpoint{Origin: v.Name(), Hash: emptyRoot}}
 	if store == nil {
 		return m, nil
 	}
@@ -154,4 +156,32 @@ func (m *Monitor) Compare(other []byte, p ConsistencyProof) error {
 	}
 	last, _ := m.Checkpoint()
 	return CompareCheckpoints(last, c, p)
+}
+
+// VerifyEntry checks an entry a client fetched from the log: that it is
+// included by p against the monitor's checkpoint (as VerifyInclusion),
+// and that its signature verifies — a service entry with the log key, a
+// user's with users at the entry's time. A log that slips in an entry a
+// user did not sign is caught here.
+func (m *Monitor) VerifyEntry(p *InclusionProof, e *Entry, users UserKeys) error {
+	rec, err := e.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := m.VerifyInclusion(p, rec); err != nil {
+		return err
+	}
+	var pub ed25519.PublicKey
+	switch e.Signer {
+	case SignedByService:
+		pub = m.pub
+	default:
+		if users == nil {
+			return fmt.Errorf("%w: %q: no user keys given", ErrUnknownUser, e.User)
+		}
+		if pub, err = users.UserKey(e.User, e.Time); err != nil {
+			return fmt.Errorf("cosign: key of %q at %v: %w", e.User, e.Time, err)
+		}
+	}
+	return e.Verify(m.v.Name(), pub)
 }
