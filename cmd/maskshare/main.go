@@ -11,6 +11,7 @@
 //	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
 //	maskshare bench [flags]
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
+//	maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT]
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -46,6 +47,8 @@ usage:
   maskshare bench [flags]                         benchmark harness
   maskshare keynode --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...) --institution KEY...
                                                   keep users' sealed key slices (key slicing)
+  maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT...]
+                                                  check an exported co-signing action log offline
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -76,6 +79,8 @@ func main() {
 		err = runBench(ctx, args)
 	case "keynode":
 		err = runKeynode(ctx, os.Stdout, args)
+	case "log":
+		err = runLog(os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -124,10 +129,11 @@ func exitCode(err error) int {
 	var abort *maskshare.AbortError
 	var input *inputError
 	var table *maskshare.InputError
+	var invalid *logInvalid
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, maskshare.ErrCheating):
+	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid):
 		return exitCheating
 	case errors.As(err, &abort):
 		return exitPeer
