@@ -169,7 +169,7 @@ func TestMonitorRefusesBadCheckpoint(t *testing.T) {
 	if _, err := m.Update(bad, p); !errors.Is(err, ErrCheckpointSignature) {
 		t.Fatalf("flipped signature: %v", err)
 	}
-	impostor := rawLog(t) // same origin, the log key…
+	impostor := rawLog(t)                              // same origin, the log key…
 	impostor.signer, _ = LogSigner(testOrigin, bobKey) // …replaced by another
 	_, forged, err := impostor.Append(ctx, userEntry(t, testOrigin, KindEnrolment, "alice", aliceKey, "cert 1"))
 	if err != nil {
