@@ -64,7 +64,8 @@ type LogConfig struct {
 // Durability: an append writes its entries, their tree hashes and the new
 // signed checkpoint in one transaction, committed with fsync before Append
 // returns. An acknowledged append survives a crash; an interrupted one
-// leaves no trace.
+// leaves no trace. A Log keeps no state outside its store and is safe for
+// concurrent use (appends are serialised by the store's single writer).
 type Log struct {
 	store  *custody.Store
 	origin string
