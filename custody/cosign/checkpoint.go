@@ -220,11 +220,10 @@ func ParseVerifierKey(vkey string) (note.Verifier, ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
 	}
-	parts := strings.Split(vkey, "+")
-	if len(parts) != 3 {
-		return nil, nil, fmt.Errorf("%w: verifier key: not name+id+key", ErrMalformed)
-	}
-	raw, err := decodeBase64(parts[2])
+	// name+id+key, where only the key (base64) may hold more '+'.
+	_, rest, _ := strings.Cut(vkey, "+")
+	_, key, _ := strings.Cut(rest, "+")
+	raw, err := decodeBase64(key)
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 0x01 {
 		return nil, nil, fmt.Errorf("%w: verifier key: not an Ed25519 key", ErrMalformed)
 	}

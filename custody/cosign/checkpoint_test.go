@@ -232,3 +232,24 @@ func FuzzParseConsistencyProof(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifierKeyRoundTrip: vkeys of random keys, whose base64 often
+// holds '+', parse back to their key.
+func TestVerifierKeyRoundTrip(t *testing.T) {
+	plus := 0
+	for i := 0; i < 200; i++ {
+		pub, _, _ := ed25519.GenerateKey(nil)
+		vkey, err := VerifierKey(testOrigin, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plus += strings.Count(vkey, "+") - 2
+		v, got, err := ParseVerifierKey(vkey)
+		if err != nil || !bytes.Equal(got, pub) || v.Name() != testOrigin {
+			t.Fatalf("%s: %v", vkey, err)
+		}
+	}
+	if plus == 0 {
+		t.Fatal("no vkey had a '+' in its key: the test proves nothing")
+	}
+}
