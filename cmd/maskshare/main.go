@@ -12,6 +12,7 @@
 //	maskshare bench [flags]
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
 //	maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
+//	maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT]
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -49,6 +50,8 @@ usage:
                                                   keep users' sealed key slices (key slicing)
   maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
                                                   place, deal, recover, refresh and repair a sliced user key
+  maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT...]
+                                                  check an exported co-signing action log offline
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -84,6 +87,8 @@ func main() {
 		if len(args) > 0 {
 			cmd += " " + args[0]
 		}
+	case "log":
+		err = runLog(os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -133,6 +138,7 @@ func exitCode(err error) int {
 	var input *inputError
 	var table *maskshare.InputError
 	var peer *peerError
+	var invalid *logInvalid
 	switch {
 	case err == nil:
 		return 0
@@ -140,7 +146,7 @@ func exitCode(err error) int {
 		// Key nodes that failed: whatever their errors wrap (a dial
 		// timeout, say), another participant failed.
 		return exitPeer
-	case errors.Is(err, maskshare.ErrCheating):
+	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid):
 		return exitCheating
 	case errors.As(err, &abort):
 		return exitPeer
