@@ -9,28 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// requireTool returns the path of an external program. If it is missing the
-// test is skipped, unless MASKSHARE_REQUIRE_TOOLS=1 (as in .ci/run), where
-// it fails: CI must not pass by skipping the independent verifier.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("MASKSHARE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s not on PATH and MASKSHARE_REQUIRE_TOOLS=1", name)
-		}
-		t.Skipf("%s not on PATH; install it (apt-get install -y %s) or set MASKSHARE_REQUIRE_TOOLS=1 to make this a failure", name, name)
-	}
-	return path
-}
+	"github.com/maskshare/maskshare/internal/tooltest"
+)
 
 // TestOpenSSLVerifies: group signatures of a 2-of-3 and a 3-of-5 Ed25519 key
 // verify with OpenSSL (`openssl pkeyutl -verify -rawin`), a verifier this
 // project did not write; an altered signature and another message do not.
 func TestOpenSSLVerifies(t *testing.T) {
-	openssl := requireTool(t, "openssl")
+	openssl := tooltest.Require(t, "openssl")
 	dir := t.TempDir()
 	verify := func(pubKey, msg, sig []byte) (bool, string) {
 		der, err := x509.MarshalPKIXPublicKey(ed25519.PublicKey(pubKey))
