@@ -1,0 +1,544 @@
+package cosign
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/frost"
+)
+
+// Conn carries requests to a co-signing service and brings back its
+// responses: a connection over the mutual-TLS transport ([Dial]), or a
+// service in the same process ([Service.Local]).
+type Conn interface {
+	RoundTrip(ctx context.Context, req []byte) ([]byte, error)
+}
+
+type localConn struct {
+	s    *Service
+	peer Peer
+}
+
+func (c localConn) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return c.s.Handle(c.peer, req), nil
+}
+
+// Local returns a connection to s in the same process, as peer (what the
+// TLS handshake would have authenticated).
+func (s *Service) Local(peer Peer) Conn { return localConn{s, peer} }
+
+// Credential is what a user's mobile client keeps: its share of the
+// user's split key and the certificates. The share is secret.
+type Credential struct {
+	User    string
+	Share   *frost.KeyShare
+	Public  *frost.PublicKeyPackage
+	Cert    *x509.Certificate // the user's, carrying the group key
+	OrgCert *x509.Certificate
+	RACert  *x509.Certificate
+	DKG     *frost.DKGCertificate
+}
+
+// Client is a user's mobile client (or an administrator) talking to the
+// service over c.
+type Client struct {
+	c      Conn
+	status *Status
+}
+
+// Status is what a service says of itself.
+type Status struct {
+	Origin      string // the log's name
+	VerifierKey string // the log's verifier key
+}
+
+// Status asks the service for its log's name and verifier key (kept after
+// the first call: they do not change).
+func (c *Client) Status(ctx context.Context) (*Status, error) {
+	if c.status != nil {
+		return c.status, nil
+	}
+	r, err := c.do(ctx, &request{op: opStatus})
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Origin: string(r.take(int(r.u8())))}
+	st.VerifierKey = string(r.take(r.u16()))
+	if !r.done() || checkOrigin(st.Origin) != nil {
+		return nil, badResponse(opStatus)
+	}
+	if _, _, err := ParseVerifierKey(st.VerifierKey); err != nil {
+		return nil, badResponse(opStatus)
+	}
+	c.status = st
+	return st, nil
+}
+
+// NewClient returns a client over c.
+func NewClient(c Conn) *Client { return &Client{c: c} }
+
+func (c *Client) do(ctx context.Context, q *request) (*reader, error) {
+	resp, err := c.c.RoundTrip(ctx, q.marshal())
+	if err != nil {
+		return nil, fmt.Errorf("cosign: %v: %w", q.op, err)
+	}
+	return parseResponse(resp)
+}
+
+func badResponse(o op) error { return fmt.Errorf("%w: %v response", ErrBadMessage, o) }
+
+// Enrol makes user's split key by two-party DKG with the service (the
+// client is participant 1, the service 2), has the RA certify its group
+// key, and co-signs the enrolment entry with it. With a recovery key, the
+// key becomes 2-of-3: a third share, for an offline holder, is made by
+// the repairable-share protocol from the two shares without either side
+// learning it, and comes back as a [RecoveryKit] sealed to the recovery
+// key.
+func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.PublicKey) (*Credential, *RecoveryKit, error) {
+	static, err := frost.NewDKGStaticKey(frost.Ed25519)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := c.do(ctx, &request{op: opEnrolInit, user: user, static: static.PublicKey(), recovery: recovery})
+	if err != nil {
+		return nil, nil, err
+	}
+	sid, svcStatic, r1b := r.take(sessionIDSize), r.take(32), r.bytes32(maxFrostMsg)
+	if !r.done() {
+		return nil, nil, badResponse(opEnrolInit)
+	}
+	keys := [][]byte{static.PublicKey(), svcStatic}
+	cfg := &frost.DKGConfig{Suite: frost.Ed25519, Threshold: 2, StaticKeys: keys,
+		Context: frost.DKGContext(frost.Ed25519, sid, keys)}
+	part, err := frost.NewDKGParticipant(cfg, ClientID, static)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+	}
+	coord, err := frost.NewDKGCoordinator(cfg) // to check the service's relaying
+	if err != nil {
+		return nil, nil, err
+	}
+	svcR1, err := frost.UnmarshalDKGRound1(r1b)
+	if err != nil || svcR1.From() != ServiceID {
+		return nil, nil, badResponse(opEnrolInit)
+	}
+	mine, err := part.Round1()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := coord.AddRound1(svcR1); err != nil {
+		return nil, nil, err
+	}
+	if r, err = c.do(ctx, &request{op: opEnrolRound1, session: sid, msg: mine.Marshal()}); err != nil {
+		return nil, nil, err
+	}
+	r2b := r.bytes32(maxFrostMsg)
+	if !r.done() {
+		return nil, nil, badResponse(opEnrolRound1)
+	}
+	r2, err := frost.UnmarshalDKGRound2(r2b)
+	if err != nil || r2.To() != ClientID {
+		return nil, nil, badResponse(opEnrolRound1)
+	}
+	sig, err := part.Round2(r2)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cosign: DKG round 2: %w", err)
+	}
+	if r, err = c.do(ctx, &request{op: opEnrolSign, session: sid, msg: sig.Marshal()}); err != nil {
+		return nil, nil, err
+	}
+	sigsb, pieceb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
+	if !r.done() {
+		return nil, nil, badResponse(opEnrolSign)
+	}
+	sigs, err := frost.UnmarshalDKGSignatures(sigsb)
+	if err != nil {
+		return nil, nil, badResponse(opEnrolSign)
+	}
+	res, err := part.Finish(sigs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cosign: DKG: %w", err)
+	}
+	var myPiece []byte
+	var mySum *frost.RepairSum
+	if recovery != nil {
+		theirs, err := frost.UnmarshalRepairPiece(pieceb)
+		if err != nil {
+			return nil, nil, badResponse(opEnrolSign)
+		}
+		pieces, err := frost.RepairSplit(res.KeyShare, recoveryHelpers, RecoveryID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mySum, err = frost.RepairCombine(frost.Ed25519, ClientID, recoveryHelpers, RecoveryID, []*frost.RepairPiece{pieces[0], theirs}); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+		}
+		myPiece = pieces[1].Marshal()
+	}
+	if r, err = c.do(ctx, &request{op: opEnrolCert, session: sid, msg: myPiece}); err != nil {
+		return nil, nil, err
+	}
+	certb, orgb, rab, pubb, dkgb := r.bytes32(MaxCertSize), r.bytes32(MaxCertSize), r.bytes32(MaxCertSize), r.bytes32(maxFrostMsg), r.bytes32(MaxDKGCertSize)
+	sumb := r.bytes32(maxFrostMsg + 2048)
+	if !r.done() {
+		return nil, nil, badResponse(opEnrolCert)
+	}
+	cred := &Credential{User: user, Share: res.KeyShare, DKG: res.Certificate}
+	if cred.Cert, err = x509.ParseCertificate(certb); err != nil {
+		return nil, nil, badResponse(opEnrolCert)
+	}
+	if cred.OrgCert, err = x509.ParseCertificate(orgb); err != nil {
+		return nil, nil, badResponse(opEnrolCert)
+	}
+	if cred.RACert, err = x509.ParseCertificate(rab); err != nil {
+		return nil, nil, badResponse(opEnrolCert)
+	}
+	if cred.Public, err = frost.UnmarshalPublicKeyPackage(pubb); err != nil {
+		return nil, nil, badResponse(opEnrolCert)
+	}
+	if err := cred.check(time.Now()); err != nil {
+		return nil, nil, err
+	}
+	if dkg, err := frost.UnmarshalDKGCertificate(dkgb); err != nil || string(dkg.Marshal()) != string(res.Certificate.Marshal()) {
+		return nil, nil, fmt.Errorf("%w: the service's DKG certificate differs from ours", ErrBadMessage)
+	}
+	var kit *RecoveryKit
+	if recovery != nil {
+		want, err := frost.EnrolPublicKey(res.PublicKey, recoveryHelpers, RecoveryID)
+		if err != nil || string(want.Marshal()) != string(cred.Public.Marshal()) {
+			return nil, nil, fmt.Errorf("%w: the service's 2-of-3 key package is not ours", ErrBadMessage)
+		}
+		mine, err := custody.Seal(recovery, recoveryInfo(user, cred.Public.GroupKey(), ClientID), mySum.Marshal())
+		if err != nil {
+			return nil, nil, err
+		}
+		kit = &RecoveryKit{User: user, Public: cred.Public, Sums: [2][]byte{mine, sumb}}
+	} else if string(res.PublicKey.Marshal()) != string(cred.Public.Marshal()) {
+		return nil, nil, fmt.Errorf("%w: the service's key package is not ours", ErrBadMessage)
+	}
+	enrolment := &Enrolment{Certificate: cred.Cert, DKG: cred.DKG}
+	p := &Proposal{Action: ActionEnrol, User: user, Time: time.Now(), Payload: enrolment.Marshal()}
+	if _, err := c.cosign(ctx, cred, p); err != nil {
+		return nil, nil, err
+	}
+	return cred, kit, nil
+}
+
+// check verifies that the credential's certificates chain to its RA and
+// carry its key.
+func (cr *Credential) check(at time.Time) error {
+	roots := x509.NewCertPool()
+	roots.AddCert(cr.RACert)
+	pub, err := VerifyCert(cr.Cert, roots, at)
+	if err != nil {
+		return err
+	}
+	if !pub.Equal(ed25519.PublicKey(cr.Public.GroupKey())) || !pub.Equal(ed25519.PublicKey(cr.Share.GroupKey())) {
+		return fmt.Errorf("%w: the user certificate is not for the split key", ErrCertificate)
+	}
+	if cr.Cert.Subject.CommonName != cr.User {
+		return fmt.Errorf("%w: the user certificate names %q", ErrCertificate, cr.Cert.Subject.CommonName)
+	}
+	_, err = VerifyCert(cr.OrgCert, roots, at)
+	return err
+}
+
+// Receipt is the result of a co-signed action.
+type Receipt struct {
+	// OrgSignature is the organisation's Ed25519 signature of
+	// DocumentMessage(document hash), for a use.
+	OrgSignature []byte
+	// Index is the log index of the action's first entry.
+	Index int64
+	// Checkpoint is the signed checkpoint covering it.
+	Checkpoint []byte
+	// Entries are the entries the user co-signed, as logged.
+	Entries []*Entry
+}
+
+// cosign runs the co-signature of p's entries: the client commits, the
+// service checks p and answers with its commitments and signature shares,
+// the client verifies the service's shares, adds its own and aggregates;
+// then it sends the signatures for the service to act on.
+func (c *Client) cosign(ctx context.Context, cred *Credential, p *Proposal) (*Receipt, error) {
+	es, err := p.Entries(cred.OrgCert.Raw)
+	if err != nil {
+		return nil, err
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	origin := st.Origin
+	nonces := make([]*frost.SigningNonces, len(es))
+	q := &request{op: opPropose, proposal: p}
+	for i := range es {
+		n, cm, err := frost.Commit(cred.Share)
+		if err != nil {
+			return nil, err
+		}
+		nonces[i] = n
+		q.frost = append(q.frost, cm.Marshal())
+	}
+	r, err := c.do(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if int(r.u8()) != len(es) {
+		return nil, badResponse(opPropose)
+	}
+	sigs := make([][]byte, len(es))
+	for i, e := range es {
+		cmb, shb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
+		if r.err {
+			return nil, badResponse(opPropose)
+		}
+		theirs, err := frost.UnmarshalSigningCommitments(cmb)
+		if err != nil || theirs.Identifier() != ServiceID {
+			return nil, badResponse(opPropose)
+		}
+		share, err := frost.UnmarshalSignatureShare(shb)
+		if err != nil {
+			return nil, badResponse(opPropose)
+		}
+		msg, err := e.Message(origin)
+		if err != nil {
+			return nil, err
+		}
+		pkg, err := frost.NewSigningPackage(msg, []*frost.SigningCommitments{nonces[i].Commitments(), theirs})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
+		}
+		if err := frost.VerifySignatureShare(cred.Public, pkg, share); err != nil {
+			return nil, fmt.Errorf("cosign: the service's signature share: %w", err)
+		}
+		mine, err := frost.Sign(cred.Share, nonces[i], pkg)
+		if err != nil {
+			return nil, err
+		}
+		if sigs[i], err = frost.Aggregate(cred.Public, pkg, []*frost.SignatureShare{mine, share}); err != nil {
+			return nil, err
+		}
+		e.Signature = sigs[i]
+	}
+	if !r.done() {
+		return nil, badResponse(opPropose)
+	}
+	if r, err = c.do(ctx, &request{op: opCommit, proposal: p, frost: sigs}); err != nil {
+		return nil, err
+	}
+	rc := &Receipt{Entries: es}
+	rc.OrgSignature = r.take(int(r.u8()))
+	rc.Index = int64(r.u64())
+	rc.Checkpoint = r.bytes32(maxCheckpoint)
+	if !r.done() || rc.Index < 0 || (len(rc.OrgSignature) != 0 && len(rc.OrgSignature) != ed25519.SignatureSize) {
+		return nil, badResponse(opCommit)
+	}
+	return rc, nil
+}
+
+// NewRequestID returns a fresh random request id.
+func NewRequestID() [RequestIDSize]byte {
+	var id [RequestIDSize]byte
+	rand.Read(id[:])
+	return id
+}
+
+// Sign asks the service to sign the document of SHA-256 hash doc with the
+// organisation's key, authorising it with the user's split key. It checks
+// the organisation's signature before returning it.
+func (c *Client) Sign(ctx context.Context, cred *Credential, doc [32]byte, purpose string) (*Receipt, error) {
+	q := &Request{Org: cred.OrgCert.Subject.CommonName, Document: doc, ID: NewRequestID(), Purpose: purpose}
+	return c.SignRequest(ctx, cred, q, time.Now())
+}
+
+// SignRequest is Sign for a request made by the caller, dated at.
+func (c *Client) SignRequest(ctx context.Context, cred *Credential, q *Request, at time.Time) (*Receipt, error) {
+	payload, err := q.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	rc, err := c.cosign(ctx, cred, &Proposal{Action: ActionUse, User: cred.User, Time: at, Payload: payload})
+	if err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cred.RACert)
+	if err := VerifyDocument(cred.OrgCert, roots, q.Document, rc.OrgSignature, at); err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// RevokeSelf revokes the user's own certificate with an entry the user
+// co-signs.
+func (c *Client) RevokeSelf(ctx context.Context, cred *Credential, reason string) (*Receipt, error) {
+	if err := checkText(reason, MaxReasonLen, "reason"); err != nil {
+		return nil, err
+	}
+	p := &Proposal{Action: ActionRevoke, User: cred.User, Time: time.Now(), Payload: revocationPayload(cred.Cert.Raw, cred.User, reason)}
+	return c.cosign(ctx, cred, p)
+}
+
+// Revoke asks the service to revoke user's certificate, with an entry the
+// service signs: for an administrator, or for a user who lost its share.
+func (c *Client) Revoke(ctx context.Context, user, reason string) (*Receipt, error) {
+	r, err := c.do(ctx, &request{op: opRevoke, user: user, reason: reason})
+	if err != nil {
+		return nil, err
+	}
+	rc := &Receipt{Index: int64(r.u64()), Checkpoint: r.bytes32(maxCheckpoint)}
+	if !r.done() || rc.Index < 0 {
+		return nil, badResponse(opRevoke)
+	}
+	return rc, nil
+}
+
+// Checkpoint returns the log's latest signed checkpoint (for [Monitor]).
+func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
+	r, err := c.do(ctx, &request{op: opCheckpoint})
+	if err != nil {
+		return nil, err
+	}
+	b := r.bytes32(maxCheckpoint)
+	if !r.done() {
+		return nil, badResponse(opCheckpoint)
+	}
+	return b, nil
+}
+
+// ProveConsistency asks for a consistency proof from size old to next.
+func (c *Client) ProveConsistency(ctx context.Context, old, next int64) (ConsistencyProof, error) {
+	r, err := c.do(ctx, &request{op: opConsistency, a: uint64(old), b: uint64(next)})
+	if err != nil {
+		return ConsistencyProof{}, err
+	}
+	b := r.bytes32(MaxResponseSize)
+	if !r.done() {
+		return ConsistencyProof{}, badResponse(opConsistency)
+	}
+	return ParseConsistencyProof(b)
+}
+
+// ProveInclusion asks for the inclusion proof of entry index in the tree
+// of size size.
+func (c *Client) ProveInclusion(ctx context.Context, index, size int64) (*InclusionProof, error) {
+	r, err := c.do(ctx, &request{op: opInclusion, a: uint64(index), b: uint64(size)})
+	if err != nil {
+		return nil, err
+	}
+	b := r.bytes32(MaxResponseSize)
+	if !r.done() {
+		return nil, badResponse(opInclusion)
+	}
+	return ParseInclusionProof(b)
+}
+
+// Entry fetches the log's entry index.
+func (c *Client) Entry(ctx context.Context, index int64) (*Entry, error) {
+	r, err := c.do(ctx, &request{op: opEntry, a: uint64(index)})
+	if err != nil {
+		return nil, err
+	}
+	b := r.bytes32(MaxEntrySize)
+	if !r.done() {
+		return nil, badResponse(opEntry)
+	}
+	return ParseEntry(b)
+}
+
+// RecoveryKit is the offline recovery share of a 2-of-3 user key: the two
+// repair sums that add up to share 3, each sealed with HPKE to the
+// recovery key by the side that made it (the client, the service), so
+// that neither ever held share 3. Keep it offline, apart from the
+// recovery key.
+//
+//	kit = 0x01 || u8 len || user || u32 len || public key package ||
+//	      u32 len || sealed sum of the client || u32 len || sealed sum of the service
+type RecoveryKit struct {
+	User   string
+	Public *frost.PublicKeyPackage
+	Sums   [2][]byte // sealed repair sums from ClientID and ServiceID
+}
+
+// maxSealedSum bounds a sealed repair sum (an envelope of a small frost
+// message).
+const maxSealedSum = 4 << 10
+
+// Marshal encodes the kit.
+func (k *RecoveryKit) Marshal() []byte {
+	b := appendString8([]byte{payloadVersion}, k.User)
+	b = appendBytes32(b, k.Public.Marshal())
+	b = appendBytes32(b, k.Sums[0])
+	return appendBytes32(b, k.Sums[1])
+}
+
+// ParseRecoveryKit decodes a kit.
+func ParseRecoveryKit(b []byte) (*RecoveryKit, error) {
+	r := &reader{b: b}
+	v := r.u8()
+	k := &RecoveryKit{User: string(r.take(int(r.u8())))}
+	pb := r.bytes32(maxFrostMsg)
+	k.Sums[0] = r.bytes32(maxSealedSum)
+	k.Sums[1] = r.bytes32(maxSealedSum)
+	if !r.done() || v != payloadVersion || checkName(k.User) != nil {
+		return nil, fmt.Errorf("%w: recovery kit", ErrBadMessage)
+	}
+	var err error
+	if k.Public, err = frost.UnmarshalPublicKeyPackage(pb); err != nil {
+		return nil, fmt.Errorf("%w: recovery kit: %w", ErrBadMessage, err)
+	}
+	if !slices3(k.Public.Identifiers()) {
+		return nil, fmt.Errorf("%w: recovery kit of a key without a recovery share", ErrBadMessage)
+	}
+	return k, nil
+}
+
+func slices3(ids []uint16) bool {
+	return len(ids) == 3 && ids[0] == ClientID && ids[1] == ServiceID && ids[2] == RecoveryID
+}
+
+// Open opens the kit's sums with the recovery key and rebuilds share 3,
+// checked against its verifying share. With the service's share it signs
+// for the user: a lost phone does not lose the key.
+func (k *RecoveryKit) Open(priv *custody.PrivateKey) (*frost.KeyShare, error) {
+	sums := make([]*frost.RepairSum, 2)
+	for i, from := range recoveryHelpers {
+		b, err := custody.Open(priv, recoveryInfo(k.User, k.Public.GroupKey(), from), k.Sums[i])
+		if err != nil {
+			return nil, fmt.Errorf("cosign: recovery sum %d: %w", from, err)
+		}
+		sums[i], err = frost.UnmarshalRepairSum(b)
+		clear(b)
+		if err != nil {
+			return nil, fmt.Errorf("cosign: recovery sum %d: %w", from, err)
+		}
+	}
+	ks, _, err := frost.RepairFinish(k.Public, recoveryHelpers, RecoveryID, sums)
+	if err != nil {
+		return nil, err
+	}
+	return ks, nil
+}
+
+// Recover returns the credential of a phone replaced after a loss: the
+// old credential's certificates with the recovery share in place of the
+// lost one. The certificates hold no secret: the new phone gets them from
+// a backup, the RA or the log.
+func Recover(old *Credential, share *frost.KeyShare) (*Credential, error) {
+	cr := *old
+	cr.Share = share
+	if share.Identifier() != RecoveryID || !ed25519.PublicKey(share.GroupKey()).Equal(ed25519.PublicKey(old.Public.GroupKey())) {
+		return nil, errors.New("cosign: not the recovery share of this key")
+	}
+	return &cr, nil
+}

@@ -1,0 +1,351 @@
+package cosign
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/maskshare/maskshare/custody"
+)
+
+// SessionName is the transport session the co-signing service serves.
+const SessionName = "maskshare-cosign/1"
+
+// Limits of the service protocol. Every message is bounded before it is
+// read (transport.RecvLimit).
+const (
+	// MaxRequestSize bounds a request: a proposal with the largest entry
+	// payload and its commitments or signatures.
+	MaxRequestSize = 1 << 17
+	// MaxResponseSize bounds a response (a proof, an entry, an enrolment
+	// with its certificates).
+	MaxResponseSize = 1 << 17
+	// maxFrostMsg bounds one encoded frost message (DKG round message,
+	// signature list, commitments, share, piece).
+	maxFrostMsg = 4 << 10
+	// maxCheckpoint bounds a signed checkpoint.
+	maxCheckpoint = 4 << 10
+	maxErrorText  = 512
+)
+
+const wireVersion = 1
+
+type op byte
+
+// Ops; docs/CUSTODY.md, "Escrowed co-signing", gives their bodies.
+const (
+	opEnrolInit   op = 1
+	opEnrolRound1 op = 2
+	opEnrolSign   op = 3
+	opEnrolCert   op = 4
+	opPropose     op = 5
+	opCommit      op = 6
+	opRevoke      op = 7
+	opCheckpoint  op = 8
+	opConsistency op = 9
+	opInclusion   op = 10
+	opEntry       op = 11
+	opStatus      op = 12
+	opLimit       op = 13
+)
+
+func (o op) String() string {
+	names := [...]string{"", "enrol-init", "enrol-round1", "enrol-sign", "enrol-cert", "propose", "commit",
+		"revoke", "checkpoint", "consistency", "inclusion", "entry", "status"}
+	if o > 0 && o < opLimit {
+		return names[o]
+	}
+	return fmt.Sprintf("op(%d)", byte(o))
+}
+
+type code byte
+
+const (
+	codeOK code = iota
+	codeBadMessage
+	codeBadRequest
+	codeForbidden
+	codeNotEnrolled
+	codeRevoked
+	codeReplay
+	codeSignature
+	codeCertificate
+	codeSession
+	codeClockSkew
+	codeNotFound
+	codeInternal
+	codeLimit
+)
+
+var codeErrors = [codeLimit]error{
+	codeBadMessage:  ErrBadMessage,
+	codeBadRequest:  ErrBadRequest,
+	codeForbidden:   ErrForbidden,
+	codeNotEnrolled: ErrNotEnrolled,
+	codeRevoked:     ErrRevoked,
+	codeReplay:      ErrReplay,
+	codeSignature:   ErrSignature,
+	codeCertificate: ErrCertificate,
+	codeSession:     ErrSession,
+	codeClockSkew:   ErrClockSkew,
+	codeNotFound:    ErrNotFound,
+	codeInternal:    ErrInternal,
+}
+
+func codeOf(err error) code {
+	for c := codeLimit - 1; c > codeOK; c-- {
+		if errors.Is(err, codeErrors[c]) {
+			return c
+		}
+	}
+	switch {
+	case errors.Is(err, ErrDuplicate):
+		return codeReplay
+	case errors.Is(err, ErrEntrySignature):
+		return codeSignature
+	case errors.Is(err, ErrUnknownUser):
+		return codeNotEnrolled
+	case errors.Is(err, ErrMalformed):
+		return codeBadRequest
+	}
+	return codeInternal
+}
+
+// reader decodes big-endian fields; any overrun sets err and yields zeros.
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err || n < 0 || n > len(r.b) {
+		r.err = true
+		return nil
+	}
+	v := r.b[:n:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8() byte {
+	b := r.take(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (r *reader) u16() int {
+	b := r.take(2)
+	if b == nil {
+		return 0
+	}
+	return int(binary.BigEndian.Uint16(b))
+}
+
+func (r *reader) u64() uint64 {
+	b := r.take(8)
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// bytes32 reads u32 len || bytes, with len ≤ limit.
+func (r *reader) bytes32(limit int) []byte {
+	b := r.take(4)
+	if b == nil {
+		return nil
+	}
+	n := binary.BigEndian.Uint32(b)
+	if n > uint32(limit) {
+		r.err = true
+		return nil
+	}
+	return r.take(int(n))
+}
+
+func (r *reader) done() bool { return !r.err && len(r.b) == 0 }
+
+func appendBytes32(b, v []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
+	return append(b, v...)
+}
+
+func appendString8(b []byte, s string) []byte {
+	return append(append(b, byte(len(s))), s...)
+}
+
+// Proposal encoding: action u8 || u8 len || user || time u64 (Unix ns) ||
+// u32 len || payload.
+func (p *Proposal) append(b []byte) []byte {
+	b = append(b, byte(p.Action))
+	b = appendString8(b, p.User)
+	b = binary.BigEndian.AppendUint64(b, uint64(p.Time.UnixNano()))
+	return appendBytes32(b, p.Payload)
+}
+
+func (r *reader) proposal() *Proposal {
+	p := &Proposal{Action: Action(r.u8())}
+	p.User = string(r.take(int(r.u8())))
+	ns := r.u64()
+	p.Payload = r.bytes32(MaxPayload)
+	if ns == 0 || ns > 1<<63-1 {
+		r.err = true
+	}
+	p.Time = time.Unix(0, int64(ns)).UTC()
+	return p
+}
+
+// request is a decoded request.
+type request struct {
+	op       op
+	user     string // enrol-init, revoke
+	static   []byte // enrol-init: the client's DKG static key
+	recovery *custody.PublicKey
+	session  []byte // enrol-round1, -sign, -cert
+	msg      []byte // enrol-round1, -sign: frost message; enrol-cert: repair piece (may be empty)
+	proposal *Proposal
+	frost    [][]byte // propose: commitments; commit: signatures
+	reason   string   // revoke
+	a, b     uint64   // consistency (old, new), inclusion (index, size), entry (index)
+}
+
+const sessionIDSize = 16
+
+func (q *request) marshal() []byte {
+	b := []byte{wireVersion, byte(q.op)}
+	switch q.op {
+	case opEnrolInit:
+		b = appendString8(b, q.user)
+		b = append(b, q.static...)
+		if q.recovery == nil {
+			b = append(b, 0)
+		} else {
+			b = appendBytes32(append(b, 1), q.recovery.Bytes())
+		}
+	case opEnrolRound1, opEnrolSign, opEnrolCert:
+		b = append(b, q.session...)
+		b = appendBytes32(b, q.msg)
+	case opPropose, opCommit:
+		b = q.proposal.append(b)
+		b = append(b, byte(len(q.frost)))
+		for _, m := range q.frost {
+			b = appendBytes32(b, m)
+		}
+	case opRevoke:
+		b = appendString8(b, q.user)
+		b = appendString8(b, q.reason)
+	case opConsistency, opInclusion:
+		b = binary.BigEndian.AppendUint64(b, q.a)
+		b = binary.BigEndian.AppendUint64(b, q.b)
+	case opEntry:
+		b = binary.BigEndian.AppendUint64(b, q.a)
+	}
+	return b
+}
+
+// maxProposalEntries is the most entries one proposal signs (a use: the
+// authorisation and the key-use entry).
+const maxProposalEntries = 2
+
+func parseRequest(b []byte) (*request, error) {
+	if len(b) > MaxRequestSize {
+		return nil, fmt.Errorf("%w: request of %d bytes", ErrBadMessage, len(b))
+	}
+	r := &reader{b: b}
+	v, o := r.u8(), op(r.u8())
+	if r.err || v != wireVersion || o == 0 || o >= opLimit {
+		return nil, fmt.Errorf("%w: request version %d op %d", ErrBadMessage, v, o)
+	}
+	q := &request{op: o}
+	switch o {
+	case opEnrolInit:
+		q.user = string(r.take(int(r.u8())))
+		q.static = r.take(32)
+		switch r.u8() {
+		case 0:
+		case 1:
+			pk, err := custody.ParsePublicKey(r.bytes32(custody.PublicKeySize))
+			if err != nil && !r.err {
+				return nil, fmt.Errorf("%w: recovery key: %w", ErrBadMessage, err)
+			}
+			q.recovery = pk
+		default:
+			r.err = true
+		}
+	case opEnrolRound1, opEnrolSign, opEnrolCert:
+		q.session = r.take(sessionIDSize)
+		q.msg = r.bytes32(maxFrostMsg)
+	case opPropose, opCommit:
+		q.proposal = r.proposal()
+		n := int(r.u8())
+		if n == 0 || n > maxProposalEntries {
+			r.err = true
+		}
+		for i := 0; i < n && !r.err; i++ {
+			q.frost = append(q.frost, r.bytes32(maxFrostMsg))
+		}
+	case opRevoke:
+		q.user = string(r.take(int(r.u8())))
+		q.reason = string(r.take(int(r.u8())))
+	case opConsistency, opInclusion:
+		q.a, q.b = r.u64(), r.u64()
+	case opEntry:
+		q.a = r.u64()
+	}
+	if !r.done() {
+		return nil, fmt.Errorf("%w: %v request", ErrBadMessage, o)
+	}
+	if q.a > 1<<62 || q.b > 1<<62 {
+		return nil, fmt.Errorf("%w: index out of range", ErrBadMessage)
+	}
+	return q, nil
+}
+
+func okResponse(body []byte) []byte {
+	return append([]byte{wireVersion, byte(codeOK)}, body...)
+}
+
+func errorResponse(c code, text string) []byte {
+	if len(text) > maxErrorText {
+		text = text[:maxErrorText]
+	}
+	b := []byte{wireVersion, byte(c)}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(text)))
+	return append(b, text...)
+}
+
+// parseResponse decodes a response, returning a reader on its body or the
+// service's error.
+func parseResponse(b []byte) (*reader, error) {
+	if len(b) > MaxResponseSize {
+		return nil, fmt.Errorf("%w: response of %d bytes", ErrBadMessage, len(b))
+	}
+	r := &reader{b: b}
+	v, c := r.u8(), code(r.u8())
+	if r.err || v != wireVersion {
+		return nil, fmt.Errorf("%w: response version %d", ErrBadMessage, v)
+	}
+	if c == codeOK {
+		return r, nil
+	}
+	text := string(r.take(r.u16()))
+	if !r.done() || len(text) > maxErrorText || c >= codeLimit {
+		return nil, fmt.Errorf("%w: malformed error response", ErrBadMessage)
+	}
+	return nil, &RemoteError{Err: codeErrors[c], Text: printable(text)}
+}
+
+// printable makes a peer's text safe to print.
+func printable(s string) string {
+	b := []rune{}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0xfffd {
+			r = '?'
+		}
+		b = append(b, r)
+	}
+	return string(b)
+}
