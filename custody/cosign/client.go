@@ -270,6 +270,25 @@ type Receipt struct {
 // the client verifies the service's shares, adds its own and aggregates;
 // then it sends the signatures for the service to act on.
 func (c *Client) cosign(ctx context.Context, cred *Credential, p *Proposal) (*Receipt, error) {
+	es, err := c.cosignatures(ctx, cred, p)
+	if err != nil {
+		return nil, err
+	}
+	sigs := make([][]byte, len(es))
+	for i, e := range es {
+		sigs[i] = e.Signature
+	}
+	rc, err := c.commit(ctx, p, sigs)
+	if err != nil {
+		return nil, err
+	}
+	rc.Entries = es
+	return rc, nil
+}
+
+// cosignatures returns p's entries signed by the user's split key: the
+// first half of cosign.
+func (c *Client) cosignatures(ctx context.Context, cred *Credential, p *Proposal) ([]*Entry, error) {
 	es, err := p.Entries(cred.OrgCert.Raw)
 	if err != nil {
 		return nil, err
@@ -278,7 +297,6 @@ func (c *Client) cosign(ctx context.Context, cred *Credential, p *Proposal) (*Re
 	if err != nil {
 		return nil, err
 	}
-	origin := st.Origin
 	nonces := make([]*frost.SigningNonces, len(es))
 	q := &request{op: opPropose, proposal: p}
 	for i := range es {
@@ -296,7 +314,6 @@ func (c *Client) cosign(ctx context.Context, cred *Credential, p *Proposal) (*Re
 	if int(r.u8()) != len(es) {
 		return nil, badResponse(opPropose)
 	}
-	sigs := make([][]byte, len(es))
 	for i, e := range es {
 		cmb, shb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
 		if r.err {
@@ -310,11 +327,11 @@ func (c *Client) cosign(ctx context.Context, cred *Credential, p *Proposal) (*Re
 		if err != nil {
 			return nil, badResponse(opPropose)
 		}
-		msg, err := e.Message(origin)
+		msg, err := e.Message(st.Origin)
 		if err != nil {
 			return nil, err
 		}
-		pkg, err := frost.NewSigningPackage(msg, []*frost.SigningCommitments{nonces[i].Commitments(), theirs})
+		pkg, err := frost.NewSigningPackage(msg, byID(nonces[i].Commitments(), theirs))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 		}
@@ -325,18 +342,23 @@ func (c *Client) cosign(ctx context.Context, cred *Credential, p *Proposal) (*Re
 		if err != nil {
 			return nil, err
 		}
-		if sigs[i], err = frost.Aggregate(cred.Public, pkg, []*frost.SignatureShare{mine, share}); err != nil {
+		if e.Signature, err = frost.Aggregate(cred.Public, pkg, []*frost.SignatureShare{mine, share}); err != nil {
 			return nil, err
 		}
-		e.Signature = sigs[i]
 	}
 	if !r.done() {
 		return nil, badResponse(opPropose)
 	}
-	if r, err = c.do(ctx, &request{op: opCommit, proposal: p, frost: sigs}); err != nil {
+	return es, nil
+}
+
+// commit sends the co-signatures of p for the service to act on.
+func (c *Client) commit(ctx context.Context, p *Proposal, sigs [][]byte) (*Receipt, error) {
+	r, err := c.do(ctx, &request{op: opCommit, proposal: p, frost: sigs})
+	if err != nil {
 		return nil, err
 	}
-	rc := &Receipt{Entries: es}
+	rc := &Receipt{}
 	rc.OrgSignature = r.take(int(r.u8()))
 	rc.Index = int64(r.u64())
 	rc.Checkpoint = r.bytes32(maxCheckpoint)

@@ -637,7 +637,7 @@ func (s *Service) propose(peer Peer, q *request) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		pkg, err := frost.NewSigningPackage(msg, []*frost.SigningCommitments{cc, mine})
+		pkg, err := frost.NewSigningPackage(msg, byID(cc, mine))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 		}
@@ -766,4 +766,13 @@ func (s *Service) revoke(peer Peer, q *request) ([]byte, error) {
 	s.mu.Unlock()
 	b := binary.BigEndian.AppendUint64(nil, uint64(first))
 	return appendBytes32(b, checkpoint), nil
+}
+
+// byID orders two signers' commitments by identifier, as a signing
+// package needs.
+func byID(a, b *frost.SigningCommitments) []*frost.SigningCommitments {
+	if a.Identifier() > b.Identifier() {
+		a, b = b, a
+	}
+	return []*frost.SigningCommitments{a, b}
 }
