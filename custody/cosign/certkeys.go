@@ -27,6 +27,18 @@ type certKey struct {
 	revokedAt time.Time
 }
 
+// NewCertKeys returns the keys of users' certificates, each verified
+// against roots when used; a certificate's user is its CommonName.
+func NewCertKeys(roots *x509.CertPool, certs ...*x509.Certificate) *CertKeys {
+	k := &CertKeys{roots: roots, users: map[string][]*certKey{}}
+	for _, c := range certs {
+		pub, _ := c.PublicKey.(ed25519.PublicKey)
+		u := c.Subject.CommonName
+		k.users[u] = append(k.users[u], &certKey{cert: c, hash: sha256.Sum256(c.Raw), pub: pub})
+	}
+	return k
+}
+
 // UserKey returns user's key at time at.
 func (k *CertKeys) UserKey(user string, at time.Time) (ed25519.PublicKey, error) {
 	for _, c := range k.users[user] {
