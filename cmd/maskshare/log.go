@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/maskshare/maskshare/custody/cosign"
+	"github.com/maskshare/maskshare/transport"
 )
 
 // logInvalid marks a log that failed verification: tampered, forked,
@@ -23,11 +24,14 @@ func (e *logInvalid) Unwrap() error { return e.err }
 // (SPEC.md §4.3).
 func runLog(stdout io.Writer, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprintln(os.Stderr, "usage: maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT...]")
+		fmt.Fprintln(os.Stderr, "usage: maskshare log verify --log EXPORT --key VKEY [--users FILE | --ca RA.crt] [--old CHECKPOINT...]")
 		return flag.ErrHelp
 	}
 	return runLogVerify(stdout, args[1:])
 }
+
+// maxExportFile bounds an export read whole for its enrolments (--ca).
+const maxExportFile = 1 << 30
 
 // readSmall reads a file of at most limit bytes.
 func readSmall(path string, limit int64) ([]byte, error) {
@@ -51,17 +55,18 @@ func runLogVerify(stdout io.Writer, args []string) error {
 	flags := flag.NewFlagSet("log verify", flag.ContinueOnError)
 	logPath := flags.String("log", "", "the exported log (required)")
 	key := flags.String("key", "", "the log's verifier key (NAME+ID+KEY), or a file holding it (required)")
-	usersPath := flags.String("users", "", `users' keys, one "USER ed25519:KEY" a line; without it users' signatures are not checked`)
+	usersPath := flags.String("users", "", `users' keys, one "USER ed25519:KEY" a line; without it (or --ca) users' signatures are not checked`)
+	caPath := flags.String("ca", "", "the registration authority's certificate: users' keys are those of the certificates the log's enrolment entries carry, verified against it")
 	var olds listFlag
 	flags.Var(&olds, "old", "a signed checkpoint of this log kept earlier, which the export must extend (repeatable)")
 	flags.Usage = func() {
-		fmt.Fprintln(flags.Output(), "usage: maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT...]")
+		fmt.Fprintln(flags.Output(), "usage: maskshare log verify --log EXPORT --key VKEY [--users FILE | --ca RA.crt] [--old CHECKPOINT...]")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {
 		return badInput(err)
 	}
-	if *logPath == "" || *key == "" || flags.NArg() != 0 {
+	if *logPath == "" || *key == "" || flags.NArg() != 0 || (*usersPath != "" && *caPath != "") {
 		flags.Usage()
 		return flag.ErrHelp
 	}
@@ -87,6 +92,21 @@ func runLogVerify(stdout io.Writer, args []string) error {
 		f.Close()
 		if err != nil {
 			return badInput(fmt.Errorf("--users: %w", err))
+		}
+		cfg.Users = users
+	}
+	if *caPath != "" {
+		roots, err := transport.LoadCAPool(*caPath)
+		if err != nil {
+			return badInput(fmt.Errorf("--ca: %w", err))
+		}
+		exp, err := readSmall(*logPath, maxExportFile)
+		if err != nil {
+			return badInput(fmt.Errorf("--log: %w", err))
+		}
+		users, err := cosign.ExportUserKeys(exp, roots)
+		if err != nil {
+			return &logInvalid{fmt.Errorf("%s: enrolments: %w", *logPath, err)}
 		}
 		cfg.Users = users
 	}

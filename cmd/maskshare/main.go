@@ -13,6 +13,7 @@
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
 //	maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
 //	maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT]
+//	maskshare cosign init|serve|export|enrol|sign|revoke|checkpoint|recovery-key|recover ...
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -50,7 +51,8 @@ usage:
                                                   keep users' sealed key slices (key slicing)
   maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
                                                   place, deal, recover, refresh and repair a sliced user key
-  maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT...]
+  maskshare log verify --log EXPORT --key VKEY [--users FILE | --ca RA.crt] [--old CHECKPOINT...]
+  maskshare cosign serve --dir DIR --listen ADDR --key FILE --cert FILE --ra CADIR   (and init, export, enrol, sign, ...)
                                                   check an exported co-signing action log offline
 
 Run "maskshare COMMAND -h" for a command's flags.
@@ -89,6 +91,11 @@ func main() {
 		}
 	case "log":
 		err = runLog(os.Stdout, args)
+	case "cosign":
+		err = runCosign(ctx, os.Stdout, args)
+		if len(args) > 0 {
+			cmd += " " + args[0]
+		}
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -221,7 +221,8 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 		if err != nil {
 			return nil, nil, err
 		}
-		kit = &RecoveryKit{User: user, Public: cred.Public, Sums: [2][]byte{mine, sumb}}
+		kit = &RecoveryKit{User: user, Public: cred.Public, Sums: [2][]byte{mine, sumb},
+			Cert: cred.Cert, OrgCert: cred.OrgCert, RACert: cred.RACert, DKG: cred.DKG}
 	} else if string(res.PublicKey.Marshal()) != string(cred.Public.Marshal()) {
 		return nil, nil, fmt.Errorf("%w: the service's key package is not ours", ErrBadMessage)
 	}
@@ -481,15 +482,20 @@ func (c *Client) Entry(ctx context.Context, index int64) (*Entry, error) {
 // RecoveryKit is the offline recovery share of a 2-of-3 user key: the two
 // repair sums that add up to share 3, each sealed with HPKE to the
 // recovery key by the side that made it (the client, the service), so
-// that neither ever held share 3. Keep it offline, apart from the
-// recovery key.
+// that neither ever held share 3; and the public half of the credential
+// (certificates, key package), so that a new device needs nothing else.
+// Keep it offline, apart from the recovery key.
 //
 //	kit = 0x01 || u8 len || user || u32 len || public key package ||
-//	      u32 len || sealed sum of the client || u32 len || sealed sum of the service
+//	      u32 len || sealed sum of the client || u32 len || sealed sum of the service ||
+//	      u32 len || user certificate || u32 len || organisation certificate ||
+//	      u32 len || RA certificate || u32 len || DKG certificate
 type RecoveryKit struct {
-	User   string
-	Public *frost.PublicKeyPackage
-	Sums   [2][]byte // sealed repair sums from ClientID and ServiceID
+	User                  string
+	Public                *frost.PublicKeyPackage
+	Sums                  [2][]byte // sealed repair sums from ClientID and ServiceID
+	Cert, OrgCert, RACert *x509.Certificate
+	DKG                   *frost.DKGCertificate
 }
 
 // maxSealedSum bounds a sealed repair sum (an envelope of a small frost
@@ -501,7 +507,11 @@ func (k *RecoveryKit) Marshal() []byte {
 	b := appendString8([]byte{payloadVersion}, k.User)
 	b = appendBytes32(b, k.Public.Marshal())
 	b = appendBytes32(b, k.Sums[0])
-	return appendBytes32(b, k.Sums[1])
+	b = appendBytes32(b, k.Sums[1])
+	for _, c := range []*x509.Certificate{k.Cert, k.OrgCert, k.RACert} {
+		b = appendBytes32(b, c.Raw)
+	}
+	return appendBytes32(b, k.DKG.Marshal())
 }
 
 // ParseRecoveryKit decodes a kit.
@@ -512,6 +522,11 @@ func ParseRecoveryKit(b []byte) (*RecoveryKit, error) {
 	pb := r.bytes32(maxFrostMsg)
 	k.Sums[0] = r.bytes32(maxSealedSum)
 	k.Sums[1] = r.bytes32(maxSealedSum)
+	var certs [3][]byte
+	for i := range certs {
+		certs[i] = r.bytes32(MaxCertSize)
+	}
+	db := r.bytes32(MaxDKGCertSize)
 	if !r.done() || v != payloadVersion || checkName(k.User) != nil {
 		return nil, fmt.Errorf("%w: recovery kit", ErrBadMessage)
 	}
@@ -521,6 +536,14 @@ func ParseRecoveryKit(b []byte) (*RecoveryKit, error) {
 	}
 	if !slices3(k.Public.Identifiers()) {
 		return nil, fmt.Errorf("%w: recovery kit of a key without a recovery share", ErrBadMessage)
+	}
+	for i, c := range []**x509.Certificate{&k.Cert, &k.OrgCert, &k.RACert} {
+		if *c, err = x509.ParseCertificate(certs[i]); err != nil {
+			return nil, fmt.Errorf("%w: recovery kit certificate: %w", ErrBadMessage, err)
+		}
+	}
+	if k.DKG, err = frost.UnmarshalDKGCertificate(db); err != nil {
+		return nil, fmt.Errorf("%w: recovery kit: %w", ErrBadMessage, err)
 	}
 	return k, nil
 }
@@ -552,15 +575,16 @@ func (k *RecoveryKit) Open(priv *custody.PrivateKey) (*frost.KeyShare, error) {
 	return ks, nil
 }
 
-// Recover returns the credential of a phone replaced after a loss: the
-// old credential's certificates with the recovery share in place of the
-// lost one. The certificates hold no secret: the new phone gets them from
-// a backup, the RA or the log.
-func Recover(old *Credential, share *frost.KeyShare) (*Credential, error) {
-	cr := *old
-	cr.Share = share
-	if share.Identifier() != RecoveryID || !ed25519.PublicKey(share.GroupKey()).Equal(ed25519.PublicKey(old.Public.GroupKey())) {
+// Credential returns the credential of a device that replaces a lost
+// one: the kit's certificates with the recovery share (from
+// [RecoveryKit.Open]), which signs with the service's share.
+func (k *RecoveryKit) Credential(share *frost.KeyShare) (*Credential, error) {
+	if share.Identifier() != RecoveryID || !ed25519.PublicKey(share.GroupKey()).Equal(ed25519.PublicKey(k.Public.GroupKey())) {
 		return nil, errors.New("cosign: not the recovery share of this key")
 	}
-	return &cr, nil
+	cr := &Credential{User: k.User, Share: share, Public: k.Public, Cert: k.Cert, OrgCert: k.OrgCert, RACert: k.RACert, DKG: k.DKG}
+	if err := cr.check(k.Cert.NotBefore.Add(raBackdate)); err != nil {
+		return nil, err
+	}
+	return cr, nil
 }

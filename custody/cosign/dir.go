@@ -144,3 +144,18 @@ func (s *Service) Close() error {
 	}
 	return nil
 }
+
+// OpenStoredLog opens the log of a service's store with its HPKE key
+// (which opens the sealed log key), without the rest of the service: for
+// exporting the log of a stopped service.
+func OpenStoredLog(st *custody.Store, hk *custody.PrivateKey) (*Log, error) {
+	origin, err := st.Get(bucketKeys, []byte(metaOrigin))
+	if err != nil {
+		return nil, fmt.Errorf("cosign: not a service store (no log origin): %w", err)
+	}
+	logKey, err := OpenSealedSigner(st, hk, LogKeyName)
+	if err != nil {
+		return nil, err
+	}
+	return OpenLog(st, string(origin), logKey, nil, nil)
+}

@@ -513,7 +513,7 @@ func TestRecoveryKit(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The phone is lost: a new device with the recovery share.
-	recovered, err := Recover(cred, share)
+	recovered, err := kit2.Credential(share)
 	if err != nil {
 		t.Fatal(err)
 	}
