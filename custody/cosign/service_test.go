@@ -24,7 +24,6 @@ const testOrg = "acme"
 
 // testEnv is a service in a temporary directory, with its RA.
 type testEnv struct {
-	t   *testing.T
 	dir string
 	ra  *RA
 	svc *Service

@@ -179,9 +179,7 @@ func run() error {
 	if !ed25519.Verify(orgCert.PublicKey.(ed25519.PublicKey), cosign.DocumentMessage(h), rc.OrgSignature) {
 		return errors.New("the organisation's signature does not verify")
 	}
-	{
-		fmt.Printf("contract signed with acme's key after alice's authorisation (log entries %d, %d); crypto/ed25519 verifies it with acme's certificate\n", rc.Index, rc.Index+1)
-	}
+	fmt.Printf("contract signed with acme's key after alice's authorisation (log entries %d, %d); crypto/ed25519 verifies it with acme's certificate\n", rc.Index, rc.Index+1)
 	if _, err := aliceMon.Sync(ctx, alice); err != nil {
 		return err
 	}
