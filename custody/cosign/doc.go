@@ -2,19 +2,29 @@
 // (SPEC.md §4.3, issue 12): an organisation's staff sign for it from their
 // phones, while the organisation's key stays in a cloud signing service.
 //
-// The whole system, when complete:
+// The parts:
 //
-//   - Enrolment (to come): a registration authority (a small CA on
-//     crypto/x509) certifies the organisation and each user; a user's
-//     signing key is made by two-party DKG (package frost) between the
-//     user's mobile client and the service, optionally 2-of-3 with an
-//     offline recovery share sealed with HPKE (package custody), so neither
-//     the phone nor the service can sign alone.
-//   - Use (to come): the client asks the service to sign a document with
-//     the organisation's key; the request is co-signed with the user's
-//     split key; the service checks it and the user's certificate before it
-//     touches the organisation's key (a crypto.Signer).
-//   - The action log (this package, done): every action — enrolment,
+//   - Enrolment ([Client.Enrol], [RA]): a registration authority (a small
+//     CA on crypto/x509, wrapping a transport.CA) certifies the
+//     organisation and each user; a user's signing key is made by
+//     two-party COCKTAIL-DKG (package frost, Ed25519) between the user's
+//     mobile client and the service, optionally 2-of-3 with an offline
+//     recovery share made by frost's repairable-share protocol and sealed
+//     with HPKE (package custody) to a recovery key ([RecoveryKit]), so
+//     neither the phone nor the service can sign alone, and a lost phone
+//     does not lose the key. The user's certificate carries the group key:
+//     its signatures are plain Ed25519.
+//   - Use ([Client.Sign], [Service]): the client asks the service to sign
+//     a document with the organisation's key; the [Request] (document
+//     hash, id, organisation, purpose, time) is co-signed with the user's
+//     split key by FROST 2-of-2, the service's share taking part only after
+//     it checked the request; the service verifies the user's signature and
+//     certificate (chain, validity, not revoked) before it touches the
+//     organisation's key (a crypto.Signer, by default a [SealedSigner]
+//     over an HPKE envelope in the store), spends the request id and logs
+//     the co-signed entries in one transaction. The service is served over
+//     the transport package's mutual TLS ([Service.Serve], [Dial]).
+//   - The action log: every action — enrolment,
 //     authorisation, use of the organisation's key, refusal, revocation —
 //     is an [Entry] carrying the signature of the user it is by (or of the
 //     service, for its refusals), appended to an RFC 6962 Merkle tree
@@ -29,7 +39,7 @@
 //     [ErrTruncated], [ErrForked]); two clients comparing checkpoints catch
 //     a split view ([CompareCheckpoints]). [VerifyExport] (and
 //     `maskshare log verify`) checks an exported log offline.
-//   - CLI and demo (to come): `maskshare cosign` and examples/cosign.
+//   - CLI and demo: `maskshare cosign` and examples/cosign.
 //
 // Who can rewrite what: the service holds the log key, so it can sign any
 // checkpoint; it cannot make a client that holds a checkpoint accept a
@@ -40,5 +50,6 @@
 // clients should keep theirs and compare them.
 //
 // The formats are specified in docs/CUSTODY.md, "Action log
-// (custody/cosign)", and in the c2sp.org specifications named above.
+// (custody/cosign)" and "Escrowed co-signing (custody/cosign)", and in the
+// c2sp.org specifications and RFC 9591 named above.
 package cosign
