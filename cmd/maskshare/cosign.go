@@ -58,6 +58,9 @@ func runCosign(ctx context.Context, stdout io.Writer, args []string) error {
 		return runCosignRecoveryKey(stdout, rest)
 	case "recover":
 		return runCosignRecover(stdout, rest)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, cosignUsage)
+		return nil
 	}
 	fmt.Fprint(os.Stderr, cosignUsage)
 	return badInput(fmt.Errorf("unknown subcommand %q", sub))
