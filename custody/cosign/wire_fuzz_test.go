@@ -224,3 +224,21 @@ func (r *recorder) RoundTrip(ctx context.Context, req []byte) ([]byte, error) {
 	r.resp = append(r.resp, b)
 	return b, err
 }
+
+// FuzzExportUserKeys: reading users' keys from an arbitrary export never
+// panics; from a real export it finds the enrolled user.
+func FuzzExportUserKeys(f *testing.F) {
+	e := newEnv(f)
+	e.enrol(f, "alice")
+	exp := e.export(f)
+	keys, err := ExportUserKeys(exp, e.ra.Roots())
+	if err != nil || keys.Users() != 1 {
+		f.Fatalf("%v %v", keys, err)
+	}
+	f.Add(exp)
+	f.Add([]byte(exportHeader + "\n\n"))
+	roots := e.ra.Roots()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ExportUserKeys(b, roots)
+	})
+}
