@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -52,9 +54,10 @@ func (e *testEnv) dial(t testing.TB, addr, name string) *Client {
 
 // TestServiceOverTLS runs the whole system over the mutual-TLS
 // transport: two users enrol and sign, one is refused, each keeps a
-// monitor of the log, and a copy of the log with an entry edited,
-// deleted or truncated fails the offline verifier against the checkpoint
-// a client kept.
+// monitor of the log; a copy of the log with an entry edited, deleted,
+// reordered or truncated fails the offline verifier; and a history the
+// operator rewrote and re-signed with the log key verifies on its own but
+// fails against the checkpoint Alice kept and at her monitor's next sync.
 func TestServiceOverTLS(t *testing.T) {
 	e := newEnv(t)
 	addr := e.serve(t)
@@ -117,22 +120,75 @@ func TestServiceOverTLS(t *testing.T) {
 	for lines[1+n] != "" {
 		n++
 	}
-	tamper := map[string]func([]string) []string{
-		"edit": func(l []string) []string {
+	tamper := map[string]struct {
+		f    func([]string) []string
+		want error
+	}{
+		"edit": {func(l []string) []string {
 			b, _ := decodeBase64(l[3])
 			b[len(b)-70] ^= 1
 			l[3] = base64.StdEncoding.EncodeToString(b)
 			return l
-		},
-		"delete":   func(l []string) []string { return append(l[:2:2], l[3:]...) },
-		"reorder":  func(l []string) []string { l[2], l[3] = l[3], l[2]; return l },
-		"truncate": func(l []string) []string { return append(l[:1:1], l[1+n-1:]...) },
+		}, ErrEntrySignature},
+		"delete":   {func(l []string) []string { return append(l[:3:3], l[4:]...) }, ErrInclusion},
+		"reorder":  {func(l []string) []string { l[3], l[4] = l[4], l[3]; return l }, ErrInclusion},
+		"truncate": {func(l []string) []string { return append(l[:1+3:1+3], l[1+n:]...) }, ErrInclusion},
 	}
-	for name, f := range tamper {
-		l := f(append([]string{}, lines...))
-		if _, err := e.verifyExport(t, []byte(strings.Join(l, "\n")), kept); err == nil {
-			t.Fatalf("%s: the tampered log verifies", name)
+	for name, tc := range tamper {
+		l := tc.f(append([]string{}, lines...))
+		if _, err := e.verifyExport(t, []byte(strings.Join(l, "\n")), kept); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: %v, want %v", name, err, tc.want)
 		}
+	}
+
+	// The operator rewrites history with the log key: the same entries
+	// without Alice's authorisation and key-use, under a freshly signed
+	// checkpoint. On its own the rewritten log verifies; against the
+	// checkpoint Alice's phone kept, and at her monitor's next sync, it
+	// does not.
+	users, err := ExportUserKeys(exp, e.ra.Roots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKey, err := OpenSealedSigner(e.svc.store, e.svc.hpke, LogKeyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fst, err := custody.OpenStore(filepath.Join(t.TempDir(), "rewritten.db"), &custody.StoreConfig{Buckets: LogBuckets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fst.Close()
+	forged, err := OpenLog(fst, e.svc.Log().Origin(), logKey, users, &LogConfig{MaxSkew: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		if int64(i-1) == rc.Index || int64(i-1) == rc.Index+1 {
+			continue
+		}
+		b, _ := decodeBase64(lines[i])
+		en, err := ParseEntry(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := forged.Append(ctx, en); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fb bytes.Buffer
+	if err := forged.Export(ctx, &fb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.verifyExport(t, fb.Bytes()); err != nil {
+		t.Fatalf("the rewritten log does not verify on its own: %v", err)
+	}
+	if _, err := e.verifyExport(t, fb.Bytes(), kept); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("rewritten log against alice's checkpoint: %v", err)
+	}
+	var ce *ConsistencyError
+	if _, err := am.Sync(ctx, forged); !errors.As(err, &ce) {
+		t.Fatalf("alice's monitor syncing from the rewritten log: %v", err)
 	}
 }
 
