@@ -585,3 +585,38 @@ func sharesByID(a, b *frost.SignatureShare) []*frost.SignatureShare {
 	}
 	return []*frost.SignatureShare{a, b}
 }
+
+// TestConcurrentReplay: the same co-signed request committed from eight
+// connections at once is served exactly once.
+func TestConcurrentReplay(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	cred := e.enrol(t, "alice")
+	rq := &Request{Org: testOrg, Document: doc("race"), ID: NewRequestID()}
+	payload, _ := rq.Marshal()
+	p := &Proposal{Action: ActionUse, User: "alice", Time: time.Now(), Payload: payload}
+	es, err := e.client("alice").cosignatures(ctx, cred, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := [][]byte{es[0].Signature, es[1].Signature}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := e.client("alice").commit(ctx, p, sigs)
+			errs <- err
+		}()
+	}
+	served := 0
+	for range 8 {
+		switch err := <-errs; {
+		case err == nil:
+			served++
+		case !errors.Is(err, ErrReplay):
+			t.Fatalf("concurrent commit: %v", err)
+		}
+	}
+	if served != 1 {
+		t.Fatalf("served %d times", served)
+	}
+}
