@@ -212,6 +212,9 @@ func run() error {
 	}
 	svc.stop()
 	stopped = true
+	if err := operatorAppends(root, ra); err != nil {
+		return err
+	}
 
 	// The dispute. Alice later denies the contract. An auditor gets the
 	// log's export, the RA's certificate and the checkpoint Alice's phone
@@ -297,8 +300,35 @@ func operatorForges(ctx context.Context, addr string, ra *cosign.RA, alice *cosi
 		return fmt.Errorf("the operator's forgery: %v", err)
 	}
 	fmt.Println("the operator, with the service's share and the RA but not alice's phone, gets no signature under her key:", err)
-	// Nor can it append one to its own log: entries of users' kinds
-	// verify only with the user's certified key.
+	return nil
+}
+
+// operatorAppends: with the service stopped, the operator opens its store
+// and keys and appends an authorisation in Alice's name directly to the
+// log. The log verifies every user entry with the user's certified key,
+// and will not take one signed as the service.
+func operatorAppends(root string, ra *cosign.RA) error {
+	svc, err := cosign.OpenService(filepath.Join(root, "service"), &cosign.ServiceConfig{RA: ra})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	q := &cosign.Request{Org: "acme", Document: sha256.Sum256([]byte("acme sells its headquarters for 1 EUR")), ID: cosign.NewRequestID()}
+	payload, _ := q.Marshal()
+	e := &cosign.Entry{Kind: cosign.KindAuthorisation, Time: time.Now(), User: "alice", Payload: payload}
+	if err := svc.Log().SignAsService(e); err == nil {
+		return errors.New("the log key signed an authorisation")
+	}
+	e.Signer = cosign.SignedByUser
+	_, operatorKey, _ := ed25519.GenerateKey(nil)
+	if err := e.Sign(svc.Log().Origin(), operatorKey); err != nil {
+		return err
+	}
+	_, _, err = svc.Log().Append(context.Background(), e)
+	if !errors.Is(err, cosign.ErrEntrySignature) {
+		return fmt.Errorf("the log took the operator's entry: %v", err)
+	}
+	fmt.Println("appending it to the log directly is refused:", err)
 	return nil
 }
 

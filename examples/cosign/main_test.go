@@ -23,6 +23,7 @@ func TestDemoRuns(t *testing.T) {
 		"bob's request after his revocation is refused: cosign service: cosign: user revoked",
 		"a replayed request id is refused: cosign service: cosign: request id already used",
 		"gets no signature under her key: frost: invalid signature shares from signers [1]",
+		"appending it to the log directly is refused: cosign: entry signature does not verify",
 		"offline verifier: 7 entries, 4 signed by users' keys (certified by the RA), 3 by the service; extends alice's kept checkpoint",
 		"dispute settled: entry 2 is alice's authorisation of the contract",
 		"no authorisation by alice of the operator's contract exists in the log",
