@@ -112,9 +112,9 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 	if err != nil {
 		return nil, nil, err
 	}
-	sid, svcStatic, r1b := r.take(sessionIDSize), r.take(32), r.bytes32(maxFrostMsg)
-	if !r.done() {
-		return nil, nil, badResponse(opEnrolInit)
+	sid, svcStatic, err := parseEnrolInit(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	keys := [][]byte{static.PublicKey(), svcStatic}
 	cfg := &frost.DKGConfig{Suite: frost.Ed25519, Threshold: 2, StaticKeys: keys,
@@ -123,31 +123,16 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 	}
-	coord, err := frost.NewDKGCoordinator(cfg) // to check the service's relaying
-	if err != nil {
-		return nil, nil, err
-	}
-	svcR1, err := frost.UnmarshalDKGRound1(r1b)
-	if err != nil || svcR1.From() != ServiceID {
-		return nil, nil, badResponse(opEnrolInit)
-	}
 	mine, err := part.Round1()
 	if err != nil {
-		return nil, nil, err
-	}
-	if err := coord.AddRound1(svcR1); err != nil {
 		return nil, nil, err
 	}
 	if r, err = c.do(ctx, &request{op: opEnrolRound1, session: sid, msg: mine.Marshal()}); err != nil {
 		return nil, nil, err
 	}
-	r2b := r.bytes32(maxFrostMsg)
-	if !r.done() {
-		return nil, nil, badResponse(opEnrolRound1)
-	}
-	r2, err := frost.UnmarshalDKGRound2(r2b)
-	if err != nil || r2.To() != ClientID {
-		return nil, nil, badResponse(opEnrolRound1)
+	r2, err := parseEnrolRound1(r)
+	if err != nil {
+		return nil, nil, err
 	}
 	sig, err := part.Round2(r2)
 	if err != nil {
@@ -156,13 +141,9 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 	if r, err = c.do(ctx, &request{op: opEnrolSign, session: sid, msg: sig.Marshal()}); err != nil {
 		return nil, nil, err
 	}
-	sigsb, pieceb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
-	if !r.done() {
-		return nil, nil, badResponse(opEnrolSign)
-	}
-	sigs, err := frost.UnmarshalDKGSignatures(sigsb)
+	sigs, theirPiece, err := parseEnrolSign(r, recovery != nil)
 	if err != nil {
-		return nil, nil, badResponse(opEnrolSign)
+		return nil, nil, err
 	}
 	res, err := part.Finish(sigs)
 	if err != nil {
@@ -171,15 +152,11 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 	var myPiece []byte
 	var mySum *frost.RepairSum
 	if recovery != nil {
-		theirs, err := frost.UnmarshalRepairPiece(pieceb)
-		if err != nil {
-			return nil, nil, badResponse(opEnrolSign)
-		}
 		pieces, err := frost.RepairSplit(res.KeyShare, recoveryHelpers, RecoveryID)
 		if err != nil {
 			return nil, nil, err
 		}
-		if mySum, err = frost.RepairCombine(frost.Ed25519, ClientID, recoveryHelpers, RecoveryID, []*frost.RepairPiece{pieces[0], theirs}); err != nil {
+		if mySum, err = frost.RepairCombine(frost.Ed25519, ClientID, recoveryHelpers, RecoveryID, []*frost.RepairPiece{pieces[0], theirPiece}); err != nil {
 			return nil, nil, fmt.Errorf("%w: %w", ErrBadMessage, err)
 		}
 		myPiece = pieces[1].Marshal()
@@ -187,28 +164,16 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 	if r, err = c.do(ctx, &request{op: opEnrolCert, session: sid, msg: myPiece}); err != nil {
 		return nil, nil, err
 	}
-	certb, orgb, rab, pubb, dkgb := r.bytes32(MaxCertSize), r.bytes32(MaxCertSize), r.bytes32(MaxCertSize), r.bytes32(maxFrostMsg), r.bytes32(MaxDKGCertSize)
-	sumb := r.bytes32(maxFrostMsg + 2048)
-	if !r.done() {
-		return nil, nil, badResponse(opEnrolCert)
+	ec, err := parseEnrolCert(r)
+	if err != nil {
+		return nil, nil, err
 	}
-	cred := &Credential{User: user, Share: res.KeyShare, DKG: res.Certificate}
-	if cred.Cert, err = x509.ParseCertificate(certb); err != nil {
-		return nil, nil, badResponse(opEnrolCert)
-	}
-	if cred.OrgCert, err = x509.ParseCertificate(orgb); err != nil {
-		return nil, nil, badResponse(opEnrolCert)
-	}
-	if cred.RACert, err = x509.ParseCertificate(rab); err != nil {
-		return nil, nil, badResponse(opEnrolCert)
-	}
-	if cred.Public, err = frost.UnmarshalPublicKeyPackage(pubb); err != nil {
-		return nil, nil, badResponse(opEnrolCert)
-	}
+	cred := &Credential{User: user, Share: res.KeyShare, DKG: res.Certificate,
+		Cert: ec.cert, OrgCert: ec.org, RACert: ec.ra, Public: ec.pub}
 	if err := cred.check(time.Now()); err != nil {
 		return nil, nil, err
 	}
-	if dkg, err := frost.UnmarshalDKGCertificate(dkgb); err != nil || string(dkg.Marshal()) != string(res.Certificate.Marshal()) {
+	if string(ec.dkg.Marshal()) != string(res.Certificate.Marshal()) {
 		return nil, nil, fmt.Errorf("%w: the service's DKG certificate differs from ours", ErrBadMessage)
 	}
 	var kit *RecoveryKit
@@ -221,7 +186,7 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 		if err != nil {
 			return nil, nil, err
 		}
-		kit = &RecoveryKit{User: user, Public: cred.Public, Sums: [2][]byte{mine, sumb},
+		kit = &RecoveryKit{User: user, Public: cred.Public, Sums: [2][]byte{mine, ec.sum},
 			Cert: cred.Cert, OrgCert: cred.OrgCert, RACert: cred.RACert, DKG: cred.DKG}
 	} else if string(res.PublicKey.Marshal()) != string(cred.Public.Marshal()) {
 		return nil, nil, fmt.Errorf("%w: the service's key package is not ours", ErrBadMessage)
@@ -232,6 +197,78 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 		return nil, nil, err
 	}
 	return cred, kit, nil
+}
+
+// The decoders of the enrolment responses.
+
+func parseEnrolInit(r *reader) (sid, static []byte, err error) {
+	sid, static = r.take(sessionIDSize), r.take(32)
+	if !r.done() {
+		return nil, nil, badResponse(opEnrolInit)
+	}
+	return sid, static, nil
+}
+
+func parseEnrolRound1(r *reader) (*frost.DKGRound2, error) {
+	b := r.bytes32(maxFrostMsg)
+	if !r.done() {
+		return nil, badResponse(opEnrolRound1)
+	}
+	r2, err := frost.UnmarshalDKGRound2(b)
+	if err != nil || r2.To() != ClientID {
+		return nil, badResponse(opEnrolRound1)
+	}
+	return r2, nil
+}
+
+func parseEnrolSign(r *reader, recovery bool) (*frost.DKGSignatures, *frost.RepairPiece, error) {
+	sigsb, pieceb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
+	if !r.done() || recovery != (len(pieceb) > 0) {
+		return nil, nil, badResponse(opEnrolSign)
+	}
+	sigs, err := frost.UnmarshalDKGSignatures(sigsb)
+	if err != nil {
+		return nil, nil, badResponse(opEnrolSign)
+	}
+	var piece *frost.RepairPiece
+	if recovery {
+		if piece, err = frost.UnmarshalRepairPiece(pieceb); err != nil {
+			return nil, nil, badResponse(opEnrolSign)
+		}
+	}
+	return sigs, piece, nil
+}
+
+type enrolCertResponse struct {
+	cert, org, ra *x509.Certificate
+	pub           *frost.PublicKeyPackage
+	dkg           *frost.DKGCertificate
+	sum           []byte // the service's sealed repair sum, if any
+}
+
+func parseEnrolCert(r *reader) (*enrolCertResponse, error) {
+	var certs [3][]byte
+	for i := range certs {
+		certs[i] = r.bytes32(MaxCertSize)
+	}
+	pubb, dkgb, sum := r.bytes32(maxFrostMsg), r.bytes32(MaxDKGCertSize), r.bytes32(maxSealedSum)
+	if !r.done() {
+		return nil, badResponse(opEnrolCert)
+	}
+	ec := &enrolCertResponse{sum: sum}
+	var err error
+	for i, c := range []**x509.Certificate{&ec.cert, &ec.org, &ec.ra} {
+		if *c, err = x509.ParseCertificate(certs[i]); err != nil {
+			return nil, badResponse(opEnrolCert)
+		}
+	}
+	if ec.pub, err = frost.UnmarshalPublicKeyPackage(pubb); err != nil {
+		return nil, badResponse(opEnrolCert)
+	}
+	if ec.dkg, err = frost.UnmarshalDKGCertificate(dkgb); err != nil {
+		return nil, badResponse(opEnrolCert)
+	}
+	return ec, nil
 }
 
 // check verifies that the credential's certificates chain to its RA and

@@ -386,8 +386,8 @@ func (s *Service) enrolInit(peer Peer, q *request) ([]byte, error) {
 	s.sessions[string(sid)] = &enrolSession{user: q.user, peer: peer.Key, expires: now.Add(EnrolTimeout),
 		part: part, coord: coord, recovery: q.recovery, step: opEnrolInit}
 	s.mu.Unlock()
-	b := append(sid, static.PublicKey()...)
-	return appendBytes32(b, r1.Marshal()), nil
+	// The service's Round 1 reaches the client in its Round 2 message.
+	return append(sid, static.PublicKey()...), nil
 }
 
 func (s *Service) enrolRound1(peer Peer, q *request) ([]byte, error) {

@@ -242,3 +242,32 @@ func FuzzExportUserKeys(f *testing.F) {
 		ExportUserKeys(b, roots)
 	})
 }
+
+// FuzzEnrolResponses: the decoders of the four enrolment responses never
+// panic on any body.
+func FuzzEnrolResponses(f *testing.F) {
+	e := newEnv(f)
+	rk, _ := custody.GenerateKey(custody.DefaultSuite)
+	rec := &recorder{c: e.svc.Local(peerOf("carol"))}
+	if _, _, err := NewClient(rec).Enrol(context.Background(), "carol", rk.Public()); err != nil {
+		f.Fatal(err)
+	}
+	for i, r := range rec.resp[:4] {
+		f.Add(uint8(i), r[2:]) // the body, after version and code
+	}
+	f.Fuzz(func(t *testing.T, step uint8, b []byte) {
+		r := &reader{b: b}
+		switch step % 4 {
+		case 0:
+			parseEnrolInit(r)
+		case 1:
+			parseEnrolRound1(r)
+		case 2:
+			parseEnrolSign(r, len(b)%2 == 0)
+		case 3:
+			if ec, err := parseEnrolCert(r); err == nil && (ec.cert == nil || ec.pub == nil || ec.dkg == nil) {
+				t.Fatal("decoded an incomplete enrolment")
+			}
+		}
+	})
+}
