@@ -83,4 +83,16 @@ func TestOpenSSLVerifies(t *testing.T) {
 	if ok, _ := verify("org.pem.pub", DocumentMessage(doc("another contract")), rc.OrgSignature); ok {
 		t.Fatal("openssl accepts the organisation's signature of another document")
 	}
+	// docs/CUSTODY.md's recipe, which makes the message with the shell
+	// and openssl alone.
+	if sh, err := exec.LookPath("sh"); err == nil {
+		write("contract", []byte("contract"))
+		write("contract.sig", rc.OrgSignature)
+		cmd := exec.Command(sh, "-c", `{ printf 'maskshare/cosign/document/v1\0'; "$0" dgst -sha256 -binary contract; } > recipe.msg &&
+			"$0" pkeyutl -verify -pubin -inkey org.pem.pub -rawin -in recipe.msg -sigfile contract.sig`, openssl)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Signature Verified Successfully") {
+			t.Fatalf("the documented recipe: %v: %s", err, out)
+		}
+	}
 }
