@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"time"
 )
 
@@ -107,18 +106,4 @@ func ExportUserKeys(export []byte, roots *x509.CertPool) (*CertKeys, error) {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	return k, nil
-}
-
-// ReadExportUserKeys is ExportUserKeys from a reader, bounded by limit
-// bytes.
-func ReadExportUserKeys(r io.Reader, roots *x509.CertPool, limit int64) (*CertKeys, []byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, nil, fmt.Errorf("%w: export larger than %d bytes", ErrMalformed, limit)
-	}
-	k, err := ExportUserKeys(b, roots)
-	return k, b, err
 }
