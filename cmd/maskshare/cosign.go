@@ -248,7 +248,15 @@ func openState(dir string) (*custody.Store, error) {
 	return custody.OpenStore(filepath.Join(dir, "device.db"), &custody.StoreConfig{Buckets: cosign.ClientBuckets})
 }
 
-func runCosignClient(ctx context.Context, stdout io.Writer, sub string, args []string) error {
+// runCosignClient runs a client subcommand. A refusal by the service
+// exits 3 (another participant refused), with its reason.
+func runCosignClient(ctx context.Context, stdout io.Writer, sub string, args []string) (err error) {
+	defer func() {
+		var re *cosign.RemoteError
+		if errors.As(err, &re) {
+			err = peerFailure(err)
+		}
+	}()
 	flags := flag.NewFlagSet("cosign "+sub, flag.ContinueOnError)
 	var cf clientFlags
 	cf.register(flags, sub != "revoke")

@@ -72,9 +72,8 @@ func TestCosignCLI(t *testing.T) {
 	run(t, dir, "cosign", "recover", "--state", "newphone", "--kit", "alice.kit", "--recovery-key", "recovery.key")
 	run(t, dir, append([]string{"cosign", "sign", "--state", "newphone", "--file", "contract.txt"}, conn("alice")...)...)
 	run(t, dir, append([]string{"cosign", "revoke", "--user", "alice", "--reason", "left"}, conn("admin")...)...)
-	out = runFail(t, dir, append([]string{"cosign", "sign", "--state", "newphone", "--file", "contract.txt"}, conn("alice")...)...)
-	if !strings.Contains(out, "revoked") {
-		t.Fatalf("sign after revocation: %s", out)
+	if code, out := runExit(t, dir, append([]string{"cosign", "sign", "--state", "newphone", "--file", "contract.txt"}, conn("alice")...)...); code != exitPeer || !strings.Contains(out, "revoked") {
+		t.Fatalf("sign after revocation: exit %d: %s", code, out)
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if err := p.wait(t, 10*time.Second); err != nil {
