@@ -48,11 +48,11 @@ type op byte
 // Requests are version (1) || op || body; responses version (1) || code ||
 // body, body = u16 len || text when code is not 0.
 const (
-	opStatus  op = 1 // body: -; reply: node HPKE public key || u64 accounts
-	opEnrol   op = 2 // body: u32 len || record || u32 len || sealed TOTP secret; reply: -
-	opRound1  op = 3 // body: u32 len || record || u16 len || auth || u16 id || u32 len || sealed share || u32 len || message; reply: SigningCommitments
-	opRound2  op = 4 // body: request id || u32 len || SigningPackage; reply: SignatureShare
-	opCheck   op = 5 // body: u32 len || record (epoch e+1) || u16 id || u32 len || sealed share; reply: u32 epoch || u16 id || verifying share
+	opStatus op = 1 // body: -; reply: node HPKE public key || u64 accounts
+	opEnrol  op = 2 // body: u32 len || record || u32 len || sealed TOTP secret; reply: -
+	opRound1 op = 3 // body: u32 len || record || u16 len || auth || u16 id || u32 len || sealed share || u32 len || message; reply: SigningCommitments
+	opRound2 op = 4 // body: request id || u32 len || SigningPackage; reply: SignatureShare
+	opCheck  op = 5 // body: u32 len || record (epoch e+1) || u16 id || u32 len || sealed share; reply: u32 epoch || u16 id || verifying share
 )
 
 func (o op) String() string {
