@@ -11,6 +11,8 @@
 //	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
 //	maskshare bench [flags]
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
+//	maskshare signer --listen ADDR --dir DIR --key K --cert C --ca CA
+//	maskshare wallet create|sign|authorize|choose|refresh|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -29,6 +31,7 @@ import (
 	"syscall"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/custody/mpcsign"
 )
 
 const usage = `maskshare: privacy-preserving data sharing between institutions
@@ -46,6 +49,10 @@ usage:
   maskshare bench [flags]                         benchmark harness
   maskshare keynode --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...) --institution KEY...
                                                   keep users' sealed key slices (key slicing)
+  maskshare signer --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...)
+                                                  a pool node of the threshold signer pool
+  maskshare wallet COMMAND --dir DIR --key FILE --cert FILE --ca FILE --node NAME=ADDR...
+                                                  the key holder: create, sign, authorize, choose, refresh, list, nodes
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -76,6 +83,10 @@ func main() {
 		err = runBench(ctx, args)
 	case "keynode":
 		err = runKeynode(ctx, os.Stdout, args)
+	case "signer":
+		err = runSigner(ctx, os.Stdout, args)
+	case "wallet":
+		err = runWallet(ctx, os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -127,7 +138,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, maskshare.ErrCheating):
+	case errors.Is(err, maskshare.ErrCheating), errors.Is(err, mpcsign.ErrCheater):
 		return exitCheating
 	case errors.As(err, &abort):
 		return exitPeer
@@ -141,7 +152,8 @@ func exitCode(err error) int {
 		return exitInput
 	case errors.Is(err, maskshare.ErrPartyUnavailable), errors.Is(err, maskshare.ErrProtocol),
 		errors.Is(err, maskshare.ErrAuthentication), errors.Is(err, maskshare.ErrTranscript),
-		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall):
+		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall),
+		errors.Is(err, mpcsign.ErrUnauthorized), errors.Is(err, mpcsign.ErrTooFewNodes):
 		return exitPeer
 	}
 	return exitInternal
