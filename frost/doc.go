@@ -24,6 +24,16 @@
 // FROST is not robust: one cheating signer stops a signature, but is
 // identified, and the coordinator can retry without it.
 //
+// Keys without a dealer: [DKGParticipant] implements C2SP COCKTAIL-DKG
+// v0.2.1 (https://c2sp.org/cocktail-dkg) for COCKTAIL(Ed25519, SHA-512)
+// and COCKTAIL(Ristretto255, SHA-512), with [DKGCoordinator] as the
+// untrusted relay and [DKGCertificate] as the success certificate an
+// auditor verifies; a participant that cheats is named in a
+// [*DKGBlameError]. [NewRefresh] and [ApplyRefresh] refresh the shares of a
+// key (Herzberg et al., CRYPTO 1995) without changing it; [RepairSplit],
+// [RepairCombine] and [RepairFinish] rebuild a lost share or enrol a new
+// signer (Laing and Stinson, eprint 2017/1155).
+//
 // Identifiers are uint16 values 1..65535 (the RFC's non-zero scalars), at
 // most [MaxSigners] per key. The binary encodings (Marshal and the
 // Unmarshal functions) are versioned and carry the suite; every decoder
