@@ -88,7 +88,9 @@ func TestSignerWallet(t *testing.T) {
 		procs[n] = startSigner(t, dir, n, addrs[n])
 		wallet = append(wallet, "--node", n+"="+addrs[n])
 	}
-	w := func(sub string, args ...string) []string { return append(append([]string{"wallet", sub}, wallet...), args...) }
+	w := func(sub string, args ...string) []string {
+		return append(append([]string{"wallet", sub}, wallet...), args...)
+	}
 
 	out := run(t, dir, w("create", "--account", "acct", "--device", keys["alice"], "-t", "2", "-n", "3", "--qr", "alice/totp.png")...)
 	gk, err := hex.DecodeString(field(t, out, "group key:"))

@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/frost"
 )
 
 func seedAccount(f *testing.F) *Account {
-	pub, _, err := newAccountKey(2, 3)
+	pub, _, err := frost.Deal(frost.Ed25519, nil, 2, []uint16{1, 2, 3})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -70,6 +71,10 @@ func FuzzParseRequest(f *testing.F) {
 		{op: opRound1, record: rec, auth: seedAuth(f), id: 1, sealed: []byte("s"), message: []byte("m")},
 		{op: opRound2, reqID: id, pkg: []byte("p")},
 		{op: opCheck, record: rec, id: 2, sealed: []byte("s")},
+		{op: opDKGStart, account: "acct", t: 2, n: 3, id: 1},
+		{op: opDKGRound1, staticKeys: [][]byte{make([]byte, 32), make([]byte, 32)}},
+		{op: opDKGRound2, pkg: []byte("r2")},
+		{op: opDKGFinish, pkg: []byte("sigs"), holderKey: make([]byte, custody.PublicKeySize)},
 	} {
 		f.Add(q.marshal())
 	}

@@ -41,10 +41,11 @@ const (
 	holderAcks     = "mpcsign.holder.acks"     // account prefix || u32 epoch || u16 id -> node name
 	holderCheaters = "mpcsign.holder.cheaters" // account prefix || request id -> u64 time || u8 n || (u8 len || node)×n
 	holderNodes    = "mpcsign.holder.nodes"    // node name -> node HPKE public key, pinned at first contact
+	holderDKG      = "mpcsign.holder.dkg"      // account -> COCKTAIL-DKG success certificate
 )
 
 // HolderBuckets are the buckets a holder's store needs.
-var HolderBuckets = []string{holderAccounts, holderShares, holderPending, holderAcks, holderCheaters, holderNodes}
+var HolderBuckets = []string{holderAccounts, holderShares, holderPending, holderAcks, holderCheaters, holderNodes, holderDKG}
 
 // NodeAddr names a pool node (the name in its certificate) and its
 // address.
@@ -366,6 +367,11 @@ func (h *Holder) openShare(tx *custody.Tx, rec *Account, id uint16) (*frost.KeyS
 	if err != nil {
 		return nil, err
 	}
+	return h.openSealedShare(rec, id, env)
+}
+
+// openSealedShare opens share id of rec sealed to the holder at rest.
+func (h *Holder) openSealedShare(rec *Account, id uint16, env []byte) (*frost.KeyShare, error) {
 	pt, err := custody.Open(h.key, restInfo(rec.ID, rec.Epoch, id), env)
 	if err != nil {
 		return nil, fmt.Errorf("mpcsign: stored share %d of %s: %w", id, rec.ID, err)
@@ -392,7 +398,9 @@ type CreateOptions struct {
 }
 
 // CreateAccount creates an account for the owner's device key: a t-of-n
-// key (see newAccountKey), its shares sealed to the holder and stored, and
+// key made by COCKTAIL-DKG among n of the nodes (nobody holds the whole
+// key; see dkgKey), its shares sealed to the holder and stored with the
+// DKG's success certificate ([Holder.Certificate]), and
 // a fresh TOTP key; it enrols the account (record and TOTP secret, sealed
 // to each node) at every node of opts.Nodes. The returned TOTP key is for
 // the owner's authenticator ([WriteQR]); the holder does not keep it.
@@ -440,9 +448,12 @@ func (h *Holder) CreateAccount(ctx context.Context, id string, device ed25519.Pu
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
-	pub, shares, err := newAccountKey(o.Threshold, o.Shares)
+	// COCKTAIL-DKG among n of the nodes, drawn at random.
+	parts := slices.Clone(nodes)
+	shuffle(parts)
+	pub, cert, shares, err := h.dkgKey(ctx, id, o.Threshold, parts[:o.Shares])
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("mpcsign: DKG for %s: %w", id, err)
 	}
 	defer eraseAll(shares)
 	rec := &Account{ID: id, Device: bytes.Clone(device), Digits: o.Digits, Period: o.Period, Epoch: 1, Key: pub}
@@ -464,6 +475,9 @@ func (h *Holder) CreateAccount(ctx context.Context, id string, device ed25519.Pu
 			return fmt.Errorf("%w: account %s exists", ErrConflict, id)
 		}
 		if err := tx.Put(holderAccounts, []byte(id), ha.marshal()); err != nil {
+			return err
+		}
+		if err := tx.Put(holderDKG, []byte(id), cert.Marshal()); err != nil {
 			return err
 		}
 		return h.putShares(tx, id, rec.Epoch, shares)
@@ -529,6 +543,9 @@ func deleteAccount(tx *custody.Tx, id string) error {
 		}
 	}
 	if err := tx.Delete(holderPending, []byte(id)); err != nil {
+		return err
+	}
+	if err := tx.Delete(holderDKG, []byte(id)); err != nil {
 		return err
 	}
 	return tx.Delete(holderAccounts, []byte(id))
@@ -731,6 +748,17 @@ func (h *Holder) Sign(ctx context.Context, message, auth []byte) ([]byte, error)
 		return nil, frost.ErrInvalidSignature
 	}
 	return sig, nil
+}
+
+// Certificate returns the COCKTAIL-DKG success certificate of an
+// account's key, which anyone can verify (frost.DKGCertificate.Verify) and
+// whose public key package is the account's at epoch 1.
+func (h *Holder) Certificate(account string) (*frost.DKGCertificate, error) {
+	b, err := h.store.Get(holderDKG, []byte(account))
+	if err != nil {
+		return nil, err
+	}
+	return frost.UnmarshalDKGCertificate(b)
 }
 
 // CheaterRecord is a recorded cheating: the nodes whose signature shares

@@ -556,3 +556,58 @@ func TestTOTPVectors(t *testing.T) {
 		}
 	}
 }
+
+// keyShareSecretOffset is where frost's KeyShare encoding holds the secret
+// share: header (3) || t (2) || id (2) || secret (32) || ...
+const keyShareSecretOffset = 7
+
+// TestCreateByDKG checks that an account's key comes from COCKTAIL-DKG
+// among n pool nodes: the success certificate verifies, its public key
+// package is the account's, and every share the holder keeps matches it.
+// A DKG session belongs to the peer that started it.
+func TestCreateByDKG(t *testing.T) {
+	p := newTestPool(t, "n1", "n2", "n3", "n4", "n5")
+	acct := p.create(3, 4)
+	cert, err := p.holder.Certificate("acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cert.Verify(); err != nil {
+		t.Fatalf("certificate: %v", err)
+	}
+	pub, err := cert.PublicKeyPackage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(pub.Marshal(), acct.Key.Marshal()) {
+		t.Fatal("the account's key is not the certificate's")
+	}
+	if !bytes.Contains(cert.Transcript(), dkgExtension("acct")) {
+		t.Fatal("the transcript does not bind the account id")
+	}
+	_, ids, err := p.holder.usableShares("acct")
+	if err != nil || len(ids) != 4 {
+		t.Fatalf("shares %v: %v", ids, err)
+	}
+	// Another peer cannot drive a node's DKG session.
+	var session [dkgSessionSize]byte
+	session[0] = 7
+	start := (&request{op: opDKGStart, session: session, account: "x", t: 2, n: 2, id: 1}).marshal()
+	if err := p.handle("n1", start); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := p.ca.Issue("other")
+	r1 := (&request{op: opDKGRound1, session: session, staticKeys: [][]byte{make([]byte, 32), make([]byte, 32)}}).marshal()
+	resp := p.nodes["n1"].signer.Handle(Peer{Name: "other", Key: other.PublicKey()}, r1)
+	if _, err := parseResponse("n1", resp); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("another peer's DKG step: %v", err)
+	}
+	// Static keys that do not place the node where it started: refused,
+	// and the session is gone.
+	if err := p.handle("n1", r1); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("bad static keys: %v", err)
+	}
+	if err := p.handle("n1", r1); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("session after a refused step: %v", err)
+	}
+}

@@ -20,7 +20,8 @@ type RefreshResult struct {
 }
 
 // Refresh replaces an account's shares by new shares of the same key at
-// the next epoch (see refreshKey), in three durable steps:
+// the next epoch (frost's proactive refresh, see refreshKey), in three
+// durable steps:
 //
 //  1. the new shares, sealed to the holder, and the new record are stored
 //     as pending, beside the current ones;
@@ -65,7 +66,7 @@ func (h *Holder) Refresh(ctx context.Context, account string) (*RefreshResult, e
 			}
 			old = append(old, k)
 		}
-		pub, shares, err := refreshKey(rec.Key, old)
+		pub, shares, err := refreshKey(rec.Key, old, rec.Epoch+1)
 		if err != nil {
 			return err
 		}

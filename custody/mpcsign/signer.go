@@ -83,6 +83,7 @@ type Signer struct {
 
 	mu       sync.Mutex
 	sessions map[[RequestIDSize]byte]*session
+	dkgs     map[[dkgSessionSize]byte]*dkgSession
 	wg       sync.WaitGroup
 }
 
@@ -119,7 +120,7 @@ func NewSigner(store *custody.Store, key *custody.PrivateKey, cfg *SignerConfig)
 		now = time.Now
 	}
 	return &Signer{store: store, key: key, name: cfg.Name, log: log.With("node", cfg.Name), now: now,
-		sessions: make(map[[RequestIDSize]byte]*session)}, nil
+		sessions: make(map[[RequestIDSize]byte]*session), dkgs: make(map[[dkgSessionSize]byte]*dkgSession)}, nil
 }
 
 // OpenSigner opens the node whose data live in dir ([SignerKeyFile], made
@@ -151,6 +152,10 @@ func (s *Signer) Close() error {
 		ss.timer.Stop()
 		ss.erase()
 		delete(s.sessions, id)
+	}
+	for id, d := range s.dkgs {
+		d.timer.Stop()
+		delete(s.dkgs, id)
 	}
 	s.mu.Unlock()
 	if s.owned {
@@ -253,6 +258,8 @@ func (s *Signer) Handle(peer Peer, req []byte) []byte {
 		body, err = s.round2(peer, q)
 	case opCheck:
 		body, err = s.check(peer, q)
+	case opDKGStart, opDKGRound1, opDKGRound2, opDKGFinish:
+		body, err = s.dkg(peer, q)
 	}
 	if err != nil {
 		c := codeOf(err)

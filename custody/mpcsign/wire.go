@@ -33,10 +33,15 @@ const (
 	MaxSealedTOTP = custody.EnvelopeOverhead + MaxTOTPSecret
 	// MaxRecordSize bounds an encoded account record.
 	MaxRecordSize = 1 + 1 + custody.MaxIDLen + 32 + 1 + 2 + 4 + 4 + MaxPackageSize
+	// maxDKGMessage bounds a DKG message a node receives or sends (the
+	// coordinator's Round 2 projection is the largest: every
+	// participant's commitment, proof, ephemeral key and one ciphertext).
+	maxDKGMessage = 16 + MaxSigners*(32*MaxSigners+32+64+8+48)
 	// MaxRequestSize bounds a request.
-	MaxRequestSize = 2 + 4 + MaxRecordSize + 4 + MaxSealedTOTP + 2 + MaxAuthorizationSize + 2 + 4 + MaxSealedShare + 4 + MaxMessage
+	MaxRequestSize = max(2+4+MaxRecordSize+4+MaxSealedTOTP+2+MaxAuthorizationSize+2+4+MaxSealedShare+4+MaxMessage,
+		2+dkgSessionSize+4+maxDKGMessage+custody.PublicKeySize)
 	// MaxResponseSize bounds a response.
-	MaxResponseSize = 2 + custody.PublicKeySize + 8 + 2 + maxErrorText
+	MaxResponseSize = 2 + max(custody.PublicKeySize+8, 16+MaxSigners*(32+8+48)+32*MaxSigners+96, MaxSealedShare, maxErrorText+2)
 	// maxErrorText bounds the text of an error response.
 	maxErrorText = 512
 )
@@ -53,6 +58,12 @@ const (
 	opRound1 op = 3 // body: u32 len || record || u16 len || auth || u16 id || u32 len || sealed share || u32 len || message; reply: SigningCommitments
 	opRound2 op = 4 // body: request id || u32 len || SigningPackage; reply: SignatureShare
 	opCheck  op = 5 // body: u32 len || record (epoch e+1) || u16 id || u32 len || sealed share; reply: u32 epoch || u16 id || verifying share
+
+	// COCKTAIL-DKG at account creation; the holder coordinates.
+	opDKGStart  op = 6 // body: session || u8 len || account || u16 t || u16 n || u16 id; reply: static public key (32)
+	opDKGRound1 op = 7 // body: session || u8 n || static key (32) × n; reply: frost DKGRound1
+	opDKGRound2 op = 8 // body: session || u32 len || frost DKGRound2; reply: frost DKGSignature
+	opDKGFinish op = 9 // body: session || u32 len || frost DKGSignatures || holder HPKE public key; reply: key share sealed to the holder
 )
 
 func (o op) String() string {
@@ -67,6 +78,14 @@ func (o op) String() string {
 		return "round2"
 	case opCheck:
 		return "check-share"
+	case opDKGStart:
+		return "dkg-start"
+	case opDKGRound1:
+		return "dkg-round1"
+	case opDKGRound2:
+		return "dkg-round2"
+	case opDKGFinish:
+		return "dkg-finish"
 	}
 	return fmt.Sprintf("op(%d)", byte(o))
 }
@@ -242,7 +261,13 @@ type request struct {
 	id      uint16 // round1, check
 	message []byte // round1
 	reqID   [RequestIDSize]byte
-	pkg     []byte // round2
+	pkg     []byte // round2; dkg-round2, -finish: the frost DKG message
+
+	session    [dkgSessionSize]byte // dkg-*
+	account    string               // dkg-start
+	t, n       int                  // dkg-start
+	staticKeys [][]byte             // dkg-round1
+	holderKey  []byte               // dkg-finish
 }
 
 func (q *request) marshal() []byte {
@@ -265,6 +290,25 @@ func (q *request) marshal() []byte {
 		b = appendBytes32(b, q.record)
 		b = binary.BigEndian.AppendUint16(b, q.id)
 		b = appendBytes32(b, q.sealed)
+	case opDKGStart:
+		b = append(b, q.session[:]...)
+		b = appendString8(b, q.account)
+		b = binary.BigEndian.AppendUint16(b, uint16(q.t))
+		b = binary.BigEndian.AppendUint16(b, uint16(q.n))
+		b = binary.BigEndian.AppendUint16(b, q.id)
+	case opDKGRound1:
+		b = append(b, q.session[:]...)
+		b = append(b, byte(len(q.staticKeys)))
+		for _, k := range q.staticKeys {
+			b = append(b, k...)
+		}
+	case opDKGRound2:
+		b = append(b, q.session[:]...)
+		b = appendBytes32(b, q.pkg)
+	case opDKGFinish:
+		b = append(b, q.session[:]...)
+		b = appendBytes32(b, q.pkg)
+		b = append(b, q.holderKey...)
 	}
 	return b
 }
@@ -302,6 +346,31 @@ func parseRequest(b []byte) (*request, error) {
 		q.record = r.bytes32(MaxRecordSize)
 		q.id = uint16(r.u16())
 		q.sealed = r.bytes32(MaxSealedShare)
+	case opDKGStart:
+		copy(q.session[:], r.take(dkgSessionSize))
+		q.account = r.string8()
+		q.t, q.n, q.id = r.u16(), r.u16(), uint16(r.u16())
+		if !r.err && (!custody.ValidID(q.account) || q.n < 1 || q.n > MaxSigners || q.t < 1 || q.t > q.n || q.id < 1 || int(q.id) > q.n) {
+			return nil, fmt.Errorf("%w: DKG account, t = %d, n = %d, id = %d", ErrBadMessage, q.t, q.n, q.id)
+		}
+	case opDKGRound1:
+		copy(q.session[:], r.take(dkgSessionSize))
+		n := r.u8()
+		if n < 1 || n > MaxSigners {
+			return nil, fmt.Errorf("%w: %d DKG static keys", ErrBadMessage, n)
+		}
+		for range n {
+			if k := r.take(32); k != nil {
+				q.staticKeys = append(q.staticKeys, k)
+			}
+		}
+	case opDKGRound2:
+		copy(q.session[:], r.take(dkgSessionSize))
+		q.pkg = r.bytes32(maxDKGMessage)
+	case opDKGFinish:
+		copy(q.session[:], r.take(dkgSessionSize))
+		q.pkg = r.bytes32(maxDKGMessage)
+		q.holderKey = r.take(custody.PublicKeySize)
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, byte(q.op))
 	}

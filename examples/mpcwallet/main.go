@@ -1,7 +1,8 @@
 // Command mpcwallet runs the signer pool of SPEC.md §4.2 on loopback: 7
 // pool nodes, each a separate process serving over mutual TLS with its own
 // HPKE key and bbolt store, and a key holder with a 3-of-5 account whose
-// key exists only as 5 FROST shares sealed to the holder. The owner's
+// key exists only as 5 FROST shares sealed to the holder, made by
+// COCKTAIL-DKG among 5 of the nodes (no dealer ever holds it). The owner's
 // device scans the account's TOTP QR code; then:
 //
 //   - three requests, each authorised by the device (Ed25519 signature
@@ -187,7 +188,15 @@ func run() error {
 		return err
 	}
 	gk := acct.GroupKey()
-	fmt.Printf("account %s: %d-of-%d FROST key (interim trusted-dealer keygen), enrolled at %d nodes\n", acct.ID, threshold, shares, poolSize)
+	fmt.Printf("account %s: %d-of-%d FROST key made by COCKTAIL-DKG among %d of the nodes (no dealer), enrolled at all %d\n", acct.ID, threshold, shares, shares, poolSize)
+	cert, err := h.Certificate(acct.ID)
+	if err != nil {
+		return err
+	}
+	if err := cert.Verify(); err != nil {
+		return fmt.Errorf("DKG certificate: %w", err)
+	}
+	fmt.Println("  DKG success certificate verified")
 	fmt.Printf("  public key %s\n", hex.EncodeToString(gk))
 	// The QR code the device scans: decoded here with gozxing, as a
 	// phone's camera app would.

@@ -19,7 +19,7 @@ func TestDemoRuns(t *testing.T) {
 		"request 1,", "request 2,", "request 3,",
 		"refused by the nodes: mpcsign: node signer-", "stale TOTP code",
 		"the holder recorded cheater(s) signer-5",
-		"refresh: epoch 2",
+		"refresh: epoch 2", "DKG success certificate verified",
 		"same public key",
 		"done: every signature verified with crypto/ed25519",
 	} {
