@@ -12,7 +12,7 @@
 //	maskshare bench [flags]
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
 //	maskshare signer --listen ADDR --dir DIR --key K --cert C --ca CA
-//	maskshare wallet create|sign|authorize|choose|refresh|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
+//	maskshare wallet create|sign|authorize|choose|refresh|repair|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -52,7 +52,7 @@ usage:
   maskshare signer --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...)
                                                   a pool node of the threshold signer pool
   maskshare wallet COMMAND --dir DIR --key FILE --cert FILE --ca FILE --node NAME=ADDR...
-                                                  the key holder: create, sign, authorize, choose, refresh, list, nodes
+                                                  the key holder: create, sign, authorize, choose, refresh, repair, list, nodes
 
 Run "maskshare COMMAND -h" for a command's flags.
 `

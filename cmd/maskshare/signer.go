@@ -141,6 +141,8 @@ commands:
           the owner's device: sign an authorisation for one message and node set
   choose  --account ID      draw t healthy nodes at random for the next request
   refresh --account ID      new shares of the same key (a new epoch)
+  repair  --account ID --share N
+                            rebuild a lost share from t others (the key is never rebuilt)
   list                      accounts, epochs and recorded cheaters
   nodes                     the pool nodes and whether they answer
 `
@@ -172,6 +174,7 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 	code := flags.String("code", "", "sign, authorize: the TOTP code the authenticator shows")
 	nodeSet := flags.String("nodes", "", "sign, authorize: the node set, comma-separated (sign: default, t drawn at random)")
 	out := flags.String("out", "", "authorize: write the authorisation here")
+	shareID := flags.Int("share", 0, "repair: the share identifier to rebuild")
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
 		return badInput(err)
@@ -354,6 +357,18 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 		}
 		slices.Sort(acks)
 		fmt.Fprintf(stdout, "account %s refreshed to epoch %d; new shares acknowledged: %s\n", *account, res.Epoch, strings.Join(acks, " "))
+	case "repair":
+		if err := needAccount(); err != nil {
+			return err
+		}
+		if *shareID < 1 || *shareID > mpcsign.MaxSigners {
+			return badInput(fmt.Errorf("--share %d: want 1..%d", *shareID, mpcsign.MaxSigners))
+		}
+		helpers, err := h.Repair(*account, uint16(*shareID))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: share %d repaired from shares %v\n", *account, *shareID, helpers)
 	case "list":
 		ids, err := h.Accounts()
 		if err != nil {

@@ -154,6 +154,11 @@ func TestSignerWallet(t *testing.T) {
 		"--code", code(time.Now().Add(time.Duration(totp.Period())*time.Second)), "--device-key", "alice/alice.key", "--device-cert", "alice/alice.crt", "--out", "alice/auth")
 	check("pay 4", run(t, dir, w("sign", "--account", "acct", "--message-file", "msg", "--auth", "alice/auth")...))
 
+	// An intact share is not "repaired"; the command runs frost's repair.
+	if out := runFail(t, dir, w("repair", "--account", "acct", "--share", "2")...); !strings.Contains(out, "is intact") {
+		t.Fatalf("repair of an intact share:\n%s", out)
+	}
+
 	out = run(t, dir, w("nodes")...)
 	if strings.Count(out, "up, 1 accounts") != 4 {
 		t.Fatalf("nodes:\n%s", out)

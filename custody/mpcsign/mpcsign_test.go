@@ -611,3 +611,48 @@ func TestCreateByDKG(t *testing.T) {
 		t.Fatalf("session after a refused step: %v", err)
 	}
 }
+
+// TestRepair loses a share from the holder's store, repairs it from t
+// others (frost's repairable scheme, without rebuilding the key), and
+// checks the repaired share is the lost one and signs.
+func TestRepair(t *testing.T) {
+	p := newTestPool(t, "n1", "n2", "n3", "n4")
+	acct := p.create(2, 4)
+	lost := p.holderShare(3)
+	want := lost.Marshal()
+	lost.Erase()
+	if _, err := p.holder.Repair("acct", 3); !errors.Is(err, ErrConflict) {
+		t.Fatalf("repair of an intact share: %v", err)
+	}
+	if err := p.holder.store.Delete(holderShares, shareKey("acct", acct.Epoch, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ids, _ := p.holder.usableShares("acct"); len(ids) != 3 {
+		t.Fatalf("shares after the loss: %v", ids)
+	}
+	helpers, err := p.holder.Repair("acct", 3)
+	if err != nil || len(helpers) != 2 || slices.Contains(helpers, 3) {
+		t.Fatalf("repair: helpers %v, %v", helpers, err)
+	}
+	got := p.holderShare(3)
+	if !bytes.Equal(got.Marshal(), want) {
+		t.Fatal("repaired share differs from the lost one")
+	}
+	got.Erase()
+	// It signs: every share takes part in turn.
+	for i, set := range subsets(p.names, 4) {
+		msg := fmt.Appendf(nil, "after repair %d", i)
+		sig, err := p.sign(msg, set)
+		if err != nil || !ed25519.Verify(acct.GroupKey(), msg, sig) {
+			t.Fatal(err)
+		}
+	}
+	// Too few helpers: lose three of four shares of a 2-of-4 key.
+	for _, id := range []uint16{1, 2} {
+		p.holder.store.Delete(holderShares, shareKey("acct", acct.Epoch, id))
+	}
+	p.holder.store.Delete(holderShares, shareKey("acct", acct.Epoch, 3))
+	if _, err := p.holder.Repair("acct", 3); !errors.Is(err, ErrTooFewNodes) {
+		t.Fatalf("repair from one share: %v", err)
+	}
+}
