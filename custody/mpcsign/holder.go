@@ -570,12 +570,22 @@ func shuffle[T any](s []T) {
 }
 
 // ChooseNodes returns t nodes of the account's pool, drawn at random
-// among those that answer, sorted: the node set for the owner to
-// authorise.
+// among those that answer and were never recorded cheating on the
+// account, sorted: the node set for the owner to authorise.
 func (h *Holder) ChooseNodes(ctx context.Context, account string) ([]string, error) {
-	rec, nodes, err := h.Account(account)
+	rec, all, err := h.Account(account)
 	if err != nil {
 		return nil, err
+	}
+	cheats, err := h.Cheaters(account)
+	if err != nil {
+		return nil, err
+	}
+	var nodes []string
+	for _, n := range all {
+		if !slices.ContainsFunc(cheats, func(c CheaterRecord) bool { return slices.Contains(c.Nodes, n) }) {
+			nodes = append(nodes, n)
+		}
 	}
 	ok := make([]bool, len(nodes))
 	failed := make(map[string]error)

@@ -424,6 +424,13 @@ func TestCheaterIdentified(t *testing.T) {
 	if err != nil || len(recs) != 1 || !slices.Equal(recs[0].Nodes, []string{"n3"}) || recs[0].RequestID != ce.RequestID {
 		t.Fatalf("recorded cheaters %+v, %v", recs, err)
 	}
+	// The holder no longer draws the cheater.
+	for range 20 {
+		set, err := p.holder.ChooseNodes(context.Background(), "acct")
+		if err != nil || slices.Contains(set, "n3") {
+			t.Fatalf("ChooseNodes after the cheat: %v, %v", set, err)
+		}
+	}
 	// Without the cheater the account signs.
 	p.nextStep()
 	sig, err := p.sign(msg, []string{"n1", "n2", "n4"})

@@ -24,7 +24,7 @@ func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 // testPool is a CA, a holder and pool nodes on loopback, the owner's
 // device key and, after create, the account's TOTP key.
 type testPool struct {
-	t       *testing.T
+	t       testing.TB
 	ca      *transport.CA
 	clock   *fakeClock
 	holder  *Holder
@@ -43,7 +43,7 @@ type testNode struct {
 	stop            func()
 }
 
-func newTestPool(t *testing.T, names ...string) *testPool {
+func newTestPool(t testing.TB, names ...string) *testPool {
 	t.Helper()
 	ca, err := transport.NewCA("test-ca")
 	if err != nil {
