@@ -151,3 +151,14 @@ func TestDecoderAllocations(t *testing.T) {
 		t.Fatalf("%v allocations to refuse a 4 GiB length prefix", allocs)
 	}
 }
+
+func FuzzParseCheaters(f *testing.F) {
+	f.Add(marshalCheaters(time.Unix(1e9, 0), []string{"n1", "n3"}))
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		at, nodes, err := parseCheaters(b)
+		if err == nil && !bytes.Equal(marshalCheaters(at, nodes), b) {
+			t.Fatal("cheater record does not re-encode identically")
+		}
+	})
+}

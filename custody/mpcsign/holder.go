@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -113,8 +114,12 @@ func NewHolder(store *custody.Store, key *custody.PrivateKey, cfg *HolderConfig)
 }
 
 // OpenHolder opens the holder whose data live in dir ([HolderKeyFile],
-// made on first start, and [HolderStoreFile]).
+// made on first start, and [HolderStoreFile]), making dir (0700) if
+// missing.
 func OpenHolder(dir string, cfg *HolderConfig) (*Holder, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	key, _, err := custody.LoadOrCreateKey(filepath.Join(dir, HolderKeyFile), custody.DefaultSuite)
 	if err != nil {
 		return nil, err
@@ -779,13 +784,32 @@ type CheaterRecord struct {
 	Nodes     []string
 }
 
-func (h *Holder) recordCheaters(ce *CheaterError) error {
-	b := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Unix()))
-	b = append(b, byte(len(ce.Nodes)))
-	for _, n := range ce.Nodes {
+// marshalCheaters encodes a cheater record's value:
+// u64 time || u8 n || (u8 len || node name) × n.
+func marshalCheaters(at time.Time, nodes []string) []byte {
+	b := binary.BigEndian.AppendUint64(nil, uint64(at.Unix()))
+	b = append(b, byte(len(nodes)))
+	for _, n := range nodes {
 		b = appendString8(b, n)
 	}
-	return h.store.Put(holderCheaters, append(appendString8(nil, ce.Account), ce.RequestID[:]...), b)
+	return b
+}
+
+func parseCheaters(v []byte) (time.Time, []string, error) {
+	r := &reader{b: v}
+	t := r.u64()
+	var nodes []string
+	for n := r.u8(); n > 0 && !r.err; n-- {
+		nodes = append(nodes, r.string8())
+	}
+	if !r.done() || t > 1<<62 {
+		return time.Time{}, nil, errors.New("mpcsign: corrupt cheater record")
+	}
+	return time.Unix(int64(t), 0), nodes, nil
+}
+
+func (h *Holder) recordCheaters(ce *CheaterError) error {
+	return h.store.Put(holderCheaters, append(appendString8(nil, ce.Account), ce.RequestID[:]...), marshalCheaters(time.Now(), ce.Nodes))
 }
 
 // Cheaters returns the recorded cheatings of an account.
@@ -794,15 +818,15 @@ func (h *Holder) Cheaters(account string) ([]CheaterRecord, error) {
 	p := appendString8(nil, account)
 	err := h.store.View(func(tx *custody.Tx) error {
 		return tx.ForEachPrefix(holderCheaters, p, func(k, v []byte) error {
-			r := &reader{b: v}
-			c := CheaterRecord{Time: time.Unix(int64(r.u64()), 0)}
+			var c CheaterRecord
+			var err error
+			if c.Time, c.Nodes, err = parseCheaters(v); err != nil {
+				return err
+			}
+			if len(k) != len(p)+RequestIDSize {
+				return errors.New("mpcsign: corrupt cheater record key")
+			}
 			copy(c.RequestID[:], k[len(p):])
-			for n := r.u8(); n > 0; n-- {
-				c.Nodes = append(c.Nodes, r.string8())
-			}
-			if !r.done() || len(k) != len(p)+RequestIDSize {
-				return errors.New("mpcsign: corrupt cheater record")
-			}
 			out = append(out, c)
 			return nil
 		})

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -124,8 +125,12 @@ func NewSigner(store *custody.Store, key *custody.PrivateKey, cfg *SignerConfig)
 }
 
 // OpenSigner opens the node whose data live in dir ([SignerKeyFile], made
-// on first start, and [SignerStoreFile]). Close closes the store.
+// on first start, and [SignerStoreFile]), making dir (0700) if missing.
+// Close closes the store.
 func OpenSigner(dir string, cfg *SignerConfig) (*Signer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	key, _, err := custody.LoadOrCreateKey(filepath.Join(dir, SignerKeyFile), custody.DefaultSuite)
 	if err != nil {
 		return nil, err
