@@ -12,7 +12,8 @@ import (
 // a signing request (device authorisation, re-sealing t shares with
 // X-Wing HPKE, two FROST rounds, aggregation, crypto/ed25519 check), an
 // account's creation (COCKTAIL-DKG among n nodes, enrolment at every node
-// of a pool of n+2) and a refresh (frost refresh, n acknowledgements).
+// of a pool of n+2), a refresh (frost refresh, n acknowledgements) and the
+// repair of a share lost from the holder's store (with the store's delete).
 // crypto/ed25519.Sign is measured beside them.
 
 var poolSizes = []struct{ t, n int }{{2, 3}, {3, 5}, {7, 10}}
@@ -53,6 +54,18 @@ func BenchmarkPool(b *testing.B) {
 			p.create(sz.t, sz.n)
 			for b.Loop() {
 				if _, err := p.holder.Refresh(context.Background(), "acct"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("Repair/%d-of-%d", sz.t, sz.n), func(b *testing.B) {
+			p := newTestPool(b, names...)
+			acct := p.create(sz.t, sz.n)
+			for b.Loop() {
+				if err := p.holder.store.Delete(holderShares, shareKey("acct", acct.Epoch, 1)); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := p.holder.Repair("acct", 1); err != nil {
 					b.Fatal(err)
 				}
 			}

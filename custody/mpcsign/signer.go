@@ -98,8 +98,15 @@ type session struct {
 	timer  *time.Timer
 }
 
+// erase clears the share and the nonces (frost.Sign erases nonces on its
+// first call, even when it refuses, as it does a nil package).
 func (s *session) erase() {
-	s.key.Erase()
+	if s.nonces != nil {
+		frost.Sign(s.key, s.nonces, nil)
+	}
+	if s.key != nil {
+		s.key.Erase()
+	}
 	s.key, s.nonces = nil, nil
 }
 
