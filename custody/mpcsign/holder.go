@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -641,6 +642,15 @@ func (h *Holder) Sign(ctx context.Context, message, auth []byte) ([]byte, error)
 			return err
 		}
 		rec := ha.record
+		// The nodes check all of it; the holder checks the device's
+		// signature and the message first, so as not to re-seal shares
+		// for a request no node will serve.
+		if !ed25519.Verify(rec.Device, signedBytes(auth[:len(auth)-ed25519.SignatureSize]), a.Signature) {
+			return ErrBadDeviceSignature
+		}
+		if mh := sha256.Sum256(message); len(message) > MaxMessage || mh != a.MessageHash {
+			return ErrWrongMessage
+		}
 		if len(a.Nodes) < rec.Threshold() {
 			return &TooFewError{Healthy: len(a.Nodes), Need: rec.Threshold()}
 		}

@@ -663,3 +663,25 @@ func TestRepair(t *testing.T) {
 		t.Fatalf("repair from one share: %v", err)
 	}
 }
+
+// TestHolderChecksFirst: the holder itself refuses an authorisation the
+// nodes would refuse for its device signature or message, before it
+// re-seals any share.
+func TestHolderChecksFirst(t *testing.T) {
+	p := newTestPool(t, "n1", "n2", "n3")
+	p.create(2, 3)
+	msg := []byte("m")
+	auth := p.authorize(msg, []string{"n1", "n2"}, nil)
+	if _, err := p.holder.Sign(context.Background(), []byte("other"), auth); !errors.Is(err, ErrWrongMessage) {
+		t.Fatalf("other message: %v", err)
+	}
+	bad := bytes.Clone(auth)
+	bad[len(bad)-1] ^= 1
+	if _, err := p.holder.Sign(context.Background(), msg, bad); !errors.Is(err, ErrBadDeviceSignature) {
+		t.Fatalf("bad signature: %v", err)
+	}
+	// Nothing was spent at the nodes: the authorisation still works.
+	if _, err := p.holder.Sign(context.Background(), msg, auth); err != nil {
+		t.Fatal(err)
+	}
+}
