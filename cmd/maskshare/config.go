@@ -129,6 +129,11 @@ func readConfig(path string, v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeConfig(path, data, v)
+}
+
+// decodeConfig is readConfig on the file's contents.
+func decodeConfig(path string, data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

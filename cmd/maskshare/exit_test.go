@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/custody/slicing"
 	"github.com/maskshare/maskshare/internal/demo"
 )
 
@@ -52,6 +53,9 @@ func TestExitCodeMapping(t *testing.T) {
 		{cheat, exitCheating},
 		{fmt.Errorf("%w: %w", abort, cheat), exitCheating},
 		{errors.New("disk on fire"), exitInternal},
+		// Key nodes that failed: their errors may wrap a dial timeout.
+		{peerFailure(slicing.NodeErrors{"client-3": fmt.Errorf("dial: %w", context.DeadlineExceeded)}), exitPeer},
+		{peerFailure(&slicing.RecoverError{Got: 2, Need: 3}), exitPeer},
 	} {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)

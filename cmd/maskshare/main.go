@@ -11,6 +11,7 @@
 //	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
 //	maskshare bench [flags]
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
+//	maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
 //	maskshare signer --listen ADDR --dir DIR --key K --cert C --ca CA
 //	maskshare wallet create|sign|authorize|choose|refresh|repair|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
 //
@@ -49,6 +50,8 @@ usage:
   maskshare bench [flags]                         benchmark harness
   maskshare keynode --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...) --institution KEY...
                                                   keep users' sealed key slices (key slicing)
+  maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
+                                                  place, deal, recover, refresh and repair a sliced user key
   maskshare signer --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...)
                                                   a pool node of the threshold signer pool
   maskshare wallet COMMAND --dir DIR --key FILE --cert FILE --ca FILE --node NAME=ADDR...
@@ -83,6 +86,11 @@ func main() {
 		err = runBench(ctx, args)
 	case "keynode":
 		err = runKeynode(ctx, os.Stdout, args)
+	case "key":
+		err = runKey(ctx, os.Stdout, args)
+		if len(args) > 0 {
+			cmd += " " + args[0]
+		}
 	case "signer":
 		err = runSigner(ctx, os.Stdout, args)
 	case "wallet":
@@ -135,9 +143,14 @@ func exitCode(err error) int {
 	var abort *maskshare.AbortError
 	var input *inputError
 	var table *maskshare.InputError
+	var peer *peerError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &peer):
+		// Key nodes that failed: whatever their errors wrap (a dial
+		// timeout, say), another participant failed.
+		return exitPeer
 	case errors.Is(err, maskshare.ErrCheating), errors.Is(err, mpcsign.ErrCheater):
 		return exitCheating
 	case errors.As(err, &abort):

@@ -1,14 +1,17 @@
 // Command keyrecovery runs the key slicing system of SPEC.md §4.1 on
 // loopback: 2 institution key nodes and 20 client key nodes, each a
 // separate process serving over mutual TLS with its slices in its own bbolt
-// store. A user's device makes a signing key, splits it into 28 verifiable
-// slices (4 per institution, 1 per client, any 10 rebuild it; the
-// institutions together hold 8) and stores them sealed to each node. The
-// device is lost and 8 client nodes go down; with an institution's
-// authorisation, a new device gets the key back from the 14 nodes left,
-// and signs with it: crypto/ed25519 verifies the signature under the
-// public key made at registration. Then the two institutions pool their
-// slices and fail.
+// store. The placement comes from the planner (slicing.Plan): given each
+// node's probability of losing its slices and of being broken into, and a
+// loss target, it picks the threshold t and the slices of each node with
+// the least chance of compromise, the institutions together holding fewer
+// than t; the demo prints the choice and its exact odds. A user's device
+// makes a signing key, splits it into verifiable slices and stores them
+// sealed to each node. The device is lost and 8 client nodes go down; with
+// an institution's authorisation, a new device gets the key back from the
+// nodes left, and signs with it: crypto/ed25519 verifies the signature
+// under the public key made at registration. Then the two institutions pool
+// their slices and fail.
 //
 //	go run ./examples/keyrecovery
 package main
@@ -22,9 +25,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,18 +42,53 @@ import (
 	"github.com/maskshare/maskshare/transport"
 )
 
-// The placement: institutions hold 4 slices each, clients 1, any
-// threshold of them rebuild the key, and the institutions together hold
-// fewer than threshold.
+// The nodes and what the planner must meet. Institutions run hardened
+// servers: they lose their slices with probability 1/1000 and are broken
+// into with probability 1/1000. Clients are phones and laptops: 1/20 and
+// 1/100. The loss target 2^-30 is chosen so that the planner's placement
+// also survives the demo's 8 client nodes down, with slack (run checks it
+// and stops if not): looser targets (2^-18, say) let the planner raise t so
+// far that 8 clients down would lose the key, and tighter ones lower t,
+// which raises P(compromised).
 const (
 	institutions    = 2
 	clients         = 20
-	perInstitution  = 4
-	threshold       = 10
 	clientsDown     = 8
+	lossTarget      = 30                 // P(lost) ≤ 2^-lossTarget
 	nodeEnv         = "KEYRECOVERY_NODE" // set in a node process: its directory
 	institutionFile = "institutions.txt"
 )
+
+// plan returns the planner's placement of the demo's nodes and its odds.
+func plan() (*slicing.Placement, *slicing.Odds, error) {
+	var nodes []slicing.Node
+	for i := range institutions {
+		nodes = append(nodes, slicing.Node{Name: fmt.Sprintf("bank-%d", i+1), Kind: slicing.Institution,
+			Loss: big.NewRat(1, 1000), Compromise: big.NewRat(1, 1000)})
+	}
+	for i := range clients {
+		nodes = append(nodes, slicing.Node{Name: fmt.Sprintf("client-%02d", i+1), Kind: slicing.Client,
+			Loss: big.NewRat(1, 20), Compromise: big.NewRat(1, 100)})
+	}
+	target := new(big.Rat).SetFrac(big.NewInt(1), new(big.Int).Lsh(big.NewInt(1), lossTarget))
+	return slicing.Plan(nodes, &slicing.Target{Loss: target})
+}
+
+// downed returns the clientsDown client nodes with the most slices (the
+// worst case for a recovery) and the slices left on the others.
+func downed(p *slicing.Placement) (down []int, left int) {
+	idx := make([]int, 0, clients)
+	for i := institutions; i < len(p.Nodes); i++ {
+		idx = append(idx, i)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return p.Nodes[b].Slices - p.Nodes[a].Slices })
+	down = idx[:clientsDown]
+	left = p.Total()
+	for _, i := range down {
+		left -= p.Nodes[i].Slices
+	}
+	return down, left
+}
 
 func main() {
 	if dir := os.Getenv(nodeEnv); dir != "" {
@@ -88,12 +129,29 @@ func run() error {
 	if err := transport.WriteCertificate(filepath.Join(root, "ca.crt"), ca.Certificate); err != nil {
 		return err
 	}
-	var names []string
-	for i := range institutions {
-		names = append(names, fmt.Sprintf("bank-%d", i+1))
+	p, odds, err := plan()
+	if err != nil {
+		return err
 	}
-	for i := range clients {
-		names = append(names, fmt.Sprintf("client-%02d", i+1))
+	down, left := downed(p)
+	fmt.Printf("planner (slicing.Plan) for P(lost) ≤ 2^-%d: any %d of %d slices rebuild the key; institutions hold %d (",
+		lossTarget, p.Threshold, p.Total(), p.InstitutionSlices())
+	for i, n := range p.Nodes[:institutions] {
+		if i > 0 {
+			fmt.Print(" + ")
+		}
+		fmt.Print(n.Slices)
+	}
+	fmt.Printf("), each client %s\n", clientSlices(p))
+	fmt.Printf("exact odds: P(lost) = %s, P(compromised) = %s, P(compromised, institutions collude) = %s\n",
+		slicing.Prob(odds.Lost), slicing.Prob(odds.Compromised), slicing.Prob(odds.CompromisedWithInstitutions))
+	if left < p.Threshold {
+		return fmt.Errorf("with %d client nodes down only %d slices remain, fewer than t = %d: choose a lower loss target", clientsDown, left, p.Threshold)
+	}
+	fmt.Printf("with any %d client nodes down at least %d slices remain, ≥ t = %d\n", clientsDown, left, p.Threshold)
+	var names []string
+	for _, n := range p.Nodes {
+		names = append(names, n.Name)
 	}
 	ids := map[string]*transport.Identity{}
 	var instKeys []string
@@ -151,15 +209,14 @@ func run() error {
 		return err
 	}
 	pub := ed25519.PublicKey(new(edwards25519.Point).ScalarBaseMult(secret).Bytes())
-	addrs := make([]slicing.NodeAddr, len(nodes))
-	weights := make([]int, len(nodes))
+	var addrs []slicing.NodeAddr
+	var weights []int
 	for i, n := range nodes {
-		addrs[i], weights[i] = n.addr, 1
-		if i < institutions {
-			weights[i] = perInstitution
+		if w := p.Nodes[i].Slices; w > 0 {
+			addrs, weights = append(addrs, n.addr), append(weights, w)
 		}
 	}
-	assign, com, err := slicing.DealSlices("alice", "signing", share.Feldman, secret, threshold, 1, addrs, weights)
+	assign, com, err := slicing.DealSlices("alice", "signing", share.Feldman, secret, p.Threshold, 1, addrs, weights)
 	if err != nil {
 		return err
 	}
@@ -170,17 +227,17 @@ func run() error {
 	// The institutions record the sharing's commitment hash and the public
 	// key at registration.
 	record := com.Hash()
-	fmt.Printf("alice registered: %d slices, any %d rebuild the key; institutions hold %d\n",
-		institutions*perInstitution+clients, threshold, institutions*perInstitution)
+	fmt.Printf("alice registered: %d slices on %d nodes, any %d rebuild the key; institutions hold %d\n",
+		p.Total(), len(addrs), p.Threshold, p.InstitutionSlices())
 	fmt.Printf("alice's public key: %x\n", pub)
 
 	// The phone is lost with the key, and 8 client nodes go down.
 	secret.Set(edwards25519.NewScalar())
-	for _, n := range nodes[institutions : institutions+clientsDown] {
-		n.cmd.Process.Kill()
-		n.cmd.Wait()
+	for _, i := range down {
+		nodes[i].cmd.Process.Kill()
+		nodes[i].cmd.Wait()
 	}
-	fmt.Printf("alice lost her phone; %d client nodes are down\n", clientsDown)
+	fmt.Printf("alice lost her phone; %d client nodes are down (those with the most slices)\n", clientsDown)
 
 	// Recovery on a new device: a fresh key, which bank-1 authorises after
 	// identifying alice.
@@ -226,13 +283,44 @@ func run() error {
 	}
 	bank := &slicing.NodeClient{Identity: ids["bank-2"], Trust: trust, DialTimeout: time.Second}
 	_, err = slicing.Recover(ctx, bank, &slicing.RecoverRequest{UserID: "alice", KeyID: "signing", Epoch: 1,
-		Authorization: auth, Requester: bankKey, Nodes: addrs[:institutions], Commitment: record})
+		Authorization: auth, Requester: bankKey, Nodes: addrs[:institutionHolders(p)], Commitment: record})
 	var re *slicing.RecoverError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("the institutions alone: %v, want too few slices", err)
 	}
 	fmt.Printf("the institutions alone: %d slices of the %d needed: no key\n", re.Got, re.Need)
 	return nil
+}
+
+// clientSlices describes the clients' slices: "1 slice" when all hold
+// one, else how many hold each count.
+func clientSlices(p *slicing.Placement) string {
+	count := map[int]int{}
+	for _, n := range p.Nodes[institutions:] {
+		count[n.Slices]++
+	}
+	if len(count) == 1 {
+		for w := range count {
+			return fmt.Sprintf("%d slice(s)", w)
+		}
+	}
+	var parts []string
+	for _, w := range slices.Sorted(maps.Keys(count)) {
+		parts = append(parts, fmt.Sprintf("%d with %d", count[w], w))
+	}
+	return strings.Join(parts, ", ") + " slice(s)"
+}
+
+// institutionHolders is the number of institutions that hold slices:
+// they come first among the nodes that were dealt slices.
+func institutionHolders(p *slicing.Placement) int {
+	n := 0
+	for _, node := range p.Nodes[:institutions] {
+		if node.Slices > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // authorize is an institution's release authorisation for alice's key,
