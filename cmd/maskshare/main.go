@@ -13,6 +13,8 @@
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
 //	maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
 //	maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT]
+//	maskshare signer --listen ADDR --dir DIR --key K --cert C --ca CA
+//	maskshare wallet create|sign|authorize|choose|refresh|repair|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -31,6 +33,7 @@ import (
 	"syscall"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/custody/mpcsign"
 )
 
 const usage = `maskshare: privacy-preserving data sharing between institutions
@@ -52,6 +55,10 @@ usage:
                                                   place, deal, recover, refresh and repair a sliced user key
   maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT...]
                                                   check an exported co-signing action log offline
+  maskshare signer --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...)
+                                                  a pool node of the threshold signer pool
+  maskshare wallet COMMAND --dir DIR --key FILE --cert FILE --ca FILE --node NAME=ADDR...
+                                                  the key holder: create, sign, authorize, choose, refresh, repair, list, nodes
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -89,6 +96,10 @@ func main() {
 		}
 	case "log":
 		err = runLog(os.Stdout, args)
+	case "signer":
+		err = runSigner(ctx, os.Stdout, args)
+	case "wallet":
+		err = runWallet(ctx, os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -146,7 +157,7 @@ func exitCode(err error) int {
 		// Key nodes that failed: whatever their errors wrap (a dial
 		// timeout, say), another participant failed.
 		return exitPeer
-	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid):
+	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid), errors.Is(err, mpcsign.ErrCheater):
 		return exitCheating
 	case errors.As(err, &abort):
 		return exitPeer
@@ -160,7 +171,8 @@ func exitCode(err error) int {
 		return exitInput
 	case errors.Is(err, maskshare.ErrPartyUnavailable), errors.Is(err, maskshare.ErrProtocol),
 		errors.Is(err, maskshare.ErrAuthentication), errors.Is(err, maskshare.ErrTranscript),
-		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall):
+		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall),
+		errors.Is(err, mpcsign.ErrUnauthorized), errors.Is(err, mpcsign.ErrTooFewNodes):
 		return exitPeer
 	}
 	return exitInternal
