@@ -76,6 +76,8 @@ func main() {
 		err = runBench(ctx, args)
 	case "keynode":
 		err = runKeynode(ctx, os.Stdout, args)
+	case "idpay":
+		err = runIdpay(ctx, os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
