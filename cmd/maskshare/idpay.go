@@ -164,6 +164,22 @@ func idpayReadTrust(path string, cfg *idpay.Config) (*idpay.Trust, error) {
 	if err != nil {
 		return nil, badInput(err)
 	}
+	tr, err := idpayParseTrust(b, cfg)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("%s%w", path, err))
+	}
+	return tr, nil
+}
+
+// idpayMaxTrustFile bounds a trust file (about 10,000 issuers).
+const idpayMaxTrustFile = 1 << 20
+
+// idpayParseTrust parses a trust file's contents; errors start with
+// ":LINE: " for the caller to prefix with the file name.
+func idpayParseTrust(b []byte, cfg *idpay.Config) (*idpay.Trust, error) {
+	if len(b) > idpayMaxTrustFile {
+		return nil, fmt.Errorf(": %d bytes, more than %d", len(b), idpayMaxTrustFile)
+	}
 	tr := idpay.NewTrust(cfg)
 	n := 0
 	for i, line := range strings.Split(string(b), "\n") {
@@ -172,17 +188,23 @@ func idpayReadTrust(path string, cfg *idpay.Config) (*idpay.Trust, error) {
 		if len(f) == 0 {
 			continue
 		}
-		pub, err := hex.DecodeString(f[len(f)-1])
-		if len(f) != 2 || err != nil {
-			return nil, badInput(fmt.Errorf("%s:%d: want SUBDOMAIN HEX-PUBLIC-KEY", path, i+1))
+		if len(f) != 2 {
+			return nil, fmt.Errorf(":%d: want SUBDOMAIN HEX-PUBLIC-KEY", i+1)
+		}
+		pub, err := hex.DecodeString(f[1])
+		if err != nil {
+			return nil, fmt.Errorf(":%d: public key: %w", i+1, err)
+		}
+		if tr.Issuer(f[0]) != nil {
+			return nil, fmt.Errorf(":%d: sub-domain %q listed twice", i+1, f[0])
 		}
 		if err := tr.AddIssuer(f[0], pub); err != nil {
-			return nil, badInput(fmt.Errorf("%s:%d: %w", path, i+1, err))
+			return nil, fmt.Errorf(":%d: %w", i+1, err)
 		}
 		n++
 	}
 	if n == 0 {
-		return nil, badInput(fmt.Errorf("%s: no issuers", path))
+		return nil, fmt.Errorf(": no issuers")
 	}
 	return tr, nil
 }

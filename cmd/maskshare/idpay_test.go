@@ -116,3 +116,23 @@ func TestIdpayCLI(t *testing.T) {
 		t.Fatalf("world-readable key: %v", err)
 	}
 }
+
+// FuzzIdpayParseTrust: the trust-file parser never panics, and every
+// issuer it accepts is a 32-byte key under a valid sub-domain.
+func FuzzIdpayParseTrust(f *testing.F) {
+	f.Add([]byte("# issuers\nshop.example " + strings.Repeat("ab", 32) + "\n"))
+	f.Add([]byte("a b c\n"))
+	f.Add([]byte("x " + strings.Repeat("0", 63)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, err := idpayParseTrust(b, nil)
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			if fs := strings.Fields(line); len(fs) == 2 && len(tr.Issuer(fs[0])) != 32 {
+				t.Fatalf("issuer %q accepted without a 32-byte key", fs[0])
+			}
+		}
+	})
+}

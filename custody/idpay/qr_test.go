@@ -156,8 +156,8 @@ func TestQRRoundTripZbar(t *testing.T) {
 // the QR version at each level, against base64 in byte mode.
 func sizeTable(t testing.TB) string {
 	var s strings.Builder
-	s.WriteString("| payload | bytes | base45 chars | version L | M | Q | H | base64 in byte mode, version M |\n")
-	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	s.WriteString("| payload | bytes | base45 chars | version L | M | Q | H | M, base64 in byte mode | M, raw bytes in byte mode |\n")
+	s.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range qrPayloads(t) {
 		fmt.Fprintf(&s, "| %s | %d | %d |", p.name, len(p.b), len(Base45Encode(p.b)))
 		for _, lvl := range []Level{L, M, Q, H} {
@@ -168,12 +168,15 @@ func sizeTable(t testing.TB) string {
 			}
 			fmt.Fprintf(&s, " %d (%d×%d) |", c.Version, c.Modules(), c.Modules())
 		}
-		c64, err := qrCode(base64.StdEncoding.EncodeToString(p.b), M, qr.Unicode)
-		if err != nil {
-			s.WriteString(" too big |\n")
-		} else {
-			fmt.Fprintf(&s, " %d |\n", c64.Version)
+		for _, text := range []string{base64.StdEncoding.EncodeToString(p.b), string(p.b)} {
+			c, err := qrCode(text, M, qr.Unicode)
+			if err != nil {
+				s.WriteString(" too big |")
+			} else {
+				fmt.Fprintf(&s, " %d |", c.Version)
+			}
 		}
+		s.WriteString("\n")
 	}
 	return s.String()
 }
