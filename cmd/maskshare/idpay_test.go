@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"net/http/httptest"
 
 	"github.com/maskshare/maskshare/custody/idpay"
 )
@@ -135,4 +136,70 @@ func FuzzIdpayParseTrust(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestIdpayBackendCommand runs `maskshare idpay backend` with a revocation
+// list from `idpay issue --revoke`: a payment from the revoked payer is
+// refused (422, naming the revocation), one from a valid payer recorded,
+// and the server stops when its context ends.
+func TestIdpayBackendCommand(t *testing.T) {
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	key := func(name string) string {
+		out.Reset()
+		must(idpayKeygen(&out, []string{"--out", p(name)}))
+		return strings.TrimSpace(out.String())
+	}
+	shop, alice, bob, carol := key("shop.key"), key("alice.key"), key("bob.key"), key("carol.key")
+	os.WriteFile(p("trust"), []byte("shop.example "+shop+"\n"), 0o644)
+	for i, u := range []struct{ name, pub string }{{"alice", alice}, {"bob", bob}, {"carol", carol}} {
+		must(idpayIssue(&out, []string{"--issuer-key", p("shop.key"), "--subdomain", "shop.example", "--user", u.name,
+			"--pubkey", u.pub, "--serial", strconv.Itoa(i + 1), "--out", p(u.name + ".cert")}))
+	}
+	must(idpayIssue(&out, []string{"--revoke", "--issuer-key", p("shop.key"), "--subdomain", "shop.example", "--number", "1", "--serials", "2", "--out", p("crl")}))
+
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- idpayBackend(ctx, []string{"--listen", addr, "--db", p("backend.db"), "--trust", p("trust"), "--crl", p("crl")})
+	}()
+	url := "http://" + addr
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		} else if i > 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	now := time.Now()
+	pay := func(payer string) error {
+		must(idpayRequest(&out, []string{"--key", p("alice.key"), "--cert", p("alice.cert"), "--amount", "5", "--currency", "EUR", "--out", p("req")}, now))
+		out.Reset()
+		return idpayPay(ctx, &out, nil, []string{"--key", p(payer + ".key"), "--cert", p(payer + ".cert"), "--trust", p("trust"), "--request", p("req.txt"), "--backend", url}, now)
+	}
+	if err := pay("bob"); err == nil || !strings.Contains(err.Error(), "422") || !strings.Contains(err.Error(), "revoked") {
+		t.Fatalf("revoked payer: %v", err)
+	}
+	if err := pay("carol"); err != nil || !strings.Contains(out.String(), "from shop.example/carol") {
+		t.Fatalf("valid payer: %v %s", err, out.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("backend: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("backend did not stop")
+	}
 }

@@ -468,3 +468,29 @@ func TestSelfPaymentRefused(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestConcurrentSubmissions: the same payment submitted from 8 goroutines
+// at once is recorded exactly once; the others get ErrReplay.
+func TestConcurrentSubmissions(t *testing.T) {
+	f := newFixture(t, true)
+	p := f.onlinePayment(t, 77)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := f.backend.SubmitPayment(ctx, p.Bytes(), t0.Add(6*time.Second))
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 8 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case !errors.Is(err, ErrReplay):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d submissions accepted, want 1", ok)
+	}
+}
