@@ -15,6 +15,7 @@
 //	maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT]
 //	maskshare signer --listen ADDR --dir DIR --key K --cert C --ca CA
 //	maskshare wallet create|sign|authorize|choose|refresh|repair|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
+//	maskshare idpay keygen|issue|request|pay|verify|backend [flags]
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -33,6 +34,7 @@ import (
 	"syscall"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/custody/idpay"
 	"github.com/maskshare/maskshare/custody/mpcsign"
 )
 
@@ -59,6 +61,8 @@ usage:
                                                   a pool node of the threshold signer pool
   maskshare wallet COMMAND --dir DIR --key FILE --cert FILE --ca FILE --node NAME=ADDR...
                                                   the key holder: create, sign, authorize, choose, refresh, repair, list, nodes
+  maskshare idpay keygen|issue|request|pay|verify|backend [flags]
+                                                  identity keys and payments by QR code
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -100,6 +104,8 @@ func main() {
 		err = runSigner(ctx, os.Stdout, args)
 	case "wallet":
 		err = runWallet(ctx, os.Stdout, args)
+	case "idpay":
+		err = runIdpay(ctx, os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -122,7 +128,7 @@ const (
 	exitInput    = 2 // bad input of this participant: flags, configuration, keys, data
 	exitPeer     = 3 // another participant failed, aborted or could not be authenticated
 	exitTimeout  = 4 // a time bound ran out
-	exitCheating = 5 // an integrity check found a participant deviating from the protocol
+	exitCheating = 5 // an integrity check failed: a participant deviating from the protocol, a log or payment that does not verify
 )
 
 // inputError marks an error in this participant's own input: its flags,
@@ -157,7 +163,8 @@ func exitCode(err error) int {
 		// Key nodes that failed: whatever their errors wrap (a dial
 		// timeout, say), another participant failed.
 		return exitPeer
-	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid), errors.Is(err, mpcsign.ErrCheater):
+	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid), errors.Is(err, mpcsign.ErrCheater),
+		errors.Is(err, idpay.ErrRefused):
 		return exitCheating
 	case errors.As(err, &abort):
 		return exitPeer
