@@ -122,9 +122,19 @@ func (h *Holder) Refresh(ctx context.Context, account string) (*RefreshResult, e
 		if n < next.Threshold() {
 			return fmt.Errorf("%w: %d recorded", ErrRefreshIncomplete, n)
 		}
-		old := ha.record.Epoch
-		ha.record, ha.raw = next, nextRaw
-		if err := tx.Put(holderAccounts, []byte(account), ha.marshal()); err != nil {
+		// Re-read: the schedule may have changed since the first step.
+		cur, err := h.account(tx, account)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur.raw, ha.raw) {
+			return fmt.Errorf("mpcsign: account %s changed during its refresh", account)
+		}
+		old := cur.record.Epoch
+		// The epoch switch and the time of this refresh, the schedule's
+		// reference, are one write.
+		cur.record, cur.raw, cur.last = next, nextRaw, h.cfg.Now()
+		if err := tx.Put(holderAccounts, []byte(account), cur.marshal()); err != nil {
 			return err
 		}
 		if err := tx.Delete(holderPending, []byte(account)); err != nil {
