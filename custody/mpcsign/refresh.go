@@ -30,7 +30,8 @@ type RefreshResult struct {
 //     erases it; its reply — epoch, identifier, verifying share — is the
 //     acknowledgement, recorded in the store;
 //  3. with acknowledgements of at least t new shares, one transaction
-//     makes the new epoch current and deletes the old shares.
+//     makes the new epoch current, records the time of this refresh (the
+//     account's [Schedule] counts from it) and deletes the old shares.
 //
 // A crash before step 3 leaves the old epoch current with all its shares
 // (the pending ones are discarded by the next Refresh); after it, the new
