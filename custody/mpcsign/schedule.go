@@ -91,18 +91,21 @@ func (h *Holder) SetRefreshInterval(account string, every time.Duration) error {
 }
 
 // DueForRefresh returns the accounts whose refresh is due at now, the
-// most overdue first.
+// most overdue first. An account whose record does not decode is left out
+// and named in the error, a join of *AccountError, beside the others.
 func (h *Holder) DueForRefresh(now time.Time) ([]string, error) {
 	type due struct {
 		id   string
 		next time.Time
 	}
 	var ds []due
+	var bad []error
 	err := h.store.View(func(tx *custody.Tx) error {
 		return tx.ForEachPrefix(holderAccounts, nil, func(k, v []byte) error {
 			a, err := parseHolderAccount(v)
 			if err != nil {
-				return fmt.Errorf("account %s: %w", k, err)
+				bad = append(bad, &AccountError{string(k), err})
+				return nil
 			}
 			s := Schedule{Every: a.interval, Last: a.last}
 			if s.Due(now) {
@@ -119,7 +122,7 @@ func (h *Holder) DueForRefresh(now time.Time) ([]string, error) {
 	for i, d := range ds {
 		ids[i] = d.id
 	}
-	return ids, nil
+	return ids, errors.Join(bad...)
 }
 
 // AccountError is the failure of one account's scheduled refresh.
@@ -136,17 +139,22 @@ func (e *AccountError) Unwrap() error { return e.Err }
 
 // RefreshDue refreshes every account whose refresh is due now (the
 // holder's clock), one after another, the most overdue first. A failure
-// does not stop the others: it returns the refreshed accounts' results
+// (or a record that does not decode) does not stop the others: it
+// returns the refreshed accounts' results
 // and, if any failed, the join of one *AccountError per failure (an
 // account that failed stays due, so the next run retries it). Once ctx is
 // done, the accounts not yet started fail with its error.
 func (h *Holder) RefreshDue(ctx context.Context) (map[string]*RefreshResult, error) {
 	ids, err := h.DueForRefresh(h.cfg.Now())
-	if err != nil {
+	var errs []error
+	var ae *AccountError
+	if err != nil && !errors.As(err, &ae) {
 		return nil, err
 	}
+	if err != nil {
+		errs = append(errs, err) // records that do not decode
+	}
 	done := make(map[string]*RefreshResult)
-	var errs []error
 	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, &AccountError{id, err})

@@ -173,6 +173,19 @@ func TestRefreshDueFailureNamed(t *testing.T) {
 	if sig, err := p.sign(msg, []string{"n2", "n4"}); err != nil || !ed25519.Verify(acct.GroupKey(), msg, sig) {
 		t.Fatalf("sign: %v", err)
 	}
+	// A record that does not decode is named too, and does not stop the
+	// others.
+	if err := p.holder.store.Put(holderAccounts, []byte("corrupt"), []byte{2, 0}); err != nil {
+		t.Fatal(err)
+	}
+	p.clock.Advance(time.Hour)
+	res, err = p.holder.RefreshDue(context.Background())
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "account corrupt") || len(res) != 2 || p.epoch("acct") != 3 {
+		t.Fatalf("RefreshDue with a corrupt record: %v, %v", res, err)
+	}
+	if err := p.holder.store.Delete(holderAccounts, []byte("corrupt")); err != nil {
+		t.Fatal(err)
+	}
 	// A cancelled run names every account it did not refresh.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
