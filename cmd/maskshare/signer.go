@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,18 +134,23 @@ func runSigner(ctx context.Context, stdout io.Writer, args []string) error {
 const walletUsage = `usage: maskshare wallet COMMAND --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...) --node NAME=ADDR... [flags]
 
 commands:
-  create  --account ID --device KEY -t T -n N [--period S] [--qr FILE]
+  create  --account ID --device KEY -t T -n N [--period S] [--refresh-every D] [--qr FILE]
           make a t-of-n account for the owner's device key (ed25519:...), enrol it
-          at the pool nodes and write the TOTP QR code for the device to scan
+          at the pool nodes and write the TOTP QR code for the device to scan;
+          its shares are due for refresh every D (default 30d)
   sign    --account ID --message-file FILE (--auth FILE | --device-key FILE --device-cert FILE --code CODE [--nodes A,B,C])
           have t nodes sign; prints the Ed25519 signature (hex), checked with crypto/ed25519
   authorize --account ID --message-file FILE --nodes A,B,C --code CODE --device-key FILE --device-cert FILE --out FILE
           the owner's device: sign an authorisation for one message and node set
   choose  --account ID      draw t healthy nodes at random for the next request
   refresh --account ID      new shares of the same key (a new epoch)
+  refresh --due             refresh every account whose interval has passed (for a
+                            cron job or systemd timer); exit status 0 only if all did
+  schedule --account ID --every D
+                            change the account's refresh interval (D: 90m, 12h, 30d)
   repair  --account ID --share N
                             rebuild a lost share from t others (the key is never rebuilt)
-  list                      accounts, epochs and recorded cheaters
+  list                      accounts, epochs, last and next refresh, recorded cheaters
   nodes                     the pool nodes and whether they answer
 `
 
@@ -175,6 +182,10 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 	nodeSet := flags.String("nodes", "", "sign, authorize: the node set, comma-separated (sign: default, t drawn at random)")
 	out := flags.String("out", "", "authorize: write the authorisation here")
 	shareID := flags.Int("share", 0, "repair: the share identifier to rebuild")
+	var refreshEvery, every intervalFlag
+	flags.Var(&refreshEvery, "refresh-every", "create: the refresh interval, like 12h or 30d (default 30d)")
+	flags.Var(&every, "every", "schedule: the new refresh interval, like 12h or 30d")
+	due := flags.Bool("due", false, "refresh: every account that is due, instead of --account")
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
 		return badInput(err)
@@ -278,9 +289,12 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 			return badInput(fmt.Errorf("--qr: %w", err))
 		}
 		defer f.Close()
-		acct, key, err := h.CreateAccount(ctx, *account, dk, &mpcsign.CreateOptions{Threshold: *th, Shares: *n, Period: *period})
+		acct, key, err := h.CreateAccount(ctx, *account, dk, &mpcsign.CreateOptions{Threshold: *th, Shares: *n, Period: *period, RefreshEvery: time.Duration(refreshEvery)})
 		if err != nil {
 			os.Remove(*qr)
+			if errors.Is(err, mpcsign.ErrBadInterval) {
+				return badInput(fmt.Errorf("--refresh-every: %w", err))
+			}
 			return err
 		}
 		if err := mpcsign.WriteQR(f, key, 320); err != nil {
@@ -290,6 +304,9 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "account %s: %d-of-%d, epoch %d\n", acct.ID, acct.Threshold(), len(acct.Shares()), acct.Epoch)
+		if s, err := h.Schedule(acct.ID); err == nil {
+			fmt.Fprintf(stdout, "refresh every %s, next due %s\n", formatInterval(s.Every), formatNext(s))
+		}
 		fmt.Fprintf(stdout, "group key: %s\n", hex.EncodeToString(acct.GroupKey()))
 		fmt.Fprintf(stdout, "TOTP QR code: %s (scan it with the device, then delete it)\n", *qr)
 	case "choose":
@@ -344,6 +361,30 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 		fmt.Fprintf(stdout, "signature: %s\n", hex.EncodeToString(sig))
 		fmt.Fprintf(stdout, "verified with crypto/ed25519 under %s\n", hex.EncodeToString(acct.GroupKey()))
 	case "refresh":
+		printRefresh := func(account string, res *mpcsign.RefreshResult) {
+			var acks []string
+			for id, node := range res.Acks {
+				acks = append(acks, fmt.Sprintf("%d@%s", id, node))
+			}
+			slices.Sort(acks)
+			fmt.Fprintf(stdout, "account %s refreshed to epoch %d; new shares acknowledged: %s\n", account, res.Epoch, strings.Join(acks, " "))
+		}
+		if *due {
+			if *account != "" {
+				return badInput(errors.New("--due and --account exclude each other"))
+			}
+			done, err := h.RefreshDue(ctx)
+			for _, id := range slices.Sorted(maps.Keys(done)) {
+				printRefresh(id, done[id])
+			}
+			if err != nil {
+				return err
+			}
+			if len(done) == 0 {
+				fmt.Fprintln(stdout, "no account is due for refresh")
+			}
+			return nil
+		}
 		if err := needAccount(); err != nil {
 			return err
 		}
@@ -351,12 +392,25 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 		if err != nil {
 			return err
 		}
-		var acks []string
-		for id, node := range res.Acks {
-			acks = append(acks, fmt.Sprintf("%d@%s", id, node))
+		printRefresh(*account, res)
+	case "schedule":
+		if err := needAccount(); err != nil {
+			return err
 		}
-		slices.Sort(acks)
-		fmt.Fprintf(stdout, "account %s refreshed to epoch %d; new shares acknowledged: %s\n", *account, res.Epoch, strings.Join(acks, " "))
+		if every == 0 {
+			return badInput(errors.New("--every is required"))
+		}
+		if err := h.SetRefreshInterval(*account, time.Duration(every)); err != nil {
+			if errors.Is(err, mpcsign.ErrBadInterval) {
+				return badInput(err)
+			}
+			return err
+		}
+		s, err := h.Schedule(*account)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "account %s: refresh every %s, next due %s\n", *account, formatInterval(s.Every), formatNext(s))
 	case "repair":
 		if err := needAccount(); err != nil {
 			return err
@@ -379,8 +433,17 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 			if err != nil {
 				return err
 			}
+			s, err := h.Schedule(id)
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(stdout, "%s\t%d-of-%d\tepoch %d\tgroup key %s\tnodes %s\n", id, acct.Threshold(), len(acct.Shares()), acct.Epoch,
 				hex.EncodeToString(acct.GroupKey()), strings.Join(enrolled, ","))
+			state := ""
+			if s.Due(time.Now()) {
+				state = " (due)"
+			}
+			fmt.Fprintf(stdout, "\trefresh every %s\tlast %s\tnext %s%s\n", formatInterval(s.Every), formatTime(s.Last), formatNext(s), state)
 			cs, err := h.Cheaters(id)
 			if err != nil {
 				return err
@@ -402,4 +465,59 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 		return badInput(fmt.Errorf("unknown wallet command %q", sub))
 	}
 	return nil
+}
+
+// intervalFlag is a refresh interval: a Go duration (90m, 12h) or a whole
+// number of days (30d).
+type intervalFlag time.Duration
+
+func (f *intervalFlag) String() string { return formatInterval(time.Duration(*f)) }
+
+func (f *intervalFlag) Set(v string) error {
+	if d, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > int(mpcsign.MaxRefreshInterval/(24*time.Hour)) {
+			return fmt.Errorf("%q: want a number of days within 1..%d", v, mpcsign.MaxRefreshInterval/(24*time.Hour))
+		}
+		*f = intervalFlag(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return fmt.Errorf("%q: not positive", v)
+	}
+	*f = intervalFlag(d)
+	return nil
+}
+
+// formatInterval writes whole days as 30d, other intervals as Go does.
+func formatInterval(d time.Duration) string {
+	if d == 0 {
+		return "default"
+	}
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// formatTime writes t in UTC, RFC 3339; the zero time (no recorded
+// refresh, so due now) as "unknown".
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// formatNext writes when a schedule is next due; "now" for an account
+// with no recorded refresh.
+func formatNext(s mpcsign.Schedule) string {
+	if s.Last.IsZero() {
+		return "now"
+	}
+	return formatTime(s.Next())
 }

@@ -14,6 +14,11 @@
 // itself before it opens its share, runs FROST's two rounds over the
 // mutual-TLS transport, and erases the share: a node never stores one.
 //
+// [Holder.Refresh] replaces an account's shares by new ones of the same key
+// at the next epoch. Each account has a refresh interval; run
+// [Holder.RefreshDue] periodically (maskshare wallet refresh --due from a
+// timer) to refresh those whose interval has passed.
+//
 // The wire formats, the authorisation rule and the threat model are in
 // docs/CUSTODY.md, "Signer pool (custody/mpcsign)".
 package mpcsign

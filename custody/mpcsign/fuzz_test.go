@@ -131,12 +131,37 @@ func FuzzParseNodeAccount(f *testing.F) {
 }
 
 func FuzzParseHolderAccount(f *testing.F) {
-	ha := &holderAccount{raw: seedAccount(f).Marshal(), nodes: []string{"n1", "n2", "n3"}}
+	ha := &holderAccount{raw: seedAccount(f).Marshal(), nodes: []string{"n1", "n2", "n3"}, interval: time.Hour, last: time.Unix(1.7e9, 0)}
+	v2 := ha.marshal()
+	f.Add(v2)
+	ha.last = time.Time{}
 	f.Add(ha.marshal())
+	v1 := v2[:len(v2)-12]
+	v1[0] = 1
+	f.Add(v1)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := parseHolderAccount(b)
-		if err == nil && !bytes.Equal(h.marshal(), b) {
-			t.Fatal("holder account does not re-encode identically")
+		if err != nil {
+			return
+		}
+		enc := h.marshal()
+		switch b[0] {
+		case 2:
+			if !bytes.Equal(enc, b) {
+				t.Fatal("holder account does not re-encode identically")
+			}
+		case 1:
+			// A version-1 record gains the default schedule, no last
+			// refresh, and keeps the rest.
+			if h.interval != DefaultRefreshInterval || !h.last.IsZero() || !bytes.Equal(enc[1:len(enc)-12], b[1:]) {
+				t.Fatal("version-1 holder account migrated wrongly")
+			}
+			h2, err := parseHolderAccount(enc)
+			if err != nil || !bytes.Equal(h2.marshal(), enc) {
+				t.Fatalf("migrated record does not decode: %v", err)
+			}
+		default:
+			t.Fatalf("version %d accepted", b[0])
 		}
 	})
 }

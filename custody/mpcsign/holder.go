@@ -69,6 +69,9 @@ type HolderConfig struct {
 	DialTimeout time.Duration
 	// Logger receives events; nil means none.
 	Logger *slog.Logger
+	// Now returns the time, for refresh schedules and cheater records;
+	// nil means time.Now.
+	Now func() time.Time
 }
 
 // Holder keeps accounts' shares sealed to its own HPKE key, creates
@@ -107,6 +110,9 @@ func NewHolder(store *custody.Store, key *custody.PrivateKey, cfg *HolderConfig)
 	h.log = cfg.Logger
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.cfg.Now == nil {
+		h.cfg.Now = time.Now
 	}
 	if h.cfg.DialTimeout <= 0 {
 		h.cfg.DialTimeout = DefaultDialTimeout
@@ -273,32 +279,62 @@ func (h *Holder) nodeKey(tx *custody.Tx, name string) (*custody.PublicKey, error
 
 // --- accounts ---
 
-// holderAccount: 0x01 || u32 len || record || u8 n || (u8 len || node name) × n.
+// holderAccount is the holder's record of an account (version 2):
+//
+//	0x02 || u32 len || record || u8 n || (u8 len || node name) × n ||
+//	u32 refresh interval in seconds || u64 last refresh, Unix seconds
+//
+// Version 1 (written before scheduled refresh) ends after the node names;
+// it decodes with [DefaultRefreshInterval] and no last refresh, so such an
+// account is due at once, and is written back as version 2. The last
+// refresh is zero only for such an account.
 type holderAccount struct {
-	record *Account
-	raw    []byte
-	nodes  []string // the enrolled pool nodes
+	record   *Account
+	raw      []byte
+	nodes    []string      // the enrolled pool nodes
+	interval time.Duration // refresh interval, whole seconds
+	last     time.Time     // last successful refresh or creation; zero if unknown
 }
 
+const holderAccountVersion = 2
+
 func (a *holderAccount) marshal() []byte {
-	b := appendBytes32([]byte{1}, a.raw)
+	b := appendBytes32([]byte{holderAccountVersion}, a.raw)
 	b = append(b, byte(len(a.nodes)))
 	for _, n := range a.nodes {
 		b = appendString8(b, n)
 	}
-	return b
+	b = binary.BigEndian.AppendUint32(b, uint32(a.interval/time.Second))
+	// A clock before 1970 or absurdly late records no time (the account
+	// is then due) rather than a record that does not decode.
+	var last uint64
+	if u := a.last.Unix(); !a.last.IsZero() && u > 0 && u <= maxUnix {
+		last = uint64(u)
+	}
+	return binary.BigEndian.AppendUint64(b, last)
 }
 
 func parseHolderAccount(b []byte) (*holderAccount, error) {
 	r := &reader{b: b}
 	v := r.u8()
-	a := &holderAccount{raw: r.bytes32(MaxRecordSize)}
+	a := &holderAccount{raw: r.bytes32(MaxRecordSize), interval: DefaultRefreshInterval}
 	n := r.u8()
 	for range n {
 		a.nodes = append(a.nodes, r.string8())
 	}
-	if v != 1 || !r.done() {
+	var last uint64
+	if v == 2 {
+		a.interval = time.Duration(r.u32()) * time.Second
+		last = r.u64()
+	}
+	if (v != 1 && v != 2) || !r.done() {
 		return nil, errors.New("mpcsign: corrupt holder account record")
+	}
+	if err := checkRefreshInterval(a.interval); err != nil || last > maxUnix {
+		return nil, errors.New("mpcsign: corrupt holder account record: refresh schedule out of range")
+	}
+	if last != 0 {
+		a.last = time.Unix(int64(last), 0)
 	}
 	var err error
 	if a.record, err = ParseAccount(a.raw); err != nil {
@@ -401,6 +437,10 @@ type CreateOptions struct {
 	Nodes             []string // the pool nodes to enrol the account at (at least n); nil means the whole pool
 	Digits            int      // TOTP digits, 6 (default) or 8
 	Period            int      // TOTP step in seconds; 0 means DefaultPeriod
+	// RefreshEvery is the account's refresh interval ([Holder.RefreshDue]);
+	// 0 means DefaultRefreshInterval. Whole seconds, within
+	// [MinRefreshInterval, MaxRefreshInterval].
+	RefreshEvery time.Duration
 }
 
 // CreateAccount creates an account for the owner's device key: a t-of-n
@@ -419,6 +459,12 @@ func (h *Holder) CreateAccount(ctx context.Context, id string, device ed25519.Pu
 	}
 	if o.Period == 0 {
 		o.Period = DefaultPeriod
+	}
+	if o.RefreshEvery == 0 {
+		o.RefreshEvery = DefaultRefreshInterval
+	}
+	if err := checkRefreshInterval(o.RefreshEvery); err != nil {
+		return nil, nil, err
 	}
 	nodes := o.Nodes
 	if nodes == nil {
@@ -475,7 +521,8 @@ func (h *Holder) CreateAccount(ctx context.Context, id string, device ed25519.Pu
 		return nil, nil, err
 	}
 	defer clear(secret)
-	ha := &holderAccount{record: rec, raw: rec.Marshal(), nodes: nodes}
+	// The DKG made fresh shares: creation counts as a refresh.
+	ha := &holderAccount{record: rec, raw: rec.Marshal(), nodes: nodes, interval: o.RefreshEvery, last: h.cfg.Now()}
 	err = h.store.Update(func(tx *custody.Tx) error {
 		if _, err := tx.Get(holderAccounts, []byte(id)); err == nil {
 			return fmt.Errorf("%w: account %s exists", ErrConflict, id)
@@ -819,7 +866,7 @@ func parseCheaters(v []byte) (time.Time, []string, error) {
 }
 
 func (h *Holder) recordCheaters(ce *CheaterError) error {
-	return h.store.Put(holderCheaters, append(appendString8(nil, ce.Account), ce.RequestID[:]...), marshalCheaters(time.Now(), ce.Nodes))
+	return h.store.Put(holderCheaters, append(appendString8(nil, ce.Account), ce.RequestID[:]...), marshalCheaters(h.cfg.Now(), ce.Nodes))
 }
 
 // Cheaters returns the recorded cheatings of an account.

@@ -35,6 +35,8 @@ type testPool struct {
 	totp    *otp.Key
 	account *Account
 	wrap    map[string]func(Handler) Handler // node name -> handler wrapper
+	hdir    string                           // the holder's data directory
+	hcfg    *HolderConfig
 }
 
 type testNode struct {
@@ -62,8 +64,9 @@ func newTestPool(t testing.TB, names ...string) *testPool {
 	if p.holdID, err = ca.Issue("holder"); err != nil {
 		t.Fatal(err)
 	}
-	p.holder, err = OpenHolder(t.TempDir(), &HolderConfig{Identity: p.holdID, Trust: transport.Trust{Roots: ca.Pool()}, Pool: pool, DialTimeout: time.Second})
-	if err != nil {
+	p.hdir = t.TempDir()
+	p.hcfg = &HolderConfig{Identity: p.holdID, Trust: transport.Trust{Roots: ca.Pool()}, Pool: pool, DialTimeout: time.Second, Now: p.clock.Now}
+	if p.holder, err = OpenHolder(p.hdir, p.hcfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.holder.Close() })

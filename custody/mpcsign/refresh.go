@@ -30,7 +30,8 @@ type RefreshResult struct {
 //     erases it; its reply — epoch, identifier, verifying share — is the
 //     acknowledgement, recorded in the store;
 //  3. with acknowledgements of at least t new shares, one transaction
-//     makes the new epoch current and deletes the old shares.
+//     makes the new epoch current, records the time of this refresh (the
+//     account's [Schedule] counts from it) and deletes the old shares.
 //
 // A crash before step 3 leaves the old epoch current with all its shares
 // (the pending ones are discarded by the next Refresh); after it, the new
@@ -122,9 +123,19 @@ func (h *Holder) Refresh(ctx context.Context, account string) (*RefreshResult, e
 		if n < next.Threshold() {
 			return fmt.Errorf("%w: %d recorded", ErrRefreshIncomplete, n)
 		}
-		old := ha.record.Epoch
-		ha.record, ha.raw = next, nextRaw
-		if err := tx.Put(holderAccounts, []byte(account), ha.marshal()); err != nil {
+		// Re-read: the schedule may have changed since the first step.
+		cur, err := h.account(tx, account)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(cur.raw, ha.raw) {
+			return fmt.Errorf("mpcsign: account %s changed during its refresh", account)
+		}
+		old := cur.record.Epoch
+		// The epoch switch and the time of this refresh, the schedule's
+		// reference, are one write.
+		cur.record, cur.raw, cur.last = next, nextRaw, h.cfg.Now()
+		if err := tx.Put(holderAccounts, []byte(account), cur.marshal()); err != nil {
 			return err
 		}
 		if err := tx.Delete(holderPending, []byte(account)); err != nil {
