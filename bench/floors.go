@@ -24,7 +24,10 @@ type Floors struct {
 	JoinSize int     `json:"join_size"`
 
 	// ScalarMul is the cost of one ristretto255 scalar multiplication, as
-	// psi.Key.Blind does it (decode, multiply, encode) on one core.
+	// psi.Key.Blind does it on one core: RFC 9496 decode, filippo.io/
+	// edwards25519's constant-time Point.ScalarMult, encode (the fastest
+	// sound multiplication in a prime-order group this module has; see
+	// BENCHMARKS.md).
 	// ScalarMuls = (parties + 1) × Σ records is how many the ecdh mode
 	// does: the owner blinds each element with a one-time key, every other
 	// party with its key, and the owner swaps the one-time key for its own.

@@ -22,6 +22,8 @@ import (
 
 	"filippo.io/edwards25519"
 	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/maskshare/maskshare/internal/ristretto255"
 )
 
 const (
@@ -167,8 +169,8 @@ func schnorrVerify(s *Suite, pk *edwards25519.Point, m, sig []byte) bool {
 func deriveKeyNonce(s *Suite, se, sd, e, ps, pr *edwards25519.Point, context []byte) (key, nonce []byte) {
 	h := sha512.New()
 	h.Write([]byte(s.dkg().h6))
-	h.Write(ristrettoEncode(se))
-	h.Write(ristrettoEncode(sd))
+	h.Write(ristretto255.AppendEncoding(nil, se))
+	h.Write(ristretto255.AppendEncoding(nil, sd))
 	h.Write(s.cs.encodeElement(e))
 	h.Write(s.cs.encodeElement(ps))
 	h.Write(s.cs.encodeElement(pr))

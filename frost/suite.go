@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 
 	"filippo.io/edwards25519"
+
+	"github.com/maskshare/maskshare/internal/ristretto255"
 )
 
 // Suite is one of the RFC 9591 ciphersuites: a prime-order group, its
@@ -133,17 +135,19 @@ func (ed25519Suite) h5(m []byte) []byte { return hashBytes(ed25519Context+"com",
 
 type ristretto255Suite struct{}
 
-func (ristretto255Suite) encodeElement(p *edwards25519.Point) []byte { return ristrettoEncode(p) }
+func (ristretto255Suite) encodeElement(p *edwards25519.Point) []byte {
+	return ristretto255.AppendEncoding(nil, p)
+}
 
 func (ristretto255Suite) decodeElement(b []byte) (*edwards25519.Point, bool) {
-	p, ok := ristrettoDecode(b)
-	if !ok || ristrettoEqual(p, edwards25519.NewIdentityPoint()) {
+	p := new(edwards25519.Point)
+	if ristretto255.Decode(p, b) != nil || ristretto255.IsIdentity(p) {
 		return nil, false
 	}
 	return p, true
 }
 
-func (ristretto255Suite) equal(p, q *edwards25519.Point) bool { return ristrettoEqual(p, q) }
+func (ristretto255Suite) equal(p, q *edwards25519.Point) bool { return ristretto255.Equal(p, q) }
 
 func (ristretto255Suite) h1(m ...[]byte) *edwards25519.Scalar {
 	return hashToScalar(ristrettoContext+"rho", m...)

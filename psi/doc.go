@@ -33,10 +33,14 @@
 // ristretto255, the fully blinded elements of identifiers that a party does
 // not hold look random to that party and to the coordinator, provided every
 // party follows the protocol and keeps its key secret. The hash is RFC 9380's
-// hash_to_ristretto255 (expand_message_xmd with SHA-512) with the domain
-// separation tag "maskshare-ecdh-v1". Every identifier costs every party a
-// scalar multiplication, some tens of microseconds of CPU time, which
-// [Key.HashAndBlind] and [Key.Blind] spread over all cores.
+// hash_to_ristretto255 (expand_message_xmd with SHA-512, then RFC 9496's
+// element derivation) with the domain separation tag "maskshare-ecdh-v1".
+// The group is ristretto255 (RFC 9496) on filippo.io/edwards25519
+// (internal/ristretto255); scalars are edwards25519.Scalar, and blinding
+// is edwards25519's constant-time variable-base Point.ScalarMult. Every
+// identifier costs every party a scalar multiplication, some tens of
+// microseconds of CPU time, which [Key.HashAndBlind] and [Key.Blind]
+// spread over all cores.
 //
 // # Intersection
 //

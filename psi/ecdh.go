@@ -8,7 +8,9 @@ import (
 	"runtime"
 	"sync/atomic"
 
-	"github.com/cloudflare/circl/group"
+	"filippo.io/edwards25519"
+
+	"github.com/maskshare/maskshare/internal/ristretto255"
 )
 
 // ElementSize is the size in bytes of an encoded ristretto255 element.
@@ -47,10 +49,11 @@ var (
 
 // A Key is a party's secret blinding scalar in ECDH mode: a uniformly random
 // non-zero scalar modulo the ristretto255 group order ℓ. A Key must be used
-// for one session only and never disclosed. It is safe for concurrent use.
-// The zero Key is not usable; keys come from NewKey.
+// for one session only and never disclosed. It is safe for concurrent use
+// (its scalar is only read). The zero Key is not usable; keys come from
+// NewKey.
 type Key struct {
-	s group.Scalar
+	s *edwards25519.Scalar
 }
 
 // NewKey returns a new Key drawn uniformly from the non-zero scalars, using
@@ -78,19 +81,18 @@ func keyFromBytes(b []byte) (*Key, error) {
 	if len(b) != scalarSize {
 		return nil, errScalarSize
 	}
-	s := group.Ristretto255.NewScalar()
-	if err := s.UnmarshalBinary(b); err != nil {
+	s, err := edwards25519.NewScalar().SetCanonicalBytes(b)
+	if err != nil {
 		return nil, errScalarEncoding
 	}
-	if s.IsZero() {
+	if s.Equal(edwards25519.NewScalar()) == 1 {
 		return nil, errScalarZero
 	}
 	return &Key{s: s}, nil
 }
 
-// scalar returns k's scalar. Workers use copies of it: circl does not
-// document its scalars as safe for concurrent use.
-func (k *Key) scalar() group.Scalar {
+// scalar returns k's scalar, which its users only read.
+func (k *Key) scalar() *edwards25519.Scalar {
 	if k.s == nil {
 		panic("psi: Key not created by NewKey")
 	}
@@ -98,8 +100,9 @@ func (k *Key) scalar() group.Scalar {
 }
 
 // HashAndBlind sets dst[i] to k·H(session || ids[i]) for every i, where H is
-// hash_to_ristretto255 from RFC 9380 (expand_message_xmd with SHA-512) with
-// the domain separation tag "maskshare-ecdh-v1". The identifiers should be
+// hash_to_ristretto255 from RFC 9380 (expand_message_xmd with SHA-512, then
+// RFC 9496 element derivation) with the domain separation tag
+// "maskshare-ecdh-v1". The identifiers should be
 // outputs of Normalize. The work is spread over GOMAXPROCS goroutines.
 // HashAndBlind panics if len(dst) != len(ids).
 func (k *Key) HashAndBlind(dst []Element, ids []string, session [32]byte) {
@@ -118,15 +121,14 @@ func (k *Key) HashAndBlindSum(dst []Element, ids []string, session [32]byte, coe
 	return sum
 }
 
-func (k *Key) hashAndBlind(dst []Element, ids []string, session [32]byte, coef []uint64) group.Element {
+func (k *Key) hashAndBlind(dst []Element, ids []string, session [32]byte, coef []uint64) *edwards25519.Point {
 	if len(dst) != len(ids) {
 		panic(fmt.Sprintf("psi: HashAndBlind with %d destinations for %d identifiers", len(dst), len(ids)))
 	}
 	ks := k.scalar()
-	sums := make([]group.Element, runtime.GOMAXPROCS(0))
+	sums := make([]*edwards25519.Point, runtime.GOMAXPROCS(0))
 	runDynamic(len(ids), ecChunk, func(g int, next func() (int, int, bool)) {
-		s := ks.Copy()
-		out := group.Ristretto255.NewElement()
+		var h, out edwards25519.Point
 		dstTag := []byte(ecdhDST)
 		msg := make([]byte, 0, len(session)+64)
 		msg = append(msg, session[:]...)
@@ -139,10 +141,11 @@ func (k *Key) hashAndBlind(dst []Element, ids []string, session [32]byte, coef [
 				msg = append(msg[:len(session)], ids[i]...)
 				// The identity has probability about 2⁻²⁵² here, so it is
 				// not checked for; Blind would reject it downstream.
-				out.Mul(group.Ristretto255.HashToElement(msg, dstTag), s)
-				encodeElement(&dst[i], out)
+				ristretto255.HashToElement(&h, msg, dstTag)
+				out.ScalarMult(ks, &h)
+				encodeElement(&dst[i], &out)
 				if acc != nil {
-					acc.add(out, coef[i])
+					acc.add(&out, coef[i])
 				}
 			}
 		}
@@ -183,7 +186,7 @@ func (k *Key) BlindSum(dst, src []Element, coef []uint64) (Element, error) {
 	return sum, nil
 }
 
-func (k *Key) blind(dst, src []Element, coef []uint64) (group.Element, error) {
+func (k *Key) blind(dst, src []Element, coef []uint64) (*edwards25519.Point, error) {
 	if len(dst) != len(src) {
 		panic(fmt.Sprintf("psi: Blind with %d destinations for %d elements", len(dst), len(src)))
 	}
@@ -192,13 +195,11 @@ func (k *Key) blind(dst, src []Element, coef []uint64) (group.Element, error) {
 	// inverse square root per element.
 	ks := k.scalar()
 	out := make([]Element, len(src))
-	sums := make([]group.Element, runtime.GOMAXPROCS(0))
+	sums := make([]*edwards25519.Point, runtime.GOMAXPROCS(0))
 	var firstBad atomic.Int64
 	firstBad.Store(int64(len(src)))
 	runDynamic(len(src), ecChunk, func(g int, next func() (int, int, bool)) {
-		s := ks.Copy()
-		in := group.Ristretto255.NewElement()
-		res := group.Ristretto255.NewElement()
+		var in, res edwards25519.Point
 		var acc *msmAcc
 		if coef != nil {
 			acc = newMSMAcc(perWorker(len(src)))
@@ -211,14 +212,14 @@ func (k *Key) blind(dst, src []Element, coef []uint64) (group.Element, error) {
 				if firstBad.Load() < int64(i) {
 					break chunks
 				}
-				if err := decodeElement(in, &src[i]); err != nil {
+				if err := decodeElement(&in, &src[i]); err != nil {
 					storeMin(&firstBad, int64(i))
 					break chunks
 				}
 				if acc != nil {
-					acc.add(in, coef[i])
+					acc.add(&in, coef[i])
 				}
-				encodeElement(&out[i], res.Mul(in, s))
+				encodeElement(&out[i], res.ScalarMult(ks, &in))
 			}
 		}
 		if acc != nil {
@@ -227,7 +228,7 @@ func (k *Key) blind(dst, src []Element, coef []uint64) (group.Element, error) {
 	})
 	if i := firstBad.Load(); i < int64(len(src)) {
 		// Decode the culprit again for the reason; workers only keep its index.
-		why := decodeElement(group.Ristretto255.NewElement(), &src[i])
+		why := decodeElement(new(edwards25519.Point), &src[i])
 		return nil, fmt.Errorf("%w at index %d: %v", ErrInvalidElement, i, why)
 	}
 	copy(dst, out)
@@ -241,11 +242,8 @@ func (k *Key) blind(dst, src []Element, coef []uint64) (group.Element, error) {
 // key t, and gets it back blinded by every other party, applies k.Div(t)
 // to remove t and apply its own key in one multiplication.
 func (k *Key) Div(t *Key) *Key {
-	inv := group.Ristretto255.NewScalar()
-	inv.Inv(t.scalar())
-	out := group.Ristretto255.NewScalar()
-	out.Mul(k.scalar(), inv)
-	return &Key{s: out}
+	inv := edwards25519.NewScalar().Invert(t.scalar())
+	return &Key{s: inv.Multiply(k.scalar(), inv)}
 }
 
 // ecdhTagLabel separates the tags of fully blinded elements.
@@ -281,24 +279,19 @@ func ElementTags(tags []Tag, secrets []Secret, elems []Element, session [32]byte
 // decodeElement sets e to the element encoded as b and rejects non-canonical
 // encodings and the identity. The identity must be rejected because k·0 = 0
 // for every key: it would carry over unchanged and match across parties.
-func decodeElement(e group.Element, b *Element) error {
-	if e.UnmarshalBinary(b[:]) != nil {
+func decodeElement(e *edwards25519.Point, b *Element) error {
+	if ristretto255.Decode(e, b[:]) != nil {
 		return errNonCanonical
 	}
-	if e.IsIdentity() {
+	if ristretto255.IsIdentity(e) {
 		return errIdentityElement
 	}
 	return nil
 }
 
 // encodeElement writes the canonical encoding of e to b.
-func encodeElement(b *Element, e group.Element) {
-	enc, err := e.MarshalBinary()
-	if err != nil || len(enc) != ElementSize {
-		// ristretto255 encoding cannot fail; this would be a bug in circl.
-		panic("psi: encoding a ristretto255 element failed")
-	}
-	copy(b[:], enc)
+func encodeElement(b *Element, e *edwards25519.Point) {
+	ristretto255.AppendEncoding(b[:0], e)
 }
 
 // storeMin lowers v to x if x is smaller.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"filippo.io/edwards25519"
 	"github.com/cloudflare/circl/group"
 )
 
@@ -43,7 +44,8 @@ func FuzzBlind(f *testing.F) {
 		firstBad := -1
 		e := group.Ristretto255.NewElement()
 		for i := range src {
-			if decodeElement(e, &src[i]) != nil {
+			// circl is the oracle of what decodes.
+			if e.UnmarshalBinary(src[i][:]) != nil || e.IsIdentity() {
 				firstBad = i
 				break
 			}
@@ -64,7 +66,7 @@ func FuzzBlind(f *testing.F) {
 			t.Fatalf("Blind accepted invalid element %d: %x", firstBad, src[firstBad])
 		}
 		for i := range dst {
-			if decodeElement(e, &dst[i]) != nil {
+			if e.UnmarshalBinary(dst[i][:]) != nil || e.IsIdentity() {
 				t.Fatalf("Blind(%x) = %x, not a valid non-identity element", src[i], dst[i])
 			}
 		}
@@ -91,11 +93,10 @@ func FuzzKeyFromBytes(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if k.s.IsZero() {
+		if k.s.Equal(edwards25519.NewScalar()) == 1 {
 			t.Fatalf("keyFromBytes(%x) accepted zero", data)
 		}
-		enc, err := k.s.MarshalBinary()
-		if err != nil || !bytes.Equal(enc, data) {
+		if enc := k.s.Bytes(); !bytes.Equal(enc, data) {
 			t.Fatalf("keyFromBytes(%x) accepted a non-canonical scalar (re-encodes as %x)", data, enc)
 		}
 	})

@@ -3,7 +3,7 @@ package psi
 import (
 	"runtime"
 
-	"github.com/cloudflare/circl/group"
+	"filippo.io/edwards25519"
 )
 
 // Multi-scalar multiplication Σ c_i·P_i with 64-bit coefficients, by
@@ -33,7 +33,7 @@ const maxWindow = 13
 type msmAcc struct {
 	window  uint
 	windows int
-	buckets []group.Element // buckets[w<<window | d-1] holds the points with digit d ≥ 1 in window w; nil while empty
+	buckets []*edwards25519.Point // buckets[w<<window | d-1] holds the points with digit d ≥ 1 in window w; nil while empty
 }
 
 // bestWindow returns the window width that minimises the additions of an
@@ -61,18 +61,18 @@ func newMSMAccWindow(b uint) *msmAcc {
 	return &msmAcc{
 		window:  b,
 		windows: windows,
-		buckets: make([]group.Element, windows<<b),
+		buckets: make([]*edwards25519.Point, windows<<b),
 	}
 }
 
 // add adds c·p to the sum. p is not kept: the caller may reuse it.
-func (a *msmAcc) add(p group.Element, c uint64) {
+func (a *msmAcc) add(p *edwards25519.Point, c uint64) {
 	mask := uint64(1)<<a.window - 1
 	for w := 0; c != 0; w++ {
 		if d := c & mask; d != 0 {
 			i := w<<a.window | int(d-1)
 			if b := a.buckets[i]; b == nil {
-				a.buckets[i] = p.Copy()
+				a.buckets[i] = new(edwards25519.Point).Set(p)
 			} else {
 				b.Add(b, p)
 			}
@@ -82,17 +82,16 @@ func (a *msmAcc) add(p group.Element, c uint64) {
 }
 
 // sum returns Σ c_i·P_i over the points added so far.
-func (a *msmAcc) sum() group.Element {
-	g := group.Ristretto255
-	total := g.Identity()
-	running, win := g.NewElement(), g.NewElement()
+func (a *msmAcc) sum() *edwards25519.Point {
+	total := edwards25519.NewIdentityPoint()
+	running, win := new(edwards25519.Point), new(edwards25519.Point)
 	for w := a.windows - 1; w >= 0; w-- {
 		for range a.window {
-			total.Dbl(total)
+			total.Add(total, total)
 		}
 		// Σ_d d·B_d = Σ_d (B_d + B_{d+1} + … ): add the running sum of
 		// the buckets from the top digit down.
-		running.Set(g.Identity())
+		running.Set(edwards25519.NewIdentityPoint())
 		win.Set(running)
 		bs := a.buckets[w<<a.window : (w+1)<<a.window]
 		top := len(bs) - 1
@@ -111,8 +110,8 @@ func (a *msmAcc) sum() group.Element {
 }
 
 // merge adds the sums of accumulators (nil ones are skipped).
-func mergeSums(sums []group.Element) group.Element {
-	total := group.Ristretto255.Identity()
+func mergeSums(sums []*edwards25519.Point) *edwards25519.Point {
+	total := edwards25519.NewIdentityPoint()
 	for _, s := range sums {
 		if s != nil {
 			total.Add(total, s)
@@ -128,12 +127,12 @@ const msmChunk = 1 << 11
 // multiScalarMul returns Σ coef[i]·points[i], the points split over
 // GOMAXPROCS goroutines, each with its own buckets. It panics if the
 // lengths differ.
-func multiScalarMul(points []group.Element, coef []uint64) group.Element {
+func multiScalarMul(points []*edwards25519.Point, coef []uint64) *edwards25519.Point {
 	if len(points) != len(coef) {
 		panic("psi: multiScalarMul with mismatched lengths")
 	}
 	w := numWorkers(len(points), msmChunk)
-	sums := make([]group.Element, w)
+	sums := make([]*edwards25519.Point, w)
 	runChunks(len(points), w, func(c, lo, hi int) {
 		acc := newMSMAcc(hi - lo)
 		for i := lo; i < hi; i++ {

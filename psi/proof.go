@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"filippo.io/edwards25519"
 	"github.com/cloudflare/circl/group"
 	"github.com/cloudflare/circl/zk/dleq"
 )
@@ -16,6 +17,11 @@ import (
 // both results in its challenge), made non-interactive by hashing to a
 // scalar under a domain separation tag that carries proofLabel and the
 // caller's context.
+//
+// The rest of the package computes on filippo.io/edwards25519; the few
+// proofs of a session (one per list and hop) cross to circl through the
+// canonical encodings of their elements and scalars, which both sides
+// define by RFC 9496, so the proofs are those circl has always made.
 
 // ProofSize is the size in bytes of an encoded Proof.
 const ProofSize = 2 * scalarSize
@@ -45,16 +51,40 @@ func dleqParams(context []byte) dleq.Params {
 // Public returns the key's commitment Y = k·B.
 func (k *Key) Public() Element {
 	var y Element
-	encodeElement(&y, group.Ristretto255.NewElement().MulGen(k.scalar()))
+	encodeElement(&y, new(edwards25519.Point).ScalarBaseMult(k.scalar()))
 	return y
+}
+
+// circlScalar returns s as a circl scalar, through its canonical encoding.
+func circlScalar(s *edwards25519.Scalar) group.Scalar {
+	b := s.Bytes()
+	defer clear(b)
+	c := group.Ristretto255.NewScalar()
+	if err := c.UnmarshalBinary(b); err != nil {
+		panic("psi: circl refused a canonical scalar") // unreachable
+	}
+	return c
+}
+
+// circlElement returns the element encoded as b as a circl element, with
+// an error from decodeElement if b is not a valid element other than the
+// identity.
+func circlElement(b *Element) (group.Element, error) {
+	if err := decodeElement(new(edwards25519.Point), b); err != nil {
+		return nil, err
+	}
+	e := group.Ristretto255.NewElement()
+	if err := e.UnmarshalBinary(b[:]); err != nil {
+		panic("psi: circl refused a canonical ristretto255 encoding") // unreachable: FuzzDecode in internal/ristretto255
+	}
+	return e, nil
 }
 
 // Prove returns next = k·prev and a proof, bound to context, that
 // log_B(k.Public()) = log_prev(next). prev must be a valid element other
 // than the identity (else the error wraps ErrInvalidElement).
 func (k *Key) Prove(context []byte, prev *Element) (next Element, proof Proof, err error) {
-	g := group.Ristretto255
-	a := g.NewElement()
+	a := new(edwards25519.Point)
 	if err := decodeElement(a, prev); err != nil {
 		return next, proof, fmt.Errorf("%w: %v", ErrInvalidElement, err)
 	}
@@ -67,12 +97,19 @@ func (k *Key) Prove(context []byte, prev *Element) (next Element, proof Proof, e
 }
 
 // prove is Prove for a decoded prev and a given nonce (known-answer tests).
-func (k *Key) prove(context []byte, a group.Element, nonce *Key) (next Element, proof Proof, err error) {
+func (k *Key) prove(context []byte, a *edwards25519.Point, nonce *Key) (next Element, proof Proof, err error) {
+	var prev Element
+	encodeElement(&prev, a)
+	encodeElement(&next, new(edwards25519.Point).ScalarMult(k.scalar(), a))
+	y := k.Public()
+	var ce [3]group.Element
+	for i, b := range []*Element{&y, &prev, &next} {
+		if ce[i], err = circlElement(b); err != nil {
+			return next, proof, fmt.Errorf("%w: %v", ErrInvalidElement, err)
+		}
+	}
 	g := group.Ristretto255
-	ka := g.NewElement().Mul(a, k.scalar())
-	encodeElement(&next, ka)
-	y := g.NewElement().MulGen(k.scalar())
-	p, err := dleq.Prover{Params: dleqParams(context)}.ProveWithRandomness(k.scalar(), g.Generator(), y, a, ka, nonce.scalar())
+	p, err := dleq.Prover{Params: dleqParams(context)}.ProveWithRandomness(circlScalar(k.scalar()), g.Generator(), ce[0], ce[1], ce[2], circlScalar(nonce.scalar()))
 	if err != nil {
 		return next, proof, err
 	}
@@ -91,16 +128,17 @@ func (k *Key) prove(context []byte, a group.Element, nonce *Key) (next Element, 
 // ErrInvalidProof otherwise.
 func VerifyProof(context []byte, pub, prev, next *Element, proof *Proof) error {
 	g := group.Ristretto255
-	y, a, ka := g.NewElement(), g.NewElement(), g.NewElement()
-	for _, x := range []struct {
-		e    group.Element
+	var ce [3]group.Element
+	for i, x := range []struct {
 		b    *Element
 		what string
-	}{{y, pub, "key commitment"}, {a, prev, "blinded point"}, {ka, next, "result"}} {
-		if err := decodeElement(x.e, x.b); err != nil {
+	}{{pub, "key commitment"}, {prev, "blinded point"}, {next, "result"}} {
+		var err error
+		if ce[i], err = circlElement(x.b); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrInvalidElement, x.what, err)
 		}
 	}
+	y, a, ka := ce[0], ce[1], ce[2]
 	var p dleq.Proof
 	if err := p.UnmarshalBinary(g, proof[:]); err != nil {
 		return fmt.Errorf("%w: scalars not canonically encoded", ErrInvalidProof)
@@ -115,7 +153,7 @@ func VerifyProof(context []byte, pub, prev, next *Element, proof *Proof) error {
 // ristretto255 element other than the identity, with an error wrapping
 // ErrInvalidElement if not.
 func CheckElement(e *Element) error {
-	if err := decodeElement(group.Ristretto255.NewElement(), e); err != nil {
+	if err := decodeElement(new(edwards25519.Point), e); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidElement, err)
 	}
 	return nil

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudflare/circl/group"
+	"filippo.io/edwards25519"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,7 +68,7 @@ func computeDLEQ(t *testing.T, scalarHex, nonceHex, contextHex, sessionHex strin
 	t.Helper()
 	prev := make([]Element, 1)
 	mustKey(t, "0100000000000000000000000000000000000000000000000000000000000000").HashAndBlind(prev, vectorIDs[1:2], session32(t, sessionHex))
-	a := group.Ristretto255.NewElement()
+	a := new(edwards25519.Point)
 	require.NoError(t, decodeElement(a, &prev[0]))
 	k := mustKey(t, scalarHex)
 	next, proof, err := k.prove(mustHex(t, contextHex), a, mustKey(t, nonceHex))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/custody/idpay"
 	"github.com/maskshare/maskshare/custody/slicing"
 	"github.com/maskshare/maskshare/internal/demo"
 )
@@ -56,6 +57,8 @@ func TestExitCodeMapping(t *testing.T) {
 		// Key nodes that failed: their errors may wrap a dial timeout.
 		{peerFailure(slicing.NodeErrors{"client-3": fmt.Errorf("dial: %w", context.DeadlineExceeded)}), exitPeer},
 		{peerFailure(&slicing.RecoverError{Got: 2, Need: 3}), exitPeer},
+		// A payment or certificate that does not verify.
+		{fmt.Errorf("verify: %w", idpay.ErrRefused), exitCheating},
 	} {
 		if got := exitCode(tc.err); got != tc.want {
 			t.Errorf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)

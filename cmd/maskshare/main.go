@@ -14,6 +14,9 @@
 //	maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
 //	maskshare log verify --log EXPORT --key VKEY [--users FILE] [--old CHECKPOINT]
 //	maskshare cosign init|serve|export|enrol|sign|revoke|checkpoint|recovery-key|recover ...
+//	maskshare signer --listen ADDR --dir DIR --key K --cert C --ca CA
+//	maskshare wallet create|sign|authorize|choose|refresh|repair|list|nodes --dir DIR --key K --cert C --ca CA --node NAME=ADDR...
+//	maskshare idpay keygen|issue|request|pay|verify|backend [flags]
 //
 // The configuration files are JSON; their fields are documented on
 // coordinatorConfig and partyConfig and in the README.
@@ -32,6 +35,8 @@ import (
 	"syscall"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/custody/idpay"
+	"github.com/maskshare/maskshare/custody/mpcsign"
 )
 
 const usage = `maskshare: privacy-preserving data sharing between institutions
@@ -52,8 +57,15 @@ usage:
   maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]
                                                   place, deal, recover, refresh and repair a sliced user key
   maskshare log verify --log EXPORT --key VKEY [--users FILE | --ca RA.crt] [--old CHECKPOINT...]
-  maskshare cosign serve --dir DIR --listen ADDR --key FILE --cert FILE --ra CADIR   (and init, export, enrol, sign, ...)
                                                   check an exported co-signing action log offline
+  maskshare cosign init|serve|export|enrol|sign|revoke|checkpoint|recovery-key|recover [flags]
+                                                  the co-signing service and its clients (cosign -h)
+  maskshare signer --listen ADDR --dir DIR --key FILE --cert FILE (--ca FILE | --peer NAME=KEY...)
+                                                  a pool node of the threshold signer pool
+  maskshare wallet COMMAND --dir DIR --key FILE --cert FILE --ca FILE --node NAME=ADDR...
+                                                  the key holder: create, sign, authorize, choose, refresh, repair, list, nodes
+  maskshare idpay keygen|issue|request|pay|verify|backend [flags]
+                                                  identity keys and payments by QR code
 
 Run "maskshare COMMAND -h" for a command's flags.
 `
@@ -96,6 +108,12 @@ func main() {
 		if len(args) > 0 {
 			cmd += " " + args[0]
 		}
+	case "signer":
+		err = runSigner(ctx, os.Stdout, args)
+	case "wallet":
+		err = runWallet(ctx, os.Stdout, args)
+	case "idpay":
+		err = runIdpay(ctx, os.Stdout, args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -118,7 +136,7 @@ const (
 	exitInput    = 2 // bad input of this participant: flags, configuration, keys, data
 	exitPeer     = 3 // another participant failed, aborted or could not be authenticated
 	exitTimeout  = 4 // a time bound ran out
-	exitCheating = 5 // an integrity check found a participant deviating from the protocol
+	exitCheating = 5 // an integrity check failed: a participant deviating from the protocol, a log or payment that does not verify
 )
 
 // inputError marks an error in this participant's own input: its flags,
@@ -153,7 +171,8 @@ func exitCode(err error) int {
 		// Key nodes that failed: whatever their errors wrap (a dial
 		// timeout, say), another participant failed.
 		return exitPeer
-	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid):
+	case errors.Is(err, maskshare.ErrCheating), errors.As(err, &invalid), errors.Is(err, mpcsign.ErrCheater),
+		errors.Is(err, idpay.ErrRefused):
 		return exitCheating
 	case errors.As(err, &abort):
 		return exitPeer
@@ -167,7 +186,8 @@ func exitCode(err error) int {
 		return exitInput
 	case errors.Is(err, maskshare.ErrPartyUnavailable), errors.Is(err, maskshare.ErrProtocol),
 		errors.Is(err, maskshare.ErrAuthentication), errors.Is(err, maskshare.ErrTranscript),
-		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall):
+		errors.Is(err, maskshare.ErrRunLimit), errors.Is(err, maskshare.ErrResultTooSmall),
+		errors.Is(err, mpcsign.ErrUnauthorized), errors.Is(err, mpcsign.ErrTooFewNodes):
 		return exitPeer
 	}
 	return exitInternal

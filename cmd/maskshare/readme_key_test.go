@@ -32,7 +32,7 @@ func TestReadmeKeyWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	walk := section(t, string(readme), "## Key slicing", "## Co-signing with a log nobody can rewrite")
+	walk := section(t, string(readme), "## Key slicing", "## Threshold signing pool")
 	dir := t.TempDir()
 	if err := os.Symlink(bin, filepath.Join(dir, "maskshare")); err != nil {
 		t.Fatal(err)
