@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maskshare/maskshare/internal/tooltest"
 )
 
 // TestOpenSSLVerifiesCertificate: a certificate's signature verifies with
 // OpenSSL (`openssl pkeyutl -verify -rawin`) under the issuer key, over
 // the documented message; an altered certificate does not.
 func TestOpenSSLVerifiesCertificate(t *testing.T) {
-	openssl := requireTool(t, "openssl", "openssl")
+	openssl := tooltest.Require(t, "openssl")
 	f := newFixture(t, false)
 	dir := t.TempDir()
 	der, err := x509.MarshalPKIXPublicKey(f.shop.PublicKey())

@@ -15,24 +15,10 @@ import (
 	"github.com/boombuler/barcode/qr"
 	"github.com/makiuchi-d/gozxing"
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/maskshare/maskshare/internal/tooltest"
 )
 
 var update = flag.Bool("update", false, "rewrite the size table in docs/CUSTODY.md")
-
-// requireTool returns the path of an external program. If it is missing the
-// test is skipped, unless MASKSHARE_REQUIRE_TOOLS=1 (as in .ci/run), where
-// it fails: CI must not pass by skipping the independent decoder.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("MASKSHARE_REQUIRE_TOOLS") == "1" {
-			t.Fatalf("%s not on PATH and MASKSHARE_REQUIRE_TOOLS=1", name)
-		}
-		t.Skipf("%s not on PATH; install it (apt-get install -y %s) or set MASKSHARE_REQUIRE_TOOLS=1 to make this a failure", name, pkg)
-	}
-	return path
-}
 
 // decodeGo reads a QR code from a PNG with gozxing, a Go port of ZXing. Its
 // finder-pattern detector misses a few per cent of valid codes (zbarimg reads
@@ -107,7 +93,7 @@ func TestQRRoundTripGo(t *testing.T) {
 // (Debian's zbar-tools), a reader this project did not write, to the same
 // bytes, which parse and verify.
 func TestQRRoundTripZbar(t *testing.T) {
-	zbar := requireTool(t, "zbarimg", "zbar-tools")
+	zbar := tooltest.RequirePackage(t, "zbarimg", "zbar-tools")
 	dir := t.TempDir()
 	f := newFixture(t, true)
 	q, _ := f.alice.Request(Offline, 999, "EUR", t0)
