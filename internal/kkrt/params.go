@@ -1,0 +1,104 @@
+package kkrt
+
+import "errors"
+
+// Protocol constants. Changing any of them is a new Version.
+const (
+	// Version is the first byte of every message.
+	Version = 1
+
+	// CodeWidth is the width w in bits of the pseudorandom code C and so
+	// the number of base OTs and of columns of the OT-extension matrix.
+	// KKRT16 (§3, Lemma 2) needs every pair of codewords the sender can be
+	// asked about to differ in at least κ = 128 bits (computational
+	// security 128). For a random w = 512-bit code a pair is closer than
+	// 128 bits with probability Σ_{i<128} C(512,i)/2^512 < 2^-102; over
+	// at most instances(MaxItemsLimit) · 2^20 · Candidates < 2^43 pairs
+	// per session that is < 2^-59, beyond the 40-bit statistical target.
+	// 512 = 4·128 is also libOTe's fixed KKRT width; the paper's own
+	// widths for 2^24 items are below it.
+	CodeWidth = 512
+
+	// BaseOTs is the number of Masny–Rindal base OTs per session.
+	BaseOTs = CodeWidth
+
+	// HashCount is the number of cuckoo hash functions.
+	HashCount = 3
+
+	// StashSize is the number of stash slots, each one more OPRF instance
+	// the sender evaluates every element at. See binsFor for the bound.
+	StashSize = 2
+
+	// Candidates is the number of values Sender.Candidates returns per
+	// element: one per hash function, then one per stash slot.
+	Candidates = HashCount + StashSize
+
+	// MaxItemsLimit bounds the receiver's set (and Config.MaxItems): the
+	// sender's table is 64·instances bytes, 86 MB at this limit.
+	MaxItemsLimit = 1 << 20
+
+	// ValueSize is the length of an OPRF output: SHA-256, untruncated.
+	ValueSize = 32
+
+	// maxKicks bounds one cuckoo insertion's random walk before the
+	// element goes to the stash.
+	maxKicks = 1000
+
+	// minSizing is the set size below which the table is sized as if the
+	// set had minSizing elements: the 1.27·m stash-less bound is an
+	// asymptotic fit, and small tables cost little.
+	minSizing = 1024
+
+	rowWords  = CodeWidth / 64 // uint64 words per matrix row
+	rowBytes  = CodeWidth / 8
+	elemBytes = 16 // an Element is one AES block
+	pointSize = 32 // encoded ristretto255 element
+)
+
+// binsFor is the number of cuckoo bins for m receiver elements:
+// ceil(1.27·max(m, minSizing)). With 3 hash functions and 1.27·n bins,
+// Pinkas, Schneider and Zohner ("Scalable Private Set Intersection Based
+// on OT Extension", ACM TOPS 21(2), 2018, §cuckoo-hashing parameters)
+// measured stash-less insertion failure below 2^-40; the StashSize slots
+// are margin on top of that bound, which is why an overflowing stash is an
+// error (ErrCuckoo) rather than a retry.
+func binsFor(m int) int {
+	if m < minSizing {
+		m = minSizing
+	}
+	return (127*m + 99) / 100
+}
+
+// instances is the number of OPRF instances (matrix rows) for nbins bins:
+// the bins, the stash, rounded up to a multiple of 64 for the transposition.
+func instances(nbins int) int {
+	return (nbins + StashSize + 63) &^ 63
+}
+
+// Config bounds a session. A nil *Config means the defaults.
+type Config struct {
+	// MaxItems bounds the receiver's set; the sender refuses a larger
+	// batch. 0 means MaxItemsLimit; more than MaxItemsLimit is an error.
+	MaxItems int
+}
+
+func (c *Config) maxItems() (int, error) {
+	if c == nil || c.MaxItems == 0 {
+		return MaxItemsLimit, nil
+	}
+	if c.MaxItems < 0 || c.MaxItems > MaxItemsLimit {
+		return 0, ErrConfig
+	}
+	return c.MaxItems, nil
+}
+
+// Errors. Decoders wrap ErrMalformed with the reason.
+var (
+	ErrMalformed = errors.New("kkrt: malformed message")
+	ErrState     = errors.New("kkrt: call out of order")
+	ErrConfig    = errors.New("kkrt: invalid config")
+	ErrTooMany   = errors.New("kkrt: more elements than the session allows")
+	ErrDuplicate = errors.New("kkrt: duplicate receiver element")
+	ErrCuckoo    = errors.New("kkrt: cuckoo stash overflow")
+	ErrIndex     = errors.New("kkrt: instance index out of range")
+)
