@@ -109,9 +109,7 @@ func computeVectors(t *testing.T) vectorFileT {
 		RandKey: 1,
 		Inputs:  vectorIDs,
 	}
-	old := randReader
-	randReader = streamReader{detReader(v.Run.RandKey)}
-	defer func() { randReader = old }()
+	withDeterministicRand(t, v.Run.RandKey)
 	in := make([][]byte, len(vectorIDs))
 	for i, id := range vectorIDs {
 		in[i] = []byte(id)
