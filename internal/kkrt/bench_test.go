@@ -47,7 +47,7 @@ func BenchmarkSession(b *testing.B) {
 					b.Fatal(err)
 				}
 				for _, y := range send {
-					if _, err := s.Candidates(y); err != nil {
+					if _, err := s.Candidates(nil, y); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -85,7 +85,7 @@ func BenchmarkCandidates(b *testing.B) {
 	b.SetBytes(int64(len(x)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Candidates(x); err != nil {
+		if _, err := s.Candidates(nil, x); err != nil {
 			b.Fatal(err)
 		}
 	}

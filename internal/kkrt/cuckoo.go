@@ -3,7 +3,7 @@ package kkrt
 import "math/rand/v2"
 
 // cuckoo places elements into nbins bins (each element in one of its
-// HashCount bins) plus at most StashSize stash slots. It returns, per
+// HashCount bins) plus at most stash stash slots. It returns, per
 // element, its OPRF instance: a bin, or nbins+k for stash slot k.
 //
 // Insertion is a random walk (evict the occupant of a random one of the
@@ -11,7 +11,7 @@ import "math/rand/v2"
 // the session, so placement is a deterministic function of the session
 // and the inputs. Time and memory access depend on the elements; see the
 // package comment.
-func cuckoo(k *keys, elems []Element, nbins int) ([]int, error) {
+func cuckoo(k *keys, elems []Element, nbins, stashSize int) ([]int, error) {
 	table := make([]int32, nbins)
 	for i := range table {
 		table[i] = -1
@@ -51,7 +51,7 @@ func cuckoo(k *keys, elems []Element, nbins int) ([]int, error) {
 			}
 		}
 		if !placed {
-			if len(stash) == StashSize {
+			if len(stash) == stashSize {
 				return nil, ErrCuckoo
 			}
 			stash = append(stash, cur)

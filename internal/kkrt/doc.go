@@ -18,7 +18,7 @@
 // [NewSender] draws the seed and makes msg0; [NewReceiver] consumes msg0,
 // makes msg1 and has its [Receiver.Outputs] at once; [Sender.Finish]
 // consumes msg1, after which [Sender.Eval] and [Sender.Candidates] work.
-// N = instances(nbins) = nbins + StashSize rounded up to a multiple of 64.
+// N = nbins + stash rounded up to a multiple of 64.
 //
 // # Construction
 //
@@ -44,10 +44,10 @@
 //     sid ‖ be32(j) ‖ row): 32 bytes, untruncated (the engine truncates
 //     as its own bound requires).
 //   - Cuckoo hashing of the receiver's elements: 3 hash functions from
-//     AES_{k_cuckoo}(e), nbins = ceil(1.27·max(m, 1024)) bins and
-//     StashSize stash slots, each slot one more instance; the sender
-//     evaluates every element at its 3 bins and at every stash slot
-//     ([Sender.Candidates], 5 values).
+//     AES_{k_cuckoo}(e), nbins = ceil(1.27·max(m, 4096)) bins and a stash
+//     of 6 slots (m ≤ 2^16) or 4 (m ≤ 2^20), each slot one more
+//     instance; the sender evaluates every element at its 3 bins and at
+//     every stash slot ([Sender.Candidates]: 9 or 7 values).
 //
 // Base OTs are the Masny–Rindal OT from Diffie–Hellman key agreement
 // ("Endemic Oblivious Transfer", CCS 2019, eprint 2019/706), UC-secure in
@@ -66,16 +66,19 @@
 //	                          probability < 2^-102 each, < 2^-59 over a session at
 //	                          MaxItemsLimit (KKRT16 needs distance ≥ κ = 128)
 //	HashCount                 3
-//	bins                      ceil(1.27·max(m, 1024)); stash-less failure < 2^-40
-//	                          (Pinkas–Schneider–Zohner, ACM TOPS 2018)
-//	StashSize                 2 (margin; overflow is ErrCuckoo, not a retry)
+//	bins                      ceil(1.27·max(m, 4096))
+//	stash                     6 for m ≤ 2^16, 4 for m ≤ 2^20: insertion failure
+//	                          < 2^-40 by the table of Pinkas–Schneider–Segev–Zohner
+//	                          (USENIX Security 2015) for 1.2·n bins, as in KKRT16;
+//	                          overflow is ErrCuckoo, not a retry
 //	MaxItemsLimit             2^20 receiver elements per session
 //	element                   128 bits, keyed by sid: collisions among honest sets
 //	                          < m²·2^-129; a party can find one only online (2^64)
 //	ValueSize                 32 bytes
 //
 // Traffic is 32,802 bytes from the sender and 16,390 + 64·N bytes from
-// the receiver (about 81 bytes per receiver element at large m).
+// the receiver (about 81 bytes per receiver element at large m, at
+// least 353 KB for a small set).
 //
 // # Security model and leakage
 //
@@ -85,7 +88,7 @@
 // than one PRF value per instance). The engine must therefore run it
 // between parties it trusts to follow the protocol, over authenticated,
 // confidential channels. The sender learns nbins and so the receiver's
-// set size (up to rounding, and only that it is at most 1024 below it).
+// set size (exactly from 4096 up, else only that it is at most 4096).
 // Outputs are fresh per session: new base OTs give a new s and new q.
 //
 // # Constant time

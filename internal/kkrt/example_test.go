@@ -28,7 +28,7 @@ func Example() {
 	// The sender publishes its candidates; the receiver matches its values.
 	published := make(map[kkrt.Value]bool)
 	for _, y := range senderSet {
-		cand, err := sender.Candidates(y)
+		cand, err := sender.Candidates(nil, y)
 		if err != nil {
 			panic(err)
 		}

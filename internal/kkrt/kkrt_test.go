@@ -191,7 +191,7 @@ func TestPSI(t *testing.T) {
 			// plaintext intersection, at the receiver's own rows.
 			found := make(map[string]bool)
 			for _, y := range send {
-				cand, err := s.Candidates(y)
+				cand, err := s.Candidates(nil, y)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -223,7 +223,7 @@ func TestEvalOffInstance(t *testing.T) {
 	recv, _, _ := sets(50)
 	s, r, _, _ := runSession(t, testSession(t), recv, nil)
 	for i, o := range r.Outputs() {
-		other := (o.Index + 1) % (s.Bins() + StashSize)
+		other := (o.Index + 1) % (s.Bins() + s.Stash())
 		v, err := s.Eval(other, recv[i])
 		if err != nil {
 			t.Fatal(err)
@@ -316,19 +316,10 @@ func TestDuplicateRefused(t *testing.T) {
 	}
 }
 
-func TestCuckooPlacement(t *testing.T) {
-	var sid [32]byte
-	k := newKeys(sid)
-	const m = 5000
-	elems := make([]Element, m)
-	for i := range elems {
-		elems[i] = k.element(fmt.Appendf(nil, "%d", i))
-	}
-	nbins := binsFor(m)
-	where, err := cuckoo(k, elems, nbins)
-	if err != nil {
-		t.Fatal(err)
-	}
+// checkPlacement verifies a cuckoo result: distinct instances, each
+// element in one of its own bins or in the stash.
+func checkPlacement(t *testing.T, k *keys, elems []Element, where []int, nbins, stash int) (stashed int) {
+	t.Helper()
 	used := make(map[int]bool)
 	for i, w := range where {
 		if used[w] {
@@ -336,9 +327,10 @@ func TestCuckooPlacement(t *testing.T) {
 		}
 		used[w] = true
 		if w >= nbins {
-			if w >= nbins+StashSize {
+			if w >= nbins+stash {
 				t.Fatalf("element %d at %d, past the stash", i, w)
 			}
+			stashed++
 			continue
 		}
 		ok := false
@@ -349,23 +341,63 @@ func TestCuckooPlacement(t *testing.T) {
 			t.Fatalf("element %d in bin %d, not one of its own", i, w)
 		}
 	}
+	return stashed
 }
 
-// TestCuckooOverflow forces stash overflow with a table far too small.
-func TestCuckooOverflow(t *testing.T) {
-	var sid [32]byte
-	k := newKeys(sid)
-	elems := make([]Element, 8+StashSize+1)
+func testElements(k *keys, n int) []Element {
+	elems := make([]Element, n)
 	for i := range elems {
 		elems[i] = k.element(fmt.Appendf(nil, "%d", i))
 	}
-	if _, err := cuckoo(k, elems, 8); !errors.Is(err, ErrCuckoo) {
-		t.Fatalf("11 elements in 8 bins and a stash of %d: %v, want ErrCuckoo", StashSize, err)
+	return elems
+}
+
+func TestCuckooPlacement(t *testing.T) {
+	var sid [32]byte
+	k := newKeys(sid)
+	for _, m := range []int{0, 1, 5000, 70_000} {
+		elems := testElements(k, m)
+		nbins := binsFor(m)
+		where, err := cuckoo(k, elems, nbins, stashFor(nbins))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPlacement(t, k, elems, where, nbins, stashFor(nbins))
 	}
-	// At capacity (bins + stash) it may succeed or overflow, never
-	// misplace: whatever it returns must be a valid placement.
-	if where, err := cuckoo(k, elems[:4], 8); err != nil || len(where) != 4 {
-		t.Fatalf("4 elements in 8 bins: %v", err)
+}
+
+// TestCuckooStash fills 8 bins with 9 elements: a success must use the
+// stash, and its placement must still be valid.
+func TestCuckooStash(t *testing.T) {
+	for seed := range 50 {
+		sid := [32]byte{byte(seed)}
+		k := newKeys(sid)
+		elems := testElements(k, 9)
+		where, err := cuckoo(k, elems, 8, 2)
+		if errors.Is(err, ErrCuckoo) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := checkPlacement(t, k, elems, where, 8, 2); n == 0 {
+			t.Fatal("9 elements in 8 bins without the stash")
+		}
+		return
+	}
+	t.Fatal("no seed placed 9 elements in 8 bins and a stash of 2")
+}
+
+// TestCuckooOverflow forces stash overflow: more elements than bins and
+// stash slots together.
+func TestCuckooOverflow(t *testing.T) {
+	var sid [32]byte
+	k := newKeys(sid)
+	if _, err := cuckoo(k, testElements(k, 8+2+1), 8, 2); !errors.Is(err, ErrCuckoo) {
+		t.Fatalf("11 elements in 8 bins and a stash of 2: %v, want ErrCuckoo", err)
+	}
+	if _, err := cuckoo(k, testElements(k, 2), 8, 0); err != nil {
+		t.Fatalf("2 elements in 8 bins: %v", err)
 	}
 }
 
@@ -406,7 +438,7 @@ func TestStateErrors(t *testing.T) {
 	if _, err := s.Eval(0, []byte("x")); !errors.Is(err, ErrState) {
 		t.Fatalf("Eval before Finish: %v", err)
 	}
-	if _, err := s.Candidates([]byte("x")); !errors.Is(err, ErrState) {
+	if _, err := s.Candidates(nil, []byte("x")); !errors.Is(err, ErrState) {
 		t.Fatalf("Candidates before Finish: %v", err)
 	}
 	_, msg1, err := NewReceiver(session, [][]byte{[]byte("x")}, msg0, nil)
@@ -419,7 +451,7 @@ func TestStateErrors(t *testing.T) {
 	if err := s.Finish(msg1); !errors.Is(err, ErrState) {
 		t.Fatalf("second Finish: %v", err)
 	}
-	for _, idx := range []int{-1, s.Bins() + StashSize} {
+	for _, idx := range []int{-1, s.Bins() + s.Stash()} {
 		if _, err := s.Eval(idx, []byte("x")); !errors.Is(err, ErrIndex) {
 			t.Fatalf("Eval(%d): %v", idx, err)
 		}

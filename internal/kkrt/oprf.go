@@ -44,6 +44,7 @@ type Sender struct {
 	s       [rowWords]uint64 // base-OT choice bits; the PRF key with q
 	sks     []group.Scalar
 	nbins   int
+	stash   int
 	q       [][rowWords]uint64 // one row per instance; nil until Finish
 }
 
@@ -157,13 +158,16 @@ func (s *Sender) Finish(msg1 []byte) error {
 			}
 		}
 	}
-	s.nbins, s.q = nbins, q
+	s.nbins, s.stash, s.q = nbins, stashFor(nbins), q
 	return nil
 }
 
 // Bins is the receiver's number of cuckoo bins; instances Bins() to
-// Bins()+StashSize-1 are the stash. Zero before Finish.
+// Bins()+Stash()-1 are the stash. Zero before Finish.
 func (s *Sender) Bins() int { return s.nbins }
+
+// Stash is the number of stash slots. Zero before Finish.
+func (s *Sender) Stash() int { return s.stash }
 
 func (s *Sender) eval(index int, c *[rowWords]uint64) Value {
 	var row [rowWords]uint64
@@ -179,7 +183,7 @@ func (s *Sender) Eval(index int, x []byte) (Value, error) {
 	if s.q == nil {
 		return Value{}, ErrState
 	}
-	if index < 0 || index >= s.nbins+StashSize {
+	if index < 0 || index >= s.nbins+s.stash {
 		return Value{}, ErrIndex
 	}
 	e := s.keys.element(x)
@@ -188,24 +192,23 @@ func (s *Sender) Eval(index int, x []byte) (Value, error) {
 	return s.eval(index, &c), nil
 }
 
-// Candidates returns every value the receiver can hold for x: F at x's
-// HashCount bins (in hash-function order; equal bins give equal values),
-// then at each stash slot.
-func (s *Sender) Candidates(x []byte) ([Candidates]Value, error) {
-	var out [Candidates]Value
+// Candidates appends to dst every value the receiver can hold for x,
+// HashCount+Stash() of them: F at x's bins (in hash-function order;
+// equal bins give equal values), then at each stash slot.
+func (s *Sender) Candidates(dst []Value, x []byte) ([]Value, error) {
 	if s.q == nil {
-		return out, ErrState
+		return dst, ErrState
 	}
 	e := s.keys.element(x)
 	var c [rowWords]uint64
 	s.keys.encode(&c, &e)
-	for i, b := range s.keys.bins(&e, s.nbins) {
-		out[i] = s.eval(b, &c)
+	for _, b := range s.keys.bins(&e, s.nbins) {
+		dst = append(dst, s.eval(b, &c))
 	}
-	for k := range StashSize {
-		out[HashCount+k] = s.eval(s.nbins+k, &c)
+	for k := range s.stash {
+		dst = append(dst, s.eval(s.nbins+k, &c))
 	}
-	return out, nil
+	return dst, nil
 }
 
 // Output is the receiver's result for one of its elements.
@@ -244,7 +247,7 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 		elems[i] = k.element(x)
 	}
 	nbins := binsFor(len(inputs))
-	where, err := cuckoo(k, elems, nbins)
+	where, err := cuckoo(k, elems, nbins, stashFor(nbins))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,8 +318,11 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 }
 
 // Bins is the number of cuckoo bins; instances Bins() to
-// Bins()+StashSize-1 are the stash.
+// Bins()+Stash()-1 are the stash.
 func (r *Receiver) Bins() int { return r.nbins }
+
+// Stash is the number of stash slots.
+func (r *Receiver) Stash() int { return stashFor(r.nbins) }
 
 // Outputs returns, in input order, each element's instance and OPRF
 // value. The slice is the receiver's; callers must not modify it.

@@ -13,7 +13,7 @@ const (
 	// asked about to differ in at least κ = 128 bits (computational
 	// security 128). For a random w = 512-bit code a pair is closer than
 	// 128 bits with probability Σ_{i<128} C(512,i)/2^512 < 2^-102; over
-	// at most instances(MaxItemsLimit) · 2^20 · Candidates < 2^43 pairs
+	// at most instances(MaxItemsLimit) · 2^20 · MaxCandidates < 2^44 pairs
 	// per session that is < 2^-59, beyond the 40-bit statistical target.
 	// 512 = 4·128 is also libOTe's fixed KKRT width; the paper's own
 	// widths for 2^24 items are below it.
@@ -25,13 +25,10 @@ const (
 	// HashCount is the number of cuckoo hash functions.
 	HashCount = 3
 
-	// StashSize is the number of stash slots, each one more OPRF instance
-	// the sender evaluates every element at. See binsFor for the bound.
-	StashSize = 2
-
-	// Candidates is the number of values Sender.Candidates returns per
-	// element: one per hash function, then one per stash slot.
-	Candidates = HashCount + StashSize
+	// MaxStash is the largest stash (see stashFor); MaxCandidates the
+	// most values Sender.Candidates returns per element.
+	MaxStash      = 6
+	MaxCandidates = HashCount + MaxStash
 
 	// MaxItemsLimit bounds the receiver's set (and Config.MaxItems): the
 	// sender's table is 64·instances bytes, 86 MB at this limit.
@@ -45,9 +42,9 @@ const (
 	maxKicks = 1000
 
 	// minSizing is the set size below which the table is sized as if the
-	// set had minSizing elements: the 1.27·m stash-less bound is an
-	// asymptotic fit, and small tables cost little.
-	minSizing = 1024
+	// set had minSizing elements: the stash bound below is tabulated from
+	// 2^12 up, and small tables cost little (5,264 rows, 337 KB).
+	minSizing = 1 << 12
 
 	rowWords  = CodeWidth / 64 // uint64 words per matrix row
 	rowBytes  = CodeWidth / 8
@@ -56,11 +53,16 @@ const (
 )
 
 // binsFor is the number of cuckoo bins for m receiver elements:
-// ceil(1.27·max(m, minSizing)). With 3 hash functions and 1.27·n bins,
-// Pinkas, Schneider and Zohner ("Scalable Private Set Intersection Based
-// on OT Extension", ACM TOPS 21(2), 2018, §cuckoo-hashing parameters)
-// measured stash-less insertion failure below 2^-40; the StashSize slots
-// are margin on top of that bound, which is why an overflowing stash is an
+// ceil(1.27·max(m, minSizing)).
+//
+// Failure bound: Pinkas, Segev, Schneider and Zohner ("Phasing: Private
+// Set Intersection using Permutation-based Hashing", USENIX Security
+// 2015), whose parameters KKRT16 uses, tabulate for 3 hash functions and
+// 1.2·n bins the stash size that keeps insertion failure below 2^-40:
+// 6 at n = 2^12, 4 at n = 2^16, 3 at n = 2^20 (falling with n). stashFor
+// takes, for each range of set sizes, the value at its lower end, and
+// this package uses 1.27·n bins, more than the table's 1.2·n, which only
+// lowers the failure probability. An overflowing stash is therefore an
 // error (ErrCuckoo) rather than a retry.
 func binsFor(m int) int {
 	if m < minSizing {
@@ -69,10 +71,19 @@ func binsFor(m int) int {
 	return (127*m + 99) / 100
 }
 
+// stashFor is the stash size for a table of nbins bins: 6 for sets up to
+// 2^16 (sized at least 2^12), 4 above (up to MaxItemsLimit = 2^20).
+func stashFor(nbins int) int {
+	if nbins <= binsFor(1<<16) {
+		return MaxStash
+	}
+	return 4
+}
+
 // instances is the number of OPRF instances (matrix rows) for nbins bins:
 // the bins, the stash, rounded up to a multiple of 64 for the transposition.
 func instances(nbins int) int {
-	return (nbins + StashSize + 63) &^ 63
+	return (nbins + stashFor(nbins) + 63) &^ 63
 }
 
 // Config bounds a session. A nil *Config means the defaults.

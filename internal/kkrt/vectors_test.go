@@ -2,10 +2,13 @@ package kkrt
 
 import (
 	"bytes"
+	"crypto/aes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +25,7 @@ var vectorFile = filepath.Join("..", "..", "testdata", "kkrt.json")
 const (
 	vectorSessionHex = "6d61736b7368617265206b6b7274206b6e6f776e2d616e7377657220763100ff"
 	vectorSeedHex    = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-	vectorBins       = 1301 // binsFor(m) for m ≤ minSizing
+	vectorBins       = 5202 // binsFor(m) for m ≤ minSizing
 	vectorIndex      = 7
 )
 
@@ -163,5 +166,61 @@ func TestVectors(t *testing.T) {
 	wb, _ := json.Marshal(want)
 	if string(gb) != string(wb) {
 		t.Fatalf("known-answer mismatch with %s:\n got %s\nwant %s", vectorFile, gb, wb)
+	}
+}
+
+// TestVectorsAsDocumented recomputes the element, code, bins and output
+// vectors from the definitions in the file's comment with the standard
+// library alone, so the documentation and the package cannot drift apart.
+func TestVectorsAsDocumented(t *testing.T) {
+	b, err := os.ReadFile(vectorFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v vectorFileT
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	session, _ := hex.DecodeString(v.Session)
+	seed, _ := hex.DecodeString(v.Seed)
+	h := func(parts ...[]byte) []byte {
+		d := sha256.New()
+		for _, p := range parts {
+			d.Write(p)
+		}
+		return d.Sum(nil)
+	}
+	sid := h([]byte("maskshare/kkrt/v1 sid\x00"), session, seed)
+	if hex.EncodeToString(sid) != v.SID {
+		t.Fatalf("sid %x, file has %s", sid, v.SID)
+	}
+	aesUnder := func(name string, in []byte) []byte {
+		blk, err := aes.NewCipher(h([]byte("maskshare/kkrt/v1 key\x00"), sid, []byte(name))[:16])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, 16)
+		blk.Encrypt(out, in)
+		return out
+	}
+	for _, ev := range v.Elements {
+		e := h([]byte("maskshare/kkrt/v1 element\x00"), sid, []byte(ev.Input))[:16]
+		var code []byte
+		for i := range 4 {
+			code = append(code, aesUnder(fmt.Sprintf("code%d", i), e)...)
+		}
+		c := aesUnder("cuckoo", e)
+		lo, hi := binary.LittleEndian.Uint64(c[:8]), binary.LittleEndian.Uint64(c[8:])
+		const mask = 1<<42 - 1
+		var bins [HashCount]int
+		for i, x := range []uint64{lo & mask, (lo>>42 | hi<<22) & mask, hi >> 20 & mask} {
+			bins[i] = int(x * uint64(v.NBins) >> 42)
+		}
+		idx := binary.BigEndian.AppendUint32(nil, uint32(v.Index))
+		out := h([]byte("maskshare/kkrt/v1 output\x00"), sid, idx, code)
+		if hex.EncodeToString(e) != ev.Element || hex.EncodeToString(code) != ev.Code ||
+			bins != ev.Bins || hex.EncodeToString(out) != ev.Output {
+			t.Fatalf("%q: recomputed element %x code %x bins %v output %x differ from the file", ev.Input, e, code, bins, out)
+		}
 	}
 }
