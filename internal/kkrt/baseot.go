@@ -10,7 +10,7 @@ import (
 )
 
 // Base OTs: the endemic OT of Masny and Rindal ("Endemic Oblivious
-// Transfer", CCS 2019, eprint 2019/706, §5: OT from a two-message key
+// Transfer", CCS 2019, eprint 2019/706: OT from a two-message key
 // agreement, instantiated with Diffie–Hellman) on ristretto255, one
 // independent instance per base OT, composed in parallel. With G the
 // generator and H_i a random oracle into the group (hash_to_ristretto255,

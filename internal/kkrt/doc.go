@@ -29,7 +29,7 @@
 // independent of the inputs).
 //
 //   - Elements: e(x) = SHA-256("maskshare/kkrt/v1 element\0" ‖ sid ‖ x)[:16].
-//   - Pseudorandom code (KKRT16 §3): C(e) = AES_k0(e) ‖ AES_k1(e) ‖
+//   - Pseudorandom code (KKRT16): C(e) = AES_k0(e) ‖ AES_k1(e) ‖
 //     AES_k2(e) ‖ AES_k3(e), w = 512 bits, k_i from sid.
 //   - Base OTs: 512 Masny–Rindal endemic OTs on ristretto255 (see below);
 //     the sender is the chooser, with random choice bits s ∈ {0,1}^512.
@@ -62,9 +62,9 @@
 //
 //	computational security   128 bits: AES-128 (PRG, code, hashes), SHA-256, ristretto255
 //	statistical security      ≥ 40 bits (code distance, cuckoo failure)
-//	CodeWidth w = BaseOTs     512: pairs of codewords closer than 128 bits have
-//	                          probability < 2^-102 each, < 2^-59 over a session at
-//	                          MaxItemsLimit (KKRT16 needs distance ≥ κ = 128)
+//	CodeWidth w = BaseOTs     512: two codewords closer than κ = 128 bits (KKRT16's
+//	                          condition) with probability < 2^-102 per pair; < 2^-78
+//	                          for 2^20 sender elements at all their candidates
 //	HashCount                 3
 //	bins                      ceil(1.27·max(m, 4096))
 //	stash                     6 for m ≤ 2^16, 4 for m ≤ 2^20: insertion failure

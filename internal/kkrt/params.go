@@ -9,14 +9,14 @@ const (
 
 	// CodeWidth is the width w in bits of the pseudorandom code C and so
 	// the number of base OTs and of columns of the OT-extension matrix.
-	// KKRT16 (§3, Lemma 2) needs every pair of codewords the sender can be
-	// asked about to differ in at least κ = 128 bits (computational
-	// security 128). For a random w = 512-bit code a pair is closer than
-	// 128 bits with probability Σ_{i<128} C(512,i)/2^512 < 2^-102; over
-	// at most instances(MaxItemsLimit) · 2^20 · MaxCandidates < 2^44 pairs
-	// per session that is < 2^-59, beyond the 40-bit statistical target.
-	// 512 = 4·128 is also libOTe's fixed KKRT width; the paper's own
-	// widths for 2^24 items are below it.
+	// KKRT16's pseudorandom-code condition: every receiver element and
+	// every element the sender evaluates at its instance must have
+	// codewords differing in at least κ = 128 bits (computational security
+	// 128). For a random w = 512-bit code a pair is closer than 128 bits
+	// with probability Σ_{i<128} C(512,i)/2^512 < 2^-102; 2^20 sender
+	// elements at MaxCandidates instances each are < 2^24 pairs, < 2^-78,
+	// and the 40-bit statistical target holds up to 2^62 pairs. 512 =
+	// 4·128 is libOTe's fixed KKRT width too (four AES blocks per codeword).
 	CodeWidth = 512
 
 	// BaseOTs is the number of Masny–Rindal base OTs per session.
