@@ -46,8 +46,9 @@ func BenchmarkSession(b *testing.B) {
 				if err := s.Finish(msg1); err != nil {
 					b.Fatal(err)
 				}
+				dst := make([]Value, 0, MaxCandidates)
 				for _, y := range send {
-					if _, err := s.Candidates(nil, y); err != nil {
+					if _, err := s.Candidates(dst[:0], y); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -82,10 +83,11 @@ func BenchmarkCandidates(b *testing.B) {
 	var session [32]byte
 	s, _, _, _ := runSession(b, session, benchIDs(1000, "DE"), nil)
 	x := []byte("DE00000000000000000001")
+	dst := make([]Value, 0, MaxCandidates)
 	b.SetBytes(int64(len(x)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Candidates(nil, x); err != nil {
+		if _, err := s.Candidates(dst[:0], x); err != nil {
 			b.Fatal(err)
 		}
 	}

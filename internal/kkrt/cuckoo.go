@@ -11,7 +11,7 @@ import "math/rand/v2"
 // the session, so placement is a deterministic function of the session
 // and the inputs. Time and memory access depend on the elements; see the
 // package comment.
-func cuckoo(k *keys, elems []Element, nbins, stashSize int) ([]int, error) {
+func cuckoo(k *keys, elems []elem, nbins, stashSize int) ([]int, error) {
 	table := make([]int32, nbins)
 	for i := range table {
 		table[i] = -1

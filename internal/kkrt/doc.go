@@ -41,7 +41,7 @@
 //     Columns become rows by 64×64-bit block transposition.
 //   - Output: F(j, x) = H(j, q_j ⊕ (C(e(x)) ∧ s)), the receiver's value
 //     H(j, t_j), with H(j, row) = SHA-256("maskshare/kkrt/v1 output\0" ‖
-//     sid ‖ be32(j) ‖ row): 32 bytes, untruncated (the engine truncates
+//     sid[:16] ‖ be32(j) ‖ row): 32 bytes, untruncated (the engine truncates
 //     as its own bound requires).
 //   - Cuckoo hashing of the receiver's elements: 3 hash functions from
 //     AES_{k_cuckoo}(e), nbins = ceil(1.27·max(m, 4096)) bins and a stash

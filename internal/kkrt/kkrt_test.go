@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -318,7 +319,7 @@ func TestDuplicateRefused(t *testing.T) {
 
 // checkPlacement verifies a cuckoo result: distinct instances, each
 // element in one of its own bins or in the stash.
-func checkPlacement(t *testing.T, k *keys, elems []Element, where []int, nbins, stash int) (stashed int) {
+func checkPlacement(t *testing.T, k *keys, elems []elem, where []int, nbins, stash int) (stashed int) {
 	t.Helper()
 	used := make(map[int]bool)
 	for i, w := range where {
@@ -344,8 +345,8 @@ func checkPlacement(t *testing.T, k *keys, elems []Element, where []int, nbins, 
 	return stashed
 }
 
-func testElements(k *keys, n int) []Element {
-	elems := make([]Element, n)
+func testElements(k *keys, n int) []elem {
+	elems := make([]elem, n)
 	for i := range elems {
 		elems[i] = k.element(fmt.Appendf(nil, "%d", i))
 	}
@@ -534,4 +535,19 @@ func invalidAt(msg []byte, off int) []byte {
 	p[31] = 0x7f
 	copy(m[off:], p[:])
 	return m
+}
+
+// TestElementLongInputs checks that the stack and the streaming paths of
+// the element hash agree at the boundary.
+func TestElementLongInputs(t *testing.T) {
+	var sid [32]byte
+	sid[0] = 9
+	k := newKeys(sid)
+	for _, n := range []int{0, 1, 127, 128, 129, 1000} {
+		x := bytes.Repeat([]byte{'z'}, n)
+		h := sha256.Sum256(append(append([]byte(labelElement), sid[:]...), x...))
+		if e := k.element(x); !bytes.Equal(e[:], h[:16]) {
+			t.Fatalf("length %d: element differs from SHA-256(label ‖ sid ‖ x)[:16]", n)
+		}
+	}
 }

@@ -192,6 +192,9 @@ func (s *Sender) Eval(index int, x []byte) (Value, error) {
 	return s.eval(index, &c), nil
 }
 
+// Eval and Candidates only read the sender's state: they are safe for
+// concurrent use after Finish.
+
 // Candidates appends to dst every value the receiver can hold for x,
 // HashCount+Stash() of them: F at x's bins (in hash-function order;
 // equal bins give equal values), then at each stash slot.
@@ -242,7 +245,7 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 		return nil, nil, err
 	}
 	k := newKeys(deriveSID(&session, &seed))
-	elems := make([]Element, len(inputs))
+	elems := make([]elem, len(inputs))
 	for i, x := range inputs {
 		elems[i] = k.element(x)
 	}
@@ -297,7 +300,7 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 		cols1.next(d, cn)
 		for l := range cn {
 			idx := j + l
-			var e Element
+			var e elem
 			if o := occupant[idx]; o >= 0 {
 				e = elems[o]
 				r.outputs[o] = Output{Index: idx, Value: k.output(idx, &t[l])}

@@ -17,10 +17,10 @@ const (
 	labelOTKey   = "maskshare/kkrt/v1 ot key\x00"
 )
 
-// Element is an input compressed to one AES block for the session:
+// elem is an input compressed to one AES block for the session:
 // SHA-256(labelElement ‖ sid ‖ x)[:16]. Keying it by sid means a party can
 // search for colliding inputs only online, within the session.
-type Element [elemBytes]byte
+type elem [elemBytes]byte
 
 // Value is an OPRF output.
 type Value [ValueSize]byte
@@ -76,19 +76,28 @@ func mustAES(key []byte) cipher.Block {
 	return b
 }
 
-func (k *keys) element(x []byte) Element {
+func (k *keys) element(x []byte) elem {
+	var e elem
+	// Identifiers are short: hash them from the stack, without allocating.
+	var buf [len(labelElement) + 32 + 128]byte
+	if n := len(labelElement) + 32 + len(x); n <= len(buf) {
+		copy(buf[copy(buf[:], labelElement):], k.sid[:])
+		copy(buf[len(labelElement)+32:], x)
+		sum := sha256.Sum256(buf[:n])
+		copy(e[:], sum[:])
+		return e
+	}
 	h := sha256.New()
 	h.Write([]byte(labelElement))
 	h.Write(k.sid[:])
 	h.Write(x)
 	var sum [32]byte
-	var e Element
 	copy(e[:], h.Sum(sum[:0]))
 	return e
 }
 
 // encode writes the codeword C(e) as rowWords little-endian words.
-func (k *keys) encode(dst *[rowWords]uint64, e *Element) {
+func (k *keys) encode(dst *[rowWords]uint64, e *elem) {
 	var buf [rowBytes]byte
 	for i, b := range k.code {
 		b.Encrypt(buf[16*i:16*i+16], e[:])
@@ -101,7 +110,7 @@ func (k *keys) encode(dst *[rowWords]uint64, e *Element) {
 // bins returns the element's HashCount candidate bins in [0, nbins): three
 // 42-bit slices of AES_cuckoo(e), each scaled by nbins (Lemire's
 // multiply-shift; bias below nbins/2^42 < 2^-20).
-func (k *keys) bins(e *Element, nbins int) [HashCount]int {
+func (k *keys) bins(e *elem, nbins int) [HashCount]int {
 	var buf [16]byte
 	k.cuckoo.Encrypt(buf[:], e[:])
 	lo := binary.LittleEndian.Uint64(buf[:8])
@@ -115,12 +124,14 @@ func (k *keys) bins(e *Element, nbins int) [HashCount]int {
 	return b
 }
 
-// output is the random oracle H of KKRT16: SHA-256(labelOutput ‖ sid ‖
-// be32(index) ‖ row), the row as 64 little-endian bytes.
+// output is the random oracle H of KKRT16: SHA-256(labelOutput ‖
+// sid[:16] ‖ be32(index) ‖ row), the row as 64 little-endian bytes. Half
+// the sid (128 bits, ample to separate sessions) keeps the input at 109
+// bytes, two SHA-256 blocks instead of three.
 func (k *keys) output(index int, row *[rowWords]uint64) Value {
-	var buf [len(labelOutput) + 32 + 4 + rowBytes]byte
+	var buf [len(labelOutput) + 16 + 4 + rowBytes]byte
 	n := copy(buf[:], labelOutput)
-	n += copy(buf[n:], k.sid[:])
+	n += copy(buf[n:], k.sid[:16])
 	binary.BigEndian.PutUint32(buf[n:], uint32(index))
 	n += 4
 	for i, w := range row {
