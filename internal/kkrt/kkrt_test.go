@@ -551,3 +551,61 @@ func TestElementLongInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestStashInstances runs the extension with elements placed by hand in
+// the first and last stash slots and in a bin: the sender's Eval there,
+// and its Candidates, give the receiver's values.
+func TestStashInstances(t *testing.T) {
+	session := testSession(t)
+	s, msg0, err := NewSender(session, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, pairs, err := parseMsg0(msg0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeys(deriveSID(&session, &seed))
+	in := [][]byte{[]byte("stash-first"), []byte("stash-last"), []byte("in-a-bin")}
+	elems := make([]elem, len(in))
+	for i, x := range in {
+		elems[i] = k.element(x)
+	}
+	nbins := binsFor(len(in))
+	where := []int{nbins, nbins + stashFor(nbins) - 1, k.bins(&elems[2], nbins)[1]}
+	r, msg1, err := extend(k, pairs, elems, where, nbins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(msg1); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range r.Outputs() {
+		if o.Index != where[i] {
+			t.Fatalf("input %d at instance %d, placed at %d", i, o.Index, where[i])
+		}
+		v, err := s.Eval(o.Index, in[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != o.Value {
+			t.Fatalf("input %d: Eval at instance %d differs from the receiver's value", i, o.Index)
+		}
+		cand, err := s.Candidates(nil, in[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cand) != HashCount+s.Stash() {
+			t.Fatalf("%d candidates, want %d", len(cand), HashCount+s.Stash())
+		}
+		n := 0
+		for _, c := range cand {
+			if c == o.Value {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("input %d: its value is %d of its candidates, want exactly 1", i, n)
+		}
+	}
+}

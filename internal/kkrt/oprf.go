@@ -254,6 +254,12 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	return extend(k, pairs, elems, where, nbins)
+}
+
+// extend is the receiver's base-OT and OT-extension step for elements
+// already placed at instances where[i] < instances(nbins), distinct.
+func extend(k *keys, pairs []byte, elems []elem, where []int, nbins int) (*Receiver, []byte, error) {
 	n := instances(nbins)
 	occupant := make([]int32, n)
 	for i := range occupant {
@@ -289,7 +295,7 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	clear(seeds0)
 	clear(seeds1)
 
-	r := &Receiver{nbins: nbins, outputs: make([]Output, len(inputs))}
+	r := &Receiver{nbins: nbins, outputs: make([]Output, len(elems))}
 	t := make([][rowWords]uint64, chunk)
 	d := make([][rowWords]uint64, chunk)
 	var c [rowWords]uint64
