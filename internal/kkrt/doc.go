@@ -98,13 +98,16 @@
 // fallback on other platforms; the XOR and AND of rows, the PRG and the
 // transposition are branch-free with data-independent memory access;
 // SHA-256 is constant time; circl's ristretto255 scalar multiplication
-// and decoding are constant time. Not constant time: cuckoo hashing of
-// the receiver's elements (the random walk's length and the bins it
-// touches depend on them), the duplicate check, and the sender's row
-// lookups in Eval and Candidates (indexed by its element's bins). Both
-// depend only on the local party's own elements through keyed hashes and
-// never on the peer's data, and the peer sees none of it but the total
-// running time: the case docs/PROTOCOL.md §10 accepts for "a party's own
-// data on its own machine". An attacker reading the caches of that
-// machine could learn which bins the party's elements occupy.
+// is constant time (decoding handles only public points). Not constant
+// time: cuckoo hashing of the receiver's elements (the random walk's
+// length and the bins it touches depend on them), the duplicate check,
+// the receiver's choice per instance between hashing an output (occupied)
+// or not (empty), and the sender's row lookups in Eval and Candidates
+// (indexed by its element's bins). All depend only on the local party's
+// own elements through keyed hashes, never on the peer's secrets, and the
+// peer sees none of it but the total running time, which depends on the
+// set size it learns anyway and on the walk's length: the case
+// docs/PROTOCOL.md §10 accepts for "a party's own data on its own
+// machine". An attacker reading the caches of that machine could learn
+// which bins the party's elements occupy.
 package kkrt

@@ -49,7 +49,9 @@ type Sender struct {
 }
 
 // NewSender starts a session as the OPRF sender and returns its first
-// message (msg0), to be relayed to the receiver.
+// message (msg0), to be relayed to the receiver. session should name the
+// session and the ordered pair of parties; the sender's fresh seed makes
+// every run's function new even if it repeats.
 func NewSender(session [32]byte, cfg *Config) (*Sender, []byte, error) {
 	max, err := cfg.maxItems()
 	if err != nil {
