@@ -573,7 +573,11 @@ func TestStashInstances(t *testing.T) {
 	}
 	nbins := binsFor(len(in))
 	where := []int{nbins, nbins + stashFor(nbins) - 1, k.bins(&elems[2], nbins)[1]}
-	r, msg1, err := extend(k, pairs, elems, where, nbins)
+	otKeys, as, err := otSend(randReader, &k.sid, pairs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, msg1, err := extend(k, otKeys, as, elems, where, nbins)
 	if err != nil {
 		t.Fatal(err)
 	}

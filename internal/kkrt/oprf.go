@@ -247,6 +247,12 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 		return nil, nil, err
 	}
 	k := newKeys(deriveSID(&session, &seed))
+	// The base OTs first: they validate msg0's points before any work
+	// proportional to the set.
+	otKeys, as, err := otSend(randReader, &k.sid, pairs, make([]byte, 0, BaseOTs*pointSize))
+	if err != nil {
+		return nil, nil, err
+	}
 	elems := make([]elem, len(inputs))
 	for i, x := range inputs {
 		elems[i] = k.element(x)
@@ -256,12 +262,13 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	return extend(k, pairs, elems, where, nbins)
+	return extend(k, otKeys, as, elems, where, nbins)
 }
 
-// extend is the receiver's base-OT and OT-extension step for elements
-// already placed at instances where[i] < instances(nbins), distinct.
-func extend(k *keys, pairs []byte, elems []elem, where []int, nbins int) (*Receiver, []byte, error) {
+// extend is the receiver's OT-extension step, on its base-OT keys and
+// points A_i, for elements placed at distinct instances where[i] <
+// instances(nbins).
+func extend(k *keys, otKeys [][2][16]byte, as []byte, elems []elem, where []int, nbins int) (*Receiver, []byte, error) {
 	n := instances(nbins)
 	occupant := make([]int32, n)
 	for i := range occupant {
@@ -271,13 +278,10 @@ func extend(k *keys, pairs []byte, elems []elem, where []int, nbins int) (*Recei
 		occupant[j] = int32(i)
 	}
 
-	msg := make([]byte, msg1Fixed, msg1Fixed+n*rowBytes)
+	msg := make([]byte, headerSize+4, msg1Fixed+n*rowBytes)
 	msg[0], msg[1] = Version, typeReceiver
 	binary.BigEndian.PutUint32(msg[headerSize:], uint32(nbins))
-	otKeys, msg, err := otSend(randReader, &k.sid, pairs, msg[:headerSize+4])
-	if err != nil {
-		return nil, nil, err
-	}
+	msg = append(msg, as...)
 	// Unoccupied instances encode fresh pseudorandom dummies, so the
 	// rows of U are alike whether or not a bin holds an element.
 	var dk [16]byte
