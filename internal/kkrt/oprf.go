@@ -38,14 +38,14 @@ const Msg0Size = msg0Size
 // F(i, x) = H(sid, i, q_i ⊕ (C(x) ∧ s)) for instance i; the receiver
 // learns F at its own elements' instances and nothing else.
 type Sender struct {
-	session [32]byte
-	max     int
-	keys    *keys
-	s       [rowWords]uint64 // base-OT choice bits; the PRF key with q
-	sks     []group.Scalar
-	nbins   int
-	stash   int
-	q       [][rowWords]uint64 // one row per instance; nil until Finish
+	session  [32]byte
+	maxItems int
+	keys     *keys
+	s        [rowWords]uint64 // base-OT choice bits; the PRF key with q
+	sks      []group.Scalar
+	nbins    int
+	stash    int
+	q        [][rowWords]uint64 // one row per instance; nil until Finish
 }
 
 // NewSender starts a session as the OPRF sender and returns its first
@@ -53,11 +53,11 @@ type Sender struct {
 // session and the ordered pair of parties; the sender's fresh seed makes
 // every run's function new even if it repeats.
 func NewSender(session [32]byte, cfg *Config) (*Sender, []byte, error) {
-	max, err := cfg.maxItems()
+	maxItems, err := cfg.maxItems()
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &Sender{session: session, max: max}
+	s := &Sender{session: session, maxItems: maxItems}
 	var seed [32]byte
 	var sbytes [rowBytes]byte
 	if _, err := io.ReadFull(randReader, seed[:]); err != nil {
@@ -110,7 +110,7 @@ func parseMsg0(msg []byte) (seed [32]byte, pairs []byte, err error) {
 
 // parseMsg1 validates msg1's framing against the session's bound and
 // returns nbins, the A_i and the rows.
-func parseMsg1(msg []byte, max int) (nbins int, as, rows []byte, err error) {
+func parseMsg1(msg []byte, maxItems int) (nbins int, as, rows []byte, err error) {
 	if err := checkHeader(msg, typeReceiver); err != nil {
 		return 0, nil, nil, err
 	}
@@ -118,8 +118,8 @@ func parseMsg1(msg []byte, max int) (nbins int, as, rows []byte, err error) {
 		return 0, nil, nil, fmt.Errorf("%w: receiver message is %d bytes", ErrMalformed, len(msg))
 	}
 	nb := binary.BigEndian.Uint32(msg[headerSize:])
-	if nb < uint32(binsFor(0)) || nb > uint32(binsFor(max)) {
-		return 0, nil, nil, fmt.Errorf("%w: %d bins outside [%d, %d]", ErrMalformed, nb, binsFor(0), binsFor(max))
+	if nb < uint32(binsFor(0)) || nb > uint32(binsFor(maxItems)) {
+		return 0, nil, nil, fmt.Errorf("%w: %d bins outside [%d, %d]", ErrMalformed, nb, binsFor(0), binsFor(maxItems))
 	}
 	nbins = int(nb)
 	if want := msg1Fixed + instances(nbins)*rowBytes; len(msg) != want {
@@ -134,7 +134,7 @@ func (s *Sender) Finish(msg1 []byte) error {
 	if s.sks == nil {
 		return ErrState
 	}
-	nbins, as, rows, err := parseMsg1(msg1, s.max)
+	nbins, as, rows, err := parseMsg1(msg1, s.maxItems)
 	if err != nil {
 		return err
 	}
@@ -235,11 +235,11 @@ type Receiver struct {
 // bins, completes the base OTs and the OT extension, and returns msg1 for
 // the sender. Its Outputs are ready at once.
 func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*Receiver, []byte, error) {
-	max, err := cfg.maxItems()
+	maxItems, err := cfg.maxItems()
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(inputs) > max {
+	if len(inputs) > maxItems {
 		return nil, nil, ErrTooMany
 	}
 	seed, pairs, err := parseMsg0(msg0)
