@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/edwards25519"
 	"github.com/cloudflare/circl/group"
 )
 
@@ -98,5 +99,23 @@ func BenchmarkTranspose64(b *testing.B) {
 	b.SetBytes(512)
 	for b.Loop() {
 		transpose64(&a)
+	}
+}
+
+// BenchmarkEdwards25519Mul is filippo.io/edwards25519's variable-base
+// scalar multiplication, which main's ecdh mode now blinds with (the
+// ristretto255 encoding around it costs little more).
+func BenchmarkEdwards25519Mul(b *testing.B) {
+	var buf [64]byte
+	rand.Read(buf[:])
+	k, err := edwards25519.NewScalar().SetUniformBytes(buf[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := edwards25519.NewGeneratorPoint()
+	q := new(edwards25519.Point)
+	b.ReportAllocs()
+	for b.Loop() {
+		q.ScalarMult(k, p)
 	}
 }
