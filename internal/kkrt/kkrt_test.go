@@ -64,17 +64,25 @@ func runSession(t testing.TB, session [32]byte, inputs [][]byte, cfg *Config) (*
 	return s, r, msg0, msg1
 }
 
-// sets returns a receiver set of m and a sender set of m elements sharing
-// about half of them, plus the plaintext intersection.
+// sets returns random sets of m identifiers for the receiver and the
+// sender, sharing about half of them, plus the plaintext intersection.
 func sets(m int) (recv, send [][]byte, common map[string]bool) {
 	common = make(map[string]bool)
-	for i := range m {
-		recv = append(recv, fmt.Appendf(nil, "id-%d", i))
-		if i%2 == 0 {
-			send = append(send, fmt.Appendf(nil, "id-%d", i))
-			common[fmt.Sprintf("id-%d", i)] = true
+	id := func() []byte {
+		var b [12]byte
+		rand.Read(b[:])
+		return fmt.Appendf(nil, "ID%x", b)
+	}
+	for range m {
+		x := id()
+		recv = append(recv, x)
+		var b [1]byte
+		rand.Read(b[:])
+		if b[0]&1 == 0 {
+			send = append(send, x)
+			common[string(x)] = true
 		} else {
-			send = append(send, fmt.Appendf(nil, "other-%d", i))
+			send = append(send, id())
 		}
 	}
 	return recv, send, common
