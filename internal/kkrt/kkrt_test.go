@@ -492,7 +492,7 @@ func TestMalformed(t *testing.T) {
 			t.Errorf("msg0 %s: %v, want ErrMalformed", name, err)
 		}
 	}
-	for _, n := range []int{0, 1, 2, 33, msg0Size / 2} {
+	for n := 0; n < len(msg0); n += 1 + n/8 {
 		if _, _, err := NewReceiver(session, in, msg0[:n], nil); !errors.Is(err, ErrMalformed) {
 			t.Errorf("msg0 truncated to %d: %v", n, err)
 		}
@@ -522,6 +522,11 @@ func TestMalformed(t *testing.T) {
 	for name, m := range bad1 {
 		if err := s.Finish(m); !errors.Is(err, ErrMalformed) {
 			t.Errorf("msg1 %s: %v, want ErrMalformed", name, err)
+		}
+	}
+	for n := 0; n < len(msg1); n += 1 + n/8 {
+		if err := s.Finish(msg1[:n]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("msg1 truncated to %d: %v", n, err)
 		}
 	}
 	if err := s.Finish(msg1); err != nil {
