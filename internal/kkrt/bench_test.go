@@ -1,0 +1,121 @@
+package kkrt
+
+import (
+	"crypto/rand"
+	"fmt"
+	"testing"
+	"time"
+
+	"filippo.io/edwards25519"
+	"github.com/cloudflare/circl/group"
+)
+
+func benchIDs(n int, prefix string) [][]byte {
+	ids := make([][]byte, n)
+	for i := range ids {
+		ids[i] = fmt.Appendf(nil, "%s%020d", prefix, i) // IBAN-sized
+	}
+	return ids
+}
+
+// BenchmarkSession runs a full two-party session per iteration, both
+// roles in this process, messages passed in memory: the receiver's
+// NewReceiver, and the sender's NewSender, Finish and Candidates for each
+// of its m elements (what a PSI needs from it). Half the sets overlap.
+func BenchmarkSession(b *testing.B) {
+	for _, m := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("m=%d", m), func(b *testing.B) {
+			recv := benchIDs(m, "DE")
+			send := append(benchIDs(m/2, "DE"), benchIDs(m-m/2, "FR")...)
+			var session [32]byte
+			var tSend, tRecv time.Duration
+			var b0, b1 int
+			b.ReportAllocs()
+			for b.Loop() {
+				rand.Read(session[:])
+				t0 := time.Now()
+				s, msg0, err := NewSender(session, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				_, msg1, err := NewReceiver(session, recv, msg0, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				if err := s.Finish(msg1); err != nil {
+					b.Fatal(err)
+				}
+				dst := make([]Value, 0, MaxCandidates)
+				for _, y := range send {
+					if _, err := s.Candidates(dst[:0], y); err != nil {
+						b.Fatal(err)
+					}
+				}
+				t3 := time.Now()
+				tSend += t1.Sub(t0) + t3.Sub(t2)
+				tRecv += t2.Sub(t1)
+				b0, b1 = len(msg0), len(msg1)
+			}
+			n := float64(b.N) * float64(m)
+			b.ReportMetric(float64(tRecv.Nanoseconds())/n, "recv-ns/item")
+			b.ReportMetric(float64(tSend.Nanoseconds())/n, "send-ns/item")
+			b.ReportMetric(float64(b0)/float64(m), "B/item-to-recv")
+			b.ReportMetric(float64(b1)/float64(m), "B/item-to-send")
+		})
+	}
+}
+
+// BenchmarkRistrettoMul is one circl ristretto255 variable-base scalar
+// multiplication: the ecdh mode's per-item, per-party floor.
+func BenchmarkRistrettoMul(b *testing.B) {
+	g := group.Ristretto255
+	k := g.RandomNonZeroScalar(rand.Reader)
+	p := g.RandomElement(rand.Reader)
+	q := g.NewElement()
+	b.ReportAllocs()
+	for b.Loop() {
+		q.Mul(p, k)
+	}
+}
+
+func BenchmarkCandidates(b *testing.B) {
+	var session [32]byte
+	s, _, _, _ := runSession(b, session, benchIDs(1000, "DE"), nil)
+	x := []byte("DE00000000000000000001")
+	dst := make([]Value, 0, MaxCandidates)
+	b.SetBytes(int64(len(x)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Candidates(dst[:0], x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTranspose64(b *testing.B) {
+	var a [64]uint64
+	b.SetBytes(512)
+	for b.Loop() {
+		transpose64(&a)
+	}
+}
+
+// BenchmarkEdwards25519Mul is filippo.io/edwards25519's variable-base
+// scalar multiplication, which main's ecdh mode now blinds with (the
+// ristretto255 encoding around it costs little more).
+func BenchmarkEdwards25519Mul(b *testing.B) {
+	var buf [64]byte
+	rand.Read(buf[:])
+	k, err := edwards25519.NewScalar().SetUniformBytes(buf[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := edwards25519.NewGeneratorPoint()
+	q := new(edwards25519.Point)
+	b.ReportAllocs()
+	for b.Loop() {
+		q.ScalarMult(k, p)
+	}
+}

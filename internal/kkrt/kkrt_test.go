@@ -1,0 +1,630 @@
+package kkrt
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"testing"
+)
+
+// detReader is the deterministic randomness of known-answer runs:
+// AES-128-CTR under a fixed key.
+func detReader(key byte) cipher.Stream {
+	k := make([]byte, 16)
+	k[0] = key
+	b, _ := aes.NewCipher(k)
+	return cipher.NewCTR(b, make([]byte, 16))
+}
+
+type streamReader struct{ s cipher.Stream }
+
+func (r streamReader) Read(p []byte) (int, error) {
+	clear(p)
+	r.s.XORKeyStream(p, p)
+	return len(p), nil
+}
+
+// withDeterministicRand makes randReader reproducible for one test.
+func withDeterministicRand(t testing.TB, key byte) {
+	t.Helper()
+	old := randReader
+	randReader = streamReader{detReader(key)}
+	t.Cleanup(func() { randReader = old })
+}
+
+func testSession(t testing.TB) [32]byte {
+	t.Helper()
+	var s [32]byte
+	if _, err := rand.Read(s[:]); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// runSession runs both roles in memory.
+func runSession(t testing.TB, session [32]byte, inputs [][]byte, cfg *Config) (*Sender, *Receiver, []byte, []byte) {
+	t.Helper()
+	s, msg0, err := NewSender(session, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, msg1, err := NewReceiver(session, inputs, msg0, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(msg1); err != nil {
+		t.Fatal(err)
+	}
+	return s, r, msg0, msg1
+}
+
+// sets returns random sets of m identifiers for the receiver and the
+// sender, sharing about half of them, plus the plaintext intersection.
+func sets(m int) (recv, send [][]byte, common map[string]bool) {
+	common = make(map[string]bool)
+	id := func() []byte {
+		var b [12]byte
+		rand.Read(b[:])
+		return fmt.Appendf(nil, "ID%x", b)
+	}
+	for range m {
+		x := id()
+		recv = append(recv, x)
+		var b [1]byte
+		rand.Read(b[:])
+		if b[0]&1 == 0 {
+			send = append(send, x)
+			common[string(x)] = true
+		} else {
+			send = append(send, id())
+		}
+	}
+	return recv, send, common
+}
+
+func TestTranspose64(t *testing.T) {
+	var a, orig [64]uint64
+	for i := range a {
+		var b [8]byte
+		rand.Read(b[:])
+		a[i] = binary.LittleEndian.Uint64(b[:])
+	}
+	orig = a
+	transpose64(&a)
+	for i := range 64 {
+		for j := range 64 {
+			if orig[i]>>j&1 != a[j]>>i&1 {
+				t.Fatalf("bit (%d,%d) not transposed", i, j)
+			}
+		}
+	}
+	transpose64(&a)
+	if a != orig {
+		t.Fatal("transpose is not an involution")
+	}
+}
+
+// TestColumnsTransposed checks the chunked expansion against a bit-by-bit
+// transposition of the PRG streams.
+func TestColumnsTransposed(t *testing.T) {
+	seeds := make([][16]byte, CodeWidth)
+	for i := range seeds {
+		rand.Read(seeds[i][:])
+	}
+	const n = 192
+	rows := make([][rowWords]uint64, n)
+	newColumns(seeds).next(rows, n)
+	for i := range seeds {
+		col := make([]byte, n/8)
+		prg(&seeds[i]).XORKeyStream(col, col)
+		for j := range n {
+			if uint64(col[j/8]>>(j%8)&1) != rows[j][i/64]>>(i%64)&1 {
+				t.Fatalf("row %d column %d differs", j, i)
+			}
+		}
+	}
+}
+
+func TestBaseOT(t *testing.T) {
+	sid := testSession(t)
+	var c [rowWords]uint64
+	for i := range c {
+		var b [8]byte
+		rand.Read(b[:])
+		c[i] = binary.LittleEndian.Uint64(b[:])
+	}
+	sks, pairs, err := otChoose(rand.Reader, &sid, &c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, as, err := otSend(rand.Reader, &sid, pairs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := otReceive(&sid, &c, sks, as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range BaseOTs {
+		b := c[i/64] >> (i % 64) & 1
+		if got[i] != keys[i][b] {
+			t.Fatalf("OT %d: chooser key differs from the sender's key %d", i, b)
+		}
+		if got[i] == keys[i][1-b] {
+			t.Fatalf("OT %d: chooser has the other key too", i)
+		}
+	}
+}
+
+// TestPSI runs a two-party PSI through the primitive and compares it with
+// the plaintext intersection; it also checks Eval and Candidates against
+// the receiver's outputs in both directions.
+func TestPSI(t *testing.T) {
+	sizes := []int{0, 1, 2, 17, 1000, 10_000}
+	if !testing.Short() {
+		sizes = append(sizes, 100_000)
+	}
+	for _, m := range sizes {
+		t.Run(fmt.Sprint(m), func(t *testing.T) {
+			recv, send, common := sets(m)
+			s, r, _, _ := runSession(t, testSession(t), recv, nil)
+			outs := r.Outputs()
+			if len(outs) != len(recv) {
+				t.Fatalf("%d outputs for %d inputs", len(outs), len(recv))
+			}
+			byValue := make(map[Value]int, len(outs))
+			seen := make(map[int]bool)
+			for i, o := range outs {
+				if seen[o.Index] {
+					t.Fatalf("instance %d used twice", o.Index)
+				}
+				seen[o.Index] = true
+				byValue[o.Value] = i
+				if i%97 == 0 || m <= 1000 {
+					v, err := s.Eval(o.Index, recv[i])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if v != o.Value {
+						t.Fatalf("input %d: receiver value differs from the sender's Eval at instance %d", i, o.Index)
+					}
+				}
+			}
+			// The sender's candidates for its own set find exactly the
+			// plaintext intersection, at the receiver's own rows.
+			found := make(map[string]bool)
+			for _, y := range send {
+				cand, err := s.Candidates(nil, y)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range cand {
+					if i, ok := byValue[v]; ok {
+						if !bytes.Equal(recv[i], y) {
+							t.Fatalf("candidate of %q matches the receiver's %q", y, recv[i])
+						}
+						found[string(y)] = true
+					}
+				}
+			}
+			if len(found) != len(common) {
+				t.Fatalf("PSI found %d, plaintext intersection has %d", len(found), len(common))
+			}
+			for y := range found {
+				if !common[y] {
+					t.Fatalf("PSI found %q, not in the plaintext intersection", y)
+				}
+			}
+		})
+	}
+}
+
+// TestEvalOffInstance checks that the receiver's value is specific to its
+// instance: the sender's function at other instances and at other
+// elements differs.
+func TestEvalOffInstance(t *testing.T) {
+	recv, _, _ := sets(50)
+	s, r, _, _ := runSession(t, testSession(t), recv, nil)
+	for i, o := range r.Outputs() {
+		other := (o.Index + 1) % (s.Bins() + s.Stash())
+		v, err := s.Eval(other, recv[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == o.Value {
+			t.Fatalf("input %d: same value at instance %d and %d", i, o.Index, other)
+		}
+		w, _ := s.Eval(o.Index, append([]byte("x"), recv[i]...))
+		if w == o.Value {
+			t.Fatalf("input %d: another element has the same value", i)
+		}
+	}
+}
+
+func TestOutputsFreshPerSession(t *testing.T) {
+	recv, _, _ := sets(100)
+	session := testSession(t)
+	_, r1, _, _ := runSession(t, session, recv, nil)
+	_, r2, _, _ := runSession(t, session, recv, nil)
+	for i := range recv {
+		if r1.Outputs()[i].Value == r2.Outputs()[i].Value {
+			t.Fatalf("input %d: same OPRF value in two sessions", i)
+		}
+	}
+}
+
+// bitStats returns the fraction of one bits and the chi-squared statistic
+// of the byte histogram.
+func bitStats(b []byte) (ones float64, chi2 float64) {
+	var hist [256]float64
+	n := 0
+	for _, x := range b {
+		hist[x]++
+		for ; x != 0; x &= x - 1 {
+			n++
+		}
+	}
+	exp := float64(len(b)) / 256
+	for _, h := range hist {
+		chi2 += (h - exp) * (h - exp) / exp
+	}
+	return float64(n) / float64(8*len(b)), chi2
+}
+
+// TestSenderViewLooksRandom checks the messages the sender receives: the
+// same length for two different sets of one size, and bits that pass a
+// monobit test and a byte chi-squared test in both cases (the rows of U
+// are one-time padded by the PRG, whatever the inputs and whether a bin
+// is occupied). The thresholds are 6 standard deviations: a false failure
+// has probability below 10^-8.
+func TestSenderViewLooksRandom(t *testing.T) {
+	const m = 3000
+	a, _, _ := sets(m)
+	b := make([][]byte, m)
+	for i := range b {
+		b[i] = fmt.Appendf(nil, "completely-different-%d", i)
+	}
+	var lens []int
+	for _, in := range [][][]byte{a, b, a[:1]} {
+		_, _, _, msg1 := runSession(t, testSession(t), in, nil)
+		lens = append(lens, len(msg1))
+		// The rows of U; the A_i are ristretto255 encodings, whose top
+		// and bottom bits are fixed, and are uniform group elements.
+		body := msg1[msg1Fixed:]
+		ones, chi2 := bitStats(body)
+		bits := float64(8 * len(body))
+		if d := math.Abs(ones-0.5) * 2 * math.Sqrt(bits); d > 6 {
+			t.Errorf("monobit: %.5f ones, %.1f sigma", ones, d)
+		}
+		// 255 degrees of freedom: mean 255, sd sqrt(510).
+		if z := (chi2 - 255) / math.Sqrt(510); z > 6 {
+			t.Errorf("byte histogram chi2 %.1f (z = %.1f)", chi2, z)
+		}
+	}
+	if lens[0] != lens[1] {
+		t.Fatalf("message length depends on the set: %d vs %d", lens[0], lens[1])
+	}
+	if lens[0] != Msg1Size(m) || lens[2] != Msg1Size(1) {
+		t.Fatalf("message lengths %v, want Msg1Size", lens)
+	}
+}
+
+func TestDuplicateRefused(t *testing.T) {
+	s, msg0, err := NewSender(testSession(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s
+	in := [][]byte{[]byte("a"), []byte("b"), []byte("a")}
+	if _, _, err := NewReceiver(testSession(t), in, msg0, nil); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate input: %v, want ErrDuplicate", err)
+	}
+}
+
+// checkPlacement verifies a cuckoo result: distinct instances, each
+// element in one of its own bins or in the stash.
+func checkPlacement(t *testing.T, k *keys, elems []elem, where []int, nbins, stash int) (stashed int) {
+	t.Helper()
+	used := make(map[int]bool)
+	for i, w := range where {
+		if used[w] {
+			t.Fatalf("instance %d holds two elements", w)
+		}
+		used[w] = true
+		if w >= nbins {
+			if w >= nbins+stash {
+				t.Fatalf("element %d at %d, past the stash", i, w)
+			}
+			stashed++
+			continue
+		}
+		ok := false
+		for _, b := range k.bins(&elems[i], nbins) {
+			ok = ok || b == w
+		}
+		if !ok {
+			t.Fatalf("element %d in bin %d, not one of its own", i, w)
+		}
+	}
+	return stashed
+}
+
+func testElements(k *keys, n int) []elem {
+	elems := make([]elem, n)
+	for i := range elems {
+		elems[i] = k.element(fmt.Appendf(nil, "%d", i))
+	}
+	return elems
+}
+
+func TestCuckooPlacement(t *testing.T) {
+	var sid [32]byte
+	k := newKeys(sid)
+	for _, m := range []int{0, 1, 5000, 70_000} {
+		elems := testElements(k, m)
+		nbins := binsFor(m)
+		where, err := cuckoo(k, elems, nbins, stashFor(nbins))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPlacement(t, k, elems, where, nbins, stashFor(nbins))
+	}
+}
+
+// TestCuckooStash fills 8 bins with 9 elements: a success must use the
+// stash, and its placement must still be valid.
+func TestCuckooStash(t *testing.T) {
+	for seed := range 50 {
+		sid := [32]byte{byte(seed)}
+		k := newKeys(sid)
+		elems := testElements(k, 9)
+		where, err := cuckoo(k, elems, 8, 2)
+		if errors.Is(err, ErrCuckoo) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := checkPlacement(t, k, elems, where, 8, 2); n == 0 {
+			t.Fatal("9 elements in 8 bins without the stash")
+		}
+		return
+	}
+	t.Fatal("no seed placed 9 elements in 8 bins and a stash of 2")
+}
+
+// TestCuckooOverflow forces stash overflow: more elements than bins and
+// stash slots together.
+func TestCuckooOverflow(t *testing.T) {
+	var sid [32]byte
+	k := newKeys(sid)
+	if _, err := cuckoo(k, testElements(k, 8+2+1), 8, 2); !errors.Is(err, ErrCuckoo) {
+		t.Fatalf("11 elements in 8 bins and a stash of 2: %v, want ErrCuckoo", err)
+	}
+	if _, err := cuckoo(k, testElements(k, 2), 8, 0); err != nil {
+		t.Fatalf("2 elements in 8 bins: %v", err)
+	}
+}
+
+func TestTooMany(t *testing.T) {
+	cfg := &Config{MaxItems: 10}
+	_, msg0, err := NewSender(testSession(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _, _ := sets(11)
+	if _, _, err := NewReceiver(testSession(t), in, msg0, cfg); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("11 inputs with MaxItems 10: %v", err)
+	}
+	if _, _, err := NewSender(testSession(t), &Config{MaxItems: MaxItemsLimit + 1}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("MaxItems over the limit: %v", err)
+	}
+	// A sender bounded at 10 refuses a receiver batch sized for more.
+	s, msg0, err := NewSender(testSession(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _, _ := sets(minSizing + 1)
+	_, msg1, err := NewReceiver(testSession(t), big, msg0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(msg1); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("oversized batch: %v, want ErrMalformed", err)
+	}
+}
+
+func TestStateErrors(t *testing.T) {
+	session := testSession(t)
+	s, msg0, err := NewSender(session, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Eval(0, []byte("x")); !errors.Is(err, ErrState) {
+		t.Fatalf("Eval before Finish: %v", err)
+	}
+	if _, err := s.Candidates(nil, []byte("x")); !errors.Is(err, ErrState) {
+		t.Fatalf("Candidates before Finish: %v", err)
+	}
+	_, msg1, err := NewReceiver(session, [][]byte{[]byte("x")}, msg0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(msg1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(msg1); !errors.Is(err, ErrState) {
+		t.Fatalf("second Finish: %v", err)
+	}
+	for _, idx := range []int{-1, s.Bins() + s.Stash()} {
+		if _, err := s.Eval(idx, []byte("x")); !errors.Is(err, ErrIndex) {
+			t.Fatalf("Eval(%d): %v", idx, err)
+		}
+	}
+}
+
+// TestMalformed refuses truncated, extended and corrupted messages; a
+// refused msg1 leaves the sender able to finish with the right one.
+func TestMalformed(t *testing.T) {
+	session := testSession(t)
+	s, msg0, err := NewSender(session, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := [][]byte{[]byte("x")}
+	bad0 := map[string][]byte{
+		"empty":     nil,
+		"truncated": msg0[:len(msg0)-1],
+		"extended":  append(bytes.Clone(msg0), 0),
+		"version":   append([]byte{Version + 1}, msg0[1:]...),
+		"type":      append([]byte{Version, typeReceiver}, msg0[2:]...),
+		"identity":  identityAt(msg0, headerSize+32),
+		"invalid":   invalidAt(msg0, headerSize+32+pointSize*7),
+	}
+	for name, m := range bad0 {
+		if _, _, err := NewReceiver(session, in, m, nil); !errors.Is(err, ErrMalformed) {
+			t.Errorf("msg0 %s: %v, want ErrMalformed", name, err)
+		}
+	}
+	for n := 0; n < len(msg0); n += 1 + n/8 {
+		if _, _, err := NewReceiver(session, in, msg0[:n], nil); !errors.Is(err, ErrMalformed) {
+			t.Errorf("msg0 truncated to %d: %v", n, err)
+		}
+	}
+	_, msg1, err := NewReceiver(session, in, msg0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binsAt := func(n uint32) []byte {
+		m := bytes.Clone(msg1)
+		binary.BigEndian.PutUint32(m[headerSize:], n)
+		return m
+	}
+	bad1 := map[string][]byte{
+		"empty":      nil,
+		"truncated":  msg1[:len(msg1)-1],
+		"row short":  msg1[:len(msg1)-rowBytes],
+		"extended":   append(bytes.Clone(msg1), 0),
+		"version":    append([]byte{Version + 1}, msg1[1:]...),
+		"type":       append([]byte{Version, typeSender}, msg1[2:]...),
+		"bins low":   binsAt(uint32(binsFor(0) - 1)),
+		"bins high":  binsAt(uint32(binsFor(MaxItemsLimit) + 1)),
+		"bins other": binsAt(uint32(binsFor(0) + 200)),
+		"identity":   identityAt(msg1, headerSize+4+3*pointSize),
+		"invalid":    invalidAt(msg1, headerSize+4),
+	}
+	for name, m := range bad1 {
+		if err := s.Finish(m); !errors.Is(err, ErrMalformed) {
+			t.Errorf("msg1 %s: %v, want ErrMalformed", name, err)
+		}
+	}
+	for n := 0; n < len(msg1); n += 1 + n/8 {
+		if err := s.Finish(msg1[:n]); !errors.Is(err, ErrMalformed) {
+			t.Errorf("msg1 truncated to %d: %v", n, err)
+		}
+	}
+	if err := s.Finish(msg1); err != nil {
+		t.Fatalf("valid msg1 after refused ones: %v", err)
+	}
+}
+
+func identityAt(msg []byte, off int) []byte {
+	m := bytes.Clone(msg)
+	clear(m[off : off+pointSize])
+	return m
+}
+
+// invalidAt writes a non-canonical encoding (the field modulus p).
+func invalidAt(msg []byte, off int) []byte {
+	m := bytes.Clone(msg)
+	p := [pointSize]byte{0xed}
+	for i := 1; i < 31; i++ {
+		p[i] = 0xff
+	}
+	p[31] = 0x7f
+	copy(m[off:], p[:])
+	return m
+}
+
+// TestElementLongInputs checks that the stack and the streaming paths of
+// the element hash agree at the boundary.
+func TestElementLongInputs(t *testing.T) {
+	var sid [32]byte
+	sid[0] = 9
+	k := newKeys(sid)
+	for _, n := range []int{0, 1, 127, 128, 129, 1000} {
+		x := bytes.Repeat([]byte{'z'}, n)
+		h := sha256.Sum256(append(append([]byte(labelElement), sid[:]...), x...))
+		if e := k.element(x); !bytes.Equal(e[:], h[:16]) {
+			t.Fatalf("length %d: element differs from SHA-256(label ‖ sid ‖ x)[:16]", n)
+		}
+	}
+}
+
+// TestStashInstances runs the extension with elements placed by hand in
+// the first and last stash slots and in a bin: the sender's Eval there,
+// and its Candidates, give the receiver's values.
+func TestStashInstances(t *testing.T) {
+	session := testSession(t)
+	s, msg0, err := NewSender(session, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, pairs, err := parseMsg0(msg0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeys(deriveSID(&session, &seed))
+	in := [][]byte{[]byte("stash-first"), []byte("stash-last"), []byte("in-a-bin")}
+	elems := make([]elem, len(in))
+	for i, x := range in {
+		elems[i] = k.element(x)
+	}
+	nbins := binsFor(len(in))
+	where := []int{nbins, nbins + stashFor(nbins) - 1, k.bins(&elems[2], nbins)[1]}
+	otKeys, as, err := otSend(randReader, &k.sid, pairs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, msg1, err := extend(k, otKeys, as, elems, where, nbins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Finish(msg1); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range r.Outputs() {
+		if o.Index != where[i] {
+			t.Fatalf("input %d at instance %d, placed at %d", i, o.Index, where[i])
+		}
+		v, err := s.Eval(o.Index, in[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != o.Value {
+			t.Fatalf("input %d: Eval at instance %d differs from the receiver's value", i, o.Index)
+		}
+		cand, err := s.Candidates(nil, in[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cand) != HashCount+s.Stash() {
+			t.Fatalf("%d candidates, want %d", len(cand), HashCount+s.Stash())
+		}
+		n := 0
+		for _, c := range cand {
+			if c == o.Value {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("input %d: its value is %d of its candidates, want exactly 1", i, n)
+		}
+	}
+}
