@@ -407,7 +407,7 @@ func runDemo(ctx context.Context, args []string) error {
 type rowError struct {
 	path        string
 	unit        string // "csv line" if empty
-	line, other int // other is 0 if there is no other row
+	line, other int    // other is 0 if there is no other row
 	err         *maskshare.InputError
 }
 
