@@ -127,7 +127,9 @@ func TestSourceConfigErrors(t *testing.T) {
 		{"both", func(c *partyConfig) { c.IDColumn, c.Source = "", &good }, true, "both --data c-bank-a.csv and the source"},
 		{"neither", func(*partyConfig) {}, false, "no table: give --data CSV, or a source"},
 		{"id_column", func(c *partyConfig) { c.Source = &good }, false, "id_column: names a CSV column"},
-		{"driver", func(c *partyConfig) { c.IDColumn, c.Source = "", &sourceConfig{Driver: "mysql", DSN: "x", Query: "SELECT 1"} }, false, `source.driver: "mysql": want postgres or sqlite`},
+		{"driver", func(c *partyConfig) {
+			c.IDColumn, c.Source = "", &sourceConfig{Driver: "mysql", DSN: "x", Query: "SELECT 1"}
+		}, false, `source.driver: "mysql": want postgres or sqlite`},
 		{"query", func(c *partyConfig) { c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: "a.db"} }, false, "source.query: required"},
 		{"no dsn", func(c *partyConfig) { c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", Query: "SELECT 1"} }, false, "one is required"},
 		{"two dsns", func(c *partyConfig) {
@@ -136,9 +138,15 @@ func TestSourceConfigErrors(t *testing.T) {
 		{"empty env", func(c *partyConfig) {
 			c.IDColumn, c.Source = "", &sourceConfig{Driver: "postgres", DSNEnv: "MASKSHARE_TEST_EMPTY", Query: "SELECT 1"}
 		}, false, "MASKSHARE_TEST_EMPTY is not set or empty"},
-		{"missing file", func(c *partyConfig) { c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: "nope.db", Query: "SELECT 1"} }, false, "nope.db: no such file"},
-		{"memory", func(c *partyConfig) { c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: ":memory:", Query: "SELECT 1"} }, false, "in-memory"},
-		{"directory", func(c *partyConfig) { c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: "file:.", Query: "SELECT 1"} }, false, "not a regular file"},
+		{"missing file", func(c *partyConfig) {
+			c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: "nope.db", Query: "SELECT 1"}
+		}, false, "nope.db: no such file"},
+		{"memory", func(c *partyConfig) {
+			c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: ":memory:", Query: "SELECT 1"}
+		}, false, "in-memory"},
+		{"directory", func(c *partyConfig) {
+			c.IDColumn, c.Source = "", &sourceConfig{Driver: "sqlite", DSN: "file:.", Query: "SELECT 1"}
+		}, false, "not a regular file"},
 	}
 	for _, tc := range cases {
 		s.addSession(t, "c", params, demo.Generate(5, 3, 20, 0.5, 3))
