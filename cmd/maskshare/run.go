@@ -209,7 +209,7 @@ func runParty(ctx context.Context, args []string) error {
 		err = fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), in, err)
 	case errors.Is(err, context.Canceled):
 		return err // interrupted
-	case err != nil:
+	case err != nil && !unreachable(err):
 		err = badInput(err)
 	}
 	var party *maskshare.Party

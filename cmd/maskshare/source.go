@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -219,6 +220,14 @@ func readSource(ctx context.Context, s *dbSource, cols []maskshare.Column) (*mas
 		return nil, fmt.Errorf("%s: %w (rows of the query's result counted from 1)", s.name, s.redact(err))
 	}
 	return table, nil
+}
+
+// unreachable reports an error reaching a database server over the
+// network: worth retrying, unlike bad input (a refused login, a query the
+// server rejects, rows that do not fit), so it is not exit code 2.
+func unreachable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 // checkColumns checks the query's columns against the session's before any

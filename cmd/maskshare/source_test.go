@@ -211,6 +211,14 @@ func TestSQLiteSourceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameTable(t, got, tb)
+	// A REAL column selected as text at the session's scale, as the README
+	// suggests, reads exactly.
+	got, err = readSource(ctx, sourceFor(t, dir, sourceConfig{Driver: "sqlite", DSN: "bank.db",
+		Query: `SELECT customer, printf('%.2f', CAST(balance AS REAL)), loans, overdue FROM customers`}), cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTable(t, got, tb)
 
 	cases := []struct{ query, want string }{
 		{`SELECT customer, balance, loans FROM customers`, "returns 3 columns (customer, balance, loans); want 4: the identifier, balance, loans, overdue"},
@@ -294,9 +302,41 @@ func TestPostgresBadDSN(t *testing.T) {
 		if strings.Contains(msg, "s3cret") {
 			t.Errorf("password in the message: %s", msg)
 		}
+		// Connection refused is worth retrying (exit code 1); a DSN that
+		// does not parse is bad input (2).
+		if unreachable(err) != strings.Contains(msg, "connection refused") {
+			t.Errorf("unreachable = %v: %s", unreachable(err), msg)
+		}
 		if !strings.Contains(msg, "xxxxx") || !strings.Contains(msg, "source postgres") ||
 			!strings.Contains(msg, "failed to connect") && !strings.Contains(msg, "cannot parse") {
 			t.Errorf("message: %s", msg)
 		}
+	}
+}
+
+// TestReadmeSourceExamples: the README's source examples are configurations
+// the party accepts, field for field.
+func TestReadmeSourceExamples(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := section(t, string(readme), "### Reading a party's table from a database", "Libraries can feed rows")
+	var drivers []string
+	for _, block := range strings.Split(sec, "```json\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		var cfg struct {
+			Source sourceConfig `json:"source"`
+		}
+		if err := decodeConfig("README", []byte("{"+block+"}"), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Source.Query == "" {
+			t.Fatalf("example without a query:\n%s", block)
+		}
+		drivers = append(drivers, cfg.Source.Driver)
+	}
+	if !slices.Equal(drivers, []string{"postgres", "sqlite"}) {
+		t.Fatalf("README's source examples are for %v", drivers)
 	}
 }
