@@ -121,7 +121,7 @@ func sqlitePath(dsn string) (string, url.Values, error) {
 // Passwords in a DSN: URL userinfo, and password=… in key=value form or a
 // URL's query (quoted values may hold spaces and escaped quotes).
 var (
-	dsnUserinfo = regexp.MustCompile(`(?i)^([a-z][a-z0-9+.-]*://[^/@?#]*?:)[^@/?#]*@`)
+	dsnUserinfo = regexp.MustCompile(`(?i)^([a-z][a-z0-9+.-]*://[^/?#:@]*:)[^/?#]*@`) // to the last '@', as net/url reads it
 	dsnPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)`)
 )
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -268,6 +269,8 @@ func TestRedactDSN(t *testing.T) {
 		{"postgres://bank:s3cret@db.example:5432/crm?sslmode=verify-full", "postgres://bank:xxxxx@db.example:5432/crm?sslmode=verify-full"},
 		{"postgresql://bank:p%40ss@db/crm", "postgresql://bank:xxxxx@db/crm"},
 		{"postgres://bank@db/crm", "postgres://bank@db/crm"},
+		{"postgres://bank:p@ss:w@db/crm", "postgres://bank:xxxxx@db/crm"},
+		{"postgres://db:5432/crm", "postgres://db:5432/crm"},
 		{"postgres://db/crm?user=bank&password=s3cret&sslmode=require", "postgres://db/crm?user=bank&password=xxxxx&sslmode=require"},
 		{"host=db user=bank password=s3cret dbname=crm", "host=db user=bank password=xxxxx dbname=crm"},
 		{`host=db password = 'it\'s s3 cret\\' dbname=crm`, "host=db password = xxxxx dbname=crm"},
@@ -339,4 +342,26 @@ func TestReadmeSourceExamples(t *testing.T) {
 	if !slices.Equal(drivers, []string{"postgres", "sqlite"}) {
 		t.Fatalf("README's source examples are for %v", drivers)
 	}
+}
+
+// FuzzRedactDSN: whatever the password, a URL DSN (with the password
+// escaped as net/url writes it) and a key=value DSN (unquoted, so without
+// white space) come out with exactly the password replaced.
+func FuzzRedactDSN(f *testing.F) {
+	f.Add("s3cret")
+	f.Add("p@ss:w/o?r#d%")
+	f.Add("'")
+	f.Fuzz(func(t *testing.T, pw string) {
+		u := "postgres://" + url.UserPassword("bank", pw).String() + "@db/crm"
+		if got := redactDSN(u); got != "postgres://bank:xxxxx@db/crm" {
+			t.Fatalf("redactDSN(%q) = %q", u, got)
+		}
+		if pw == "" || strings.ContainsAny(pw, " \t\n\v\f\r\u0085\u00a0&'") {
+			return
+		}
+		kv := "host=db password=" + pw + " dbname=crm"
+		if got := redactDSN(kv); got != "host=db password=xxxxx dbname=crm" {
+			t.Fatalf("redactDSN(%q) = %q", kv, got)
+		}
+	})
 }
