@@ -365,3 +365,26 @@ func FuzzRedactDSN(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSQLitePath: any SQLite DSN either is refused or names a file, and its
+// parameters survive a round trip through the read-only DSN built from them.
+func FuzzSQLitePath(f *testing.F) {
+	f.Add("customers.db")
+	f.Add("file:dir/customers.db?_pragma=busy_timeout(1000)&mode=rw")
+	f.Add("file:%zz")
+	f.Add(":memory:")
+	f.Fuzz(func(t *testing.T, dsn string) {
+		path, params, err := sqlitePath(dsn)
+		if err != nil {
+			return
+		}
+		if path == "" || path == ":memory:" {
+			t.Fatalf("%q: path %q accepted", dsn, path)
+		}
+		params.Set("mode", "ro")
+		u, err := url.Parse((&url.URL{Scheme: "file", Path: "/abs/" + path, RawQuery: params.Encode()}).String())
+		if err != nil || u.Path != "/abs/"+path || u.Query().Get("mode") != "ro" {
+			t.Fatalf("%q: rebuilt as %v (%v)", dsn, u, err)
+		}
+	})
+}
