@@ -145,7 +145,8 @@ func NewSQLSource(rows *sql.Rows, cols []Column) *SQLSource {
 	return s
 }
 
-// Next implements Source.
+// Next implements Source. Errors name the row by its ordinal in the
+// query's result, counting from 1.
 func (s *SQLSource) Next() (string, []int64, error) {
 	if !s.rows.Next() {
 		if err := s.rows.Err(); err != nil {
@@ -165,6 +166,8 @@ func (s *SQLSource) Next() (string, []int64, error) {
 		id = string(v)
 	case int64:
 		id = fmt.Sprint(v)
+	case nil:
+		return "", nil, fmt.Errorf("%w: sql row %d: NULL identifier", ErrInvalidID, s.row)
 	default:
 		return "", nil, fmt.Errorf("%w: sql row %d: identifier of type %T", ErrInvalidID, s.row, v)
 	}

@@ -132,6 +132,15 @@ func TestSQLSource(t *testing.T) {
 			t.Errorf("value %#v: error %v, want ErrSchema", bad, err)
 		}
 	}
+
+	// A NULL identifier names its row, counted from 1 in the result.
+	d.rows = [][]driver.Value{{"a", int64(1), int64(1)}, {nil, int64(1), int64(1)}}
+	rows, _ = db.Query("select")
+	_, err = ReadTable(context.Background(), NewSQLSource(rows, srcCols), 2)
+	rows.Close()
+	if !errors.Is(err, ErrInvalidID) || !strings.Contains(err.Error(), "sql row 2: NULL identifier") {
+		t.Errorf("NULL identifier: error %v", err)
+	}
 }
 
 type connector struct{ d *fakeDriver }

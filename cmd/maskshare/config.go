@@ -93,7 +93,11 @@ type partyConfig struct {
 	// direct links must present them.
 	Peers map[string]string `json:"peers"`
 	// IDColumn is the CSV column holding the identifier; default "id".
+	// A source's identifier is its query's first column instead.
 	IDColumn string `json:"id_column,omitempty"`
+	// Source, if set, reads the table from a database by a query, in
+	// place of --data CSV (exactly one of them).
+	Source *sourceConfig `json:"source,omitempty"`
 	// Timeout bounds the whole run, including waiting for the coordinator
 	// and the other parties; default 1h.
 	Timeout duration `json:"timeout,omitempty"`
@@ -377,6 +381,7 @@ type partySetup struct {
 	peersTrust  transport.Trust              // for the other parties' direct links
 	peerKeys    map[string]ed25519.PublicKey // every party, this one included
 	directPeers map[string]string            // every other party → address ("" relays)
+	src         *dbSource                    // nil: the table is --data CSV
 }
 
 // loadParty reads and checks a party configuration.
@@ -389,6 +394,9 @@ func loadParty(path string) (*partySetup, error) {
 	cfg := &s.cfg
 	if cfg.CoordinatorName == "" {
 		cfg.CoordinatorName = netsession.CoordinatorName
+	}
+	if cfg.Source != nil && cfg.IDColumn != "" {
+		return nil, c.errorf("id_column", "names a CSV column; with source, the identifier is the query's first column")
 	}
 	if cfg.IDColumn == "" {
 		cfg.IDColumn = "id"
@@ -415,6 +423,11 @@ func loadParty(path string) (*partySetup, error) {
 		return nil, c.errorf("name", "%q is not among params.parties", cfg.Name)
 	}
 	var err error
+	if cfg.Source != nil {
+		if s.src, err = c.source(cfg.Source); err != nil {
+			return nil, err
+		}
+	}
 	if s.id, err = c.identity(cfg.Key, cfg.Cert); err != nil {
 		return nil, err
 	}

@@ -153,13 +153,13 @@ const declineLinger = 3 * time.Second
 func runParty(ctx context.Context, args []string) error {
 	flags := flag.NewFlagSet("party", flag.ContinueOnError)
 	configPath := flags.String("config", "", "JSON configuration file (required)")
-	dataPath := flags.String("data", "", "CSV file with a header naming the identifier and value columns (required)")
+	dataPath := flags.String("data", "", "CSV file with a header naming the identifier and value columns (required unless the configuration has a source)")
 	outPath := flags.String("out", "", "write this party's result as CSV here")
 	level := flags.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := flags.Parse(args); err != nil {
 		return badInput(err)
 	}
-	if *configPath == "" || *dataPath == "" {
+	if *configPath == "" {
 		flags.Usage()
 		return flag.ErrHelp
 	}
@@ -174,12 +174,19 @@ func runParty(ctx context.Context, args []string) error {
 		return badInput(err)
 	}
 	cfg := setup.cfg
+	in := tableInput{path: *dataPath, src: setup.src}
+	switch {
+	case *dataPath != "" && setup.src != nil:
+		return badInput(fmt.Errorf("both --data %s and the source in %s: give one", *dataPath, *configPath))
+	case *dataPath == "" && setup.src == nil:
+		return badInput(fmt.Errorf("no table: give --data CSV, or a source in %s", *configPath))
+	}
 	// The result file is checked, and its temporary file made, before
 	// anything is read or sent: a result that cannot be written is known
 	// before the session, not after the others recorded success.
 	var out *resultFile
 	if *outPath != "" {
-		if out, err = createResult(*outPath, *dataPath); err != nil {
+		if out, err = createResult(*outPath, in); err != nil {
 			return badInput(err)
 		}
 		defer out.discard()
@@ -195,14 +202,14 @@ func runParty(ctx context.Context, args []string) error {
 	// From here on the party knows how to reach the coordinator: if it
 	// cannot take part, it tells the coordinator why before it exits, so
 	// the others do not wait for it.
-	table, err := readTable(ctx, *dataPath, cfg)
+	table, err := in.read(ctx, cfg)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		// The run's time bound ran out, not a fault of the data file.
-		err = fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), *dataPath, err)
+		// The run's time bound ran out, not a fault of the data.
+		err = fmt.Errorf("the configuration's timeout (%v) ran out while reading %s: %w", time.Duration(cfg.Timeout), in, err)
 	case errors.Is(err, context.Canceled):
 		return err // interrupted
-	case err != nil:
+	case err != nil && !unreachable(err):
 		err = badInput(err)
 	}
 	var party *maskshare.Party
@@ -226,7 +233,7 @@ func runParty(ctx context.Context, args []string) error {
 			// party's signed reason once all have arrived (a decline
 			// before the session would miss those not yet there).
 			if verr := party.Validate(); verr != nil {
-				verr = badInput(rowLines(fmt.Errorf("%s: %w", *dataPath, verr), *dataPath))
+				verr = badInput(in.rows(fmt.Errorf("%s: %w", in, verr)))
 				fmt.Fprintf(os.Stderr, "%s: %v; telling the others through the session\n", cfg.Name, verr)
 				tellSession(ctx, cfg, tcfg, party, log)
 				return verr
@@ -240,7 +247,7 @@ func runParty(ctx context.Context, args []string) error {
 	start := time.Now()
 	res, stats, err := netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, tcfg)
 	if err != nil {
-		return rowLines(err, *dataPath)
+		return in.rows(err)
 	}
 	if out != nil {
 		if err := out.commit(res, cfg.Params.Reveal); err != nil {
@@ -252,6 +259,47 @@ func runParty(ctx context.Context, args []string) error {
 		fmt.Printf("  sealed parts delivered directly: %d (the rest relayed)\n", direct.Delivered())
 	}
 	return nil
+}
+
+// tableInput is where a party's table comes from: the --data CSV file, or
+// the configuration's database source.
+type tableInput struct {
+	path string    // the CSV file, if src is nil
+	src  *dbSource // the source, if any
+}
+
+// String names the input in messages; a DSN's password is never in it.
+func (in tableInput) String() string {
+	if in.src != nil {
+		return in.src.name
+	}
+	return in.path
+}
+
+// read reads the whole table.
+func (in tableInput) read(ctx context.Context, cfg partyConfig) (*maskshare.Table, error) {
+	if in.src != nil {
+		return readSource(ctx, in.src, cfg.Params.Columns)
+	}
+	return readTable(ctx, in.path, cfg)
+}
+
+// rows makes an error about rows of the table name them as the input does:
+// CSV lines, or the query result's rows counted from 1.
+func (in tableInput) rows(err error) error {
+	if in.src == nil {
+		return rowLines(err, in.path)
+	}
+	var ie *maskshare.InputError
+	var abort *maskshare.AbortError
+	if !errors.As(err, &ie) || ie.Row < 0 || errors.As(err, &abort) {
+		return err
+	}
+	other := 0
+	if ie.Other >= 0 && ie.Other != ie.Row {
+		other = ie.Other + 1
+	}
+	return &rowError{path: in.src.name, unit: "query row", line: ie.Row + 1, other: other, err: ie}
 }
 
 // readTable reads the party's CSV file.
@@ -358,14 +406,19 @@ func runDemo(ctx context.Context, args []string) error {
 // table's 0-based row indices.
 type rowError struct {
 	path        string
-	line, other int // other is 0 if there is no other row
+	unit        string // "csv line" if empty
+	line, other int    // other is 0 if there is no other row
 	err         *maskshare.InputError
 }
 
 func (e *rowError) Error() string {
-	msg := fmt.Sprintf("%s: %v: csv line %d", e.path, e.err.Err, e.line)
+	unit := e.unit
+	if unit == "" {
+		unit = "csv line"
+	}
+	msg := fmt.Sprintf("%s: %v: %s %d", e.path, e.err.Err, unit, e.line)
 	if e.other > 0 {
-		msg += fmt.Sprintf(" (same as csv line %d)", e.other)
+		msg += fmt.Sprintf(" (same as %s %d)", unit, e.other)
 	}
 	if e.err.Column != "" {
 		msg += fmt.Sprintf(" in column %q", e.err.Column)
@@ -430,9 +483,17 @@ type resultFile struct {
 	tmp  *os.File
 }
 
-// createResult checks that out is not the data file and that its directory
-// exists and is writable, and makes the temporary file in it.
-func createResult(out, data string) (*resultFile, error) {
+// createResult checks that out is not the input's file (the CSV, or the
+// SQLite database) and that its directory exists and is writable, and makes
+// the temporary file in it.
+func createResult(out string, in tableInput) (*resultFile, error) {
+	data, what := in.path, "--data file"
+	if in.src != nil {
+		data, what = in.src.file, "source's SQLite database"
+	}
+	if data == "" { // PostgreSQL: no file to overwrite
+		return createResultFile(out)
+	}
 	absOut, err := filepath.Abs(out)
 	if err != nil {
 		return nil, err
@@ -442,12 +503,19 @@ func createResult(out, data string) (*resultFile, error) {
 		return nil, err
 	}
 	if absOut == absData {
-		return nil, fmt.Errorf("--out %s is the --data file: the result would replace the input", out)
+		return nil, fmt.Errorf("--out %s is the %s: the result would replace the input", out, what)
 	}
 	fo, errOut := os.Stat(out)
 	if fd, err := os.Stat(data); errOut == nil && err == nil && os.SameFile(fo, fd) {
-		return nil, fmt.Errorf("--out %s is the --data file %s (a link to it): the result would replace the input", out, data)
+		return nil, fmt.Errorf("--out %s is the %s %s (a link to it): the result would replace the input", out, what, data)
 	}
+	return createResultFile(out)
+}
+
+// createResultFile checks that out's directory exists and is writable,
+// and makes the temporary file in it.
+func createResultFile(out string) (*resultFile, error) {
+	fo, errOut := os.Stat(out)
 	if errOut == nil && !fo.Mode().IsRegular() {
 		return nil, fmt.Errorf("--out %s exists and is not a regular file", out)
 	}
