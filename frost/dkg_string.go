@@ -39,3 +39,10 @@ func (s *RepairSum) String() string {
 
 // GoString is String.
 func (s *RepairSum) GoString() string { return s.String() }
+
+func (k *KeyShare) String() string {
+	return fmt.Sprintf("frost.KeyShare{%s, signer %d, t %d, verifying %x}", k.suite, k.id, k.threshold, k.VerifyingShare())
+}
+
+// GoString is String.
+func (k *KeyShare) GoString() string { return k.String() }
