@@ -126,6 +126,15 @@ func NewIssuer(subdomain string, key ed25519.PrivateKey) (*Issuer, error) {
 	return &Issuer{subdomain: subdomain, key: key, id: IssuerKeyID(subdomain, pub)}, nil
 }
 
+// String describes is by its sub-domain and key id, never its private
+// key, so that printing or logging an issuer does not leak the key.
+func (is *Issuer) String() string {
+	return fmt.Sprintf("idpay.Issuer{%q, key %x}", is.subdomain, is.id[:])
+}
+
+// GoString is String.
+func (is *Issuer) GoString() string { return is.String() }
+
 // Subdomain returns the issuer's sub-domain ID.
 func (is *Issuer) Subdomain() string { return is.subdomain }
 

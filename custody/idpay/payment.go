@@ -323,6 +323,14 @@ func NewWallet(key ed25519.PrivateKey, cert *Certificate, trust *Trust) (*Wallet
 	return &Wallet{key: key, cert: cert, trust: trust}, nil
 }
 
+// String describes w by its certificate's user, never its private key.
+func (w *Wallet) String() string {
+	return fmt.Sprintf("idpay.Wallet{%q@%q, serial %d}", w.cert.User, w.cert.Subdomain, w.cert.Serial)
+}
+
+// GoString is String.
+func (w *Wallet) GoString() string { return w.String() }
+
 // Certificate returns the wallet's certificate.
 func (w *Wallet) Certificate() *Certificate { return w.cert }
 
