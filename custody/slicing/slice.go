@@ -65,6 +65,15 @@ type Slice struct {
 	Share []byte
 }
 
+// String describes s without its share, so that printing or logging a
+// slice does not leak it.
+func (s Slice) String() string {
+	return fmt.Sprintf("slicing.Slice{user %q, key %q, epoch %d, index %d}", s.UserID, s.KeyID, s.Epoch, s.Index)
+}
+
+// GoString is String, so that %#v does not print the share either.
+func (s Slice) GoString() string { return s.String() }
+
 func checkHeader(user, key string, index uint32) error {
 	switch {
 	case !custody.ValidID(user):

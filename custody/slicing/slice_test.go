@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/maskshare/maskshare/custody"
@@ -147,4 +148,19 @@ func ExampleSealSlice() {
 	// Output:
 	// true
 	// opaque share bytes
+}
+
+// TestSliceNotPrinted: printing a slice with any verb does not show its
+// share bytes.
+func TestSliceNotPrinted(t *testing.T) {
+	s := Slice{UserID: "alice", KeyID: "k1", Epoch: 2, Index: 3, Share: []byte{0xde, 0xad, 0xbe, 0xef, 0x51, 0x7e}}
+	dec := strings.Trim(fmt.Sprint(s.Share), "[]")
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{s, &s} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, dec) || strings.Contains(out, "deadbeef") || strings.Contains(out, "0xde, 0xad") {
+				t.Fatalf("%s of %T shows the share: %q", verb, v, out)
+			}
+		}
+	}
 }
