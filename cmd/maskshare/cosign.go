@@ -67,6 +67,9 @@ func runCosign(ctx context.Context, stdout io.Writer, args []string) error {
 }
 
 func loadRA(dir string) (*cosign.RA, error) {
+	if err := checkPrivateFile(filepath.Join(dir, "ca.key")); err != nil {
+		return nil, badInput(fmt.Errorf("--ra: %w", err))
+	}
 	ca, err := transport.LoadCA(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--ra: %w", err))
@@ -222,6 +225,9 @@ func (c *clientFlags) dial(ctx context.Context) (*cosign.Client, func(), error) 
 	name, addr, ok := strings.Cut(c.service, "=")
 	if !ok || c.key == "" || c.cert == "" || c.ca == "" {
 		return nil, nil, badInput(errors.New("--service NAME=ADDR, --key, --cert and --ca are required"))
+	}
+	if err := checkPrivateFile(c.key); err != nil {
+		return nil, nil, badInput(fmt.Errorf("--key: %w", err))
 	}
 	id, err := transport.LoadIdentity(c.cert, c.key)
 	if err != nil {

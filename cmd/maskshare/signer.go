@@ -211,6 +211,9 @@ func runWallet(ctx context.Context, stdout io.Writer, args []string) error {
 		if *devKey == "" || *devCert == "" || *code == "" {
 			return nil, badInput(errors.New("--device-key, --device-cert and --code are required to authorise"))
 		}
+		if err := checkPrivateFile(*devKey); err != nil {
+			return nil, badInput(fmt.Errorf("--device-key: %w", err))
+		}
 		dev, err := transport.LoadIdentity(*devCert, *devKey)
 		if err != nil {
 			return nil, badInput(fmt.Errorf("--device-key: %w", err))
