@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
@@ -28,6 +29,11 @@ const (
 type Backend struct {
 	store *custody.Store
 	trust *Trust
+
+	// lastPrune is when NewChallenge last dropped expired challenges:
+	// anyone may ask for a challenge, so unused ones must not pile up.
+	mu        sync.Mutex
+	lastPrune time.Time
 }
 
 // OpenBackend opens (or creates) the back end's store at path.
@@ -46,10 +52,23 @@ func (b *Backend) Close() error { return b.store.Close() }
 func (b *Backend) Trust() *Trust { return b.trust }
 
 // NewChallenge returns a fresh random challenge, stored until it is used or
-// expires (Config.ChallengeTTL after now).
+// expires (Config.ChallengeTTL after now). At most once per ChallengeTTL it
+// first drops the expired challenges ([Backend.Prune]), so that challenges
+// asked for and never answered do not accumulate in the store.
 func (b *Backend) NewChallenge(ctx context.Context, now time.Time) (*Challenge, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	b.mu.Lock()
+	due := b.lastPrune.IsZero() || now.Sub(b.lastPrune) >= b.trust.cfg.ChallengeTTL || now.Before(b.lastPrune)
+	if due {
+		b.lastPrune = now
+	}
+	b.mu.Unlock()
+	if due {
+		if _, err := b.Prune(now); err != nil {
+			return nil, err
+		}
 	}
 	c := &Challenge{Expires: now.Add(b.trust.cfg.ChallengeTTL).Truncate(time.Second).UTC()}
 	rand.Read(c.Value[:])

@@ -494,3 +494,23 @@ func TestConcurrentSubmissions(t *testing.T) {
 		t.Fatalf("%d submissions accepted, want 1", ok)
 	}
 }
+
+// TestChallengesDoNotAccumulate: challenges asked for and never answered
+// (anyone may ask) are dropped by a later NewChallenge once expired, so
+// the store holds only live ones.
+func TestChallengesDoNotAccumulate(t *testing.T) {
+	f := newFixture(t, true)
+	for i := range 3 {
+		if _, err := f.backend.NewChallenge(ctx, t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := t0.Add(DefaultChallengeTTL + DefaultClockSkew + time.Minute)
+	ch, err := f.backend.NewChallenge(ctx, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.backend.Prune(ch.Expires.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("%d challenges left, %v; want 1 (the three expired ones dropped)", n, err)
+	}
+}
