@@ -604,6 +604,26 @@ func idpayHandler(b *idpay.Backend, now func() time.Time) http.Handler {
 	return mux
 }
 
+// idpayBodyTimeout bounds the time to read a request (headers and body,
+// at most idpay.MaxEncodedLen bytes) and to write its answer; idle
+// keep-alive connections are closed after as long. Without it a client
+// that sends its headers and then trickles or stalls its body holds a
+// connection and a goroutine for ever.
+const idpayBodyTimeout = 30 * time.Second
+
+// idpayServer is the back end's HTTP server, every read and write bounded
+// by timeout.
+func idpayServer(h http.Handler, timeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: min(10*time.Second, timeout),
+		ReadTimeout:       timeout,
+		WriteTimeout:      timeout,
+		IdleTimeout:       timeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
 func idpayBackend(ctx context.Context, args []string) error {
 	fs := idpayFlags("backend", "--listen ADDR --db FILE --trust FILE [--crl FILE...] [--tls-cert FILE --tls-key FILE]")
 	listen := fs.String("listen", "", "TCP address, such as 127.0.0.1:7700")
@@ -643,7 +663,7 @@ func idpayBackend(ctx context.Context, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	srv := &http.Server{Handler: idpayHandler(be, time.Now), ReadHeaderTimeout: 10 * time.Second}
+	srv := idpayServer(idpayHandler(be, time.Now), idpayBodyTimeout)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -201,5 +204,32 @@ func TestIdpayBackendCommand(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("backend did not stop")
+	}
+}
+
+// TestIdpayServerStalledBody: the back end's server closes a connection
+// whose client sent its headers and then stalls its body, instead of
+// holding it (and a goroutine) for ever. The server runs with a short
+// timeout; the test waits for the close, not for a given time.
+func TestIdpayServerStalledBody(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.ReadAll(r.Body) })
+	srv := idpayServer(handler, 200*time.Millisecond)
+	go srv.Serve(ln)
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/payment HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+	// A generous bound, so that a server that never closes fails the test
+	// rather than hanging it.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("the server did not close the stalled connection: %v", err)
 	}
 }
