@@ -73,7 +73,12 @@ func (s *Service) serveConn(ctx context.Context, in *transport.Incoming) {
 			}
 			return
 		}
-		if err := in.Conn.Send(ctx, s.Handle(peer, req)); err != nil {
+		// A peer that stops reading must not hold the connection (one of
+		// MaxConnections) for ever: the answer gets IdleTimeout too.
+		sctx, cancel := context.WithTimeout(ctx, IdleTimeout)
+		err = in.Conn.Send(sctx, s.Handle(peer, req))
+		cancel()
+		if err != nil {
 			s.logger.Info("cosign: sending response", "peer", peer.Name, "err", err)
 			return
 		}

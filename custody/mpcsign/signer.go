@@ -234,19 +234,30 @@ func Serve(ctx context.Context, l *transport.Listener, h Handler, log *slog.Logg
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			defer in.Conn.Close()
-			peer := Peer{Name: in.Peer, Key: in.PeerKey}
-			for {
-				rctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-				req, err := transport.RecvLimit(rctx, in.Conn, MaxRequestSize)
-				cancel()
-				if err != nil {
-					return
-				}
-				if err := in.Conn.Send(ctx, h.Handle(peer, req)); err != nil {
-					return
-				}
-			}
+			serveConn(ctx, in, h)
 		}()
+	}
+}
+
+// serveConn answers the requests of one connection with h, one at a time,
+// until the peer is idle for IdleTimeout, closes it or ctx ends.
+func serveConn(ctx context.Context, in *transport.Incoming, h Handler) {
+	peer := Peer{Name: in.Peer, Key: in.PeerKey}
+	for {
+		rctx, cancel := context.WithTimeout(ctx, IdleTimeout)
+		req, err := transport.RecvLimit(rctx, in.Conn, MaxRequestSize)
+		cancel()
+		if err != nil {
+			return
+		}
+		// A peer that stops reading must not hold the connection (one of
+		// MaxConnections) for ever: the answer gets IdleTimeout too.
+		sctx, cancel := context.WithTimeout(ctx, IdleTimeout)
+		err = in.Conn.Send(sctx, h.Handle(peer, req))
+		cancel()
+		if err != nil {
+			return
+		}
 	}
 }
 

@@ -224,7 +224,12 @@ func (n *KeyNode) serveConn(ctx context.Context, in *transport.Incoming) {
 			return
 		}
 		resp := n.Handle(peer, req)
-		if err := in.Conn.Send(ctx, resp); err != nil {
+		// A peer that stops reading must not hold the connection (one of
+		// MaxConnections) for ever: the answer gets IdleTimeout too.
+		sctx, cancel := context.WithTimeout(ctx, IdleTimeout)
+		err = in.Conn.Send(sctx, resp)
+		cancel()
+		if err != nil {
 			n.log.Info("slicing: sending response", "peer", peer.Name, "err", err)
 			return
 		}
