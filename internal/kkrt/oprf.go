@@ -342,3 +342,19 @@ func (r *Receiver) Stash() int { return stashFor(r.nbins) }
 // Outputs returns, in input order, each element's instance and OPRF
 // value. The slice is the receiver's; callers must not modify it.
 func (r *Receiver) Outputs() []Output { return r.outputs }
+
+// String describes s by its size only: its fields are the PRF key.
+func (s *Sender) String() string {
+	return fmt.Sprintf("kkrt.Sender{%d bins, %d stash}", s.nbins, s.stash)
+}
+
+// GoString is String.
+func (s *Sender) GoString() string { return s.String() }
+
+// String describes r by its size only: its outputs are the PRF values.
+func (r *Receiver) String() string {
+	return fmt.Sprintf("kkrt.Receiver{%d bins, %d outputs}", r.nbins, len(r.outputs))
+}
+
+// GoString is String.
+func (r *Receiver) GoString() string { return r.String() }
