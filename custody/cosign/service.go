@@ -375,7 +375,9 @@ func (s *Service) enrolInit(peer Peer, q *request) ([]byte, error) {
 	now := s.now()
 	s.mu.Lock()
 	for k, e := range s.sessions {
-		if now.After(e.expires) {
+		// A user's new enrolment replaces its unfinished one: one user
+		// cannot fill MaxEnrolSessions and lock the others out.
+		if now.After(e.expires) || e.user == q.user {
 			delete(s.sessions, k)
 		}
 	}
