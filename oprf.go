@@ -353,7 +353,7 @@ func (s *partySession) oprfSecrets(ctx context.Context) error {
 	}
 	in, err := wire.DecodeSecrets(msg, n, s.index, func(d int) int { return secretsOf(size, n, d) })
 	if err != nil {
-		return coordinatorFault("message order", fmt.Errorf("%w: %v", ErrProtocol, err))
+		return coordinatorFault("oprf record secret", fmt.Errorf("%w: %v", ErrProtocol, err))
 	}
 	for _, l := range in.Lists {
 		d := int(l.Peer)
