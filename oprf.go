@@ -260,18 +260,18 @@ func (s *partySession) openPairwise(j int, stage uint8, box []byte) ([]byte, err
 // oprfPairValue is v_ij(x) for the Match entry q (row) and peer j: this
 // party's receiver output from j, ⊕ its own PRF at the instance of x in
 // j's table, which the candidate that matched names.
-func (s *partySession) oprfPairValue(q, row, j int, buf []kkrt.Value) (kkrt.Value, error) {
+func (s *partySession) oprfPairValue(q, row, j int) (kkrt.Value, error) {
 	st := s.oprf
 	slot := j
 	if j > s.index {
 		slot--
 	}
 	c := int(st.cands[q*(s.n-1)+slot])
-	cs, _ := st.senders[j].Candidates(buf[:0], st.inputs[row])
-	if c >= len(cs) {
-		return kkrt.Value{}, &CheatingError{Check: "match", Party: "coordinator", Err: fmt.Errorf("%w: match %d names candidate %d of %d", ErrProtocol, q, c, len(cs))}
+	f, err := st.senders[j].Candidate(st.inputs[row], c)
+	if err != nil {
+		return kkrt.Value{}, &CheatingError{Check: "match", Party: "coordinator", Err: fmt.Errorf("%w: match %d names candidate %d of party %s's instances: %v", ErrProtocol, q, c, s.params.Parties[j], err)}
 	}
-	return xorValue(&st.own[j][row].Value, &cs[c]), nil
+	return xorValue(&st.own[j][row].Value, &f), nil
 }
 
 // secretAEAD is the AEAD of a record's pair key k_ij(x) = H("key", v_ij(x)).
@@ -322,14 +322,13 @@ func (s *partySession) oprfSecrets(ctx context.Context) error {
 	var fault error // the coordinator's, from a bad candidate byte
 	var mu sync.Mutex
 	bad := firstBadIn(mine, func(t int) bool {
-		var buf [kkrt.MaxCandidates]kkrt.Value
 		r := s.index + t*n
 		q, row := int(s.posOf[r]), int(s.rows[r])
 		sec := psi.Secret(raw[t*psi.SecretSize:])
 		s.qualified[q] = sec
 		for _, l := range out.Lists {
 			j := int(l.Peer)
-			v, err := s.oprfPairValue(q, row, j, buf[:])
+			v, err := s.oprfPairValue(q, row, j)
 			if err != nil {
 				mu.Lock()
 				fault = err
@@ -358,10 +357,9 @@ func (s *partySession) oprfSecrets(ctx context.Context) error {
 	for _, l := range in.Lists {
 		d := int(l.Peer)
 		bad := firstBadIn(secretsOf(size, n, d), func(t int) bool {
-			var buf [kkrt.MaxCandidates]kkrt.Value
 			r := d + t*n
 			q, row := int(s.posOf[r]), int(s.rows[r])
-			v, err := s.oprfPairValue(q, row, d, buf[:])
+			v, err := s.oprfPairValue(q, row, d)
 			if err != nil {
 				mu.Lock()
 				fault = err
