@@ -216,3 +216,81 @@ func TestOPRFMessageSizes(t *testing.T) {
 		t.Fatal("kkrt.Msg1Size is not monotone in the set size: the signed bound would not bound msg1")
 	}
 }
+
+// TestOPRFRecordsCliqueRule drives the coordinator's matching with tags
+// made up so that each case is certain: a record is a row of party 0
+// matching exactly one row of every other party, those rows matching each
+// other; a row matching two rows of a party is not a record; and a row of
+// party 0 whose matches at parties 1 and 2 do not match each other (a
+// party used different identifiers in different sessions) is ErrCheating,
+// check "oprf records".
+func TestOPRFRecordsCliqueRule(t *testing.T) {
+	const n, rows, cands = 3, 4, 2
+	rng := rand.New(rand.NewPCG(9, 9))
+	// tags[i][j] are i's tags for j: rows × cands, random unless set.
+	mk := func() [][][]byte {
+		tags := make([][][]byte, n)
+		for i := range tags {
+			tags[i] = make([][]byte, n)
+			for j := range tags[i] {
+				b := make([]byte, rows*cands*wire.OPRFTagSize)
+				for k := range b {
+					b[k] = byte(rng.Uint32())
+				}
+				tags[i][j] = b
+			}
+		}
+		return tags
+	}
+	// link makes row a of i (candidate ca) and row b of j (candidate cb)
+	// share a tag.
+	link := func(tags [][][]byte, i, a, ca, j, b, cb int) {
+		src := tags[i][j][(a*cands+ca)*wire.OPRFTagSize:][:wire.OPRFTagSize]
+		copy(tags[j][i][(b*cands+cb)*wire.OPRFTagSize:], src)
+	}
+	run := func(tags [][][]byte) (int, [][]uint8, error) {
+		msgs := make([]*wire.PairTags, n)
+		for i := range n {
+			m := &wire.PairTags{Rows: rows}
+			for j := range n {
+				if j != i {
+					m.Peers = append(m.Peers, wire.PeerTags{Peer: uint16(j), Cands: cands, Tags: tags[i][j]})
+				}
+			}
+			msgs[i] = m
+		}
+		c := &coordSession{Coordinator: &Coordinator{params: testParams(n, 1)}, n: n}
+		size, _, cb, err := c.oprfRecords(msgs)
+		return size, cb, err
+	}
+
+	tags := mk()
+	// Record: party 0 row 1, party 1 row 3, party 2 row 0.
+	link(tags, 0, 1, 1, 1, 3, 0)
+	link(tags, 0, 1, 0, 2, 0, 1)
+	link(tags, 1, 3, 1, 2, 0, 0)
+	// Not a record: party 0 row 2 matches two rows of party 1.
+	link(tags, 0, 2, 0, 1, 0, 0)
+	link(tags, 0, 2, 1, 1, 1, 1)
+	link(tags, 0, 2, 0, 2, 2, 0)
+	size, cb, err := run(tags)
+	if err != nil || size != 1 {
+		t.Fatalf("oprfRecords = %d records, %v; want 1", size, err)
+	}
+	// Party 0's candidate bytes for the record: peer 1 matched candidate
+	// 1, peer 2 candidate 0; party 2's: peer 0 candidate 1, peer 1 candidate 0.
+	if got := cb[0]; got[0] != 1 || got[1] != 0 {
+		t.Errorf("party 0's candidate bytes %v, want [1 0]", got)
+	}
+	if got := cb[2]; got[0] != 1 || got[1] != 0 {
+		t.Errorf("party 2's candidate bytes %v, want [1 0]", got)
+	}
+
+	tags = mk()
+	link(tags, 0, 0, 0, 1, 0, 0)
+	link(tags, 0, 0, 0, 2, 0, 0) // rows 0 of parties 1 and 2 do not match
+	var ce *CheatingError
+	if _, _, err := run(tags); !errors.As(err, &ce) || ce.Check != "oprf records" {
+		t.Fatalf("broken clique: %v, want ErrCheating, check \"oprf records\"", err)
+	}
+}
