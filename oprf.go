@@ -428,12 +428,36 @@ func (s *coordSession) oprfRelay(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		for j := range s.conns {
+		if err := s.sendEach(ctx, func(j int) []byte {
 			msg := (&wire.Pairwise{Stage: stage, Boxes: inbox[j]}).Encode()
 			inbox[j] = nil
-			if err := s.send(ctx, j, msg); err != nil {
-				return err
+			return msg
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendEach sends every party its message, msg(j), concurrently: the OPRF
+// messages are large, and a party starts on its own as soon as it has it.
+func (s *coordSession) sendEach(ctx context.Context, msg func(j int) []byte) error {
+	errs := make([]error, s.n)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for j := range s.conns {
+		g.Go(func() error {
+			errs[j] = s.conns[j].Send(ctx, msg(j))
+			return nil
+		})
+	}
+	g.Wait()
+	for j, err := range errs {
+		if err != nil {
+			if ctx.Err() != nil {
+				return stoppedError(ctx) // Run tells the parties
 			}
+			return s.sendFailed(j, err)
 		}
 	}
 	return nil
@@ -632,10 +656,5 @@ func (s *coordSession) oprfRelaySecrets(ctx context.Context, size int) error {
 	}); err != nil {
 		return err
 	}
-	for j := range s.conns {
-		if err := s.send(ctx, j, (&wire.Secrets{Lists: inbox[j]}).Encode()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.sendEach(ctx, func(j int) []byte { return (&wire.Secrets{Lists: inbox[j]}).Encode() })
 }
