@@ -272,7 +272,10 @@ func TestEdgeCases(t *testing.T) {
 			func(i, r int) []int64 { return []int64{limit/2 - int64(r), -(limit / 2) + int64(i)} }, 2},
 	}
 	for _, tc := range cases {
-		for _, mode := range []PSIMode{Keyed, ECDH} {
+		for _, mode := range []PSIMode{Keyed, ECDH, OPRF} {
+			if mode == OPRF && tc.k < tc.n {
+				continue // refused (TestOPRFRefusesThresholdBelowN)
+			}
 			t.Run(fmt.Sprintf("%s/%v", tc.name, mode), func(t *testing.T) {
 				params := testParams(tc.n, 2)
 				params.Threshold, params.FoldCase, params.Mode = tc.k, tc.fold, mode
