@@ -2,6 +2,7 @@ package maskshare
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -292,5 +293,21 @@ func TestOPRFRecordsCliqueRule(t *testing.T) {
 	var ce *CheatingError
 	if _, _, err := run(tags); !errors.As(err, &ce) || ce.Check != "oprf records" {
 		t.Fatalf("broken clique: %v, want ErrCheating, check \"oprf records\"", err)
+	}
+}
+
+// TestOPRFModeJSON: the configs' "mode": "oprf" reads as OPRF and writes
+// back as "oprf".
+func TestOPRFModeJSON(t *testing.T) {
+	var p Params
+	if err := json.Unmarshal([]byte(`{"parties":["a","b"],"columns":[{"name":"x","type":"int64"}],"mode":"oprf"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Mode != OPRF || p.Validate() != nil {
+		t.Fatalf("mode %v, Validate %v", p.Mode, p.Validate())
+	}
+	b, err := json.Marshal(p)
+	if err != nil || !strings.Contains(string(b), `"mode":"oprf"`) {
+		t.Fatalf("Marshal = %s, %v", b, err)
 	}
 }
