@@ -79,10 +79,7 @@ type attackConfig struct {
 }
 
 func (c attackConfig) String() string {
-	mode := "keyed"
-	if c.mode == ECDH {
-		mode = "ecdh"
-	}
+	mode := c.mode.String()
 	policy := [...]string{"per-record", "totals", "cardinality"}[c.policy]
 	return fmt.Sprintf("%s/n=%d,k=%d/%s", mode, c.n, c.k, policy)
 }
@@ -117,6 +114,7 @@ type adversary struct {
 	held     [][]byte          // Match messages held back until all have come
 	masked   [2][]*wire.Masked // as the parties sent them (after editMasked)
 	reveals  [2][][]byte       // as sent to each party
+	secrets  []*wire.Secrets   // oprf: the sealed record secrets each party sent
 	// applied is set by an attack that found its target; an attack that
 	// did not is a broken test, not a caught attack.
 	applied bool
@@ -125,7 +123,7 @@ type adversary struct {
 func newAdversary(cfg attackConfig, cols int, seed uint64) *adversary {
 	a := &adversary{cfg: cfg, cols: cols, rng: rand.New(rand.NewPCG(seed, 99)),
 		conns: make([]transport.Conn, cfg.n), listSize: make([]int, cfg.n),
-		matches: make([]*wire.Match, cfg.n), held: make([][]byte, cfg.n)}
+		matches: make([]*wire.Match, cfg.n), held: make([][]byte, cfg.n), secrets: make([]*wire.Secrets, cfg.n)}
 	for r := range a.masked {
 		a.masked[r] = make([]*wire.Masked, cfg.n)
 		a.reveals[r] = make([][]byte, cfg.n)
@@ -163,7 +161,11 @@ func (a *adversary) toParty(i int, t wire.Type, nth int, msg []byte) []byte {
 		a.must(err)
 		a.maxSize = int(maxResultSize(m.Hellos, a.cfg.k))
 	case wire.TypeMatch:
-		m, err := wire.DecodeMatch(msg)
+		width := 0
+		if a.cfg.mode == OPRF {
+			width = a.cfg.n - 1
+		}
+		m, err := wire.DecodeMatchWidth(msg, width)
 		a.must(err)
 		a.honestM = m.Size
 		a.matches[i] = m
@@ -176,12 +178,35 @@ func (a *adversary) toParty(i int, t wire.Type, nth int, msg []byte) []byte {
 		if a.editMatch != nil {
 			a.editMatch(a, a.matches)
 		}
+		for _, x := range a.matches {
+			// oprf: entries added or dropped keep candidate bytes (zero
+			// for a new entry), so that the Match still encodes.
+			if want := len(x.Matches) * x.Width; len(x.Cands) != want {
+				x.Cands = append(x.Cands, make([]uint8, max(want-len(x.Cands), 0))...)[:want]
+			}
+		}
 		for j, x := range a.matches {
 			if j != i {
 				a.must(a.conns[j].Send(context.Background(), x.Encode()))
 			}
 		}
 		return a.matches[i].Encode()
+	case wire.TypeSecrets:
+		// oprf: the coordinator's code relayed stand-ins (fromParty);
+		// relay what the parties sent, with the counts they chose for
+		// the Match they were given.
+		out := &wire.Secrets{}
+		for d, m := range a.secrets {
+			if d == i {
+				continue
+			}
+			for _, l := range m.Lists {
+				if int(l.Peer) == i {
+					out.Lists = append(out.Lists, wire.SecretBoxes{Peer: uint16(d), Boxes: l.Boxes})
+				}
+			}
+		}
+		return out.Encode()
 	case wire.TypeReveal:
 		round := a.cfg.round(nth)
 		if round > valueRound {
@@ -206,6 +231,28 @@ func (a *adversary) fromParty(i int, t wire.Type, nth int, msg []byte) []byte {
 		m, err := wire.DecodeTags(msg)
 		a.must(err)
 		a.listSize[i] = len(m.Tags)
+	case wire.TypeSecrets:
+		m := &wire.Secrets{}
+		b := msg[2:] // a party's own Secrets, as it encoded it: read its shape
+		cnt := int(b[0])<<8 | int(b[1])
+		b = b[2:]
+		for range cnt {
+			peer := int(b[0])<<8 | int(b[1])
+			k := int(b[2])<<24 | int(b[3])<<16 | int(b[4])<<8 | int(b[5])
+			m.Lists = append(m.Lists, wire.SecretBoxes{Peer: uint16(peer), Boxes: b[6 : 6+k*wire.SecretBoxSize]})
+			b = b[6+k*wire.SecretBoxSize:]
+		}
+		a.secrets[i] = m
+		// The coordinator's code gets lists of the counts it expects.
+		sub := &wire.Secrets{}
+		for _, l := range m.Lists {
+			sub.Lists = append(sub.Lists, wire.SecretBoxes{Peer: l.Peer, Boxes: make([]byte, secretsOf(int(a.honestM), a.cfg.n, i)*wire.SecretBoxSize)})
+		}
+		return sub.Encode()
+	case wire.TypePairTags:
+		m, err := wire.DecodePairTags(msg, a.cfg.n, i)
+		a.must(err)
+		a.listSize[i] = int(m.Rows)
 	case wire.TypeMasked:
 		m, err := wire.DecodeMasked(msg)
 		a.must(err)
@@ -851,12 +898,18 @@ func attackConfigs(short bool) []attackConfig {
 	modes := []PSIMode{Keyed, ECDH}
 	var out []attackConfig
 	if short {
-		// Keyed mode with k = n and k < n, and one ecdh cell.
+		// Keyed mode with k = n and k < n, and one ecdh and one oprf cell.
 		nks, modes = []nk{{3, 3}, {3, 2}}, []PSIMode{Keyed}
-		out = append(out, attackConfig{mode: ECDH, n: 3, k: 2, policy: PerRecord})
+		out = append(out, attackConfig{mode: ECDH, n: 3, k: 2, policy: PerRecord},
+			attackConfig{mode: OPRF, n: 3, k: 3, policy: PerRecord})
+	} else {
+		modes = append(modes, OPRF)
 	}
 	for _, mode := range modes {
 		for _, x := range nks {
+			if mode == OPRF && (x.k < x.n || x.n > 3) { // k < n refused (Params.Validate); n = 4 for time
+				continue
+			}
 			for _, policy := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 				out = append(out, attackConfig{mode: mode, n: x.n, k: x.k, policy: policy})
 			}

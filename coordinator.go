@@ -182,6 +182,9 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		if err := checkCommitment(s.params.Mode, &h.Blind); err != nil {
 			return fmt.Errorf("%w: party %s's hello: %v", ErrProtocol, s.params.Parties[i], err)
 		}
+		if s.params.Mode == OPRF && h.Bound > oprfMaxRows {
+			return fmt.Errorf("%w: party %s's set size bound %d exceeds the oprf mode's %d", ErrProtocol, s.params.Parties[i], h.Bound, oprfMaxRows)
+		}
 		s.hellos[i] = *h
 		return nil
 	}); err != nil {
@@ -225,26 +228,49 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 			return nil, err
 		}
 	}
-	lists := make([][]psi.Tag, s.n)
-	if err := s.gather(ctx, wire.TypeTags, func(i int) int64 { return tagsSize(s.hellos[i].Bound) }, func(i int, msg []byte) error {
-		m, err := wire.DecodeTags(msg)
+	var (
+		size      int
+		found     [][]psi.Match
+		candBytes [][]uint8 // oprf: each record's candidate bytes, per party
+	)
+	if s.params.Mode == OPRF {
+		if err := s.oprfRelay(ctx); err != nil {
+			return nil, err
+		}
+		tags, err := s.oprfTags(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if !withinBound(len(m.Tags), s.hellos[i].Bound) || s.listSizes != nil && len(m.Tags) != s.listSizes[i] {
-			return fmt.Errorf("%w: party %s sent %d tags, which its set size bound %d does not allow", ErrProtocol, s.params.Parties[i], len(m.Tags), s.hellos[i].Bound)
+		rep.SetSizes = make([]int, s.n)
+		for i, t := range tags {
+			rep.SetSizes[i] = int(t.Rows)
 		}
-		lists[i] = m.Tags
-		return nil
-	}); err != nil {
-		return nil, err
+		if size, found, candBytes, err = s.oprfRecords(tags); err != nil {
+			s.abortAll(err, -1)
+			return nil, err
+		}
+	} else {
+		lists := make([][]psi.Tag, s.n)
+		if err := s.gather(ctx, wire.TypeTags, func(i int) int64 { return tagsSize(s.hellos[i].Bound) }, func(i int, msg []byte) error {
+			m, err := wire.DecodeTags(msg)
+			if err != nil {
+				return err
+			}
+			if !withinBound(len(m.Tags), s.hellos[i].Bound) || s.listSizes != nil && len(m.Tags) != s.listSizes[i] {
+				return fmt.Errorf("%w: party %s sent %d tags, which its set size bound %d does not allow", ErrProtocol, s.params.Parties[i], len(m.Tags), s.hellos[i].Bound)
+			}
+			lists[i] = m.Tags
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		var err error
+		size, found, err = psi.Intersect(lists, k)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+		}
+		rep.SetSizes = listSizes(lists)
 	}
-	size, found, err := psi.Intersect(lists, k)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
-	}
-	rep.SetSizes = listSizes(lists)
-	lists = nil
 	rep.Size = size
 	s.ph.log.Info("intersection", "set_sizes", rep.SetSizes, "result_size", size)
 	s.revealedRun()
@@ -256,13 +282,28 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	// r mod n, by rule (§6.1).
 	reveal := s.params.Reveal
 	matches := canonicalOrder(found, size, reveal == PerRecord && k == s.n)
-	found = nil
 	for i := range s.conns {
 		m := &wire.Match{Size: uint32(size), Padded: uint32(padded(reveal, rep.SetSizes[i], size))}
 		if reveal != CardinalityOnly {
 			m.Matches = matches[i]
+			if candBytes != nil { // in the order of found[i], as matches[i]
+				w := s.n - 1
+				m.Width, m.Cands = w, make([]uint8, len(found[i])*w)
+				for e, x := range found[i] {
+					copy(m.Cands[e*w:(e+1)*w], candBytes[i][int(x.Index)*w:])
+				}
+			}
+		} else if candBytes != nil {
+			m.Width = s.n - 1
 		}
 		if err := s.send(ctx, i, m.Encode()); err != nil {
+			return nil, err
+		}
+	}
+	found, candBytes = nil, nil
+	if s.params.Mode == OPRF && reveal != CardinalityOnly {
+		s.ph.start("record secrets")
+		if err := s.oprfRelaySecrets(ctx, size); err != nil {
 			return nil, err
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/maskshare/maskshare/internal/wire"
@@ -64,11 +63,11 @@ func verifyHello(pub ed25519.PublicKey, sid [32]byte, index int, h *wire.Hello, 
 }
 
 // checkCommitment checks a hello's ecdh key commitment: a valid element
-// other than the identity in ecdh mode, all zero in keyed mode.
+// other than the identity in ecdh mode, all zero in the keyed and oprf modes.
 func checkCommitment(mode PSIMode, y *psi.Element) error {
 	if mode != ECDH {
 		if *y != (psi.Element{}) {
-			return errors.New("an ecdh key commitment in a keyed-mode session")
+			return fmt.Errorf("an ecdh key commitment in a %v-mode session", mode)
 		}
 		return nil
 	}
@@ -101,7 +100,13 @@ func pairKey(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, label string, f
 
 // pairAEAD returns the AEAD for boxes from party `from` to party `to`.
 func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
-	key, err := pairKey(priv, peer, sid, sealLabel, from, to, fromKey, toKey)
+	return pairAEADLabel(priv, peer, sid, sealLabel, from, to, fromKey, toKey)
+}
+
+// pairAEADLabel is pairAEAD for another purpose (label): the oprf mode's
+// OPRF messages.
+func pairAEADLabel(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, label string, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
+	key, err := pairKey(priv, peer, sid, label, from, to, fromKey, toKey)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,11 @@ const (
 	// ECDH blinds every identifier with every party's ristretto255 key; no
 	// coalition short of all parties can test identifiers offline.
 	ECDH
+	// OPRF runs a batched oblivious PRF (KKRT16, OT extension on AES)
+	// between every two parties and tags each identifier pairwise; like
+	// ECDH, no coalition short of all parties can test identifiers it did
+	// not put in as inputs, at symmetric-key cost. Threshold must be n.
+	OPRF
 )
 
 // RevealPolicy selects what the parties learn at the end of a session.
@@ -139,11 +144,17 @@ func (p *Params) Validate() error {
 			return fmt.Errorf("%w: column %q: unknown type %d", ErrParams, c.Name, c.Type)
 		}
 	}
-	if p.Mode > ECDH {
+	if p.Mode > OPRF {
 		return fmt.Errorf("%w: unknown PSI mode %d", ErrParams, p.Mode)
 	}
 	if k := p.threshold(); k < 2 || k > n {
 		return fmt.Errorf("%w: threshold %d, need 2 to %d", ErrParams, p.Threshold, n)
+	}
+	if p.Mode == OPRF && p.threshold() != n {
+		// docs/PROTOCOL.md, "The oprf mode": with k < n, every known way
+		// of giving a record's holders a common secret from pairwise
+		// tags tells a holder which other parties hold its records.
+		return fmt.Errorf("%w: the oprf mode needs threshold %d (all parties), not %d: with pairwise tags, a holder of a record held by fewer than all would learn which other parties hold it", ErrParams, n, p.Threshold)
 	}
 	if p.Reveal > CardinalityOnly {
 		return fmt.Errorf("%w: unknown reveal policy %d", ErrParams, p.Reveal)
@@ -211,7 +222,7 @@ func diffParams(mine, theirs *wire.Params) string {
 	return ""
 }
 
-var modeNames = []string{"keyed", "ecdh"}
+var modeNames = []string{"keyed", "ecdh", "oprf"}
 var revealNames = []string{"per-record", "totals", "cardinality"}
 var typeNames = []string{"int64", "decimal"}
 

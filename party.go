@@ -129,6 +129,7 @@ type partySession struct {
 	listTo      [][]byte    // listTo[j] authenticates ecdh lists this party hands to j
 	listFrom    [][]byte    // listFrom[j] authenticates ecdh lists j hands to this party
 	blindKey    *psi.Key    // the ecdh key, committed to in the Hello
+	oprf        *oprfState  // the oprf mode's sessions and keys
 	group       [32]byte
 	order       []int32           // order[pos] is the row whose tag was sent at position pos (until the Match)
 	listSize    int               // the number of tags sent
@@ -227,12 +228,20 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 		err = s.keyedPSI(ctx)
 	case ECDH:
 		err = s.ecdhPSI(ctx)
+	case OPRF:
+		err = s.oprfPSI(ctx)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if err := s.receiveMatch(ctx); err != nil {
 		return nil, coordinatorFault("match", err)
+	}
+	if s.params.Mode == OPRF && s.params.Reveal != CardinalityOnly {
+		s.ph.start("record secrets")
+		if err := s.oprfSecrets(ctx); err != nil {
+			return nil, err
+		}
 	}
 
 	res := &Result{Size: s.size, Columns: slices.Clone(s.params.Columns)}
@@ -358,6 +367,20 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 		}
 		if aeadFrom[j], err = pairAEAD(eph, h.Key, s.sid, j, s.index, h.Key, pub); err != nil {
 			return err
+		}
+		if s.params.Mode == OPRF {
+			if h.Bound > oprfMaxRows {
+				return fmt.Errorf("%w: party %s's set size bound %d exceeds the oprf mode's %d", ErrProtocol, s.params.Parties[j], h.Bound, oprfMaxRows)
+			}
+			if s.oprf == nil {
+				s.oprf = &oprfState{to: make([]cipher.AEAD, s.n), from: make([]cipher.AEAD, s.n)}
+			}
+			if s.oprf.to[j], err = pairAEADLabel(eph, h.Key, s.sid, oprfSealLabel, s.index, j, pub, h.Key); err != nil {
+				return err
+			}
+			if s.oprf.from[j], err = pairAEADLabel(eph, h.Key, s.sid, oprfSealLabel, j, s.index, h.Key, pub); err != nil {
+				return err
+			}
 		}
 		if s.params.Mode == ECDH {
 			if s.listTo[j], err = pairKey(eph, h.Key, s.sid, listLabel, s.index, j, pub, h.Key); err != nil {
@@ -722,9 +745,16 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := wire.DecodeMatch(msg)
+	width := 0
+	if s.params.Mode == OPRF {
+		width = s.n - 1
+	}
+	m, err := wire.DecodeMatchWidth(msg, width)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if s.oprf != nil {
+		s.oprf.cands = m.Cands
 	}
 	if uint64(m.Size) > s.maxResultSize() {
 		return fmt.Errorf("%w: result of %d records, more than the set sizes allow (%d)", ErrProtocol, m.Size, s.maxResultSize())
@@ -789,7 +819,7 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	// Only the qualifying records' secrets are needed from here on (for
 	// the record masks and the checks), in the order of the Match, in
 	// which the reveals' words come.
-	if s.params.Reveal != CardinalityOnly {
+	if s.params.Reveal != CardinalityOnly && s.secrets != nil { // oprf: oprfSecrets
 		s.qualified = make([]psi.Secret, len(m.Matches))
 		forRanges(len(m.Matches), func(lo, hi int) {
 			for q := lo; q < hi; q++ {

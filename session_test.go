@@ -208,9 +208,12 @@ func TestOracle(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(1, seed))
-	for _, mode := range []PSIMode{Keyed, ECDH} {
+	for _, mode := range []PSIMode{Keyed, ECDH, OPRF} {
 		for n := 2; n <= 7; n++ {
 			for k := 2; k <= n; k++ {
+				if mode == OPRF && (k < n || n > 5) { // k < n is refused (TestOPRFRefusesThresholdBelowN)
+					continue
+				}
 				for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 					name := fmt.Sprintf("%v/n=%d/k=%d/%v", mode, n, k, reveal)
 					sub := rng.Uint64() // drawn here: the subtests run in parallel
@@ -269,7 +272,10 @@ func TestEdgeCases(t *testing.T) {
 			func(i, r int) []int64 { return []int64{limit/2 - int64(r), -(limit / 2) + int64(i)} }, 2},
 	}
 	for _, tc := range cases {
-		for _, mode := range []PSIMode{Keyed, ECDH} {
+		for _, mode := range []PSIMode{Keyed, ECDH, OPRF} {
+			if mode == OPRF && tc.k < tc.n {
+				continue // refused (TestOPRFRefusesThresholdBelowN)
+			}
 			t.Run(fmt.Sprintf("%s/%v", tc.name, mode), func(t *testing.T) {
 				params := testParams(tc.n, 2)
 				params.Threshold, params.FoldCase, params.Mode = tc.k, tc.fold, mode

@@ -46,12 +46,15 @@ func (r recorder) Recv(ctx context.Context) ([]byte, error) {
 // checks that no identifier and no value of any party appears in any of them,
 // in any encoding a careless implementation might use.
 func TestWireLeaksNothing(t *testing.T) {
-	for _, mode := range []PSIMode{Keyed, ECDH} {
+	for _, mode := range []PSIMode{Keyed, ECDH, OPRF} {
 		for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 			t.Run(fmt.Sprintf("%v/%v", mode, reveal), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(11, uint64(mode)<<8|uint64(reveal)))
 				params := testParams(3, 3)
 				params.Mode, params.Reveal, params.Threshold = mode, reveal, 2
+				if mode == OPRF {
+					params.Threshold = 3 // the mode's only threshold
+				}
 				n := 3
 				tables := make([]*Table, n)
 				for i := range tables {

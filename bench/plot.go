@@ -50,7 +50,7 @@ type panel struct {
 	series                []series
 }
 
-var modeColors = map[maskshare.PSIMode]string{maskshare.Keyed: "#1f77b4", maskshare.ECDH: "#d62728"}
+var modeColors = map[maskshare.PSIMode]string{maskshare.Keyed: "#1f77b4", maskshare.ECDH: "#d62728", maskshare.OPRF: "#2ca02c"}
 
 // ScalingSVG draws the scaling results as an SVG image of three plots: wall
 // time against records per party (3 parties), wall time against parties,

@@ -26,7 +26,7 @@ func runBench(ctx context.Context, args []string) error {
 	records := fs.Int("records", 100_000, "records per party")
 	overlap := fs.Float64("overlap", 0.5, "share of each party's records common to all parties")
 	columns := fs.Int("columns", 4, "number of value columns")
-	mode := fs.String("mode", "both", "PSI mode: keyed, ecdh or both")
+	mode := fs.String("mode", "both", "PSI mode: keyed, ecdh, oprf, both (keyed and ecdh) or all")
 	k := fs.Int("k", 0, "threshold: records held by at least k parties (0: all parties)")
 	tr := fs.String("transport", bench.TLS, "transport: memory (in-process pipes) or tls (loopback mutual TLS)")
 	out := fs.String("out", filepath.Join("bench", "out"), "directory for the JSON, Markdown and SVG outputs")
@@ -191,9 +191,12 @@ func parseModes(s string) ([]maskshare.PSIMode, error) {
 	if s == "both" {
 		return []maskshare.PSIMode{maskshare.Keyed, maskshare.ECDH}, nil
 	}
+	if s == "all" {
+		return []maskshare.PSIMode{maskshare.Keyed, maskshare.ECDH, maskshare.OPRF}, nil
+	}
 	var m maskshare.PSIMode
 	if err := m.UnmarshalText([]byte(s)); err != nil {
-		return nil, fmt.Errorf("maskshare bench: -mode %q: want keyed, ecdh or both", s)
+		return nil, fmt.Errorf("maskshare bench: -mode %q: want keyed, ecdh, oprf, both or all", s)
 	}
 	return []maskshare.PSIMode{m}, nil
 }

@@ -8,7 +8,7 @@
 //	maskshare ca sign --dir ca bank-a.csr
 //	maskshare coordinator --config coordinator.json
 //	maskshare party --config bank-a.json --data customers.csv --out result.csv
-//	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh] [--k 0]
+//	maskshare demo [--banks 3] [--customers 20000] [--mode keyed|ecdh|oprf] [--k 0]
 //	maskshare bench [flags]
 //	maskshare keynode --listen ADDR --dir DIR --key K --cert C --ca CA --institution KEY
 //	maskshare key odds|place|split|request|authorize|recover|refresh|repair [flags]

@@ -4,7 +4,7 @@
 // customer lists or figures. It prints the common dataset's summary and
 // checks every bank's result against a plaintext join of the same tables.
 //
-//	go run ./examples/multibank [-banks 3] [-customers 20000] [-mode keyed|ecdh] [-k 0]
+//	go run ./examples/multibank [-banks 3] [-customers 20000] [-mode keyed|ecdh|oprf] [-k 0]
 package main
 
 import (

@@ -183,7 +183,7 @@ func (o *Options) Register(fs *flag.FlagSet) {
 	fs.IntVar(&o.Banks, "banks", 3, "number of banks")
 	fs.IntVar(&o.Customers, "customers", 20000, "customers per bank")
 	fs.Float64Var(&o.Overlap, "overlap", 0.5, "share of each bank's customers that all banks have")
-	fs.StringVar(&o.Mode, "mode", "keyed", "PSI mode: keyed or ecdh")
+	fs.StringVar(&o.Mode, "mode", "keyed", "PSI mode: keyed, ecdh or oprf (oprf: all banks, k = 0)")
 	fs.IntVar(&o.K, "k", 0, "keep customers held by at least k banks (0: all banks)")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the generated data")
 }

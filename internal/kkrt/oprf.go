@@ -216,6 +216,26 @@ func (s *Sender) Candidates(dst []Value, x []byte) ([]Value, error) {
 	return dst, nil
 }
 
+// Candidate is Candidates' value number c for x alone (c below
+// HashCount+Stash()): one evaluation instead of all of them, for a caller
+// that has learnt which instance x has in the receiver's table.
+func (s *Sender) Candidate(x []byte, c int) (Value, error) {
+	if s.q == nil {
+		return Value{}, ErrState
+	}
+	if c < 0 || c >= HashCount+s.stash {
+		return Value{}, ErrIndex
+	}
+	e := s.keys.element(x)
+	var code [rowWords]uint64
+	s.keys.encode(&code, &e)
+	index := s.nbins + c - HashCount
+	if c < HashCount {
+		index = s.keys.bins(&e, s.nbins)[c]
+	}
+	return s.eval(index, &code), nil
+}
+
 // Output is the receiver's result for one of its elements.
 type Output struct {
 	// Index is the element's OPRF instance: its cuckoo bin, or

@@ -322,7 +322,7 @@ func FuzzPeek(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{Version, 0})
-	f.Add([]byte{Version, 13})
+	f.Add([]byte{Version, 16})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		typ, err := Peek(b)
 		if err != nil {
@@ -334,7 +334,7 @@ func FuzzPeek(f *testing.F) {
 			}
 			return
 		}
-		if len(b) < 2 || b[0] != Version || Type(b[1]) != typ || typ < TypeOpen || typ > TypeAbort {
+		if len(b) < 2 || b[0] != Version || Type(b[1]) != typ || typ < TypeOpen || typ > maxType {
 			t.Fatalf("Peek(%x) = %v", head(b), typ)
 		}
 		// The decoder of every other type rejects the message.

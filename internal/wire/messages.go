@@ -377,6 +377,12 @@ type Match struct {
 	Size    uint32
 	Padded  uint32
 	Matches []MatchEntry
+	// Width is the number of candidate bytes per entry: n − 1 in oprf
+	// mode (Cands[e*Width+p] is, for entry e and the p-th other party in
+	// party order, which of the party's candidate tags matched), 0
+	// otherwise.
+	Width int
+	Cands []uint8
 }
 
 // A MatchEntry says that the item at position Pos of the party's list is
@@ -396,11 +402,12 @@ const (
 )
 
 func (m *Match) Encode() []byte {
-	w := newWriter(TypeMatch, 12+int(max(m.Padded, uint32(len(m.Matches))))*matchSize)
+	entry := matchSize + m.Width
+	w := newWriter(TypeMatch, 12+int(max(m.Padded, uint32(len(m.Matches))))*entry)
 	w.u32(m.Size)
 	w.u32(m.Padded)
 	w.u32(uint32(len(m.Matches)))
-	for _, x := range m.Matches {
+	for i, x := range m.Matches {
 		w.u32(x.Pos)
 		w.u32(x.Index)
 		h := x.Holders
@@ -408,26 +415,48 @@ func (m *Match) Encode() []byte {
 			h |= designatedFlag
 		}
 		w.u16(h)
+		w.raw(m.Cands[i*m.Width : (i+1)*m.Width])
 	}
-	w.zeros((int(m.Padded) - len(m.Matches)) * matchSize)
+	w.zeros((int(m.Padded) - len(m.Matches)) * entry)
 	return w.b
 }
 
-func DecodeMatch(msg []byte) (*Match, error) {
+// DecodeMatch decodes a Match of the keyed and ecdh modes.
+func DecodeMatch(msg []byte) (*Match, error) { return DecodeMatchWidth(msg, 0) }
+
+// DecodeMatchWidth decodes a Match whose entries carry width candidate
+// bytes each (oprf mode: n − 1), each below MaxCandidates.
+func DecodeMatchWidth(msg []byte, width int) (*Match, error) {
 	r := newReader(msg, TypeMatch)
-	m := &Match{Size: r.u32(), Padded: r.u32()}
-	if r.err == nil && (m.Padded > MaxRecords || uint64(m.Padded)*matchSize+4 != uint64(len(r.b))) {
+	if width < 0 || width >= MaxParties {
+		r.fail("match width %d", width)
+	}
+	entry := uint64(matchSize + width)
+	m := &Match{Size: r.u32(), Padded: r.u32(), Width: width}
+	if r.err == nil && (m.Padded > MaxRecords || uint64(m.Padded)*entry+4 != uint64(len(r.b))) {
 		r.fail("%d padded entries in %d bytes", m.Padded, len(r.b))
 	}
-	n := r.count(int(m.Padded), matchSize, "matches")
+	n := r.count(int(m.Padded), int(entry), "matches")
 	if r.err == nil {
 		m.Matches = make([]MatchEntry, n)
+		if width > 0 {
+			m.Cands = make([]uint8, n*width)
+		}
 		for i := range m.Matches {
 			x := MatchEntry{Pos: r.u32(), Index: r.u32()}
 			h := r.u16()
 			x.Holders, x.Designated = h&^designatedFlag, h&designatedFlag != 0
 			if r.err == nil && x.Holders > MaxParties {
 				r.fail("%d holders", x.Holders)
+			}
+			if width > 0 {
+				c := r.take(width)
+				for _, v := range c {
+					if v >= MaxCandidates {
+						r.fail("candidate %d", v)
+					}
+				}
+				copy(m.Cands[i*width:], c)
 			}
 			m.Matches[i] = x
 		}

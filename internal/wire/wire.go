@@ -52,12 +52,15 @@ const (
 	TypeConfirm   Type = 10 // party → coordinator: transcript MAC
 	TypeDone      Type = 11 // coordinator → party: everyone's MACs
 	TypeAbort     Type = 12 // both ways: the session ends
-	maxType            = TypeAbort
+	TypePairwise  Type = 13 // both ways: oprf-mode OPRF messages, sealed between two parties
+	TypePairTags  Type = 14 // party → coordinator: oprf-mode candidate tags
+	TypeSecrets   Type = 15 // both ways: oprf-mode record secrets, sealed between two parties
+	maxType            = TypeSecrets
 	coordinatorID      = 0xFFFF
 )
 
 func (t Type) String() string {
-	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort"}
+	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets"}
 	if int(t) < len(names) && t != 0 {
 		return names[t]
 	}

@@ -1,0 +1,660 @@
+package maskshare
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"runtime"
+	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/maskshare/maskshare/internal/kkrt"
+	"github.com/maskshare/maskshare/internal/wire"
+	"github.com/maskshare/maskshare/psi"
+)
+
+// The oprf mode (docs/PROTOCOL.md §5, "oprf mode"): every ordered pair of
+// parties runs one batched OPRF session (internal/kkrt), its two messages
+// sealed between the pair and relayed by the coordinator; each party
+// uploads, per peer and row, candidate tags of the pair's value
+// v_ij(x) = F_{j→i}(b_i(x), x) ⊕ F_{i→j}(b_j(x), x); the coordinator
+// matches them into records; the designated holder of each record sends
+// the others a fresh record secret sealed under the pair's key for it.
+
+const (
+	oprfSealLabel    = "maskshare oprf seal v1"
+	oprfSessionLabel = "maskshare oprf session v1"
+	oprfTagLabel     = "maskshare oprf tag v1"
+	oprfKeyLabel     = "maskshare oprf key v1"
+	oprfSecretLabel  = "maskshare oprf secret v1"
+
+	// oprfMaxRows is the most rows a party may have in oprf mode: a kkrt
+	// receiver's set (2^20).
+	oprfMaxRows = kkrt.MaxItemsLimit
+	// sealOverhead is what AES-GCM adds to a plaintext.
+	sealOverhead = 16
+)
+
+// oprfState is a party's oprf-mode state from its OPRF sessions to its
+// record secrets.
+type oprfState struct {
+	inputs  [][]byte        // the normalised identifiers, by row
+	senders []*kkrt.Sender  // senders[j]: this party's PRF in the session where j receives
+	own     [][]kkrt.Output // own[j][row]: F_{j→i}(b_i(x), x), received from j's PRF
+	to      []cipher.AEAD   // to[j] seals this party's OPRF messages to j
+	from    []cipher.AEAD   // from[j] opens j's
+	cands   []uint8         // the Match's candidate bytes, n − 1 per entry
+}
+
+// oprfSession names the kkrt session with receiver recv and sender send.
+func oprfSession(sid [32]byte, recv, send int) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(oprfSessionLabel))
+	h.Write(sid[:])
+	var b [4]byte
+	binary.BigEndian.PutUint16(b[0:], uint16(recv))
+	binary.BigEndian.PutUint16(b[2:], uint16(send))
+	h.Write(b[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// pairHash is SHA-256(label ‖ sid ‖ be16 min(i,j) ‖ be16 max(i,j) ‖ v):
+// the pair's tag (first 12 bytes) or record key, the same at i and j.
+func pairHash(label string, sid [32]byte, i, j int, v *kkrt.Value) [32]byte {
+	var buf [32 + 32 + 4 + 32]byte
+	b := append(buf[:0], label...)
+	b = append(b, sid[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(min(i, j)))
+	b = binary.BigEndian.AppendUint16(b, uint16(max(i, j)))
+	b = append(b, v[:]...)
+	return sha256.Sum256(b)
+}
+
+// xorValue is a ⊕ b.
+func xorValue(a, b *kkrt.Value) kkrt.Value {
+	var v kkrt.Value
+	for i := range v {
+		v[i] = a[i] ^ b[i]
+	}
+	return v
+}
+
+// oprfBoxAD binds an OPRF message to the session, its direction and stage.
+func oprfBoxAD(sid [32]byte, from, to int, stage uint8) []byte {
+	return append(boxAD(sid, from, to), stage)
+}
+
+// oprfNonce: each direction's key seals two messages, one per stage.
+func oprfNonce(stage uint8) []byte {
+	var n [12]byte
+	n[11] = stage
+	return n[:]
+}
+
+// secretsOf is how many of M records party d is the designated holder
+// of: those at indexes r ≡ d (mod n).
+func secretsOf(size, n, d int) int {
+	if size <= d {
+		return 0
+	}
+	return (size - d + n - 1) / n
+}
+
+// oprfPSI runs the party's 2(n − 1) OPRF sessions — as sender for every
+// peer's set and as receiver of every peer's PRF on its own set — and
+// sends its candidate tags.
+func (s *partySession) oprfPSI(ctx context.Context) error {
+	st := s.oprf
+	m := len(s.in.ids)
+	if m > oprfMaxRows {
+		return fmt.Errorf("%w: %d rows; the oprf mode takes at most %d", ErrParams, m, oprfMaxRows)
+	}
+	st.inputs = make([][]byte, m)
+	for i, id := range s.in.ids {
+		st.inputs[i] = []byte(id)
+	}
+	s.in = nil
+	st.senders = make([]*kkrt.Sender, s.n)
+	st.own = make([][]kkrt.Output, s.n)
+	peers := make([]int, 0, s.n-1)
+	for j := range s.n {
+		if j != s.index {
+			peers = append(peers, j)
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+
+	// Stage 0: this party's PRF for each peer (the base OTs' first half).
+	boxes := make([]wire.PairBox, len(peers))
+	for p, j := range peers {
+		g.Go(func() error {
+			snd, msg0, err := kkrt.NewSender(oprfSession(s.sid, j, s.index), &kkrt.Config{MaxItems: int(s.hellos[j].Bound)})
+			if err != nil {
+				return err
+			}
+			st.senders[j] = snd
+			boxes[p] = wire.PairBox{Peer: uint16(j), Sealed: st.to[j].Seal(nil, oprfNonce(0), msg0, oprfBoxAD(s.sid, s.index, j, 0))}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := s.conn.Send(ctx, (&wire.Pairwise{Stage: 0, Boxes: boxes}).Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	in, err := s.recvPairwise(ctx, 0, func(int) int { return kkrt.Msg0Size + sealOverhead })
+	if err != nil {
+		return err
+	}
+	// Stage 1: this party receives every peer's PRF on its own set.
+	boxes = make([]wire.PairBox, len(in.Boxes))
+	for p, b := range in.Boxes {
+		g.Go(func() error {
+			j := int(b.Peer)
+			msg0, err := s.openPairwise(j, 0, b.Sealed)
+			if err != nil {
+				return err
+			}
+			rcv, msg1, err := kkrt.NewReceiver(oprfSession(s.sid, s.index, j), st.inputs, msg0, nil)
+			if err != nil {
+				return fmt.Errorf("%w: OPRF with party %s: %v", ErrProtocol, s.params.Parties[j], err)
+			}
+			st.own[j] = rcv.Outputs()
+			boxes[p] = wire.PairBox{Peer: uint16(j), Sealed: st.to[j].Seal(nil, oprfNonce(1), msg1, oprfBoxAD(s.sid, s.index, j, 1))}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := s.conn.Send(ctx, (&wire.Pairwise{Stage: 1, Boxes: boxes}).Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	boxes = nil
+	in, err = s.recvPairwise(ctx, 1, func(j int) int { return kkrt.Msg1Size(int(s.hellos[j].Bound)) + sealOverhead })
+	if err != nil {
+		return err
+	}
+	for _, b := range in.Boxes {
+		g.Go(func() error {
+			j := int(b.Peer)
+			msg1, err := s.openPairwise(j, 1, b.Sealed)
+			if err != nil {
+				return err
+			}
+			if err := st.senders[j].Finish(msg1); err != nil {
+				return fmt.Errorf("%w: OPRF with party %s: %v", ErrProtocol, s.params.Parties[j], err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	in = nil
+
+	// Tags, rows in a random order (the same for every peer, so the
+	// coordinator can join the pairs), each with its candidates over the
+	// peer's possible instances.
+	perm := randomPermutation(m)
+	out := &wire.PairTags{Rows: uint32(m)}
+	for _, j := range peers {
+		snd := st.senders[j]
+		nc := kkrt.HashCount + snd.Stash()
+		tags := make([]byte, m*nc*wire.OPRFTagSize)
+		forRanges(m, func(lo, hi int) {
+			cs := make([]kkrt.Value, 0, kkrt.MaxCandidates)
+			for p := lo; p < hi; p++ {
+				row := perm[p]
+				cs, _ = snd.Candidates(cs[:0], st.inputs[row]) // Finish succeeded
+				own := &st.own[j][row].Value
+				for c := range cs {
+					v := xorValue(own, &cs[c])
+					t := pairHash(oprfTagLabel, s.sid, s.index, j, &v)
+					copy(tags[(p*nc+c)*wire.OPRFTagSize:], t[:wire.OPRFTagSize])
+				}
+			}
+		})
+		out.Peers = append(out.Peers, wire.PeerTags{Peer: uint16(j), Cands: uint8(nc), Tags: tags})
+	}
+	s.order, s.listSize = perm, m
+	if err := s.conn.Send(ctx, out.Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	return nil
+}
+
+// recvPairwise reads a relayed stage of OPRF messages, one from each peer.
+func (s *partySession) recvPairwise(ctx context.Context, stage uint8, limit func(int) int) (*wire.Pairwise, error) {
+	msg, err := s.recv(ctx, wire.TypePairwise)
+	if err != nil {
+		return nil, err
+	}
+	m, err := wire.DecodePairwise(msg, s.n, s.index, stage, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	return m, nil
+}
+
+// openPairwise opens party j's OPRF message of stage.
+func (s *partySession) openPairwise(j int, stage uint8, box []byte) ([]byte, error) {
+	pt, err := s.oprf.from[j].Open(nil, oprfNonce(stage), box, oprfBoxAD(s.sid, j, s.index, stage))
+	if err != nil {
+		return nil, fmt.Errorf("%w: OPRF message of party %s does not open (tampered, replayed or wrong key)", ErrAuthentication, s.params.Parties[j])
+	}
+	return pt, nil
+}
+
+// oprfPairValue is v_ij(x) for the Match entry q (row) and peer j: this
+// party's receiver output from j, ⊕ its own PRF at the instance of x in
+// j's table, which the candidate that matched names.
+func (s *partySession) oprfPairValue(q, row, j int) (kkrt.Value, error) {
+	st := s.oprf
+	slot := j
+	if j > s.index {
+		slot--
+	}
+	c := int(st.cands[q*(s.n-1)+slot])
+	f, err := st.senders[j].Candidate(st.inputs[row], c)
+	if err != nil {
+		return kkrt.Value{}, &CheatingError{Check: "match", Party: "coordinator", Err: fmt.Errorf("%w: match %d names candidate %d of party %s's instances: %v", ErrProtocol, q, c, s.params.Parties[j], err)}
+	}
+	return xorValue(&st.own[j][row].Value, &f), nil
+}
+
+// secretAEAD is the AEAD of a record's pair key k_ij(x) = H("key", v_ij(x)).
+func secretAEAD(sid [32]byte, i, j int, v *kkrt.Value) cipher.AEAD {
+	k := pairHash(oprfKeyLabel, sid, i, j, v)
+	block, _ := aes.NewCipher(k[:]) // 32 bytes
+	clear(k[:])
+	aead, _ := cipher.NewGCM(block)
+	return aead
+}
+
+// secretNonce and secretAD name the record (index r) and the direction
+// (from the designated holder d to j); every pair key seals one box.
+func secretNonce(r, d, j int) []byte {
+	var n [12]byte
+	binary.BigEndian.PutUint32(n[0:], uint32(r))
+	binary.BigEndian.PutUint16(n[4:], uint16(d))
+	binary.BigEndian.PutUint16(n[6:], uint16(j))
+	return n[:]
+}
+
+func secretAD(sid [32]byte, r, d, j int) []byte {
+	ad := append([]byte(oprfSecretLabel), sid[:]...)
+	ad = binary.BigEndian.AppendUint32(ad, uint32(r))
+	ad = binary.BigEndian.AppendUint16(ad, uint16(d))
+	return binary.BigEndian.AppendUint16(ad, uint16(j))
+}
+
+// oprfSecrets gives every qualifying record its secret: this party draws
+// the secrets of the records it is the designated holder of (index r ≡ its
+// index mod n) and seals each for every other party under the pair's key
+// for the record; it opens the others' for the rest. With k = n every party
+// holds every record, so s.matches[r] is the record at index r.
+func (s *partySession) oprfSecrets(ctx context.Context) error {
+	size, n := s.size, s.n
+	s.qualified = make([]psi.Secret, size)
+	mine := secretsOf(size, n, s.index)
+	raw := make([]byte, mine*psi.SecretSize)
+	if _, err := rand.Read(raw); err != nil {
+		return err
+	}
+	out := &wire.Secrets{}
+	for j := range n {
+		if j != s.index {
+			out.Lists = append(out.Lists, wire.SecretBoxes{Peer: uint16(j), Boxes: make([]byte, mine*wire.SecretBoxSize)})
+		}
+	}
+	var fault error // the coordinator's, from a bad candidate byte
+	var mu sync.Mutex
+	bad := firstBadIn(mine, func(t int) bool {
+		r := s.index + t*n
+		q, row := int(s.posOf[r]), int(s.rows[r])
+		sec := psi.Secret(raw[t*psi.SecretSize:])
+		s.qualified[q] = sec
+		for _, l := range out.Lists {
+			j := int(l.Peer)
+			v, err := s.oprfPairValue(q, row, j)
+			if err != nil {
+				mu.Lock()
+				fault = err
+				mu.Unlock()
+				return false
+			}
+			secretAEAD(s.sid, s.index, j, &v).Seal(l.Boxes[t*wire.SecretBoxSize:t*wire.SecretBoxSize], secretNonce(r, s.index, j), sec[:], secretAD(s.sid, r, s.index, j))
+		}
+		return true
+	})
+	clear(raw)
+	if bad >= 0 {
+		return fault
+	}
+	if err := s.conn.Send(ctx, out.Encode()); err != nil {
+		return s.unavailable(err)
+	}
+	msg, err := s.recv(ctx, wire.TypeSecrets)
+	if err != nil {
+		return err
+	}
+	in, err := wire.DecodeSecrets(msg, n, s.index, func(d int) int { return secretsOf(size, n, d) })
+	if err != nil {
+		return coordinatorFault("oprf record secret", fmt.Errorf("%w: %v", ErrProtocol, err))
+	}
+	for _, l := range in.Lists {
+		d := int(l.Peer)
+		bad := firstBadIn(secretsOf(size, n, d), func(t int) bool {
+			r := d + t*n
+			q, row := int(s.posOf[r]), int(s.rows[r])
+			v, err := s.oprfPairValue(q, row, d)
+			if err != nil {
+				mu.Lock()
+				fault = err
+				mu.Unlock()
+				return false
+			}
+			_, err = secretAEAD(s.sid, d, s.index, &v).Open(s.qualified[q][:0], secretNonce(r, d, s.index), l.Boxes[t*wire.SecretBoxSize:(t+1)*wire.SecretBoxSize], secretAD(s.sid, r, d, s.index))
+			return err == nil
+		})
+		if fault != nil {
+			return fault
+		}
+		if bad >= 0 {
+			return &CheatingError{Check: "oprf record secret", Err: fmt.Errorf(
+				"the secret of record %d from party %s does not open under the pair's key for it: the coordinator merged rows of different identifiers, or a party used different identifiers in different OPRF sessions",
+				d+bad*n, s.params.Parties[d])}
+		}
+	}
+	return nil
+}
+
+// firstBadIn runs ok for 0..n−1 on all cores and returns the first t for
+// which it failed (each range stops at its first failure), or −1.
+func firstBadIn(n int, ok func(t int) bool) int {
+	var mu sync.Mutex
+	bad := -1
+	forRanges(n, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			if !ok(t) {
+				mu.Lock()
+				if bad < 0 || t < bad {
+					bad = t
+				}
+				mu.Unlock()
+				return
+			}
+		}
+	})
+	return bad
+}
+
+// oprfRelay relays the parties' OPRF messages, stage 0 (each party's
+// messages as sender, fixed size) then stage 1 (as receiver, bounded by
+// its signed set size bound), each box to its recipient marked as from its
+// sender. The boxes are sealed between the two parties.
+func (s *coordSession) oprfRelay(ctx context.Context) error {
+	for stage := range uint8(2) {
+		boxLimit := func(from int) int {
+			if stage == 0 {
+				return kkrt.Msg0Size + sealOverhead
+			}
+			return kkrt.Msg1Size(int(s.hellos[from].Bound)) + sealOverhead
+		}
+		inbox := make([][]wire.PairBox, s.n)
+		if err := s.gather(ctx, wire.TypePairwise, func(i int) int64 {
+			return msgHeaderSize + 3 + int64(s.n-1)*(6+int64(boxLimit(i)))
+		}, func(i int, msg []byte) error {
+			m, err := wire.DecodePairwise(msg, s.n, i, stage, func(int) int { return boxLimit(i) })
+			if err != nil {
+				return err
+			}
+			for _, b := range m.Boxes {
+				inbox[b.Peer] = append(inbox[b.Peer], wire.PairBox{Peer: uint16(i), Sealed: b.Sealed})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := s.sendEach(ctx, func(j int) []byte {
+			msg := (&wire.Pairwise{Stage: stage, Boxes: inbox[j]}).Encode()
+			inbox[j] = nil
+			return msg
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendEach sends every party its message, msg(j), concurrently: the OPRF
+// messages are large, and a party starts on its own as soon as it has it.
+func (s *coordSession) sendEach(ctx context.Context, msg func(j int) []byte) error {
+	errs := make([]error, s.n)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for j := range s.conns {
+		g.Go(func() error {
+			errs[j] = s.conns[j].Send(ctx, msg(j))
+			return nil
+		})
+	}
+	g.Wait()
+	for j, err := range errs {
+		if err != nil {
+			if ctx.Err() != nil {
+				return stoppedError(ctx) // Run tells the parties
+			}
+			return s.sendFailed(j, err)
+		}
+	}
+	return nil
+}
+
+// oprfTags gathers every party's candidate tags.
+func (s *coordSession) oprfTags(ctx context.Context) ([]*wire.PairTags, error) {
+	tags := make([]*wire.PairTags, s.n)
+	err := s.gather(ctx, wire.TypePairTags, func(i int) int64 {
+		return msgHeaderSize + 6 + int64(s.n-1)*(3+int64(s.hellos[i].Bound)*wire.MaxCandidates*wire.OPRFTagSize)
+	}, func(i int, msg []byte) error {
+		m, err := wire.DecodePairTags(msg, s.n, i)
+		if err != nil {
+			return err
+		}
+		if !withinBound(int(m.Rows), s.hellos[i].Bound) {
+			return fmt.Errorf("%w: party %s sent %d rows, which its set size bound %d does not allow", ErrProtocol, s.params.Parties[i], m.Rows, s.hellos[i].Bound)
+		}
+		tags[i] = m
+		return nil
+	})
+	return tags, err
+}
+
+// peerTags returns party i's tags for peer j.
+func peerTags(t *wire.PairTags, i, j int) *wire.PeerTags {
+	if j > i {
+		j--
+	}
+	return &t.Peers[j]
+}
+
+// pairMatch is the matching of the pair (i, j), i < j, from i's side:
+// other[a] is the row of j that row a of i matches (−1 none, −2 more than
+// one, or a row of j that other rows of i match too), ci[a] and cj[a]
+// which of a's and of that row's candidates matched.
+type pairMatch struct {
+	other  []int32
+	ci, cj []uint8
+}
+
+const (
+	noMatch   = -1
+	manyMatch = -2
+)
+
+// matchPair joins i's tags for j with j's for i through an open-addressing
+// table of i's (tags are uniform, so their first 8 bytes hash them).
+func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
+	const ts = wire.OPRFTagSize
+	nci, ncj := int(ti.Cands), int(tj.Cands)
+	entries := rowsI * nci
+	size := 1 << bits.Len(uint(2*entries))
+	mask := uint64(size - 1)
+	table := make([]uint32, size) // 1 + the candidate's place in ti.Tags
+	for at := range entries {
+		h := binary.LittleEndian.Uint64(ti.Tags[at*ts:]) & mask
+		for table[h] != 0 {
+			h = (h + 1) & mask
+		}
+		table[h] = uint32(at) + 1
+	}
+	pm := &pairMatch{other: make([]int32, rowsI), ci: make([]uint8, rowsI), cj: make([]uint8, rowsI)}
+	for a := range pm.other {
+		pm.other[a] = noMatch
+	}
+	rev := make([]int32, rowsJ) // the row of i a row of j matched, or −1
+	for b := range rev {
+		rev[b] = noMatch
+	}
+	for b := range rowsJ {
+		for c := range ncj {
+			tag := tj.Tags[(b*ncj+c)*ts : (b*ncj+c+1)*ts]
+			for h := binary.LittleEndian.Uint64(tag) & mask; table[h] != 0; h = (h + 1) & mask {
+				at := int(table[h]) - 1
+				if string(ti.Tags[at*ts:(at+1)*ts]) != string(tag) {
+					continue
+				}
+				a := at / nci
+				switch o := pm.other[a]; {
+				case o == noMatch:
+					pm.other[a], pm.ci[a], pm.cj[a] = int32(b), uint8(at%nci), uint8(c)
+				case o != int32(b): // two rows of j: not a record
+					pm.other[a] = manyMatch
+				}
+				switch o := rev[b]; {
+				case o == noMatch:
+					rev[b] = int32(a)
+				case o != int32(a) && o >= 0: // two rows of i
+					pm.other[o], pm.other[a] = manyMatch, manyMatch
+				}
+			}
+		}
+	}
+	return pm
+}
+
+// oprfRecords finds the records (k = n): the rows of party 0 that match,
+// for every other party j, exactly one row of j, the rows of any two
+// parties matching each other too (a clique). It returns the result size,
+// each party's matches by upload position (psi.Intersect's shape) and,
+// for each, the candidate bytes of the Match. A row of party 0 whose
+// matches in two parties do not match each other is a deviation: some
+// party used different identifiers for one row in different sessions (or
+// its tags are not its OPRF values).
+func (s *coordSession) oprfRecords(tags []*wire.PairTags) (int, [][]psi.Match, [][]uint8, error) {
+	n := s.n
+	pm := make([][]*pairMatch, n)
+	for i := range pm {
+		pm[i] = make([]*pairMatch, n)
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			g.Go(func() error {
+				pm[i][j] = matchPair(peerTags(tags[i], i, j), peerTags(tags[j], j, i), int(tags[i].Rows), int(tags[j].Rows))
+				return nil
+			})
+		}
+	}
+	g.Wait()
+	found := make([][]psi.Match, n)
+	var recs [][]int32 // recs[r][j]: the row of party j in record r
+	bs := make([]int32, n)
+rows:
+	for a := range int(tags[0].Rows) {
+		bs[0] = int32(a)
+		for j := 1; j < n; j++ {
+			if bs[j] = pm[0][j].other[a]; bs[j] < 0 {
+				continue rows
+			}
+		}
+		for j := 1; j < n; j++ {
+			for l := j + 1; l < n; l++ {
+				if pm[j][l].other[bs[j]] != bs[l] {
+					return 0, nil, nil, &CheatingError{Check: "oprf records", Err: fmt.Errorf(
+						"%w: a row of party %s matches rows of parties %s and %s that do not match each other (a party used different identifiers for one row in different OPRF sessions)",
+						ErrProtocol, s.params.Parties[0], s.params.Parties[j], s.params.Parties[l])}
+				}
+			}
+		}
+		recs = append(recs, slices.Clone(bs))
+	}
+	size := len(recs)
+	if size > MaxRecords {
+		return 0, nil, nil, fmt.Errorf("%w: %d records", ErrProtocol, size)
+	}
+	// The candidate bytes of record r at party j, peers in party order.
+	w := n - 1
+	cands := make([][]uint8, n)
+	for j := range n {
+		cands[j] = make([]uint8, size*w)
+		found[j] = make([]psi.Match, size)
+	}
+	for r, b := range recs {
+		for j := range n {
+			found[j][r] = psi.Match{Pos: uint32(b[j]), Index: uint32(r), Holders: uint16(n)}
+			slot := 0
+			for l := range n {
+				if l == j {
+					continue
+				}
+				var c uint8
+				if j < l {
+					c = pm[j][l].ci[b[j]]
+				} else {
+					c = pm[l][j].cj[b[l]]
+				}
+				cands[j][r*w+slot] = c
+				slot++
+			}
+		}
+	}
+	for j := range n {
+		slices.SortFunc(found[j], func(x, y psi.Match) int { return int(x.Pos) - int(y.Pos) })
+	}
+	return size, found, cands, nil
+}
+
+// oprfRelaySecrets relays the sealed record secrets: party d's boxes for
+// j (one per record at an index r ≡ d mod n) go to j marked as from d.
+func (s *coordSession) oprfRelaySecrets(ctx context.Context, size int) error {
+	inbox := make([][]wire.SecretBoxes, s.n)
+	if err := s.gather(ctx, wire.TypeSecrets, func(i int) int64 {
+		return msgHeaderSize + 2 + int64(s.n-1)*(6+int64(secretsOf(size, s.n, i))*wire.SecretBoxSize)
+	}, func(i int, msg []byte) error {
+		m, err := wire.DecodeSecrets(msg, s.n, i, func(int) int { return secretsOf(size, s.n, i) })
+		if err != nil {
+			return err
+		}
+		for _, l := range m.Lists {
+			inbox[l.Peer] = append(inbox[l.Peer], wire.SecretBoxes{Peer: uint16(i), Boxes: l.Boxes})
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.sendEach(ctx, func(j int) []byte { return (&wire.Secrets{Lists: inbox[j]}).Encode() })
+}

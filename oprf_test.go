@@ -1,0 +1,313 @@
+package maskshare
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/maskshare/maskshare/internal/kkrt"
+	"github.com/maskshare/maskshare/internal/wire"
+	"github.com/maskshare/maskshare/transport"
+)
+
+// tap is the coordinator's end of a party's connection with hooks on what
+// the coordinator receives from the party and sends it.
+type tap struct {
+	transport.Conn
+	recv func(msg []byte) []byte
+	send func(msg []byte) []byte
+}
+
+func (c tap) Recv(ctx context.Context) ([]byte, error) {
+	msg, err := c.Conn.Recv(ctx)
+	if err == nil && c.recv != nil {
+		msg = c.recv(msg)
+	}
+	return msg, err
+}
+
+func (c tap) Send(ctx context.Context, msg []byte) error {
+	if c.send != nil {
+		msg = c.send(msg)
+	}
+	return c.Conn.Send(ctx, msg)
+}
+
+func TestOPRFRefusesThresholdBelowN(t *testing.T) {
+	p := testParams(3, 1)
+	p.Mode, p.Threshold = OPRF, 2
+	err := p.Validate()
+	if !errors.Is(err, ErrParams) || !strings.Contains(err.Error(), "oprf") {
+		t.Fatalf("Validate(oprf, k = 2 of 3) = %v, want ErrParams naming the oprf mode", err)
+	}
+	if _, err := NewCoordinator(p, nil); !errors.Is(err, ErrParams) {
+		t.Fatalf("NewCoordinator = %v, want ErrParams", err)
+	}
+	for _, k := range []int{0, 3} {
+		p.Threshold = k
+		if err := p.Validate(); err != nil {
+			t.Fatalf("Validate(oprf, k = %d of 3) = %v", k, err)
+		}
+	}
+}
+
+// TestOPRFCoalitionCannotTestHonestParty mounts the coordinator and every
+// party but one (n = 3: parties 0 and 1 against party 2) with everything
+// they hold after an oprf session: their kkrt sender states for the honest
+// party's sessions (their PRFs at any instance and identifier), their
+// receiver outputs from the honest party's PRF, and every tag the
+// coordinator received. For an identifier none of them holds, no tag the
+// coalition can form — its PRF at each of the identifier's possible
+// instances combined with every honest-PRF value it has — equals any tag
+// the honest party uploaded, so it cannot tell whether the honest party
+// holds it. The same computation for identifiers a colluder holds does
+// find the honest party's tags (the control: the attack is the real one).
+func TestOPRFCoalitionCannotTestHonestParty(t *testing.T) {
+	const n, honest = 3, 2
+	params := testParams(n, 1)
+	params.Mode = OPRF
+	tables := make([]*Table, n)
+	for i := range tables {
+		tables[i] = NewTable(1)
+	}
+	var common, honestOnly, colluders []string
+	for u := range 40 {
+		id := fmt.Sprintf("common-%d", u)
+		common = append(common, id)
+		for i := range tables {
+			tables[i].AddRow(id, int64(u))
+		}
+	}
+	for u := range 40 {
+		id := fmt.Sprintf("honest-only-%d", u)
+		honestOnly = append(honestOnly, id)
+		tables[honest].AddRow(id, 1)
+		id = fmt.Sprintf("colluders-%d", u)
+		colluders = append(colluders, id) // held by parties 0 and 1, not 2
+		tables[0].AddRow(id, 1)
+		tables[1].AddRow(id, 1)
+	}
+	var mu sync.Mutex
+	var uploaded *wire.PairTags
+	s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
+		if i != honest {
+			return c
+		}
+		return tap{Conn: c, recv: func(msg []byte) []byte {
+			if typ, _ := wire.Peek(msg); typ == wire.TypePairTags {
+				m, err := wire.DecodePairTags(msg, n, honest)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				uploaded = m
+				mu.Unlock()
+			}
+			return msg
+		}}
+	}}
+	o := s.run(t)
+	if o.coord != nil {
+		t.Fatal(o.coord)
+	}
+	checkAgainstOracle(t, params, tables, o.results, o.report)
+	honestTags := map[string]bool{}
+	for _, p := range uploaded.Peers {
+		for at := 0; at < len(p.Tags); at += wire.OPRFTagSize {
+			honestTags[string(p.Tags[at:at+wire.OPRFTagSize])] = true
+		}
+	}
+	// hits counts the coalition's tags for id that the honest party
+	// uploaded: colluder j's PRF F_{j→h} at every instance id may have in
+	// the honest party's table, ⊕ every value of the honest party's PRF
+	// F_{h→j} that j received (at its own rows, whatever they are).
+	hits := func(id string) int {
+		found := 0
+		for j := range n {
+			if j == honest {
+				continue
+			}
+			st := o.sessions[j].oprf
+			cands, err := st.senders[honest].Candidates(nil, []byte(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range cands {
+				for _, out := range st.own[honest] {
+					v := xorValue(&a, &out.Value)
+					tag := pairHash(oprfTagLabel, o.sessions[j].sid, j, honest, &v)
+					if honestTags[string(tag[:wire.OPRFTagSize])] {
+						found++
+					}
+				}
+			}
+		}
+		return found
+	}
+	for _, id := range common {
+		if hits(id) == 0 {
+			t.Fatalf("control: the coalition's tags for %q, which it holds, match none of the honest party's: the attack is not the real one", id)
+		}
+	}
+	for _, id := range honestOnly {
+		if h := hits(id); h != 0 {
+			t.Fatalf("the coalition formed %d of the honest party's tags for %q, which it does not hold: it can test membership", h, id)
+		}
+	}
+	for _, id := range colluders { // not the honest party's: no match either
+		if h := hits(id); h != 0 {
+			t.Fatalf("%d of the honest party's tags match %q, which it does not hold", h, id)
+		}
+	}
+	if len(o.sessions[0].oprf.own[honest]) != tables[0].Len() || o.sessions[0].oprf.senders[honest].Bins() == 0 {
+		t.Fatal("the coalition's state is not the session's")
+	}
+}
+
+// TestOPRFTamperedRelayRefused: a coordinator that alters one byte of an
+// OPRF message it relays, or swaps two boxes' senders, is caught by the
+// pair's AEAD before the message is used.
+func TestOPRFTamperedRelayRefused(t *testing.T) {
+	for _, what := range []string{"flip", "swap"} {
+		t.Run(what, func(t *testing.T) {
+			params := testParams(3, 1)
+			params.Mode = OPRF
+			tables := genTables(rand.New(rand.NewPCG(5, 5)), 3, 1, 30, 1000)
+			s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
+				if i != 1 {
+					return c
+				}
+				return tap{Conn: c, send: func(msg []byte) []byte {
+					if typ, _ := wire.Peek(msg); typ != wire.TypePairwise {
+						return msg
+					}
+					m, err := wire.DecodePairwise(msg, 3, 1, msg[2], func(int) int { return 1 << 30 })
+					if err != nil {
+						t.Error(err)
+						return msg
+					}
+					if what == "flip" {
+						m.Boxes[0].Sealed[100] ^= 1
+					} else {
+						m.Boxes[0].Peer, m.Boxes[1].Peer = m.Boxes[1].Peer, m.Boxes[0].Peer
+					}
+					return m.Encode()
+				}}
+			}}
+			o := s.run(t)
+			if o.coord == nil || o.results[1] != nil {
+				t.Fatal("the session finished")
+			}
+			if !errors.Is(o.errs[1], ErrAuthentication) {
+				t.Fatalf("party 1 ended with %v, want ErrAuthentication", o.errs[1])
+			}
+		})
+	}
+}
+
+// TestOPRFMessageSizes pins the bounds the coordinator receives the OPRF
+// messages with: msg0 is fixed, msg1 follows the receiver's signed bound.
+func TestOPRFMessageSizes(t *testing.T) {
+	if kkrt.Msg1Size(1000) > kkrt.Msg1Size(1024) || kkrt.Msg1Size(1<<20) <= kkrt.Msg1Size(1<<19) {
+		t.Fatal("kkrt.Msg1Size is not monotone in the set size: the signed bound would not bound msg1")
+	}
+}
+
+// TestOPRFRecordsCliqueRule drives the coordinator's matching with tags
+// made up so that each case is certain: a record is a row of party 0
+// matching exactly one row of every other party, those rows matching each
+// other; a row matching two rows of a party is not a record; and a row of
+// party 0 whose matches at parties 1 and 2 do not match each other (a
+// party used different identifiers in different sessions) is ErrCheating,
+// check "oprf records".
+func TestOPRFRecordsCliqueRule(t *testing.T) {
+	const n, rows, cands = 3, 4, 2
+	rng := rand.New(rand.NewPCG(9, 9))
+	// tags[i][j] are i's tags for j: rows × cands, random unless set.
+	mk := func() [][][]byte {
+		tags := make([][][]byte, n)
+		for i := range tags {
+			tags[i] = make([][]byte, n)
+			for j := range tags[i] {
+				b := make([]byte, rows*cands*wire.OPRFTagSize)
+				for k := range b {
+					b[k] = byte(rng.Uint32())
+				}
+				tags[i][j] = b
+			}
+		}
+		return tags
+	}
+	// link makes row a of i (candidate ca) and row b of j (candidate cb)
+	// share a tag.
+	link := func(tags [][][]byte, i, a, ca, j, b, cb int) {
+		src := tags[i][j][(a*cands+ca)*wire.OPRFTagSize:][:wire.OPRFTagSize]
+		copy(tags[j][i][(b*cands+cb)*wire.OPRFTagSize:], src)
+	}
+	run := func(tags [][][]byte) (int, [][]uint8, error) {
+		msgs := make([]*wire.PairTags, n)
+		for i := range n {
+			m := &wire.PairTags{Rows: rows}
+			for j := range n {
+				if j != i {
+					m.Peers = append(m.Peers, wire.PeerTags{Peer: uint16(j), Cands: cands, Tags: tags[i][j]})
+				}
+			}
+			msgs[i] = m
+		}
+		c := &coordSession{Coordinator: &Coordinator{params: testParams(n, 1)}, n: n}
+		size, _, cb, err := c.oprfRecords(msgs)
+		return size, cb, err
+	}
+
+	tags := mk()
+	// Record: party 0 row 1, party 1 row 3, party 2 row 0.
+	link(tags, 0, 1, 1, 1, 3, 0)
+	link(tags, 0, 1, 0, 2, 0, 1)
+	link(tags, 1, 3, 1, 2, 0, 0)
+	// Not a record: party 0 row 2 matches two rows of party 1.
+	link(tags, 0, 2, 0, 1, 0, 0)
+	link(tags, 0, 2, 1, 1, 1, 1)
+	link(tags, 0, 2, 0, 2, 2, 0)
+	size, cb, err := run(tags)
+	if err != nil || size != 1 {
+		t.Fatalf("oprfRecords = %d records, %v; want 1", size, err)
+	}
+	// Party 0's candidate bytes for the record: peer 1 matched candidate
+	// 1, peer 2 candidate 0; party 2's: peer 0 candidate 1, peer 1 candidate 0.
+	if got := cb[0]; got[0] != 1 || got[1] != 0 {
+		t.Errorf("party 0's candidate bytes %v, want [1 0]", got)
+	}
+	if got := cb[2]; got[0] != 1 || got[1] != 0 {
+		t.Errorf("party 2's candidate bytes %v, want [1 0]", got)
+	}
+
+	tags = mk()
+	link(tags, 0, 0, 0, 1, 0, 0)
+	link(tags, 0, 0, 0, 2, 0, 0) // rows 0 of parties 1 and 2 do not match
+	var ce *CheatingError
+	if _, _, err := run(tags); !errors.As(err, &ce) || ce.Check != "oprf records" {
+		t.Fatalf("broken clique: %v, want ErrCheating, check \"oprf records\"", err)
+	}
+}
+
+// TestOPRFModeJSON: the configs' "mode": "oprf" reads as OPRF and writes
+// back as "oprf".
+func TestOPRFModeJSON(t *testing.T) {
+	var p Params
+	if err := json.Unmarshal([]byte(`{"parties":["a","b"],"columns":[{"name":"x","type":"int64"}],"mode":"oprf"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Mode != OPRF || p.Validate() != nil {
+		t.Fatalf("mode %v, Validate %v", p.Mode, p.Validate())
+	}
+	b, err := json.Marshal(p)
+	if err != nil || !strings.Contains(string(b), `"mode":"oprf"`) {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+}

@@ -1,0 +1,119 @@
+package maskshare
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/maskshare/maskshare/internal/kkrt"
+)
+
+var updateOPRF = flag.Bool("update-oprf", false, "rewrite testdata/psi_oprf.json")
+
+// oprfVector is one known answer of the oprf mode's derivations
+// (docs/PROTOCOL.md, "The oprf mode"); all values hex.
+type oprfVector struct {
+	Session string `json:"session"` // sid
+	I       int    `json:"i"`
+	J       int    `json:"j"`
+	Value   string `json:"value"`     // v_ij(x)
+	KKRT    string `json:"kkrt_name"` // the kkrt session name, receiver i, sender j
+	Tag     string `json:"tag"`
+	Key     string `json:"key"`
+	Index   int    `json:"index"`  // r
+	Secret  string `json:"secret"` // s_r, sealed by d = i for j
+	Box     string `json:"box"`
+}
+
+type oprfVectors struct {
+	Comment string       `json:"comment"`
+	Vectors []oprfVector `json:"vectors"`
+}
+
+// refOPRF computes a vector from the specification's text alone.
+func refOPRF(sid []byte, i, j int, v []byte, r int, secret []byte) oprfVector {
+	be16 := func(x int) []byte { return []byte{byte(x >> 8), byte(x)} }
+	be32 := func(x int) []byte { return []byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)} }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	lo, hi := min(i, j), max(i, j)
+	name := sha256.Sum256(cat([]byte("maskshare oprf session v1"), sid, be16(i), be16(j)))
+	tag := sha256.Sum256(cat([]byte("maskshare oprf tag v1"), sid, be16(lo), be16(hi), v))
+	key := sha256.Sum256(cat([]byte("maskshare oprf key v1"), sid, be16(lo), be16(hi), v))
+	block, _ := aes.NewCipher(key[:])
+	gcm, _ := cipher.NewGCM(block)
+	nonce := cat(be32(r), be16(i), be16(j), make([]byte, 4))
+	box := gcm.Seal(nil, nonce, secret, cat([]byte("maskshare oprf secret v1"), sid, be32(r), be16(i), be16(j)))
+	return oprfVector{Session: hex.EncodeToString(sid), I: i, J: j, Value: hex.EncodeToString(v), KKRT: hex.EncodeToString(name[:]),
+		Tag: hex.EncodeToString(tag[:12]), Key: hex.EncodeToString(key[:]), Index: r, Secret: hex.EncodeToString(secret), Box: hex.EncodeToString(box)}
+}
+
+func TestOPRFVectors(t *testing.T) {
+	const path = "testdata/psi_oprf.json"
+	if *updateOPRF {
+		var out oprfVectors
+		out.Comment = "maskshare oprf mode (docs/PROTOCOL.md, \"The oprf mode\"): kkrt_name = SHA-256(\"maskshare oprf session v1\" || session || be16 i || be16 j); " +
+			"tag = SHA-256(\"maskshare oprf tag v1\" || session || be16 min(i,j) || be16 max(i,j) || value)[:12]; key = SHA-256(\"maskshare oprf key v1\" || same); " +
+			"box = AES-256-GCM(key, nonce = be32 index || be16 i || be16 j || 0^4, ad = \"maskshare oprf secret v1\" || session || be32 index || be16 i || be16 j, secret), sealed by i for j. " +
+			"Generated from the specification's text by go test . -run TestOPRFVectors -update-oprf"
+		for k, c := range []struct{ i, j, r int }{{0, 1, 0}, {1, 0, 4}, {2, 0, 7}, {3, 1020, 1 << 20}} {
+			sid := bytes.Repeat([]byte{byte(0x10 + k)}, 32)
+			v := bytes.Repeat([]byte{byte(0xa0 + k), byte(k)}, 16)
+			sec := bytes.Repeat([]byte{byte(0x50 + k)}, 16)
+			out.Vectors = append(out.Vectors, refOPRF(sid, c.i, c.j, v, c.r, sec))
+		}
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update-oprf to create it)", err)
+	}
+	var in oprfVectors
+	if err := json.Unmarshal(b, &in); err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Vectors) == 0 {
+		t.Fatal("no vectors")
+	}
+	unhex := func(s string) []byte {
+		x, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	for _, x := range in.Vectors {
+		sid := [32]byte(unhex(x.Session))
+		v := kkrt.Value(unhex(x.Value))
+		if name := oprfSession(sid, x.I, x.J); hex.EncodeToString(name[:]) != x.KKRT {
+			t.Errorf("kkrt session name %x, want %s", name, x.KKRT)
+		}
+		// The tag and key are symmetric in the pair.
+		for _, ij := range [][2]int{{x.I, x.J}, {x.J, x.I}} {
+			if tag := pairHash(oprfTagLabel, sid, ij[0], ij[1], &v); hex.EncodeToString(tag[:12]) != x.Tag {
+				t.Errorf("tag %x, want %s", tag[:12], x.Tag)
+			}
+			if key := pairHash(oprfKeyLabel, sid, ij[0], ij[1], &v); hex.EncodeToString(key[:]) != x.Key {
+				t.Errorf("key %x, want %s", key, x.Key)
+			}
+		}
+		box := secretAEAD(sid, x.I, x.J, &v).Seal(nil, secretNonce(x.Index, x.I, x.J), unhex(x.Secret), secretAD(sid, x.Index, x.I, x.J))
+		if hex.EncodeToString(box) != x.Box {
+			t.Errorf("box %x, want %s", box, x.Box)
+		}
+		if _, err := secretAEAD(sid, x.J, x.I, &v).Open(nil, secretNonce(x.Index, x.J, x.I), box, secretAD(sid, x.Index, x.J, x.I)); err == nil {
+			t.Error("a box opens as sealed in the other direction")
+		}
+	}
+}
