@@ -2,12 +2,11 @@ package cosign
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -28,61 +27,15 @@ const (
 // requests, one at a time; the peer is the name and key of its
 // certificate.
 func (s *Service) Serve(ctx context.Context, l *transport.Listener) error {
-	defer l.Close()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	sem := make(chan struct{}, MaxConnections)
-	for {
-		in, err := l.Accept(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if in.Session != SessionName {
-			s.logger.Info("cosign: connection for another session", "peer", in.Peer, "session", in.Session)
-			in.Conn.Close()
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			s.logger.Warn("cosign: too many connections; closing", "peer", in.Peer)
-			in.Conn.Close()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			defer in.Conn.Close()
-			s.serveConn(ctx, in)
-		}()
-	}
+	srv := s.server()
+	defer srv.Wait()
+	return srv.Serve(ctx, l)
 }
 
-func (s *Service) serveConn(ctx context.Context, in *transport.Incoming) {
-	peer := Peer{Name: in.Peer, Key: in.PeerKey}
-	for {
-		rctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-		req, err := transport.RecvLimit(rctx, in.Conn, MaxRequestSize)
-		cancel()
-		if err != nil {
-			if !errors.Is(err, transport.ErrClosed) {
-				s.logger.Info("cosign: connection ends", "peer", peer.Name, "err", err)
-			}
-			return
-		}
-		// A peer that stops reading must not hold the connection (one of
-		// MaxConnections) for ever: the answer gets IdleTimeout too.
-		sctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-		err = in.Conn.Send(sctx, s.Handle(peer, req))
-		cancel()
-		if err != nil {
-			s.logger.Info("cosign: sending response", "peer", peer.Name, "err", err)
-			return
-		}
-	}
+// server is the service's connection handling (custody.Server).
+func (s *Service) server() *custody.Server {
+	return &custody.Server{Session: SessionName, MaxConnections: MaxConnections, MaxRequestSize: MaxRequestSize,
+		IdleTimeout: IdleTimeout, Handle: s.Handle, Logger: s.logger, Name: "cosign"}
 }
 
 // NetConn is a connection to the service over the mutual-TLS transport.

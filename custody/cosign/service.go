@@ -71,10 +71,7 @@ type ServiceConfig struct {
 
 // Peer is the authenticated peer of a request: its TLS certificate name
 // and key.
-type Peer struct {
-	Name string
-	Key  ed25519.PublicKey
-}
+type Peer = custody.Peer
 
 // userState is a user record's state.
 type userState byte

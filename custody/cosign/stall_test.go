@@ -35,7 +35,7 @@ func (c *stalledConn) Close() error { return nil }
 func TestServeConnBoundsSend(t *testing.T) {
 	e := newEnv(t)
 	c := &stalledConn{}
-	e.svc.serveConn(context.Background(), &transport.Incoming{Conn: c, Peer: "alice"})
+	e.svc.server().ServeConn(context.Background(), &transport.Incoming{Conn: c, Peer: "alice"})
 	if !c.sent || !c.bounded {
 		t.Fatalf("answer sent %v, with a deadline %v", c.sent, c.bounded)
 	}

@@ -183,10 +183,7 @@ func (s *Signer) PublicKey() *custody.PublicKey { return s.key.Public() }
 func (s *Signer) Name() string { return s.name }
 
 // Peer is the authenticated peer of a request.
-type Peer struct {
-	Name string
-	Key  ed25519.PublicKey
-}
+type Peer = custody.Peer
 
 // Handler answers one encoded request; [Signer] is one.
 type Handler interface {
@@ -202,63 +199,15 @@ func (s *Signer) Serve(ctx context.Context, l *transport.Listener) error {
 // Serve runs h on the connections of l (see [Signer.Serve]); wg, if not
 // nil, counts the connections being served.
 func Serve(ctx context.Context, l *transport.Listener, h Handler, log *slog.Logger, wg *sync.WaitGroup) error {
-	defer l.Close()
-	if wg == nil {
-		wg = new(sync.WaitGroup)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	sem := make(chan struct{}, MaxConnections)
-	for {
-		in, err := l.Accept(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if in.Session != SessionName {
-			log.Info("mpcsign: connection for another session", "peer", in.Peer, "session", in.Session)
-			in.Conn.Close()
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			log.Warn("mpcsign: too many connections; closing", "peer", in.Peer)
-			in.Conn.Close()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			defer in.Conn.Close()
-			serveConn(ctx, in, h)
-		}()
-	}
+	srv := server(h, log)
+	srv.Conns = wg
+	return srv.Serve(ctx, l)
 }
 
-// serveConn answers the requests of one connection with h, one at a time,
-// until the peer is idle for IdleTimeout, closes it or ctx ends.
-func serveConn(ctx context.Context, in *transport.Incoming, h Handler) {
-	peer := Peer{Name: in.Peer, Key: in.PeerKey}
-	for {
-		rctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-		req, err := transport.RecvLimit(rctx, in.Conn, MaxRequestSize)
-		cancel()
-		if err != nil {
-			return
-		}
-		// A peer that stops reading must not hold the connection (one of
-		// MaxConnections) for ever: the answer gets IdleTimeout too.
-		sctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-		err = in.Conn.Send(sctx, h.Handle(peer, req))
-		cancel()
-		if err != nil {
-			return
-		}
-	}
+// server is a node's connection handling (custody.Server) with h.
+func server(h Handler, log *slog.Logger) *custody.Server {
+	return &custody.Server{Session: SessionName, MaxConnections: MaxConnections, MaxRequestSize: MaxRequestSize,
+		IdleTimeout: IdleTimeout, Handle: h.Handle, Logger: log, Name: "mpcsign"}
 }
 
 // Handle answers one encoded request from peer. A response is sent only

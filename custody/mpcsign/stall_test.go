@@ -38,7 +38,7 @@ func (refuseAll) Handle(Peer, []byte) []byte { return errorResponse(codeBadMessa
 // peer that stops reading cannot hold one of MaxConnections for ever.
 func TestServeConnBoundsSend(t *testing.T) {
 	c := &stalledConn{}
-	serveConn(context.Background(), &transport.Incoming{Conn: c, Peer: "holder"}, refuseAll{})
+	server(refuseAll{}, nil).ServeConn(context.Background(), &transport.Incoming{Conn: c, Peer: "holder"})
 	if !c.sent || !c.bounded {
 		t.Fatalf("answer sent %v, with a deadline %v", c.sent, c.bounded)
 	}

@@ -12,7 +12,6 @@ import (
 	"math"
 	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
@@ -95,7 +94,7 @@ type KeyNode struct {
 	owned  bool // close store on Close
 	anyReg bool
 
-	wg sync.WaitGroup
+	srv custody.Server // connection handling; Close waits for it
 }
 
 // NewKeyNode makes a key node on an open store (which must have been
@@ -126,6 +125,8 @@ func NewKeyNode(store *custody.Store, key *custody.PrivateKey, cfg *KeyNodeConfi
 		anyReg: cfg.AnyRegistrant,
 	}
 	n.ver = &custody.Verifier{Institutions: n.inst, Node: cfg.Name, Store: store, Now: cfg.Now}
+	n.srv = custody.Server{Session: SessionName, MaxConnections: MaxConnections, MaxRequestSize: MaxRequestSize,
+		IdleTimeout: IdleTimeout, Handle: n.Handle, Logger: n.log, Name: "slicing"}
 	if err := n.sweep(); err != nil {
 		return nil, err
 	}
@@ -160,7 +161,7 @@ func OpenKeyNode(dir string, cfg *KeyNodeConfig) (*KeyNode, error) {
 // node from [OpenKeyNode], closes its store. Call it after Serve has
 // returned.
 func (n *KeyNode) Close() error {
-	n.wg.Wait()
+	n.srv.Wait()
 	if n.owned {
 		return n.store.Close()
 	}
@@ -174,67 +175,11 @@ func (n *KeyNode) PublicKey() *custody.PublicKey { return n.key.Public() }
 // ends, then closes l. Each connection may carry any number of requests,
 // one at a time; it is closed after [IdleTimeout] without one.
 func (n *KeyNode) Serve(ctx context.Context, l *transport.Listener) error {
-	defer l.Close()
-	sem := make(chan struct{}, MaxConnections)
-	for {
-		in, err := l.Accept(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if in.Session != SessionName {
-			n.log.Info("slicing: connection for another session", "peer", in.Peer, "session", in.Session)
-			in.Conn.Close()
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		default:
-			n.log.Warn("slicing: too many connections; closing", "peer", in.Peer)
-			in.Conn.Close()
-			continue
-		}
-		n.wg.Add(1)
-		go func() {
-			defer func() { <-sem; n.wg.Done() }()
-			defer in.Conn.Close()
-			n.serveConn(ctx, in)
-		}()
-	}
+	return n.srv.Serve(ctx, l)
 }
 
 // Peer is the authenticated peer of a request.
-type Peer struct {
-	Name string
-	Key  ed25519.PublicKey
-}
-
-func (n *KeyNode) serveConn(ctx context.Context, in *transport.Incoming) {
-	peer := Peer{Name: in.Peer, Key: in.PeerKey}
-	for {
-		rctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-		req, err := transport.RecvLimit(rctx, in.Conn, MaxRequestSize)
-		cancel()
-		if err != nil {
-			if !errors.Is(err, transport.ErrClosed) {
-				n.log.Info("slicing: connection ends", "peer", peer.Name, "err", err)
-			}
-			return
-		}
-		resp := n.Handle(peer, req)
-		// A peer that stops reading must not hold the connection (one of
-		// MaxConnections) for ever: the answer gets IdleTimeout too.
-		sctx, cancel := context.WithTimeout(ctx, IdleTimeout)
-		err = in.Conn.Send(sctx, resp)
-		cancel()
-		if err != nil {
-			n.log.Info("slicing: sending response", "peer", peer.Name, "err", err)
-			return
-		}
-	}
-}
+type Peer = custody.Peer
 
 // Handle answers one encoded request from peer, as [KeyNode.Serve] does for
 // each request it receives. A response is sent only after what it

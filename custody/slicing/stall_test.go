@@ -40,7 +40,7 @@ func TestServeConnBoundsSend(t *testing.T) {
 	}
 	defer node.Close()
 	c := &stalledConn{}
-	node.serveConn(context.Background(), &transport.Incoming{Conn: c, Peer: "alice"})
+	node.srv.ServeConn(context.Background(), &transport.Incoming{Conn: c, Peer: "alice"})
 	if !c.sent || !c.bounded {
 		t.Fatalf("answer sent %v, with a deadline %v", c.sent, c.bounded)
 	}
