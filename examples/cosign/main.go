@@ -25,12 +25,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/custody/cosign"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/child"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -371,33 +371,12 @@ type service struct {
 }
 
 func startService(root string) (*service, error) {
-	self, err := os.Executable()
+	p, err := child.Start("service", serviceEnv+"="+root)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), serviceEnv+"="+root)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "addr ")
-	if err != nil || !ok {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("service did not start: %q %v", line, err)
-	}
-	fmt.Printf("service process %d serving on %s (mutual TLS)\n", cmd.Process.Pid, addr)
-	return &service{addr: addr, cmd: cmd, in: in}, nil
+	fmt.Printf("service process %d serving on %s (mutual TLS)\n", p.Cmd.Process.Pid, p.Addr)
+	return &service{addr: p.Addr, cmd: p.Cmd, in: p.Stdin}, nil
 }
 
 func (s *service) stop() {

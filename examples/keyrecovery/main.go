@@ -17,7 +17,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -38,6 +37,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/custody/slicing"
+	"github.com/maskshare/maskshare/internal/child"
 	"github.com/maskshare/maskshare/share"
 	"github.com/maskshare/maskshare/transport"
 )
@@ -177,10 +177,6 @@ func run() error {
 	}
 
 	// Start the 22 key nodes.
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	nodes := make([]*node, len(names))
 	defer func() {
 		for _, n := range nodes {
@@ -191,7 +187,7 @@ func run() error {
 		}
 	}()
 	for i, name := range names {
-		if nodes[i], err = startNode(self, filepath.Join(root, name), name); err != nil {
+		if nodes[i], err = startNode(filepath.Join(root, name), name); err != nil {
 			return err
 		}
 	}
@@ -362,29 +358,12 @@ func sign(a *edwards25519.Scalar, msg []byte) ([]byte, error) {
 }
 
 // startNode starts a key node process on dir and waits for its address.
-func startNode(self, dir, name string) (*node, error) {
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), nodeEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+func startNode(dir, name string) (*node, error) {
+	p, err := child.Start("key node "+name, nodeEnv+"="+dir)
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "addr ")
-	if err != nil || !ok {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("key node %s did not start: %q %v", name, line, err)
-	}
-	return &node{addr: slicing.NodeAddr{Name: name, Addr: addr}, cmd: cmd, in: in}, nil
+	return &node{addr: slicing.NodeAddr{Name: name, Addr: p.Addr}, cmd: p.Cmd, in: p.Stdin}, nil
 }
 
 // serveNode is a key node process: it serves from dir until its stdin

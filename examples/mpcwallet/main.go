@@ -26,7 +26,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -48,6 +47,7 @@ import (
 	"github.com/pquerna/otp"
 
 	"github.com/maskshare/maskshare/custody/mpcsign"
+	"github.com/maskshare/maskshare/internal/child"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -128,10 +128,6 @@ func run() error {
 	if err := transport.WriteCertificate(filepath.Join(root, "ca.crt"), ca.Certificate); err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	nodes := make([]*node, poolSize)
 	defer func() {
 		for _, n := range nodes {
@@ -155,7 +151,7 @@ func run() error {
 		if err := id.WriteFiles(filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key")); err != nil {
 			return err
 		}
-		if nodes[i], err = startNode(self, dir, name, name == cheater); err != nil {
+		if nodes[i], err = startNode(dir, name, name == cheater); err != nil {
 			return err
 		}
 		pool = append(pool, nodes[i].addr)
@@ -327,32 +323,16 @@ func scan(pngData []byte) (*otp.Key, error) {
 	return otp.NewKeyFromURL(res.GetText())
 }
 
-func startNode(self, dir, name string, cheat bool) (*node, error) {
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), nodeEnv+"="+dir)
+func startNode(dir, name string, cheat bool) (*node, error) {
+	env := []string{nodeEnv + "=" + dir}
 	if cheat {
-		cmd.Env = append(cmd.Env, cheatEnv+"=1")
+		env = append(env, cheatEnv+"=1")
 	}
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	p, err := child.Start("node "+name, env...)
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "addr ")
-	if err != nil || !ok {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("node %s did not start: %q %v", name, line, err)
-	}
-	return &node{addr: mpcsign.NodeAddr{Name: name, Addr: addr}, cmd: cmd, in: in}, nil
+	return &node{addr: mpcsign.NodeAddr{Name: name, Addr: p.Addr}, cmd: p.Cmd, in: p.Stdin}, nil
 }
 
 // cheating wraps a node so that its round-two signature shares are z + 1.
