@@ -140,8 +140,10 @@ func TestServiceKill9(t *testing.T) {
 					acks = append(acks, ack{rc.Index, q.ID})
 					if len(acks) == killAt {
 						once.Do(func() {
-							cmd.Process.Signal(syscall.SIGKILL)
+							// killed first: another client may see its
+							// connection reset before Signal returns.
 							close(killed)
+							cmd.Process.Signal(syscall.SIGKILL)
 						})
 					}
 					mu.Unlock()
