@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -109,16 +110,13 @@ func (a *Authorization) check() error {
 func (a *Authorization) body(issuer ed25519.PublicKey) []byte {
 	b := make([]byte, 0, MaxAuthorizationSize)
 	b = append(b, authorizationVersion)
-	b = append(b, byte(len(a.UserID)))
-	b = append(b, a.UserID...)
-	b = append(b, byte(len(a.KeyID)))
-	b = append(b, a.KeyID...)
+	b = binfmt.AppendString8(b, a.UserID)
+	b = binfmt.AppendString8(b, a.KeyID)
 	b = binary.BigEndian.AppendUint64(b, a.Epoch)
 	b = append(b, a.Requester.Bytes()...)
 	b = append(b, byte(len(a.Nodes)))
 	for _, n := range a.Nodes {
-		b = append(b, byte(len(n)))
-		b = append(b, n...)
+		b = binfmt.AppendString8(b, n)
 	}
 	b = binary.BigEndian.AppendUint64(b, uint64(a.Expiry.Unix()))
 	b = append(b, a.Nonce[:]...)
@@ -147,38 +145,6 @@ func (a *Authorization) Sign(priv ed25519.PrivateKey) ([]byte, error) {
 	return append(body, sig...), nil
 }
 
-// reader consumes a byte string, recording the first error.
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err || n < 0 || n > len(r.b) {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8() int {
-	v := r.take(1)
-	if v == nil {
-		return 0
-	}
-	return int(v[0])
-}
-
-func (r *reader) u64() uint64 {
-	v := r.take(8)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
 // ParseAuthorization decodes an authorisation made by [Authorization.Sign].
 // It checks the encoding only; [Verifier.Verify] checks the signature and
 // everything else.
@@ -186,31 +152,31 @@ func ParseAuthorization(b []byte) (*Authorization, error) {
 	if len(b) > MaxAuthorizationSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadAuthorization, len(b), MaxAuthorizationSize)
 	}
-	r := &reader{b: b}
-	if v := r.u8(); v != authorizationVersion && !r.err {
+	r := binfmt.NewReader(b)
+	if v := r.U8(); v != authorizationVersion && !r.Failed() {
 		return nil, fmt.Errorf("%w: version %d", ErrBadAuthorization, v)
 	}
 	a := &Authorization{}
-	a.UserID = string(r.take(r.u8()))
-	a.KeyID = string(r.take(r.u8()))
-	a.Epoch = r.u64()
-	pk := r.take(PublicKeySize)
-	n := r.u8()
-	if !r.err {
-		a.Nodes = make([]string, 0, n) // n < 256
+	a.UserID = r.String8()
+	a.KeyID = r.String8()
+	a.Epoch = r.U64()
+	pk := r.Bytes(PublicKeySize)
+	n := r.U8()
+	if !r.Failed() {
+		a.Nodes = make([]string, 0, n)
 	}
 	for range n {
-		a.Nodes = append(a.Nodes, string(r.take(r.u8())))
+		a.Nodes = append(a.Nodes, r.String8())
 	}
-	exp := r.u64()
-	copy(a.Nonce[:], r.take(NonceSize))
-	a.Issuer = ed25519.PublicKey(r.take(ed25519.PublicKeySize))
-	a.Signature = r.take(ed25519.SignatureSize)
-	if r.err {
+	exp := r.U64()
+	r.Fill(a.Nonce[:])
+	a.Issuer = ed25519.PublicKey(r.Bytes(ed25519.PublicKeySize))
+	a.Signature = r.Bytes(ed25519.SignatureSize)
+	if r.Failed() {
 		return nil, fmt.Errorf("%w: truncated", ErrBadAuthorization)
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the signature", ErrBadAuthorization, len(r.b))
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the signature", ErrBadAuthorization, r.Len())
 	}
 	if exp == 0 || exp > 1<<40 {
 		return nil, fmt.Errorf("%w: expiry %d", ErrBadAuthorization, exp)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // Suite names an HPKE ciphersuite (RFC 9180 §7 identifiers). Only the suites
@@ -368,12 +370,10 @@ func Info(label string, fields ...[]byte) []byte {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, prefix...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(label)))
-	b = append(b, label...)
+	b = binfmt.AppendString16(b, label)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(fields)))
 	for _, f := range fields {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(f)))
-		b = append(b, f...)
+		b = binfmt.AppendBytes32(b, f)
 	}
 	return b
 }
