@@ -18,6 +18,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -103,15 +104,15 @@ func (a *Authorization) check() error {
 
 func (a *Authorization) body() []byte {
 	b := []byte{authorizationVersion}
-	b = appendString8(b, a.Account)
+	b = binfmt.AppendString8(b, a.Account)
 	b = append(b, a.RequestID[:]...)
 	b = binary.BigEndian.AppendUint64(b, uint64(a.Time.Unix()))
 	b = append(b, a.MessageHash[:]...)
 	b = append(b, byte(len(a.Nodes)))
 	for _, n := range a.Nodes {
-		b = appendString8(b, n)
+		b = binfmt.AppendString8(b, n)
 	}
-	return appendString8(b, a.Code)
+	return binfmt.AppendString8(b, a.Code)
 }
 
 func signedBytes(body []byte) []byte { return append([]byte(authorizationContext), body...) }
@@ -133,26 +134,26 @@ func ParseAuthorization(b []byte) (*Authorization, error) {
 		return nil, fmt.Errorf("%w: authorisation of %d bytes", ErrBadMessage, len(b))
 	}
 	body, sig := b[:len(b)-ed25519.SignatureSize], b[len(b)-ed25519.SignatureSize:]
-	r := &reader{b: body}
-	if v := r.u8(); v != authorizationVersion {
+	r := binfmt.NewReader(body)
+	if v := r.U8(); v != authorizationVersion {
 		return nil, fmt.Errorf("%w: authorisation version %d", ErrBadMessage, v)
 	}
-	a := &Authorization{Account: r.string8()}
-	copy(a.RequestID[:], r.take(RequestIDSize))
-	t := r.u64()
-	copy(a.MessageHash[:], r.take(sha256.Size))
-	n := r.u8()
+	a := &Authorization{Account: r.String8()}
+	r.Fill(a.RequestID[:])
+	t := r.U64()
+	r.Fill(a.MessageHash[:])
+	n := r.U8()
 	if n > MaxSigners {
 		return nil, fmt.Errorf("%w: %d nodes", ErrBadMessage, n)
 	}
 	for range n {
-		if r.err {
+		if r.Failed() {
 			break
 		}
-		a.Nodes = append(a.Nodes, r.string8())
+		a.Nodes = append(a.Nodes, r.String8())
 	}
-	a.Code = r.string8()
-	if !r.done() || t > 1<<62 {
+	a.Code = r.String8()
+	if !r.Done() || t > 1<<62 {
 		return nil, fmt.Errorf("%w: authorisation truncated or with trailing bytes", ErrBadMessage)
 	}
 	a.Time = time.Unix(int64(t), 0)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -299,10 +300,10 @@ type holderAccount struct {
 const holderAccountVersion = 2
 
 func (a *holderAccount) marshal() []byte {
-	b := appendBytes32([]byte{holderAccountVersion}, a.raw)
+	b := binfmt.AppendBytes32([]byte{holderAccountVersion}, a.raw)
 	b = append(b, byte(len(a.nodes)))
 	for _, n := range a.nodes {
-		b = appendString8(b, n)
+		b = binfmt.AppendString8(b, n)
 	}
 	b = binary.BigEndian.AppendUint32(b, uint32(a.interval/time.Second))
 	// A clock before 1970 or absurdly late records no time (the account
@@ -315,19 +316,19 @@ func (a *holderAccount) marshal() []byte {
 }
 
 func parseHolderAccount(b []byte) (*holderAccount, error) {
-	r := &reader{b: b}
-	v := r.u8()
-	a := &holderAccount{raw: r.bytes32(MaxRecordSize), interval: DefaultRefreshInterval}
-	n := r.u8()
+	r := binfmt.NewReader(b)
+	v := r.U8()
+	a := &holderAccount{raw: r.Bytes32(MaxRecordSize), interval: DefaultRefreshInterval}
+	n := r.U8()
 	for range n {
-		a.nodes = append(a.nodes, r.string8())
+		a.nodes = append(a.nodes, r.String8())
 	}
 	var last uint64
 	if v == 2 {
-		a.interval = time.Duration(r.u32()) * time.Second
-		last = r.u64()
+		a.interval = time.Duration(r.U32()) * time.Second
+		last = r.U64()
 	}
-	if (v != 1 && v != 2) || !r.done() {
+	if (v != 1 && v != 2) || !r.Done() {
 		return nil, errors.New("mpcsign: corrupt holder account record")
 	}
 	if err := checkRefreshInterval(a.interval); err != nil || last > maxUnix {
@@ -374,12 +375,12 @@ func (h *Holder) Accounts() ([]string, error) {
 }
 
 func shareKey(account string, epoch uint32, id uint16) []byte {
-	b := binary.BigEndian.AppendUint32(appendString8(nil, account), epoch)
+	b := binary.BigEndian.AppendUint32(binfmt.AppendString8(nil, account), epoch)
 	return binary.BigEndian.AppendUint16(b, id)
 }
 
 func epochPrefix(account string, epoch uint32) []byte {
-	return binary.BigEndian.AppendUint32(appendString8(nil, account), epoch)
+	return binary.BigEndian.AppendUint32(binfmt.AppendString8(nil, account), epoch)
 }
 
 func restInfo(account string, epoch uint32, id uint16) []byte {
@@ -589,7 +590,7 @@ func deletePrefix(tx *custody.Tx, bucket string, prefix []byte) error {
 }
 
 func deleteAccount(tx *custody.Tx, id string) error {
-	p := appendString8(nil, id)
+	p := binfmt.AppendString8(nil, id)
 	for _, b := range []string{holderShares, holderAcks} {
 		if err := deletePrefix(tx, b, p); err != nil {
 			return err
@@ -847,32 +848,32 @@ func marshalCheaters(at time.Time, nodes []string) []byte {
 	b := binary.BigEndian.AppendUint64(nil, uint64(at.Unix()))
 	b = append(b, byte(len(nodes)))
 	for _, n := range nodes {
-		b = appendString8(b, n)
+		b = binfmt.AppendString8(b, n)
 	}
 	return b
 }
 
 func parseCheaters(v []byte) (time.Time, []string, error) {
-	r := &reader{b: v}
-	t := r.u64()
+	r := binfmt.NewReader(v)
+	t := r.U64()
 	var nodes []string
-	for n := r.u8(); n > 0 && !r.err; n-- {
-		nodes = append(nodes, r.string8())
+	for n := r.U8(); n > 0 && !r.Failed(); n-- {
+		nodes = append(nodes, r.String8())
 	}
-	if !r.done() || t > 1<<62 {
+	if !r.Done() || t > 1<<62 {
 		return time.Time{}, nil, errors.New("mpcsign: corrupt cheater record")
 	}
 	return time.Unix(int64(t), 0), nodes, nil
 }
 
 func (h *Holder) recordCheaters(ce *CheaterError) error {
-	return h.store.Put(holderCheaters, append(appendString8(nil, ce.Account), ce.RequestID[:]...), marshalCheaters(h.cfg.Now(), ce.Nodes))
+	return h.store.Put(holderCheaters, append(binfmt.AppendString8(nil, ce.Account), ce.RequestID[:]...), marshalCheaters(h.cfg.Now(), ce.Nodes))
 }
 
 // Cheaters returns the recorded cheatings of an account.
 func (h *Holder) Cheaters(account string) ([]CheaterRecord, error) {
 	var out []CheaterRecord
-	p := appendString8(nil, account)
+	p := binfmt.AppendString8(nil, account)
 	err := h.store.View(func(tx *custody.Tx) error {
 		return tx.ForEachPrefix(holderCheaters, p, func(k, v []byte) error {
 			var c CheaterRecord

@@ -8,6 +8,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // TOTP parameters an account may have.
@@ -52,12 +53,12 @@ func (a *Account) Shares() []uint16 { return a.Key.Identifiers() }
 func (a *Account) Marshal() []byte {
 	pkg := a.Key.Marshal()
 	b := []byte{recordVersion}
-	b = appendString8(b, a.ID)
+	b = binfmt.AppendString8(b, a.ID)
 	b = append(b, a.Device...)
 	b = append(b, byte(a.Digits))
 	b = binary.BigEndian.AppendUint16(b, uint16(a.Period))
 	b = binary.BigEndian.AppendUint32(b, a.Epoch)
-	return appendBytes32(b, pkg)
+	return binfmt.AppendBytes32(b, pkg)
 }
 
 func (a *Account) check() error {
@@ -85,17 +86,17 @@ func ParseAccount(b []byte) (*Account, error) {
 	if len(b) > MaxRecordSize {
 		return nil, fmt.Errorf("%w: record of %d bytes", ErrBadMessage, len(b))
 	}
-	r := &reader{b: b}
-	if v := r.u8(); v != recordVersion {
+	r := binfmt.NewReader(b)
+	if v := r.U8(); v != recordVersion {
 		return nil, fmt.Errorf("%w: record version %d", ErrBadMessage, v)
 	}
-	a := &Account{ID: r.string8()}
-	a.Device = bytes.Clone(r.take(ed25519.PublicKeySize))
-	a.Digits = r.u8()
-	a.Period = r.u16()
-	a.Epoch = r.u32()
-	pkg := r.bytes32(MaxPackageSize)
-	if !r.done() {
+	a := &Account{ID: r.String8()}
+	a.Device = bytes.Clone(r.Bytes(ed25519.PublicKeySize))
+	a.Digits = int(r.U8())
+	a.Period = int(r.U16())
+	a.Epoch = r.U32()
+	pkg := r.Bytes32(MaxPackageSize)
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: record truncated or with trailing bytes", ErrBadMessage)
 	}
 	var err error

@@ -18,6 +18,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -268,17 +269,17 @@ type nodeAccount struct {
 
 func (n *nodeAccount) marshal() []byte {
 	b := append([]byte{1}, n.owner...)
-	b = appendBytes32(b, n.raw)
-	return appendBytes32(b, n.totp)
+	b = binfmt.AppendBytes32(b, n.raw)
+	return binfmt.AppendBytes32(b, n.totp)
 }
 
 func parseNodeAccount(b []byte) (*nodeAccount, error) {
-	r := &reader{b: b}
-	v := r.u8()
-	n := &nodeAccount{owner: bytes.Clone(r.take(ed25519.PublicKeySize))}
-	n.raw = r.bytes32(MaxRecordSize)
-	n.totp = r.bytes32(MaxSealedTOTP)
-	if v != 1 || !r.done() {
+	r := binfmt.NewReader(b)
+	v := r.U8()
+	n := &nodeAccount{owner: bytes.Clone(r.Bytes(ed25519.PublicKeySize))}
+	n.raw = r.Bytes32(MaxRecordSize)
+	n.totp = r.Bytes32(MaxSealedTOTP)
+	if v != 1 || !r.Done() {
 		return nil, fmt.Errorf("mpcsign: corrupt node account record")
 	}
 	var err error
@@ -387,11 +388,11 @@ func checkRecord(na *nodeAccount, peer Peer, rec *Account) error {
 }
 
 func stepKey(account string, step int64) []byte {
-	return binary.BigEndian.AppendUint64(appendString8(nil, account), uint64(step))
+	return binary.BigEndian.AppendUint64(binfmt.AppendString8(nil, account), uint64(step))
 }
 
 func requestKey(account string, id [RequestIDSize]byte) []byte {
-	return append(appendString8(nil, account), id[:]...)
+	return append(binfmt.AppendString8(nil, account), id[:]...)
 }
 
 // round1 checks the authorisation, spends its request id and TOTP step

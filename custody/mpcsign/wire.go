@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // SessionName is the transport session a pool node serves.
@@ -157,9 +159,7 @@ func errorResponse(c code, text string) []byte {
 	if len(text) > maxErrorText {
 		text = text[:maxErrorText]
 	}
-	b := []byte{wireVersion, byte(c)}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(text)))
-	return append(b, text...)
+	return binfmt.AppendString16([]byte{wireVersion, byte(c)}, text)
 }
 
 // parseResponse returns a success body or the node's refusal as a
@@ -171,85 +171,12 @@ func parseResponse(node string, b []byte) ([]byte, error) {
 	if b[1] == byte(codeOK) {
 		return b[2:], nil
 	}
-	r := &reader{b: b[2:]}
-	text := string(r.take(r.u16()))
-	if !r.done() || b[1] >= byte(codeLimit) {
+	r := binfmt.NewReader(b[2:])
+	text := r.String16(math.MaxUint16)
+	if !r.Done() || b[1] >= byte(codeLimit) {
 		return nil, fmt.Errorf("%w: error response from %s", ErrBadMessage, node)
 	}
 	return nil, &RemoteError{Node: node, Err: codeErrors[b[1]], Text: text}
-}
-
-// reader decodes big-endian fields; a short read sets err and returns
-// zeros, so callers check once at the end.
-type reader struct {
-	b   []byte
-	err bool
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err || n < 0 || n > len(r.b) {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8() int {
-	v := r.take(1)
-	if v == nil {
-		return 0
-	}
-	return int(v[0])
-}
-
-func (r *reader) u16() int {
-	v := r.take(2)
-	if v == nil {
-		return 0
-	}
-	return int(binary.BigEndian.Uint16(v))
-}
-
-func (r *reader) u32() uint32 {
-	v := r.take(4)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint32(v)
-}
-
-func (r *reader) u64() uint64 {
-	v := r.take(8)
-	if v == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(v)
-}
-
-// bytes32 reads u32 len || data with len ≤ max.
-func (r *reader) bytes32(max int) []byte {
-	n := r.u32()
-	if n > uint32(max) {
-		r.err = true
-		return nil
-	}
-	return r.take(int(n))
-}
-
-func (r *reader) string8() string { return string(r.take(r.u8())) }
-
-func (r *reader) done() bool { return !r.err && len(r.b) == 0 }
-
-func appendBytes32(b, v []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-	return append(b, v...)
-}
-
-func appendString8(b []byte, s string) []byte {
-	b = append(b, byte(len(s)))
-	return append(b, s...)
 }
 
 // request is a decoded request.
@@ -274,25 +201,24 @@ func (q *request) marshal() []byte {
 	b := []byte{wireVersion, byte(q.op)}
 	switch q.op {
 	case opEnrol:
-		b = appendBytes32(b, q.record)
-		b = appendBytes32(b, q.sealed)
+		b = binfmt.AppendBytes32(b, q.record)
+		b = binfmt.AppendBytes32(b, q.sealed)
 	case opRound1:
-		b = appendBytes32(b, q.record)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(q.auth)))
-		b = append(b, q.auth...)
+		b = binfmt.AppendBytes32(b, q.record)
+		b = binfmt.AppendBytes16(b, q.auth)
 		b = binary.BigEndian.AppendUint16(b, q.id)
-		b = appendBytes32(b, q.sealed)
-		b = appendBytes32(b, q.message)
+		b = binfmt.AppendBytes32(b, q.sealed)
+		b = binfmt.AppendBytes32(b, q.message)
 	case opRound2:
 		b = append(b, q.reqID[:]...)
-		b = appendBytes32(b, q.pkg)
+		b = binfmt.AppendBytes32(b, q.pkg)
 	case opCheck:
-		b = appendBytes32(b, q.record)
+		b = binfmt.AppendBytes32(b, q.record)
 		b = binary.BigEndian.AppendUint16(b, q.id)
-		b = appendBytes32(b, q.sealed)
+		b = binfmt.AppendBytes32(b, q.sealed)
 	case opDKGStart:
 		b = append(b, q.session[:]...)
-		b = appendString8(b, q.account)
+		b = binfmt.AppendString8(b, q.account)
 		b = binary.BigEndian.AppendUint16(b, uint16(q.t))
 		b = binary.BigEndian.AppendUint16(b, uint16(q.n))
 		b = binary.BigEndian.AppendUint16(b, q.id)
@@ -304,10 +230,10 @@ func (q *request) marshal() []byte {
 		}
 	case opDKGRound2:
 		b = append(b, q.session[:]...)
-		b = appendBytes32(b, q.pkg)
+		b = binfmt.AppendBytes32(b, q.pkg)
 	case opDKGFinish:
 		b = append(b, q.session[:]...)
-		b = appendBytes32(b, q.pkg)
+		b = binfmt.AppendBytes32(b, q.pkg)
 		b = append(b, q.holderKey...)
 	}
 	return b
@@ -319,62 +245,62 @@ func parseRequest(b []byte) (*request, error) {
 	if len(b) > MaxRequestSize {
 		return nil, fmt.Errorf("%w: request of %d bytes", ErrBadMessage, len(b))
 	}
-	r := &reader{b: b}
-	if v := r.u8(); v != wireVersion {
+	r := binfmt.NewReader(b)
+	if v := r.U8(); v != wireVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrBadMessage, v)
 	}
-	q := &request{op: op(r.u8())}
+	q := &request{op: op(r.U8())}
 	switch q.op {
 	case opStatus:
 	case opEnrol:
-		q.record = r.bytes32(MaxRecordSize)
-		q.sealed = r.bytes32(MaxSealedTOTP)
+		q.record = r.Bytes32(MaxRecordSize)
+		q.sealed = r.Bytes32(MaxSealedTOTP)
 	case opRound1:
-		q.record = r.bytes32(MaxRecordSize)
-		n := r.u16()
+		q.record = r.Bytes32(MaxRecordSize)
+		n := r.U16()
 		if n > MaxAuthorizationSize {
 			return nil, fmt.Errorf("%w: authorisation of %d bytes", ErrBadMessage, n)
 		}
-		q.auth = r.take(n)
-		q.id = uint16(r.u16())
-		q.sealed = r.bytes32(MaxSealedShare)
-		q.message = r.bytes32(MaxMessage)
+		q.auth = r.Bytes(int(n))
+		q.id = r.U16()
+		q.sealed = r.Bytes32(MaxSealedShare)
+		q.message = r.Bytes32(MaxMessage)
 	case opRound2:
-		copy(q.reqID[:], r.take(RequestIDSize))
-		q.pkg = r.bytes32(9 + 66*MaxSigners + 4 + MaxMessage)
+		r.Fill(q.reqID[:])
+		q.pkg = r.Bytes32(9 + 66*MaxSigners + 4 + MaxMessage)
 	case opCheck:
-		q.record = r.bytes32(MaxRecordSize)
-		q.id = uint16(r.u16())
-		q.sealed = r.bytes32(MaxSealedShare)
+		q.record = r.Bytes32(MaxRecordSize)
+		q.id = r.U16()
+		q.sealed = r.Bytes32(MaxSealedShare)
 	case opDKGStart:
-		copy(q.session[:], r.take(dkgSessionSize))
-		q.account = r.string8()
-		q.t, q.n, q.id = r.u16(), r.u16(), uint16(r.u16())
-		if !r.err && (!custody.ValidID(q.account) || q.n < 1 || q.n > MaxSigners || q.t < 1 || q.t > q.n || q.id < 1 || int(q.id) > q.n) {
+		r.Fill(q.session[:])
+		q.account = r.String8()
+		q.t, q.n, q.id = int(r.U16()), int(r.U16()), r.U16()
+		if !r.Failed() && (!custody.ValidID(q.account) || q.n < 1 || q.n > MaxSigners || q.t < 1 || q.t > q.n || q.id < 1 || int(q.id) > q.n) {
 			return nil, fmt.Errorf("%w: DKG account, t = %d, n = %d, id = %d", ErrBadMessage, q.t, q.n, q.id)
 		}
 	case opDKGRound1:
-		copy(q.session[:], r.take(dkgSessionSize))
-		n := r.u8()
+		r.Fill(q.session[:])
+		n := r.U8()
 		if n < 1 || n > MaxSigners {
 			return nil, fmt.Errorf("%w: %d DKG static keys", ErrBadMessage, n)
 		}
 		for range n {
-			if k := r.take(32); k != nil {
+			if k := r.Bytes(32); k != nil {
 				q.staticKeys = append(q.staticKeys, k)
 			}
 		}
 	case opDKGRound2:
-		copy(q.session[:], r.take(dkgSessionSize))
-		q.pkg = r.bytes32(maxDKGMessage)
+		r.Fill(q.session[:])
+		q.pkg = r.Bytes32(maxDKGMessage)
 	case opDKGFinish:
-		copy(q.session[:], r.take(dkgSessionSize))
-		q.pkg = r.bytes32(maxDKGMessage)
-		q.holderKey = r.take(custody.PublicKeySize)
+		r.Fill(q.session[:])
+		q.pkg = r.Bytes32(maxDKGMessage)
+		q.holderKey = r.Bytes(custody.PublicKeySize)
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, byte(q.op))
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: %v request truncated or with trailing bytes", ErrBadMessage, q.op)
 	}
 	return q, nil
