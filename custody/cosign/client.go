@@ -7,10 +7,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // Conn carries requests to a co-signing service and brings back its
@@ -71,9 +73,9 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Status{Origin: string(r.take(int(r.u8())))}
-	st.VerifierKey = string(r.take(r.u16()))
-	if !r.done() || checkOrigin(st.Origin) != nil {
+	st := &Status{Origin: r.String8()}
+	st.VerifierKey = r.String16(math.MaxUint16)
+	if !r.Done() || checkOrigin(st.Origin) != nil {
 		return nil, badResponse(opStatus)
 	}
 	if _, _, err := ParseVerifierKey(st.VerifierKey); err != nil {
@@ -202,16 +204,16 @@ func (c *Client) Enrol(ctx context.Context, user string, recovery *custody.Publi
 // The decoders of the enrolment responses.
 
 func parseEnrolInit(r *reader) (sid, static []byte, err error) {
-	sid, static = r.take(sessionIDSize), r.take(32)
-	if !r.done() {
+	sid, static = r.Bytes(sessionIDSize), r.Bytes(32)
+	if !r.Done() {
 		return nil, nil, badResponse(opEnrolInit)
 	}
 	return sid, static, nil
 }
 
 func parseEnrolRound1(r *reader) (*frost.DKGRound2, error) {
-	b := r.bytes32(maxFrostMsg)
-	if !r.done() {
+	b := r.Bytes32(maxFrostMsg)
+	if !r.Done() {
 		return nil, badResponse(opEnrolRound1)
 	}
 	r2, err := frost.UnmarshalDKGRound2(b)
@@ -222,8 +224,8 @@ func parseEnrolRound1(r *reader) (*frost.DKGRound2, error) {
 }
 
 func parseEnrolSign(r *reader, recovery bool) (*frost.DKGSignatures, *frost.RepairPiece, error) {
-	sigsb, pieceb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
-	if !r.done() || recovery != (len(pieceb) > 0) {
+	sigsb, pieceb := r.Bytes32(maxFrostMsg), r.Bytes32(maxFrostMsg)
+	if !r.Done() || recovery != (len(pieceb) > 0) {
 		return nil, nil, badResponse(opEnrolSign)
 	}
 	sigs, err := frost.UnmarshalDKGSignatures(sigsb)
@@ -249,10 +251,10 @@ type enrolCertResponse struct {
 func parseEnrolCert(r *reader) (*enrolCertResponse, error) {
 	var certs [3][]byte
 	for i := range certs {
-		certs[i] = r.bytes32(MaxCertSize)
+		certs[i] = r.Bytes32(MaxCertSize)
 	}
-	pubb, dkgb, sum := r.bytes32(maxFrostMsg), r.bytes32(MaxDKGCertSize), r.bytes32(maxSealedSum)
-	if !r.done() {
+	pubb, dkgb, sum := r.Bytes32(maxFrostMsg), r.Bytes32(MaxDKGCertSize), r.Bytes32(maxSealedSum)
+	if !r.Done() {
 		return nil, badResponse(opEnrolCert)
 	}
 	ec := &enrolCertResponse{sum: sum}
@@ -349,12 +351,12 @@ func (c *Client) cosignatures(ctx context.Context, cred *Credential, p *Proposal
 	if err != nil {
 		return nil, err
 	}
-	if int(r.u8()) != len(es) {
+	if int(r.U8()) != len(es) {
 		return nil, badResponse(opPropose)
 	}
 	for i, e := range es {
-		cmb, shb := r.bytes32(maxFrostMsg), r.bytes32(maxFrostMsg)
-		if r.err {
+		cmb, shb := r.Bytes32(maxFrostMsg), r.Bytes32(maxFrostMsg)
+		if r.Failed() {
 			return nil, badResponse(opPropose)
 		}
 		theirs, err := frost.UnmarshalSigningCommitments(cmb)
@@ -384,7 +386,7 @@ func (c *Client) cosignatures(ctx context.Context, cred *Credential, p *Proposal
 			return nil, err
 		}
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, badResponse(opPropose)
 	}
 	return es, nil
@@ -397,10 +399,10 @@ func (c *Client) commit(ctx context.Context, p *Proposal, sigs [][]byte) (*Recei
 		return nil, err
 	}
 	rc := &Receipt{}
-	rc.OrgSignature = r.take(int(r.u8()))
-	rc.Index = int64(r.u64())
-	rc.Checkpoint = r.bytes32(maxCheckpoint)
-	if !r.done() || rc.Index < 0 || (len(rc.OrgSignature) != 0 && len(rc.OrgSignature) != ed25519.SignatureSize) {
+	rc.OrgSignature = r.Bytes8()
+	rc.Index = int64(r.U64())
+	rc.Checkpoint = r.Bytes32(maxCheckpoint)
+	if !r.Done() || rc.Index < 0 || (len(rc.OrgSignature) != 0 && len(rc.OrgSignature) != ed25519.SignatureSize) {
 		return nil, badResponse(opCommit)
 	}
 	return rc, nil
@@ -456,8 +458,8 @@ func (c *Client) Revoke(ctx context.Context, user, reason string) (*Receipt, err
 	if err != nil {
 		return nil, err
 	}
-	rc := &Receipt{Index: int64(r.u64()), Checkpoint: r.bytes32(maxCheckpoint)}
-	if !r.done() || rc.Index < 0 {
+	rc := &Receipt{Index: int64(r.U64()), Checkpoint: r.Bytes32(maxCheckpoint)}
+	if !r.Done() || rc.Index < 0 {
 		return nil, badResponse(opRevoke)
 	}
 	return rc, nil
@@ -469,8 +471,8 @@ func (c *Client) Checkpoint(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := r.bytes32(maxCheckpoint)
-	if !r.done() {
+	b := r.Bytes32(maxCheckpoint)
+	if !r.Done() {
 		return nil, badResponse(opCheckpoint)
 	}
 	return b, nil
@@ -482,8 +484,8 @@ func (c *Client) ProveConsistency(ctx context.Context, old, next int64) (Consist
 	if err != nil {
 		return ConsistencyProof{}, err
 	}
-	b := r.bytes32(MaxResponseSize)
-	if !r.done() {
+	b := r.Bytes32(MaxResponseSize)
+	if !r.Done() {
 		return ConsistencyProof{}, badResponse(opConsistency)
 	}
 	return ParseConsistencyProof(b)
@@ -496,8 +498,8 @@ func (c *Client) ProveInclusion(ctx context.Context, index, size int64) (*Inclus
 	if err != nil {
 		return nil, err
 	}
-	b := r.bytes32(MaxResponseSize)
-	if !r.done() {
+	b := r.Bytes32(MaxResponseSize)
+	if !r.Done() {
 		return nil, badResponse(opInclusion)
 	}
 	return ParseInclusionProof(b)
@@ -509,8 +511,8 @@ func (c *Client) Entry(ctx context.Context, index int64) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := r.bytes32(MaxEntrySize)
-	if !r.done() {
+	b := r.Bytes32(MaxEntrySize)
+	if !r.Done() {
 		return nil, badResponse(opEntry)
 	}
 	return ParseEntry(b)
@@ -541,30 +543,30 @@ const maxSealedSum = 4 << 10
 
 // Marshal encodes the kit.
 func (k *RecoveryKit) Marshal() []byte {
-	b := appendString8([]byte{payloadVersion}, k.User)
-	b = appendBytes32(b, k.Public.Marshal())
-	b = appendBytes32(b, k.Sums[0])
-	b = appendBytes32(b, k.Sums[1])
+	b := binfmt.AppendString8([]byte{payloadVersion}, k.User)
+	b = binfmt.AppendBytes32(b, k.Public.Marshal())
+	b = binfmt.AppendBytes32(b, k.Sums[0])
+	b = binfmt.AppendBytes32(b, k.Sums[1])
 	for _, c := range []*x509.Certificate{k.Cert, k.OrgCert, k.RACert} {
-		b = appendBytes32(b, c.Raw)
+		b = binfmt.AppendBytes32(b, c.Raw)
 	}
-	return appendBytes32(b, k.DKG.Marshal())
+	return binfmt.AppendBytes32(b, k.DKG.Marshal())
 }
 
 // ParseRecoveryKit decodes a kit.
 func ParseRecoveryKit(b []byte) (*RecoveryKit, error) {
-	r := &reader{b: b}
-	v := r.u8()
-	k := &RecoveryKit{User: string(r.take(int(r.u8())))}
-	pb := r.bytes32(maxFrostMsg)
-	k.Sums[0] = r.bytes32(maxSealedSum)
-	k.Sums[1] = r.bytes32(maxSealedSum)
+	r := newReader(b)
+	v := r.U8()
+	k := &RecoveryKit{User: r.String8()}
+	pb := r.Bytes32(maxFrostMsg)
+	k.Sums[0] = r.Bytes32(maxSealedSum)
+	k.Sums[1] = r.Bytes32(maxSealedSum)
 	var certs [3][]byte
 	for i := range certs {
-		certs[i] = r.bytes32(MaxCertSize)
+		certs[i] = r.Bytes32(MaxCertSize)
 	}
-	db := r.bytes32(MaxDKGCertSize)
-	if !r.done() || v != payloadVersion || checkName(k.User) != nil {
+	db := r.Bytes32(MaxDKGCertSize)
+	if !r.Done() || v != payloadVersion || checkName(k.User) != nil {
 		return nil, fmt.Errorf("%w: recovery kit", ErrBadMessage)
 	}
 	var err error

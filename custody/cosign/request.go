@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // Limits of requests and enrolment records.
@@ -101,15 +102,15 @@ func (q *Request) Marshal() ([]byte, error) {
 
 // ParseRequest decodes a request; it accepts exactly what Marshal writes.
 func ParseRequest(b []byte) (*Request, error) {
-	r := &reader{b: b}
-	if r.u8() != payloadVersion {
+	r := newReader(b)
+	if r.U8() != payloadVersion {
 		return nil, fmt.Errorf("%w: request version", ErrBadMessage)
 	}
-	q := &Request{Org: string(r.take(int(r.u8())))}
-	copy(q.Document[:], r.take(sha256.Size))
-	copy(q.ID[:], r.take(RequestIDSize))
-	q.Purpose = string(r.take(int(r.u8())))
-	if !r.done() {
+	q := &Request{Org: r.String8()}
+	r.Fill(q.Document[:])
+	r.Fill(q.ID[:])
+	q.Purpose = r.String8()
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: request", ErrBadMessage)
 	}
 	if _, err := q.Marshal(); err != nil {
@@ -167,19 +168,19 @@ type Enrolment struct {
 
 // Marshal encodes the enrolment record.
 func (e *Enrolment) Marshal() []byte {
-	b := appendBytes32([]byte{payloadVersion}, e.Certificate.Raw)
-	return appendBytes32(b, e.DKG.Marshal())
+	b := binfmt.AppendBytes32([]byte{payloadVersion}, e.Certificate.Raw)
+	return binfmt.AppendBytes32(b, e.DKG.Marshal())
 }
 
 // ParseEnrolment decodes an enrolment record and checks that the DKG's
 // group key is the certificate's key (not the certificate's chain: see
 // [VerifyCert]).
 func ParseEnrolment(b []byte) (*Enrolment, error) {
-	r := &reader{b: b}
-	v := r.u8()
-	cb := r.bytes32(MaxCertSize)
-	db := r.bytes32(MaxDKGCertSize)
-	if v != payloadVersion || !r.done() {
+	r := newReader(b)
+	v := r.U8()
+	cb := r.Bytes32(MaxCertSize)
+	db := r.Bytes32(MaxDKGCertSize)
+	if v != payloadVersion || !r.Done() {
 		return nil, fmt.Errorf("%w: enrolment record", ErrBadMessage)
 	}
 	cert, err := x509.ParseCertificate(cb)

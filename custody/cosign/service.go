@@ -17,6 +17,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/frost"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // Buckets of the service's store, besides [LogBuckets].
@@ -103,17 +104,17 @@ func (u *userRecord) marshal() []byte {
 		ns = uint64(u.revokedAt.UnixNano())
 	}
 	b = binary.BigEndian.AppendUint64(b, ns)
-	b = appendBytes32(b, u.cert.Raw)
-	b = appendBytes32(b, u.pub.Marshal())
-	b = appendBytes32(b, u.dkg.Marshal())
-	return appendBytes32(b, u.sealed)
+	b = binfmt.AppendBytes32(b, u.cert.Raw)
+	b = binfmt.AppendBytes32(b, u.pub.Marshal())
+	b = binfmt.AppendBytes32(b, u.dkg.Marshal())
+	return binfmt.AppendBytes32(b, u.sealed)
 }
 
 func parseUserRecord(b []byte) (*userRecord, error) {
-	r := &reader{b: b}
-	v, st, ns := r.u8(), userState(r.u8()), r.u64()
-	cb, pb, db, sb := r.bytes32(MaxCertSize), r.bytes32(maxFrostMsg), r.bytes32(MaxDKGCertSize), r.bytes32(maxFrostMsg)
-	if !r.done() || v != payloadVersion || st < statePending || st > stateRevoked || ns > 1<<63-1 {
+	r := newReader(b)
+	v, st, ns := r.U8(), userState(r.U8()), r.U64()
+	cb, pb, db, sb := r.Bytes32(MaxCertSize), r.Bytes32(maxFrostMsg), r.Bytes32(MaxDKGCertSize), r.Bytes32(maxFrostMsg)
+	if !r.Done() || v != payloadVersion || st < statePending || st > stateRevoked || ns > 1<<63-1 {
 		return nil, fmt.Errorf("%w: user record", ErrBadMessage)
 	}
 	u := &userRecord{state: st, sealed: bytes.Clone(sb)}
@@ -285,29 +286,29 @@ func (s *Service) Handle(peer Peer, req []byte) []byte {
 	case opRevoke:
 		body, err = s.revoke(peer, q)
 	case opStatus:
-		body = appendString8(nil, s.log.Origin())
+		body = binfmt.AppendString8(nil, s.log.Origin())
 		body = binary.BigEndian.AppendUint16(body, uint16(len(s.log.VerifierKey())))
 		body = append(body, s.log.VerifierKey()...)
 	case opCheckpoint:
 		var c []byte
 		c, err = s.log.Checkpoint(ctx)
-		body = appendBytes32(nil, c)
+		body = binfmt.AppendBytes32(nil, c)
 	case opConsistency:
 		var p ConsistencyProof
 		if p, err = s.log.ProveConsistency(ctx, int64(q.a), int64(q.b)); err == nil {
-			body = appendBytes32(nil, p.Marshal())
+			body = binfmt.AppendBytes32(nil, p.Marshal())
 		}
 	case opInclusion:
 		var p *InclusionProof
 		if p, err = s.log.ProveInclusion(ctx, int64(q.a), int64(q.b)); err == nil {
-			body = appendBytes32(nil, p.Marshal())
+			body = binfmt.AppendBytes32(nil, p.Marshal())
 		}
 	case opEntry:
 		var e *Entry
 		if e, err = s.log.Entry(ctx, int64(q.a)); err == nil {
 			var b []byte
 			b, err = e.Marshal()
-			body = appendBytes32(nil, b)
+			body = binfmt.AppendBytes32(nil, b)
 		}
 	}
 	if err != nil {
@@ -413,7 +414,7 @@ func (s *Service) enrolRound1(peer Peer, q *request) ([]byte, error) {
 		return nil, err
 	}
 	e.step = opEnrolRound1
-	return appendBytes32(nil, r2[ClientID-1].Marshal()), nil
+	return binfmt.AppendBytes32(nil, r2[ClientID-1].Marshal()), nil
 }
 
 var recoveryHelpers = []uint16{ClientID, ServiceID}
@@ -437,7 +438,7 @@ func (s *Service) enrolSign(peer Peer, q *request) ([]byte, error) {
 	if e.res, err = e.part.Finish(sigs); err != nil {
 		return nil, fmt.Errorf("%w: DKG: %w", ErrBadRequest, err)
 	}
-	b := appendBytes32(nil, sigs.Marshal())
+	b := binfmt.AppendBytes32(nil, sigs.Marshal())
 	var piece []byte
 	if e.recovery != nil {
 		pieces, err := frost.RepairSplit(e.res.KeyShare, recoveryHelpers, RecoveryID)
@@ -448,7 +449,7 @@ func (s *Service) enrolSign(peer Peer, q *request) ([]byte, error) {
 		piece = pieces[0].Marshal()
 	}
 	e.step = opEnrolSign
-	return appendBytes32(b, piece), nil
+	return binfmt.AppendBytes32(b, piece), nil
 }
 
 func recoveryInfo(user string, groupKey []byte, from uint16) []byte {
@@ -506,12 +507,12 @@ func (s *Service) enrolCert(peer Peer, q *request) ([]byte, error) {
 	delete(s.sessions, string(q.session))
 	s.mu.Unlock()
 	e.res.KeyShare.Erase()
-	b := appendBytes32(nil, cert.Raw)
-	b = appendBytes32(b, s.orgCert.Raw)
-	b = appendBytes32(b, s.ra.CA.Certificate.Raw)
-	b = appendBytes32(b, pub.Marshal())
-	b = appendBytes32(b, e.res.Certificate.Marshal())
-	return appendBytes32(b, sealedSum), nil
+	b := binfmt.AppendBytes32(nil, cert.Raw)
+	b = binfmt.AppendBytes32(b, s.orgCert.Raw)
+	b = binfmt.AppendBytes32(b, s.ra.CA.Certificate.Raw)
+	b = binfmt.AppendBytes32(b, pub.Marshal())
+	b = binfmt.AppendBytes32(b, e.res.Certificate.Marshal())
+	return binfmt.AppendBytes32(b, sealedSum), nil
 }
 
 // --- co-signed actions ---
@@ -564,11 +565,11 @@ func (s *Service) checkProposal(peer Peer, p *Proposal, n int) (*userRecord, []*
 			return nil, nil, err
 		}
 	case ActionRevoke:
-		r := &reader{b: p.Payload}
-		v, h := r.u8(), r.take(32)
-		by := string(r.take(int(r.u8())))
-		reason := string(r.take(int(r.u8())))
-		if !r.done() || v != payloadVersion || by != p.User || checkText(reason, MaxReasonLen, "reason") != nil ||
+		r := newReader(p.Payload)
+		v, h := r.U8(), r.Bytes(32)
+		by := r.String8()
+		reason := r.String8()
+		if !r.Done() || v != payloadVersion || by != p.User || checkText(reason, MaxReasonLen, "reason") != nil ||
 			!bytes.Equal(p.Payload, revocationPayload(u.cert.Raw, by, reason)) || h == nil {
 			return nil, nil, fmt.Errorf("%w: revocation record", ErrBadRequest)
 		}
@@ -644,8 +645,8 @@ func (s *Service) propose(peer Peer, q *request) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		b = appendBytes32(b, mine.Marshal())
-		b = appendBytes32(b, share.Marshal())
+		b = binfmt.AppendBytes32(b, mine.Marshal())
+		b = binfmt.AppendBytes32(b, share.Marshal())
 	}
 	return b, nil
 }
@@ -717,7 +718,7 @@ func (s *Service) commit(peer Peer, q *request) ([]byte, error) {
 	}
 	b := append([]byte{byte(len(orgSig))}, orgSig...)
 	b = binary.BigEndian.AppendUint64(b, uint64(first))
-	return appendBytes32(b, checkpoint), nil
+	return binfmt.AppendBytes32(b, checkpoint), nil
 }
 
 // revoke is a revocation signed by the service, asked for by an
@@ -764,7 +765,7 @@ func (s *Service) revoke(peer Peer, q *request) ([]byte, error) {
 	s.users[q.user] = &next
 	s.mu.Unlock()
 	b := binary.BigEndian.AppendUint64(nil, uint64(first))
-	return appendBytes32(b, checkpoint), nil
+	return binfmt.AppendBytes32(b, checkpoint), nil
 }
 
 // byID orders two signers' commitments by identifier, as a signing

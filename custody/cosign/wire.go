@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // SessionName is the transport session the co-signing service serves.
@@ -112,87 +113,32 @@ func codeOf(err error) code {
 	return codeInternal
 }
 
-// reader decodes big-endian fields; any overrun sets err and yields zeros.
-type reader struct {
-	b   []byte
-	err bool
-}
+// reader decodes the service's messages: the shared field reader and the
+// one composite field several messages carry, a proposal.
+type reader struct{ binfmt.Reader }
 
-func (r *reader) take(n int) []byte {
-	if r.err || n < 0 || n > len(r.b) {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) u8() byte {
-	b := r.take(1)
-	if b == nil {
-		return 0
-	}
-	return b[0]
-}
-
-func (r *reader) u16() int {
-	b := r.take(2)
-	if b == nil {
-		return 0
-	}
-	return int(binary.BigEndian.Uint16(b))
-}
-
-func (r *reader) u64() uint64 {
-	b := r.take(8)
-	if b == nil {
-		return 0
-	}
-	return binary.BigEndian.Uint64(b)
-}
-
-// bytes32 reads u32 len || bytes, with len ≤ limit.
-func (r *reader) bytes32(limit int) []byte {
-	b := r.take(4)
-	if b == nil {
-		return nil
-	}
-	n := binary.BigEndian.Uint32(b)
-	if n > uint32(limit) {
-		r.err = true
-		return nil
-	}
-	return r.take(int(n))
-}
-
-func (r *reader) done() bool { return !r.err && len(r.b) == 0 }
-
-func appendBytes32(b, v []byte) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-	return append(b, v...)
-}
-
-func appendString8(b []byte, s string) []byte {
-	return append(append(b, byte(len(s))), s...)
+func newReader(b []byte) *reader {
+	r := new(reader)
+	r.Reset(b)
+	return r
 }
 
 // Proposal encoding: action u8 || u8 len || user || time u64 (Unix ns) ||
 // u32 len || payload.
 func (p *Proposal) append(b []byte) []byte {
 	b = append(b, byte(p.Action))
-	b = appendString8(b, p.User)
+	b = binfmt.AppendString8(b, p.User)
 	b = binary.BigEndian.AppendUint64(b, uint64(p.Time.UnixNano()))
-	return appendBytes32(b, p.Payload)
+	return binfmt.AppendBytes32(b, p.Payload)
 }
 
 func (r *reader) proposal() *Proposal {
-	p := &Proposal{Action: Action(r.u8())}
-	p.User = string(r.take(int(r.u8())))
-	ns := r.u64()
-	p.Payload = r.bytes32(MaxPayload)
+	p := &Proposal{Action: Action(r.U8())}
+	p.User = r.String8()
+	ns := r.U64()
+	p.Payload = r.Bytes32(MaxPayload)
 	if ns == 0 || ns > 1<<63-1 {
-		r.err = true
+		r.Fail(ErrBadMessage) // time out of range
 	}
 	p.Time = time.Unix(0, int64(ns)).UTC()
 	return p
@@ -218,25 +164,25 @@ func (q *request) marshal() []byte {
 	b := []byte{wireVersion, byte(q.op)}
 	switch q.op {
 	case opEnrolInit:
-		b = appendString8(b, q.user)
+		b = binfmt.AppendString8(b, q.user)
 		b = append(b, q.static...)
 		if q.recovery == nil {
 			b = append(b, 0)
 		} else {
-			b = appendBytes32(append(b, 1), q.recovery.Bytes())
+			b = binfmt.AppendBytes32(append(b, 1), q.recovery.Bytes())
 		}
 	case opEnrolRound1, opEnrolSign, opEnrolCert:
 		b = append(b, q.session...)
-		b = appendBytes32(b, q.msg)
+		b = binfmt.AppendBytes32(b, q.msg)
 	case opPropose, opCommit:
 		b = q.proposal.append(b)
 		b = append(b, byte(len(q.frost)))
 		for _, m := range q.frost {
-			b = appendBytes32(b, m)
+			b = binfmt.AppendBytes32(b, m)
 		}
 	case opRevoke:
-		b = appendString8(b, q.user)
-		b = appendString8(b, q.reason)
+		b = binfmt.AppendString8(b, q.user)
+		b = binfmt.AppendString8(b, q.reason)
 	case opConsistency, opInclusion:
 		b = binary.BigEndian.AppendUint64(b, q.a)
 		b = binary.BigEndian.AppendUint64(b, q.b)
@@ -254,48 +200,48 @@ func parseRequest(b []byte) (*request, error) {
 	if len(b) > MaxRequestSize {
 		return nil, fmt.Errorf("%w: request of %d bytes", ErrBadMessage, len(b))
 	}
-	r := &reader{b: b}
-	v, o := r.u8(), op(r.u8())
-	if r.err || v != wireVersion || o == 0 || o >= opLimit {
+	r := newReader(b)
+	v, o := r.U8(), op(r.U8())
+	if r.Failed() || v != wireVersion || o == 0 || o >= opLimit {
 		return nil, fmt.Errorf("%w: request version %d op %d", ErrBadMessage, v, o)
 	}
 	q := &request{op: o}
 	switch o {
 	case opEnrolInit:
-		q.user = string(r.take(int(r.u8())))
-		q.static = r.take(32)
-		switch r.u8() {
+		q.user = r.String8()
+		q.static = r.Bytes(32)
+		switch r.U8() {
 		case 0:
 		case 1:
-			pk, err := custody.ParsePublicKey(r.bytes32(custody.PublicKeySize))
-			if err != nil && !r.err {
+			pk, err := custody.ParsePublicKey(r.Bytes32(custody.PublicKeySize))
+			if err != nil && !r.Failed() {
 				return nil, fmt.Errorf("%w: recovery key: %w", ErrBadMessage, err)
 			}
 			q.recovery = pk
 		default:
-			r.err = true
+			r.Fail(ErrBadMessage) // recovery key flag neither 0 nor 1
 		}
 	case opEnrolRound1, opEnrolSign, opEnrolCert:
-		q.session = r.take(sessionIDSize)
-		q.msg = r.bytes32(maxFrostMsg)
+		q.session = r.Bytes(sessionIDSize)
+		q.msg = r.Bytes32(maxFrostMsg)
 	case opPropose, opCommit:
 		q.proposal = r.proposal()
-		n := int(r.u8())
+		n := int(r.U8())
 		if n == 0 || n > maxProposalEntries {
-			r.err = true
+			r.Fail(ErrBadMessage)
 		}
-		for i := 0; i < n && !r.err; i++ {
-			q.frost = append(q.frost, r.bytes32(maxFrostMsg))
+		for i := 0; i < n && !r.Failed(); i++ {
+			q.frost = append(q.frost, r.Bytes32(maxFrostMsg))
 		}
 	case opRevoke:
-		q.user = string(r.take(int(r.u8())))
-		q.reason = string(r.take(int(r.u8())))
+		q.user = r.String8()
+		q.reason = r.String8()
 	case opConsistency, opInclusion:
-		q.a, q.b = r.u64(), r.u64()
+		q.a, q.b = r.U64(), r.U64()
 	case opEntry:
-		q.a = r.u64()
+		q.a = r.U64()
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: %v request", ErrBadMessage, o)
 	}
 	if q.a > 1<<62 || q.b > 1<<62 {
@@ -312,9 +258,7 @@ func errorResponse(c code, text string) []byte {
 	if len(text) > maxErrorText {
 		text = text[:maxErrorText]
 	}
-	b := []byte{wireVersion, byte(c)}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(text)))
-	return append(b, text...)
+	return binfmt.AppendString16([]byte{wireVersion, byte(c)}, text)
 }
 
 // parseResponse decodes a response, returning a reader on its body or the
@@ -323,16 +267,16 @@ func parseResponse(b []byte) (*reader, error) {
 	if len(b) > MaxResponseSize {
 		return nil, fmt.Errorf("%w: response of %d bytes", ErrBadMessage, len(b))
 	}
-	r := &reader{b: b}
-	v, c := r.u8(), code(r.u8())
-	if r.err || v != wireVersion {
+	r := newReader(b)
+	v, c := r.U8(), code(r.U8())
+	if r.Failed() || v != wireVersion {
 		return nil, fmt.Errorf("%w: response version %d", ErrBadMessage, v)
 	}
 	if c == codeOK {
 		return r, nil
 	}
-	text := string(r.take(r.u16()))
-	if !r.done() || len(text) > maxErrorText || c >= codeLimit {
+	text := r.String16(maxErrorText)
+	if !r.Done() || c >= codeLimit {
 		return nil, fmt.Errorf("%w: malformed error response", ErrBadMessage)
 	}
 	return nil, &RemoteError{Err: codeErrors[c], Text: printable(text)}

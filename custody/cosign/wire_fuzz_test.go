@@ -256,7 +256,7 @@ func FuzzEnrolResponses(f *testing.F) {
 		f.Add(uint8(i), r[2:]) // the body, after version and code
 	}
 	f.Fuzz(func(t *testing.T, step uint8, b []byte) {
-		r := &reader{b: b}
+		r := newReader(b)
 		switch step % 4 {
 		case 0:
 			parseEnrolInit(r)
