@@ -114,7 +114,7 @@ func (nc *NodeConn) store(ctx context.Context, o op, c *share.Commitments, batch
 	if err != nil {
 		return err
 	}
-	if !r.done() {
+	if !r.Done() {
 		return fmt.Errorf("%w: %v response with a body", ErrBadMessage, o)
 	}
 	return nil
@@ -147,7 +147,7 @@ func (nc *NodeConn) ApplyRefresh(ctx context.Context, deltaC *share.Commitments,
 	if err != nil {
 		return nil, err
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: apply-refresh response with trailing bytes", ErrBadMessage)
 	}
 	return c, nil
@@ -169,7 +169,7 @@ func (nc *NodeConn) Release(ctx context.Context, user, key string, epoch uint32,
 	if err != nil {
 		return nil, nil, err
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, nil, fmt.Errorf("%w: release response with trailing bytes", ErrBadMessage)
 	}
 	if err := checkCommitments(c, batch); err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/share"
 	"github.com/maskshare/maskshare/transport"
 )
@@ -227,7 +228,7 @@ func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
 // keyPrefix names a (user, key) in the store; length prefixes make it
 // prefix-free, so one user key's records are one prefix range.
 func keyPrefix(user, key string) []byte {
-	return appendString8(appendString8(nil, user), key)
+	return binfmt.AppendString8(binfmt.AppendString8(nil, user), key)
 }
 
 // epochKey is prefix || u32 epoch: the key of an epoch's commitments, and

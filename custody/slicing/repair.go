@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/share"
 )
 
@@ -63,8 +64,8 @@ type repairHead struct {
 }
 
 func (h *repairHead) append(b []byte) []byte {
-	b = appendString8(b, h.user)
-	b = appendString8(b, h.key)
+	b = binfmt.AppendString8(b, h.user)
+	b = binfmt.AppendString8(b, h.key)
 	b = binary.BigEndian.AppendUint32(b, h.epoch)
 	b = binary.BigEndian.AppendUint32(b, h.target)
 	b = append(b, byte(len(h.helpers)))
@@ -75,15 +76,15 @@ func (h *repairHead) append(b []byte) []byte {
 }
 
 func (r *wireReader) repairHead() (*repairHead, error) {
-	h := &repairHead{user: r.string8(), key: r.string8(), epoch: r.u32(), target: r.u32()}
-	n := r.u8()
+	h := &repairHead{user: r.String8(), key: r.String8(), epoch: r.U32(), target: r.U32()}
+	n := r.U8()
 	if n > MaxRepairHelpers {
 		return nil, fmt.Errorf("%w: %d repair helpers, more than %d", ErrBadMessage, n, MaxRepairHelpers)
 	}
 	for range n {
-		h.helpers = append(h.helpers, r.u32())
+		h.helpers = append(h.helpers, r.U32())
 	}
-	if r.err {
+	if r.Failed() {
 		return nil, fmt.Errorf("%w: truncated repair request", ErrBadMessage)
 	}
 	if !custody.ValidID(h.user) || !custody.ValidID(h.key) || h.target == 0 || len(h.helpers) == 0 ||
@@ -113,26 +114,25 @@ func appendParcels(b []byte, ps []parcel) ([]byte, error) {
 		}
 		b = binary.BigEndian.AppendUint32(b, p.from)
 		b = binary.BigEndian.AppendUint32(b, p.to)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(p.env)))
-		b = append(b, p.env...)
+		b = binfmt.AppendBytes16(b, p.env)
 	}
 	return b, nil
 }
 
 func (r *wireReader) parcels() ([]parcel, error) {
-	n := r.u16()
+	n := r.U16()
 	if n > maxParcels {
 		return nil, fmt.Errorf("%w: %d repair parcels", ErrBadMessage, n)
 	}
 	var ps []parcel
 	for range n {
-		p := parcel{from: r.u32(), to: r.u32()}
-		l := r.u16()
+		p := parcel{from: r.U32(), to: r.U32()}
+		l := r.U16()
 		if l > maxParcelSize {
 			return nil, fmt.Errorf("%w: repair parcel of %d bytes", ErrBadMessage, l)
 		}
-		p.env = r.take(l)
-		if r.err {
+		p.env = r.Bytes(int(l))
+		if r.Failed() {
 			return nil, fmt.Errorf("%w: truncated repair parcels", ErrBadMessage)
 		}
 		ps = append(ps, p)
@@ -194,13 +194,13 @@ func parseRepairRequest(o op, r *wireReader) (*repairRequest, error) {
 	}
 	switch o {
 	case opRepairSplit:
-		n := r.u8()
+		n := r.U8()
 		if n == 0 || n > MaxRepairHelpers {
 			return nil, fmt.Errorf("%w: %d repair node keys", ErrBadMessage, n)
 		}
 		for range n {
-			k, err := custody.ParsePublicKey(r.take(custody.PublicKeySize))
-			if r.err {
+			k, err := custody.ParsePublicKey(r.Bytes(custody.PublicKeySize))
+			if r.Failed() {
 				break
 			}
 			if err != nil {
@@ -208,14 +208,14 @@ func parseRepairRequest(o op, r *wireReader) (*repairRequest, error) {
 			}
 			q.keys = append(q.keys, k)
 		}
-		q.keyOf = r.take(len(q.head.helpers))
+		q.keyOf = r.Bytes(len(q.head.helpers))
 		for _, k := range q.keyOf {
 			if int(k) >= len(q.keys) {
 				return nil, fmt.Errorf("%w: repair key number %d of %d", ErrBadMessage, k, len(q.keys))
 			}
 		}
 	case opRepairCombine:
-		if q.targetKey, err = custody.ParsePublicKey(r.take(custody.PublicKeySize)); err != nil && !r.err {
+		if q.targetKey, err = custody.ParsePublicKey(r.Bytes(custody.PublicKeySize)); err != nil && !r.Failed() {
 			return nil, fmt.Errorf("%w: repair target key: %w", ErrBadMessage, err)
 		}
 		if q.parcels, err = r.parcels(); err != nil {
@@ -229,7 +229,7 @@ func parseRepairRequest(o op, r *wireReader) (*repairRequest, error) {
 			return nil, fmt.Errorf("%w: commitments of epoch %d for a repair at epoch %d", ErrBadMessage, q.commitments.Epoch, q.head.epoch)
 		}
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: %v request truncated or with trailing bytes", ErrBadMessage, o)
 	}
 	return q, nil
@@ -542,7 +542,7 @@ func RepairSlice(ctx context.Context, cl *NodeClient, user, key string, c *share
 	if err != nil {
 		return err
 	}
-	if !r.done() {
+	if !r.Done() {
 		return fmt.Errorf("%w: repair-finish response with a body", ErrBadMessage)
 	}
 	return nil

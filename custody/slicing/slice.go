@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/internal/binfmt"
 )
 
 // Limits of a slice.
@@ -158,8 +159,8 @@ func (ss *SealedSlice) AppendBinary(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: envelope of %d bytes", ErrBadSlice, len(ss.Envelope))
 	}
 	b = append(b, sealedSliceVersion)
-	b = appendString8(b, ss.UserID)
-	b = appendString8(b, ss.KeyID)
+	b = binfmt.AppendString8(b, ss.UserID)
+	b = binfmt.AppendString8(b, ss.KeyID)
 	b = binary.BigEndian.AppendUint32(b, ss.Epoch)
 	b = binary.BigEndian.AppendUint32(b, ss.Index)
 	b = append(b, ss.Commitment[:]...)
@@ -176,33 +177,33 @@ func ParseSealedSlice(b []byte) (*SealedSlice, error) {
 	if len(b) > MaxSealedSliceSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadSlice, len(b), MaxSealedSliceSize)
 	}
-	r := &wireReader{b: b}
+	r := newWireReader(b)
 	ss, err := r.sealedSlice()
 	if err != nil {
 		return nil, err
 	}
-	if !r.done() {
-		return nil, fmt.Errorf("%w: %d bytes after the envelope", ErrBadSlice, len(r.b))
+	if !r.Done() {
+		return nil, fmt.Errorf("%w: %d bytes after the envelope", ErrBadSlice, r.Len())
 	}
 	return ss, nil
 }
 
 func (r *wireReader) sealedSlice() (*SealedSlice, error) {
-	if v := r.u8(); v != sealedSliceVersion && !r.err {
+	if v := r.U8(); v != sealedSliceVersion && !r.Failed() {
 		return nil, fmt.Errorf("%w: version %d", ErrBadSlice, v)
 	}
 	ss := &SealedSlice{}
-	ss.UserID = r.string8()
-	ss.KeyID = r.string8()
-	ss.Epoch = r.u32()
-	ss.Index = r.u32()
-	copy(ss.Commitment[:], r.take(CommitmentSize))
-	n := r.u32()
+	ss.UserID = r.String8()
+	ss.KeyID = r.String8()
+	ss.Epoch = r.U32()
+	ss.Index = r.U32()
+	r.Fill(ss.Commitment[:])
+	n := r.U32()
 	if n > custody.EnvelopeOverhead+MaxShareSize {
 		return nil, fmt.Errorf("%w: envelope of %d bytes", ErrBadSlice, n)
 	}
-	ss.Envelope = r.take(int(n))
-	if r.err {
+	ss.Envelope = r.Bytes(int(n))
+	if r.Failed() {
 		return nil, fmt.Errorf("%w: truncated", ErrBadSlice)
 	}
 	if err := checkHeader(ss.UserID, ss.KeyID, ss.Index); err != nil {
@@ -214,55 +215,12 @@ func (r *wireReader) sealedSlice() (*SealedSlice, error) {
 	return ss, nil
 }
 
-func appendString8(b []byte, s string) []byte {
-	b = append(b, byte(len(s)))
-	return append(b, s...)
+// wireReader decodes slices and key node messages: the shared field
+// reader and this package's composite fields.
+type wireReader struct{ binfmt.Reader }
+
+func newWireReader(b []byte) *wireReader {
+	r := new(wireReader)
+	r.Reset(b)
+	return r
 }
-
-// wireReader consumes a byte string, recording the first error.
-type wireReader struct {
-	b   []byte
-	err bool
-}
-
-func (r *wireReader) take(n int) []byte {
-	if r.err || n < 0 || n > len(r.b) {
-		r.err = true
-		return nil
-	}
-	v := r.b[:n:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *wireReader) u8() int {
-	if v := r.take(1); v != nil {
-		return int(v[0])
-	}
-	return 0
-}
-
-func (r *wireReader) u16() int {
-	if v := r.take(2); v != nil {
-		return int(binary.BigEndian.Uint16(v))
-	}
-	return 0
-}
-
-func (r *wireReader) u32() uint32 {
-	if v := r.take(4); v != nil {
-		return binary.BigEndian.Uint32(v)
-	}
-	return 0
-}
-
-func (r *wireReader) u64() uint64 {
-	if v := r.take(8); v != nil {
-		return binary.BigEndian.Uint64(v)
-	}
-	return 0
-}
-
-func (r *wireReader) string8() string { return string(r.take(r.u8())) }
-
-func (r *wireReader) done() bool { return !r.err && len(r.b) == 0 }

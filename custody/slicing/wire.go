@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/maskshare/maskshare/custody"
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/share"
 )
 
@@ -171,12 +173,12 @@ func appendCommitments(b []byte, c *share.Commitments) ([]byte, error) {
 }
 
 func (r *wireReader) commitments() (*share.Commitments, error) {
-	n := r.u32()
+	n := r.U32()
 	if n > MaxCommitmentsSize {
 		return nil, fmt.Errorf("%w: commitments of %d bytes", ErrBadMessage, n)
 	}
-	enc := r.take(int(n))
-	if r.err {
+	enc := r.Bytes(int(n))
+	if r.Failed() {
 		return nil, fmt.Errorf("%w: truncated commitments", ErrBadMessage)
 	}
 	c := new(share.Commitments)
@@ -203,14 +205,13 @@ func (q *request) marshal() ([]byte, error) {
 		if len(q.auth) > custody.MaxAuthorizationSize {
 			return nil, fmt.Errorf("%w: authorisation of %d bytes", ErrBadMessage, len(q.auth))
 		}
-		b = appendString8(b, q.user)
-		b = appendString8(b, q.key)
+		b = binfmt.AppendString8(b, q.user)
+		b = binfmt.AppendString8(b, q.key)
 		b = binary.BigEndian.AppendUint32(b, q.epoch)
-		b = binary.BigEndian.AppendUint16(b, uint16(len(q.auth)))
-		b = append(b, q.auth...)
+		b = binfmt.AppendBytes16(b, q.auth)
 	case opList:
-		b = appendString8(b, q.user)
-		b = appendString8(b, q.key)
+		b = binfmt.AppendString8(b, q.user)
+		b = binfmt.AppendString8(b, q.key)
 	default:
 		return nil, fmt.Errorf("%w: %v", ErrBadMessage, q.op)
 	}
@@ -222,11 +223,11 @@ func parseRequest(b []byte) (*request, error) {
 	if len(b) > MaxRequestSize {
 		return nil, fmt.Errorf("%w: request of %d bytes", ErrBadMessage, len(b))
 	}
-	r := &wireReader{b: b}
-	if v := r.u8(); v != wireVersion {
+	r := newWireReader(b)
+	if v := r.U8(); v != wireVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrBadMessage, v)
 	}
-	q := &request{op: op(r.u8())}
+	q := &request{op: op(r.U8())}
 	var err error
 	switch q.op {
 	case opStatus:
@@ -241,14 +242,14 @@ func parseRequest(b []byte) (*request, error) {
 			return nil, err
 		}
 	case opRelease:
-		q.user, q.key = r.string8(), r.string8()
-		q.epoch = r.u32()
-		q.auth = r.take(r.u16())
-		if !r.err && len(q.auth) > custody.MaxAuthorizationSize {
+		q.user, q.key = r.String8(), r.String8()
+		q.epoch = r.U32()
+		q.auth = r.Bytes16(math.MaxUint16)
+		if !r.Failed() && len(q.auth) > custody.MaxAuthorizationSize {
 			return nil, fmt.Errorf("%w: authorisation of %d bytes", ErrBadMessage, len(q.auth))
 		}
 	case opList:
-		q.user, q.key = r.string8(), r.string8()
+		q.user, q.key = r.String8(), r.String8()
 	case opRepairSplit, opRepairCombine, opRepairFinish:
 		if q.repair, err = parseRepairRequest(q.op, r); err != nil {
 			return nil, err
@@ -257,7 +258,7 @@ func parseRequest(b []byte) (*request, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown op %d", ErrBadMessage, byte(q.op))
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: %v request truncated or with trailing bytes", ErrBadMessage, q.op)
 	}
 	if q.op == opRelease || q.op == opList {
@@ -299,8 +300,8 @@ func appendBatch(b []byte, slices []*SealedSlice) ([]byte, error) {
 
 // batch reads a slice batch.
 func (r *wireReader) batch() ([]*SealedSlice, error) {
-	n := r.u8()
-	if r.err {
+	n := r.U8()
+	if r.Failed() {
 		return nil, fmt.Errorf("%w: truncated batch", ErrBadMessage)
 	}
 	if n == 0 || n > MaxBatch {
@@ -308,12 +309,12 @@ func (r *wireReader) batch() ([]*SealedSlice, error) {
 	}
 	slices := make([]*SealedSlice, 0, n)
 	for range n {
-		l := r.u32()
+		l := r.U32()
 		if l > MaxSealedSliceSize {
 			return nil, fmt.Errorf("%w: sealed slice of %d bytes", ErrBadMessage, l)
 		}
-		enc := r.take(int(l))
-		if r.err {
+		enc := r.Bytes(int(l))
+		if r.Failed() {
 			return nil, fmt.Errorf("%w: truncated batch", ErrBadMessage)
 		}
 		ss, err := ParseSealedSlice(enc)
@@ -374,9 +375,7 @@ func errorResponse(c code, text string) []byte {
 	if len(text) > maxErrorText {
 		text = text[:maxErrorText]
 	}
-	b := []byte{wireVersion, byte(c)}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(text)))
-	return append(b, text...)
+	return binfmt.AppendString16([]byte{wireVersion, byte(c)}, text)
 }
 
 func marshalStatus(s *NodeStatus) []byte {
@@ -417,16 +416,16 @@ func parseResponse(node string, o op, b []byte) (*wireReader, error) {
 	if len(b) > MaxResponseSize {
 		return nil, fmt.Errorf("%w: response of %d bytes", ErrBadMessage, len(b))
 	}
-	r := &wireReader{b: b}
-	v, c := r.u8(), code(r.u8())
-	if r.err || v != wireVersion {
+	r := newWireReader(b)
+	v, c := r.U8(), code(r.U8())
+	if r.Failed() || v != wireVersion {
 		return nil, fmt.Errorf("%w: response version %d", ErrBadMessage, v)
 	}
 	if c == codeOK {
 		return r, nil
 	}
-	text := string(r.take(r.u16()))
-	if !r.done() || len(text) > maxErrorText {
+	text := r.String16(maxErrorText)
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: malformed error response", ErrBadMessage)
 	}
 	if c >= codeLimit {
@@ -448,9 +447,9 @@ func printable(s string) string {
 }
 
 func parseStatus(r *wireReader) (*NodeStatus, error) {
-	pk := r.take(custody.PublicKeySize)
-	n := r.u64()
-	if !r.done() {
+	pk := r.Bytes(custody.PublicKeySize)
+	n := r.U64()
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: status response", ErrBadMessage)
 	}
 	pub, err := custody.ParsePublicKey(pk)
@@ -466,14 +465,14 @@ func parseListing(r *wireReader) (*KeyListing, error) {
 		return nil, err
 	}
 	l := &KeyListing{Commitments: c}
-	n := r.u8()
+	n := r.U8()
 	if n > MaxBatch {
 		return nil, fmt.Errorf("%w: listing of %d slices", ErrBadMessage, n)
 	}
 	for range n {
-		l.Indexes = append(l.Indexes, r.u32())
+		l.Indexes = append(l.Indexes, r.U32())
 	}
-	if !r.done() {
+	if !r.Done() {
 		return nil, fmt.Errorf("%w: list response", ErrBadMessage)
 	}
 	return l, nil

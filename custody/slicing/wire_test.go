@@ -196,7 +196,7 @@ func FuzzParseResponse(f *testing.F) {
 				t.Fatal("commitments without points")
 			}
 		default:
-			r.done()
+			r.Done()
 		}
 	})
 }
