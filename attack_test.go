@@ -380,6 +380,15 @@ func (a *adversary) resize(i int, m *wire.Match, size uint32) {
 	m.Padded = uint32(padded(a.cfg.policy, a.listSize[i], int(size)))
 }
 
+// dropEntry removes entry e of m, with its oprf candidate bytes, as a
+// coordinator that leaves a record out would.
+func dropEntry(m *wire.Match, e int) {
+	m.Matches = slices.Delete(m.Matches, e, e+1)
+	if m.Width > 0 && len(m.Cands) >= (e+1)*m.Width {
+		m.Cands = slices.Delete(m.Cands, e*m.Width, (e+1)*m.Width)
+	}
+}
+
 // fakeEntry gives party i an entry at index x for a position of its list
 // that does not qualify (holders n), keeping positions increasing; it
 // reports whether the party has such a position.
@@ -631,7 +640,7 @@ func attacks() []attack {
 				m := ms[1]
 				a.resize(1, m, m.Size-1)
 				if e := entryOf(m, m.Size); e >= 0 { // the record at index M−1 no longer fits
-					m.Matches = slices.Delete(m.Matches, e, e+1)
+					dropEntry(m, e)
 				}
 				a.applied = true
 			}},
@@ -679,7 +688,7 @@ func attacks() []attack {
 				for i, m := range ms {
 					a.resize(i, m, last)
 					if e := entryOf(m, 0); e >= 0 {
-						m.Matches = slices.Delete(m.Matches, e, e+1)
+						dropEntry(m, e)
 					}
 					if e := entryOf(m, last); e >= 0 {
 						m.Matches[e].Index = 0 // the last record takes the dropped one's index
@@ -717,7 +726,7 @@ func attacks() []attack {
 						}
 					}
 					m := ms[hs[out].party]
-					m.Matches = slices.Delete(m.Matches, hs[out].entry, hs[out].entry+1)
+					dropEntry(m, hs[out].entry)
 					a.applied = true
 					return
 				}

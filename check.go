@@ -130,7 +130,7 @@ func (s *partySession) checkMatch(ctx context.Context) error {
 		s.keysPending = true
 		return nil
 	}
-	w := matchCheckWords(s.params.Reveal, s.size, s.maxResultSize())
+	w := matchCheckWords(s.params.Reveal, s.size, s.matchBound())
 	words := make([]uint64, w)
 	s.deriveCheckKeys(words)
 	// The total word counts the records: each index has one designated

@@ -184,6 +184,9 @@ type phases struct {
 	list    []PhaseTime
 	current string
 	started time.Time
+	// hold keeps the current phase: a bucketed session runs the phases
+	// of a whole one for every bucket, timed as one.
+	hold bool
 }
 
 func newPhases(role string, cfg *Config) *phases {
@@ -192,6 +195,9 @@ func newPhases(role string, cfg *Config) *phases {
 
 // start ends the current phase, if any, and starts the named one.
 func (p *phases) start(name string) {
+	if p.hold {
+		return
+	}
 	p.end()
 	p.current, p.started = name, time.Now()
 	p.log.Debug("phase start", "role", p.role, "phase", name)

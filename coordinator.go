@@ -126,6 +126,8 @@ type coordSession struct {
 	hellos []wire.Hello
 	// listSizes are the sizes of the ecdh lists, which the tags must match.
 	listSizes []int
+	// bucketed is set in a bucketed session.
+	bucketed bool
 }
 
 // Run runs one session with the parties on conns, conns[i] being party i's
@@ -165,61 +167,11 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	k := s.params.threshold()
 
 	s.ph.start("keys")
-	for i := range s.conns {
-		if err := s.send(ctx, i, (&wire.Open{Session: s.sid, Index: uint16(i), Params: s.wp}).Encode()); err != nil {
-			return nil, err
-		}
-	}
-	s.hellos = make([]wire.Hello, s.n)
-	if err := s.gather(ctx, wire.TypeHello, limitAll(helloSize), func(i int, msg []byte) error {
-		h, err := wire.DecodeHello(msg)
-		if err != nil {
-			return err
-		}
-		if pub, check := s.cfg.pinnedKey(s.params.Parties[i]); check && !verifyHello(pub, s.sid, i, h, paramsDigest(&s.wp)) {
-			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[i])
-		}
-		if err := checkCommitment(s.params.Mode, &h.Blind); err != nil {
-			return fmt.Errorf("%w: party %s's hello: %v", ErrProtocol, s.params.Parties[i], err)
-		}
-		if s.params.Mode == OPRF && h.Bound > oprfMaxRows {
-			return fmt.Errorf("%w: party %s's set size bound %d exceeds the oprf mode's %d", ErrProtocol, s.params.Parties[i], h.Bound, oprfMaxRows)
-		}
-		s.hellos[i] = *h
-		return nil
-	}); err != nil {
+	if err := s.exchangeKeys(ctx); err != nil {
 		return nil, err
 	}
-	masks, err := mask.ZeroSum(s.n)
-	if err != nil {
-		return nil, err
-	}
-	perm := randomPermutation(s.n)
-	for i := range s.conns {
-		m := masks[perm[i]] // which ring position a party gets is random
-		if err := s.send(ctx, i, (&wire.Peers{Hellos: s.hellos, MaskPlus: m.Plus, MaskMinus: m.Minus}).Encode()); err != nil {
-			return nil, err
-		}
-	}
-
-	// Relay the sealed boxes: party i's box for j goes to j marked as from i.
-	inbox := make([][]wire.Box, s.n)
-	sealed := make([]*wire.Sealed, s.n)
-	if err := s.gather(ctx, wire.TypeSealed, limitAll(sealedSize(s.n)), func(i int, msg []byte) (err error) {
-		sealed[i], err = wire.DecodeSealed(msg, s.n, i)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	for i, m := range sealed {
-		for _, b := range m.Boxes {
-			inbox[b.Peer] = append(inbox[b.Peer], wire.Box{Peer: uint16(i), Sealed: b.Sealed})
-		}
-	}
-	for j := range s.conns {
-		if err := s.send(ctx, j, (&wire.Sealed{Boxes: inbox[j]}).Encode()); err != nil {
-			return nil, err
-		}
+	if s.params.BucketRows > 0 {
+		return s.runBucketed(ctx, rep)
 	}
 
 	s.ph.start("intersect")
@@ -278,12 +230,92 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 	if size < s.params.MinResultSize {
 		return nil, ErrResultTooSmall
 	}
+	if err := s.settle(ctx, rep, found, size, candBytes); err != nil {
+		return nil, err
+	}
+	if err := s.confirm(ctx); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// exchangeKeys opens the session at every party, collects and checks the
+// hellos, deals the zero-sum masks and relays the sealed boxes.
+func (s *coordSession) exchangeKeys(ctx context.Context) error {
+	for i := range s.conns {
+		if err := s.send(ctx, i, (&wire.Open{Session: s.sid, Index: uint16(i), Params: s.wp}).Encode()); err != nil {
+			return err
+		}
+	}
+	s.hellos = make([]wire.Hello, s.n)
+	if err := s.gather(ctx, wire.TypeHello, limitAll(helloSize), func(i int, msg []byte) error {
+		h, err := wire.DecodeHello(msg)
+		if err != nil {
+			return err
+		}
+		if pub, check := s.cfg.pinnedKey(s.params.Parties[i]); check && !verifyHello(pub, s.sid, i, h, paramsDigest(&s.wp)) {
+			return fmt.Errorf("%w: party %s's session key is not signed by its identity", ErrAuthentication, s.params.Parties[i])
+		}
+		if err := checkCommitment(s.params.Mode, &h.Blind); err != nil {
+			return fmt.Errorf("%w: party %s's hello: %v", ErrProtocol, s.params.Parties[i], err)
+		}
+		if s.params.Mode == OPRF && h.Bound > oprfMaxRows {
+			return fmt.Errorf("%w: party %s's set size bound %d exceeds the oprf mode's %d", ErrProtocol, s.params.Parties[i], h.Bound, oprfMaxRows)
+		}
+		s.hellos[i] = *h
+		return nil
+	}); err != nil {
+		return err
+	}
+	masks, err := mask.ZeroSum(s.n)
+	if err != nil {
+		return err
+	}
+	perm := randomPermutation(s.n)
+	for i := range s.conns {
+		m := masks[perm[i]] // which ring position a party gets is random
+		if err := s.send(ctx, i, (&wire.Peers{Hellos: s.hellos, MaskPlus: m.Plus, MaskMinus: m.Minus}).Encode()); err != nil {
+			return err
+		}
+	}
+
+	// Relay the sealed boxes: party i's box for j goes to j marked as from i.
+	inbox := make([][]wire.Box, s.n)
+	sealed := make([]*wire.Sealed, s.n)
+	if err := s.gather(ctx, wire.TypeSealed, limitAll(sealedSize(s.n)), func(i int, msg []byte) (err error) {
+		sealed[i], err = wire.DecodeSealed(msg, s.n, i)
+		return err
+	}); err != nil {
+		return err
+	}
+	for i, m := range sealed {
+		for _, b := range m.Boxes {
+			inbox[b.Peer] = append(inbox[b.Peer], wire.Box{Peer: uint16(i), Sealed: b.Sealed})
+		}
+	}
+	for j := range s.conns {
+		if err := s.send(ctx, j, (&wire.Sealed{Boxes: inbox[j]}).Encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle sends every party its Match for a result of size records found
+// by the intersection and runs the rounds that follow: the oprf mode's
+// record secrets, the match check and the aggregation, filling rep.
+func (s *coordSession) settle(ctx context.Context, rep *Report, found [][]psi.Match, size int, candBytes [][]uint8) error {
+	k := s.params.threshold()
+	setSizes := rep.SetSizes
+	if s.bucketed { // the bucket's lists
+		setSizes = s.listSizes
+	}
 	// Per-record with k = n the designated holder of index r is party
 	// r mod n, by rule (§6.1).
 	reveal := s.params.Reveal
 	matches := canonicalOrder(found, size, reveal == PerRecord && k == s.n)
 	for i := range s.conns {
-		m := &wire.Match{Size: uint32(size), Padded: uint32(padded(reveal, rep.SetSizes[i], size))}
+		m := &wire.Match{Size: uint32(size), Padded: uint32(padded(reveal, setSizes[i], size))}
 		if reveal != CardinalityOnly {
 			m.Matches = matches[i]
 			if candBytes != nil { // in the order of found[i], as matches[i]
@@ -297,14 +329,14 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 			m.Width = s.n - 1
 		}
 		if err := s.send(ctx, i, m.Encode()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	found, candBytes = nil, nil
 	if s.params.Mode == OPRF && reveal != CardinalityOnly {
 		s.ph.start("record secrets")
 		if err := s.oprfRelaySecrets(ctx, size); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
@@ -315,15 +347,15 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		// every party gets the sums at its records' indexes.
 		if matchCheckRound(reveal, k, s.n) {
 			s.ph.start("check match")
-			mw := matchCheckWords(reveal, size, maxResultSize(s.hellos, k))
+			mw := matchCheckWords(reveal, size, s.matchBound(size))
 			sum, err := s.aggregate(ctx, 1, mw, "")
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if err := s.reveal(ctx, sum, 1, mw, matches, func(i int) (int, int) {
-				return len(matches[i]), padded(reveal, rep.SetSizes[i], size)
+				return len(matches[i]), padded(reveal, setSizes[i], size)
 			}); err != nil {
-				return nil, err
+				return err
 			}
 		}
 
@@ -336,7 +368,7 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		}
 		sum, err := s.aggregate(ctx, vc, w, "sum")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		maskedTotals = make([]uint64, cols)
 		for c := range maskedTotals {
@@ -347,13 +379,13 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 			if reveal != PerRecord {
 				return 0, 0
 			}
-			return len(matches[i]), padded(reveal, rep.SetSizes[i], size)
+			return len(matches[i]), padded(reveal, setSizes[i], size)
 		}); err != nil {
-			return nil, err
+			return err
 		}
 		if s.params.CoordinatorSeesResult {
 			rep.Totals = toInt64(maskedTotals)
-			if reveal == PerRecord {
+			if reveal == PerRecord && !s.bucketed { // a bucketed session keeps no result in memory
 				for c := 0; c < cols; c++ {
 					rep.Aggregates = append(rep.Aggregates, toInt64(sum[c*w:c*w+size]))
 				}
@@ -361,6 +393,11 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		}
 	}
 
+	return nil
+}
+
+// confirm relays the parties' transcript MACs and checks that they agree.
+func (s *coordSession) confirm(ctx context.Context) error {
 	s.ph.start("confirm")
 	macs := make([][32]byte, s.n)
 	if err := s.gather(ctx, wire.TypeConfirm, limitAll(confirmSize), func(i int, msg []byte) error {
@@ -368,22 +405,22 @@ func (s *coordSession) run(ctx context.Context) (*Report, error) {
 		macs[i] = m.MAC
 		return err
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	done := (&wire.Done{MACs: macs}).Encode()
 	for i := range s.conns {
 		if err := s.send(ctx, i, done); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// The MACs are keyed with a secret of the parties, but equal transcripts
 	// give equal MACs, so the coordinator can tell whether they agree.
 	for i := 1; i < s.n; i++ {
 		if macs[i] != macs[0] {
-			return nil, fmt.Errorf("%w: parties %s and %s", ErrTranscript, s.params.Parties[0], s.params.Parties[i])
+			return fmt.Errorf("%w: parties %s and %s", ErrTranscript, s.params.Parties[0], s.params.Parties[i])
 		}
 	}
-	return rep, nil
+	return nil
 }
 
 // aggregate gathers every party's masked vector of cols columns of w words
@@ -521,7 +558,7 @@ func (s *coordSession) blindingRounds(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if int(m.Owner) != i || m.Hop != 0 || !withinBound(len(m.Elems), s.hellos[i].Bound) {
+		if int(m.Owner) != i || m.Hop != 0 || !s.listFits(len(m.Elems), s.hellos[i].Bound) {
 			return fmt.Errorf("%w: party %s sent list %d hop %d with %d elements, want its own list within its bound %d", ErrProtocol, s.params.Parties[i], m.Owner, m.Hop, len(m.Elems), s.hellos[i].Bound)
 		}
 		lists[i] = m

@@ -86,6 +86,12 @@ type Params struct {
 	CoordinatorSeesResult bool `json:"coordinator_sees_result,omitempty"`
 	// FoldCase makes identifiers match regardless of letter case.
 	FoldCase bool `json:"fold_case,omitempty"`
+	// BucketRows, if positive, makes the session bucketed: the parties'
+	// tables stay on disk (NewSpooledParty) and the session runs bucket by
+	// bucket, with about BucketRows rows of the largest table in each, so
+	// that memory does not grow with the tables (docs/PROTOCOL.md,
+	// "Bucketed sessions"). 0 runs the session in one piece, in memory.
+	BucketRows int `json:"bucket_rows,omitempty"`
 }
 
 // Limits of a session, from the wire protocol.
@@ -162,6 +168,12 @@ func (p *Params) Validate() error {
 	if p.MinResultSize < 0 || p.MinResultSize > math.MaxUint32 {
 		return fmt.Errorf("%w: minimum result size %d", ErrParams, p.MinResultSize)
 	}
+	if p.BucketRows < 0 || p.BucketRows > MaxBucketRows {
+		return fmt.Errorf("%w: %d rows per bucket, need 0 (no buckets) to %d", ErrParams, p.BucketRows, MaxBucketRows)
+	}
+	if p.BucketRows > 0 && p.Mode == OPRF {
+		return fmt.Errorf("%w: bucketed sessions run in the keyed and ecdh modes, not yet in the oprf mode", ErrParams)
+	}
 	return nil
 }
 
@@ -184,6 +196,7 @@ func (p *Params) wire() wire.Params {
 		CoordinatorSees: p.CoordinatorSeesResult,
 		FoldCase:        p.FoldCase,
 		Parties:         p.Parties,
+		BucketRows:      uint32(p.BucketRows),
 	}
 	for _, c := range p.Columns {
 		w.Columns = append(w.Columns, wire.Column{Name: c.Name, Type: uint8(c.Type), Scale: c.Scale})
@@ -211,6 +224,8 @@ func diffParams(mine, theirs *wire.Params) string {
 		return fmt.Sprintf("coordinator-sees-result %v, coordinator has %v", mine.CoordinatorSees, theirs.CoordinatorSees)
 	case mine.FoldCase != theirs.FoldCase:
 		return fmt.Sprintf("case folding %v, coordinator has %v", mine.FoldCase, theirs.FoldCase)
+	case mine.BucketRows != theirs.BucketRows:
+		return fmt.Sprintf("%d rows per bucket, coordinator has %d", mine.BucketRows, theirs.BucketRows)
 	case len(mine.Columns) != len(theirs.Columns):
 		return fmt.Sprintf("%d columns, coordinator has %d", len(mine.Columns), len(theirs.Columns))
 	}

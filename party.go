@@ -34,6 +34,9 @@ type Party struct {
 	wp     wire.Params
 	table  *Table
 	cfg    *Config
+	// spooled is the table of a party made by NewSpooledParty.
+	spooled bucketInput
+	out     RecordWriter
 }
 
 // NewParty returns the party called name for sessions with params, holding
@@ -143,13 +146,27 @@ type partySession struct {
 	qualified   []psi.Secret      // qualified[q] is the record secret of entry q of the Match message
 	size        int
 	abortedBy   *AbortError
-	sidKnown    bool // sid is set: Open has arrived
+	sidKnown    bool     // sid is set: Open has arrived
+	session     [32]byte // the session's id; sid is a step's in a bucketed session
+	bound       uint32   // the set size bound of the party's Hello
+	bucket      *bucketRun
+	wantSize    int       // the announced size of a bucket's result, or −1
+	keepTags    bool      // keep the tags sent in sentTags
+	sentTags    []psi.Tag // the tags sent, in the order sent, if keepTags
 }
 
 // newSession starts a run of p over conn, its connection to the
 // coordinator. Tests keep the session to look at what the party received.
 func (p *Party) newSession(conn transport.Conn) *partySession {
-	return &partySession{Party: p, conn: conn, ph: newPhases(p.name, p.cfg), n: len(p.params.Parties), cols: len(p.params.Columns)}
+	s := &partySession{Party: p, conn: conn, ph: newPhases(p.name, p.cfg), n: len(p.params.Parties), cols: len(p.params.Columns), wantSize: -1}
+	if p.params.BucketRows > 0 {
+		in := p.spooled
+		if in == nil {
+			in = tableInput{p.table}
+		}
+		s.bucket = &bucketRun{input: in, out: p.out}
+	}
+	return s
 }
 
 // Run runs one session over conn, the party's connection to the
@@ -170,7 +187,7 @@ func (s *partySession) runAll(ctx context.Context) (*Result, error) {
 			// can tell it is this party's word, not the coordinator's.
 			m := &wire.Abort{From: uint16(s.index), Code: abortCode(err), Reason: wire.FitReason(publicReason(err))}
 			if s.sidKnown {
-				m.Sig = signAbort(s.cfg.identity(), s.sid, m)
+				m.Sig = signAbort(s.cfg.identity(), s.session, m)
 			}
 			msg := m.Encode()
 			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
@@ -185,38 +202,20 @@ func (s *partySession) runAll(ctx context.Context) (*Result, error) {
 }
 
 func (s *partySession) run(ctx context.Context) (*Result, error) {
+	if s.bucket != nil {
+		return s.runBucketed(ctx)
+	}
 	s.ph.start("prepare")
 	in, err := prepare(s.table, &s.params)
 	if err != nil {
-		// Learn the session from the coordinator's Open, so that the
-		// abort can be signed for it; without it the abort is unsigned
-		// and the others hear of it only as the coordinator's word.
-		actx, cancel := context.WithTimeout(ctx, abortTimeout)
-		if msg, rerr := s.recv(actx, wire.TypeOpen); rerr == nil {
-			if open, derr := wire.DecodeOpen(msg); derr == nil {
-				s.sid, s.sidKnown = open.Session, true
-			}
-		}
-		cancel()
-		return nil, err
+		return nil, s.learnSession(ctx, err)
 	}
 	s.in = in
+	s.bound = sizeBound(len(in.ids))
 
 	s.ph.start("keys")
-	msg, err := s.recv(ctx, wire.TypeOpen)
-	if err != nil {
+	if err := s.open(ctx); err != nil {
 		return nil, err
-	}
-	open, err := wire.DecodeOpen(msg)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
-	}
-	s.sid, s.sidKnown = open.Session, true
-	if d := diffParams(&s.wp, &open.Params); d != "" {
-		return nil, fmt.Errorf("%w: party %s has %s", ErrParamsMismatch, s.name, d)
-	}
-	if int(open.Index) != s.index {
-		return nil, fmt.Errorf("%w: coordinator calls this party %d, it is %d", ErrProtocol, open.Index, s.index)
 	}
 	if err := s.exchangeKeys(ctx); err != nil {
 		return nil, err
@@ -248,67 +247,123 @@ func (s *partySession) run(ctx context.Context) (*Result, error) {
 	var maskedTotals []uint64
 	var valuesDigest []byte
 	if s.params.Reveal != CardinalityOnly {
-		s.ph.start("check match")
-		if err := s.checkMatch(ctx); err != nil {
-			return nil, err
-		}
-		// The phases split the work so that masking and aggregation proper
-		// (mask, unmask; the coordinator's sum) can be timed apart from the
-		// network, the checks and building the result.
-		s.ph.start("mask")
-		words := s.maskedVector()
-		s.ph.start("aggregate")
-		if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols + checkWords), Size: uint32(s.columnWords()), Words: words}).Encode()); err != nil {
-			return nil, s.unavailable(err)
-		}
-		words = nil
-		count, pad := 0, 0
-		if s.params.Reveal == PerRecord {
-			count, pad = len(s.matches), padded(PerRecord, s.listSize, s.size)
-		}
-		m, err := s.receiveReveal(ctx, s.cols+checkWords, count, pad)
-		if err != nil {
-			return nil, coordinatorFault("reveal", err)
-		}
-		maskedTotals, valuesDigest = slices.Clone(m.Totals[:s.cols]), s.valuesDigest(m)
-		s.ph.start("unmask")
-		s.unmask(m)
-		s.ph.start("check values")
-		if err := s.checkTotals(m); err != nil {
-			return nil, err
-		}
-		s.ph.start("output")
-		if err := s.fillResult(res, m); err != nil {
+		if maskedTotals, valuesDigest, err = s.aggregate(ctx, res); err != nil {
 			return nil, err
 		}
 	}
 
 	s.ph.start("confirm")
 	res.Transcript = s.transcript(maskedTotals, valuesDigest)
+	if err := s.confirm(ctx, res.Transcript); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// confirm sends the MAC of the party's transcript and checks that every
+// party's MAC, relayed in the Done, is the same.
+func (s *partySession) confirm(ctx context.Context, transcript [32]byte) error {
 	mac := hmac.New(sha256.New, deriveKeySlice(s.group, s.sid, labelConfirm))
-	mac.Write(res.Transcript[:])
+	mac.Write(transcript[:])
 	var mine [32]byte
 	mac.Sum(mine[:0])
 	if err := s.conn.Send(ctx, (&wire.Confirm{MAC: mine}).Encode()); err != nil {
-		return nil, s.unavailable(err)
+		return s.unavailable(err)
 	}
-	msg, err = s.recv(ctx, wire.TypeDone)
+	msg, err := s.recv(ctx, wire.TypeDone)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	done, err := wire.DecodeDone(msg, s.n)
 	if err != nil {
-		return nil, coordinatorFault("confirm", fmt.Errorf("%w: %v", ErrProtocol, err))
+		return coordinatorFault("confirm", fmt.Errorf("%w: %v", ErrProtocol, err))
 	}
 	for i, m := range done.MACs {
 		if subtle.ConstantTimeCompare(m[:], mine[:]) != 1 {
 			// Honest participants compute equal transcripts: someone
 			// deviated (the coordinator, by showing parties different
 			// things, or a party, by lying about what it saw).
-			return nil, &CheatingError{Check: "transcript", Err: fmt.Errorf("%w: party %s's transcript differs", ErrTranscript, s.params.Parties[i])}
+			return &CheatingError{Check: "transcript", Err: fmt.Errorf("%w: party %s's transcript differs", ErrTranscript, s.params.Parties[i])}
 		}
 	}
-	return res, nil
+	return nil
+}
+
+// aggregate runs what follows a checked Match: the match check, the
+// masked vector, the reveal and the value checks, and fills res. It
+// returns the masked totals and the digest of the masked aggregates, which
+// go into the transcript.
+func (s *partySession) aggregate(ctx context.Context, res *Result) (maskedTotals []uint64, valuesDigest []byte, err error) {
+	s.ph.start("check match")
+	if err := s.checkMatch(ctx); err != nil {
+		return nil, nil, err
+	}
+	// The phases split the work so that masking and aggregation proper
+	// (mask, unmask; the coordinator's sum) can be timed apart from the
+	// network, the checks and building the result.
+	s.ph.start("mask")
+	words := s.maskedVector()
+	s.ph.start("aggregate")
+	if err := s.conn.Send(ctx, (&wire.Masked{Columns: uint16(s.cols + checkWords), Size: uint32(s.columnWords()), Words: words}).Encode()); err != nil {
+		return nil, nil, s.unavailable(err)
+	}
+	words = nil
+	count, pad := 0, 0
+	if s.params.Reveal == PerRecord {
+		count, pad = len(s.matches), padded(PerRecord, s.listSize, s.size)
+	}
+	m, err := s.receiveReveal(ctx, s.cols+checkWords, count, pad)
+	if err != nil {
+		return nil, nil, coordinatorFault("reveal", err)
+	}
+	maskedTotals, valuesDigest = slices.Clone(m.Totals[:s.cols]), s.valuesDigest(m)
+	s.ph.start("unmask")
+	s.unmask(m)
+	s.ph.start("check values")
+	if err := s.checkTotals(m); err != nil {
+		return nil, nil, err
+	}
+	s.ph.start("output")
+	if err := s.fillResult(res, m); err != nil {
+		return nil, nil, err
+	}
+	return maskedTotals, valuesDigest, nil
+}
+
+// learnSession returns err, the party's failure before the session, after
+// learning the session from the coordinator's Open, so that the abort can
+// be signed for it; without it the abort is unsigned and the others hear of
+// it only as the coordinator's word.
+func (s *partySession) learnSession(ctx context.Context, err error) error {
+	actx, cancel := context.WithTimeout(ctx, abortTimeout)
+	defer cancel()
+	if msg, rerr := s.recv(actx, wire.TypeOpen); rerr == nil {
+		if open, derr := wire.DecodeOpen(msg); derr == nil {
+			s.sid, s.session, s.sidKnown = open.Session, open.Session, true
+		}
+	}
+	return err
+}
+
+// open reads the coordinator's Open and checks it against the party's
+// parameters.
+func (s *partySession) open(ctx context.Context) error {
+	msg, err := s.recv(ctx, wire.TypeOpen)
+	if err != nil {
+		return err
+	}
+	open, err := wire.DecodeOpen(msg)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	s.sid, s.session, s.sidKnown = open.Session, open.Session, true
+	if d := diffParams(&s.wp, &open.Params); d != "" {
+		return fmt.Errorf("%w: party %s has %s", ErrParamsMismatch, s.name, d)
+	}
+	if int(open.Index) != s.index {
+		return fmt.Errorf("%w: coordinator calls this party %d, it is %d", ErrProtocol, open.Index, s.index)
+	}
+	return nil
 }
 
 // exchangeKeys sends the party's ephemeral key and set size bound, checks
@@ -322,7 +377,7 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 	var pub [32]byte
 	copy(pub[:], eph.PublicKey().Bytes())
 	digest := paramsDigest(&s.wp)
-	hello := &wire.Hello{Key: pub, Bound: sizeBound(len(s.in.ids))}
+	hello := &wire.Hello{Key: pub, Bound: s.bound}
 	if s.params.Mode == ECDH {
 		// Drawn before the Hello, which commits to it: every blinding
 		// this party does is proven against the commitment.
@@ -526,6 +581,9 @@ func (s *partySession) sendTags(ctx context.Context, tags []psi.Tag, secrets []p
 		}
 	}
 	s.order, s.listSize = order, len(order)
+	if s.keepTags {
+		s.sentTags = sorted
+	}
 	if err := s.conn.Send(ctx, (&wire.Tags{Tags: sorted}).Encode()); err != nil {
 		return s.unavailable(err)
 	}
@@ -597,6 +655,15 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 				"list of party %s at hop %d is not what party %s produced (elements added, dropped or replaced, or another session's)",
 				s.params.Parties[owner], hop, s.params.Parties[producer])}
 		}
+		if len(m.Elems) == 0 {
+			// An empty list (a bucket without rows) has nothing to
+			// blind or prove: its check chain is the identity
+			// throughout, with empty proofs.
+			if err := s.emptyHop(ctx, m, owner, hop, next, len(sorted)); err != nil || hop == s.n {
+				return err
+			}
+			continue
+		}
 		if err := s.verifyChain(owner, m); err != nil {
 			return err
 		}
@@ -621,7 +688,7 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 			s.ph.step(s.n+1, s.n+1, records+int64(len(m.Elems)))
 			return s.sendTags(ctx, tags, secrets, rows)
 		}
-		if !withinBound(len(m.Elems), s.hellos[owner].Bound) {
+		if !s.listFits(len(m.Elems), s.hellos[owner].Bound) {
 			return fmt.Errorf("%w: list of party %s has %d elements, beyond its bound %d", ErrProtocol, s.params.Parties[owner], len(m.Elems), s.hellos[owner].Bound)
 		}
 		if err := key.Blind(m.Elems, m.Elems); err != nil {
@@ -638,6 +705,34 @@ func (s *partySession) ecdhPSI(ctx context.Context) error {
 		}
 		records += int64(len(m.Elems))
 		s.ph.step(hop+1, s.n+1, records)
+	}
+	return nil
+}
+
+// emptyHop handles an empty ecdh list at hop: its chain must be the
+// identity with empty proofs; at hop n it is the party's own, which it tags
+// (no tags), else the party passes it on with the chain one longer.
+func (s *partySession) emptyHop(ctx context.Context, m *wire.Elements, owner, hop, next, sent int) error {
+	for _, c := range m.Chain {
+		if c != (psi.Element{}) {
+			return &CheatingError{Check: "ecdh blinding check", Err: fmt.Errorf("empty list of party %s has a check chain", s.params.Parties[owner])}
+		}
+	}
+	for _, p := range m.Proofs {
+		if p != (psi.Proof{}) {
+			return &CheatingError{Check: "ecdh blinding check", Err: fmt.Errorf("empty list of party %s has proofs", s.params.Parties[owner])}
+		}
+	}
+	if hop == s.n {
+		if sent != 0 {
+			return &CheatingError{Check: "ecdh blinding check", Err: fmt.Errorf("own list came back empty (sent %d)", sent)}
+		}
+		return s.sendTags(ctx, nil, nil, []int32{})
+	}
+	m.Chain, m.Proofs = append(m.Chain, psi.Element{}), append(m.Proofs, psi.Proof{})
+	m.MAC = listMAC(s.listTo[next], s.sid, owner, hop, m)
+	if err := s.conn.Send(ctx, m.Encode()); err != nil {
+		return s.unavailable(err)
 	}
 	return nil
 }
@@ -759,6 +854,9 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 	if uint64(m.Size) > s.maxResultSize() {
 		return fmt.Errorf("%w: result of %d records, more than the set sizes allow (%d)", ErrProtocol, m.Size, s.maxResultSize())
 	}
+	if s.wantSize >= 0 && int(m.Size) != s.wantSize {
+		return fmt.Errorf("%w: match of %d records, the sizes said %d", ErrProtocol, m.Size, s.wantSize)
+	}
 	s.size = int(m.Size)
 	k := s.params.threshold()
 	if want := padded(s.params.Reveal, s.listSize, s.size); int(m.Padded) != want {
@@ -802,7 +900,7 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 			}
 		}
 	}
-	if s.size < s.params.MinResultSize {
+	if s.bucket == nil && s.size < s.params.MinResultSize {
 		return fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, s.size)
 	}
 	// Canonical order, so results list records alike at every party. The
@@ -944,6 +1042,7 @@ func (s *partySession) maskedVector() []uint64 {
 			}
 		})
 	}
+	s.bucketTotals(totals)
 	t := s.totalsCheck(gamma, padT, alphaT, totals)
 	words[s.cols*w+w-1] = t
 	var totMask []uint64
@@ -1103,7 +1202,7 @@ func (s *partySession) recv(ctx context.Context, want wire.Type) ([]byte, error)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrProtocol, err)
 		}
-		s.abortedBy = attributeAbort(m, s.sid, s.sidKnown, &s.params, s.cfg)
+		s.abortedBy = attributeAbort(m, s.session, s.sidKnown, &s.params, s.cfg)
 		return nil, s.abortedBy
 	}
 	if t != want {

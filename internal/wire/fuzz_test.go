@@ -295,6 +295,29 @@ func FuzzDecodeDone(f *testing.F) {
 	})
 }
 
+func FuzzDecodeSizes(f *testing.F) {
+	for _, s := range fuzzSamples(TypeSizes) {
+		f.Add(s.msg.Encode(), uint16(s.n))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, nRaw uint16) {
+		n := int(nRaw)
+		dec := decoderFor(TypeSizes, n, 0)
+		m, err := dec(b)
+		checkDecoded(t, TypeSizes, b, m, err, dec, func(e encoder) error {
+			sz := e.(*Sizes).Sizes
+			if len(sz) != n {
+				return fmt.Errorf("%d sizes, want %d", len(sz), n)
+			}
+			for _, x := range sz {
+				if x > MaxRecords {
+					return fmt.Errorf("size %d", x)
+				}
+			}
+			return nil
+		})
+	})
+}
+
 func FuzzDecodeAbort(f *testing.F) {
 	for _, s := range fuzzSamples(TypeAbort) {
 		f.Add(s.msg.Encode())

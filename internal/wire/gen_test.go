@@ -74,6 +74,7 @@ func randParams(r *rand.Rand) Params {
 		MinResult:       r.Uint32(),
 		CoordinatorSees: r.IntN(2) == 1,
 		FoldCase:        r.IntN(2) == 1,
+		BucketRows:      r.Uint32() >> r.IntN(33),
 	}
 	for range 2 + r.IntN(7) {
 		p.Parties = append(p.Parties, randString(r, min(MaxNameLen, 40+r.IntN(MaxNameLen))))
@@ -228,6 +229,8 @@ func decoderFor(t Type, n, self int) func([]byte) (encoder, error) {
 		return func(b []byte) (encoder, error) { return DecodeDone(b, n) }
 	case TypeAbort:
 		return func(b []byte) (encoder, error) { return DecodeAbort(b) }
+	case TypeSizes:
+		return func(b []byte) (encoder, error) { return DecodeSizes(b, n) }
 	}
 	panic("no decoder for " + t.String())
 }
@@ -269,13 +272,20 @@ func randSample(r *rand.Rand, t Type) sample {
 		m = randDone(r, n)
 	case TypeAbort:
 		m = randAbort(r)
+	case TypeSizes:
+		n = 1 + r.IntN(300)
+		sz := &Sizes{}
+		for range n {
+			sz.Sizes = append(sz.Sizes, r.Uint32N(MaxRecords+1))
+		}
+		m = sz
 	default:
 		panic("no generator for " + t.String())
 	}
 	return sample{typ: t, msg: m, n: n, self: self, decode: decoderFor(t, n, self)}
 }
 
-var allTypes = []Type{TypeOpen, TypeHello, TypePeers, TypeSealed, TypeTags, TypeElements, TypeMatch, TypeMasked, TypeReveal, TypeConfirm, TypeDone, TypeAbort}
+var allTypes = []Type{TypeOpen, TypeHello, TypePeers, TypeSealed, TypeTags, TypeElements, TypeMatch, TypeMasked, TypeReveal, TypeConfirm, TypeDone, TypeAbort, TypeSizes}
 
 // normalize replaces empty slices by nil throughout v (a pointer), so that a
 // decoded message compares equal to the one encoded whichever of the two a

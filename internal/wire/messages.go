@@ -26,6 +26,9 @@ type Params struct {
 	FoldCase        bool
 	Parties         []string
 	Columns         []Column
+	// BucketRows is the bucketed sessions' rows per bucket; 0 for a
+	// session in one piece.
+	BucketRows uint32
 }
 
 func (w *writer) params(p *Params) {
@@ -45,6 +48,7 @@ func (w *writer) params(p *Params) {
 		w.u8(c.Type)
 		w.u8(c.Scale)
 	}
+	w.u32(p.BucketRows)
 }
 
 func (r *reader) params() Params {
@@ -69,6 +73,7 @@ func (r *reader) params() Params {
 	for i := 0; i < nc && r.err == nil; i++ {
 		p.Columns = append(p.Columns, Column{Name: r.str16(MaxNameLen, "column name"), Type: r.u8(), Scale: r.u8()})
 	}
+	p.BucketRows = r.u32()
 	return p
 }
 
@@ -641,5 +646,43 @@ func DecodeAbort(msg []byte) (*Abort, error) {
 	r := newReader(msg, TypeAbort)
 	m := &Abort{From: r.u16(), Code: r.u8(), Reason: r.str16(MaxReasonLen, "reason")}
 	m.Sig = r.bytes16(MaxSigLen, "signature")
+	return m, r.done()
+}
+
+// Sizes tells the parties of a bucketed session the result size of every
+// bucket, before any bucket's Match: they check the total against the
+// session's minimum before anything is revealed. Under the cardinality
+// policy it holds one size, the total.
+type Sizes struct {
+	Sizes []uint32
+}
+
+// Encode returns the message's encoding.
+func (m *Sizes) Encode() []byte {
+	w := newWriter(TypeSizes, 4+4*len(m.Sizes))
+	w.u32(uint32(len(m.Sizes)))
+	for _, x := range m.Sizes {
+		w.u32(x)
+	}
+	return w.b
+}
+
+// DecodeSizes decodes a Sizes message of want sizes.
+func DecodeSizes(msg []byte, want int) (*Sizes, error) {
+	r := newReader(msg, TypeSizes)
+	if got := int(r.u32()); r.err == nil && got != want {
+		r.fail("%d sizes, want %d", got, want)
+	}
+	m := &Sizes{}
+	if r.err == nil && len(r.b) != 4*want {
+		r.fail("%d bytes for %d sizes", len(r.b), want)
+	}
+	for i := 0; i < want && r.err == nil; i++ {
+		x := r.u32()
+		if x > MaxRecords {
+			r.fail("size %d", x)
+		}
+		m.Sizes = append(m.Sizes, x)
+	}
 	return m, r.done()
 }

@@ -30,6 +30,7 @@ const (
 	TagSize       = 16      // keyed-mode tags
 	ElementSize   = 32      // ecdh-mode group elements
 	ProofSize     = 64      // ecdh-mode blinding proofs
+	MaxBuckets    = 1 << 16 // buckets of a bucketed session
 )
 
 // ErrMalformed is wrapped by every decoding error.
@@ -55,12 +56,13 @@ const (
 	TypePairwise  Type = 13 // both ways: oprf-mode OPRF messages, sealed between two parties
 	TypePairTags  Type = 14 // party → coordinator: oprf-mode candidate tags
 	TypeSecrets   Type = 15 // both ways: oprf-mode record secrets, sealed between two parties
-	maxType            = TypeSecrets
+	TypeSizes     Type = 16 // coordinator → party: a bucketed session's result size per bucket
+	maxType            = TypeSizes
 	coordinatorID      = 0xFFFF
 )
 
 func (t Type) String() string {
-	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets"}
+	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets", "sizes"}
 	if int(t) < len(names) && t != 0 {
 		return names[t]
 	}

@@ -148,13 +148,13 @@ func TestPeek(t *testing.T) {
 			t.Errorf("type %d has no name", typ)
 		}
 	}
-	for _, b := range [][]byte{nil, {}, {Version}, {0, 1}, {1, 1}, {3, 1}, {Version, 0}, {Version, 16}, {Version, 0xff}} {
+	for _, b := range [][]byte{nil, {}, {Version}, {0, 1}, {1, 1}, {3, 1}, {Version, 0}, {Version, byte(maxType) + 1}, {Version, 0xff}} {
 		if typ, err := Peek(b); err == nil || !errors.Is(err, ErrMalformed) {
 			t.Errorf("Peek(%x) = %v, %v; want ErrMalformed", b, typ, err)
 		}
 	}
-	if s := Type(16).String(); s != "type(16)" {
-		t.Errorf("Type(16).String() = %q", s)
+	if s := (maxType + 1).String(); s != fmt.Sprintf("type(%d)", maxType+1) {
+		t.Errorf("Type(%d).String() = %q", maxType+1, s)
 	}
 	if s := Type(0).String(); s != "type(0)" {
 		t.Errorf("Type(0).String() = %q", s)
