@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 const (
@@ -89,6 +90,9 @@ func partition(ctx context.Context, inputs []string, cols, buckets int, bucketOf
 	if err := p.split(inputs, 0, buckets, 0); err != nil {
 		return nil, err
 	}
+	if err := syncFiles(tmp, buckets); err != nil {
+		return nil, err
+	}
 	if err := writeManifest(filepath.Join(tmp, manifestName), cols, p.rows, p.bytes); err != nil {
 		return nil, err
 	}
@@ -150,9 +154,9 @@ func (p *partitioner) split(inputs []string, lo, hi, level int) error {
 		}
 	}
 	for i, w := range ws {
-		// Intermediate files are removed before the partition is
-		// published, so only bucket files need to be durable.
-		if err := w.finish(final); err != nil {
+		// Bucket files are fsynced together by syncFiles; intermediate
+		// files are removed before the partition is published.
+		if err := w.finish(false); err != nil {
 			return err
 		}
 		if final {
@@ -206,6 +210,51 @@ func (p *partitioner) copyRows(path string, ws []*Writer, lo, hi, width int) err
 			return err
 		}
 	}
+}
+
+// syncFiles fsyncs the bucket files in dir, several at once: a journaling
+// file system commits concurrent fsyncs together, which makes thousands
+// of small files much faster to sync than one after another.
+func syncFiles(dir string, buckets int) error {
+	const workers = 16
+	next := make(chan int)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var first error
+			for b := range next {
+				if first != nil {
+					continue
+				}
+				f, err := os.Open(filepath.Join(dir, bucketName(b)))
+				if err == nil {
+					err = f.Sync()
+					if cerr := f.Close(); err == nil {
+						err = cerr
+					}
+				}
+				if err != nil {
+					first = fmt.Errorf("spool: sync bucket %d: %w", b, err)
+				}
+			}
+			errs <- first
+		}()
+	}
+	for b := range buckets {
+		next <- b
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func writeManifest(path string, cols int, rows, bytes []int64) error {

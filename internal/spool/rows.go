@@ -256,7 +256,7 @@ func newReader(f *os.File, path string, cols int) (*Reader, error) {
 		rows: int64(rows), want: binary.BigEndian.Uint32(t[16:]),
 		left:   body,
 		crc:    crc32.Update(0, castagnoli, h[:]),
-		buf:    make([]byte, readBuf),
+		buf:    make([]byte, min(readBuf, body)), // a small file needs no more
 		values: make([]int64, cols),
 	}
 	return r, nil
