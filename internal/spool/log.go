@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -20,6 +21,7 @@ const (
 	logMagic     = "msspLOG1"
 	logSaltLen   = 32
 	logHeaderLen = 8 + logSaltLen + 32
+	recHeaderLen = 4 + 4 // be32(n) ‖ be32(crc32c(be32(n)))
 	nonceLen     = 12
 	tagLen       = 16
 	maxSealedLen = nonceLen + MaxRecordLen + tagLen
@@ -168,20 +170,25 @@ func readLog(f *os.File, path string, key *[32]byte) (*Log, [][]byte, error) {
 
 	var records [][]byte
 	off := int64(logHeaderLen)
-	var lenBuf [4]byte
+	var lenBuf [recHeaderLen]byte
 	for off < size {
 		left := size - off
-		if left < 4 {
+		if left < recHeaderLen {
 			break // torn length
 		}
 		if _, err := io.ReadFull(br, lenBuf[:]); err != nil {
 			return nil, nil, fmt.Errorf("spool: read %s: %w", path, err)
 		}
+		// The length's checksum keeps an altered length from passing for
+		// a torn record, which would cut the records after it.
+		if crc32.Checksum(lenBuf[:4], castagnoli) != binary.BigEndian.Uint32(lenBuf[4:]) {
+			return nil, nil, corrupt(path, "record %d has a bad length", l.seq)
+		}
 		n := int64(binary.BigEndian.Uint32(lenBuf[:]))
 		if n < nonceLen+tagLen || n > maxSealedLen {
 			return nil, nil, corrupt(path, "record %d has length %d", l.seq, n)
 		}
-		if left-4 < n {
+		if left-recHeaderLen < n {
 			break // torn body
 		}
 		sealed := make([]byte, n)
@@ -194,7 +201,7 @@ func readLog(f *os.File, path string, key *[32]byte) (*Log, [][]byte, error) {
 		}
 		records = append(records, rec)
 		l.seq++
-		off += 4 + n
+		off += recHeaderLen + n
 	}
 	if off != size {
 		if err := f.Truncate(off); err != nil {
@@ -224,12 +231,14 @@ func (l *Log) Append(record []byte) error {
 		return l.err
 	}
 	n := nonceLen + len(record) + tagLen
-	b := make([]byte, 4+nonceLen, 4+n)
+	b := make([]byte, recHeaderLen+nonceLen, recHeaderLen+n)
 	binary.BigEndian.PutUint32(b, uint32(n))
-	if _, err := rand.Read(b[4:]); err != nil {
+	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[:4], castagnoli))
+	nonce := b[recHeaderLen:]
+	if _, err := rand.Read(nonce); err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	b = l.aead.Seal(b, b[4:4+nonceLen], record, l.ad(l.seq))
+	b = l.aead.Seal(b, nonce, record, l.ad(l.seq))
 	_, err := l.f.Write(b)
 	if err == nil {
 		err = l.f.Sync()

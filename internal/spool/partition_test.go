@@ -216,15 +216,36 @@ func TestPartitionRefuses(t *testing.T) {
 	raw[len(raw)/2] ^= 1
 	os.WriteFile(bad, raw, 0o600)
 	for name, run := range map[string]func() error{
-		"0 buckets":     func() error { _, err := Partition(context.Background(), inputs, 1, 0, randomBucketOf(1), out); return err },
-		"too many":      func() error { _, err := Partition(context.Background(), inputs, 1, MaxBuckets+1, randomBucketOf(1), out); return err },
-		"nil func":      func() error { _, err := Partition(context.Background(), inputs, 1, 4, nil, out); return err },
-		"wrong columns": func() error { _, err := Partition(context.Background(), inputs, 2, 4, randomBucketOf(4), out); return err },
-		"out of range":  func() error { _, err := Partition(context.Background(), inputs, 1, 4, randomBucketOf(5), out); return err },
-		"negative":      func() error { _, err := Partition(context.Background(), inputs, 1, 4, func(string) int { return -1 }, out); return err },
-		"flaky":         func() error { _, err := Partition(context.Background(), inputs, 1, 300, flaky, out); return err },
-		"corrupt input": func() error { _, err := Partition(context.Background(), []string{bad}, 1, 4, randomBucketOf(4), out); return err },
-		"missing input": func() error { _, err := Partition(context.Background(), []string{bad + "x"}, 1, 4, randomBucketOf(4), out); return err },
+		"0 buckets": func() error {
+			_, err := Partition(context.Background(), inputs, 1, 0, randomBucketOf(1), out)
+			return err
+		},
+		"too many": func() error {
+			_, err := Partition(context.Background(), inputs, 1, MaxBuckets+1, randomBucketOf(1), out)
+			return err
+		},
+		"nil func": func() error { _, err := Partition(context.Background(), inputs, 1, 4, nil, out); return err },
+		"wrong columns": func() error {
+			_, err := Partition(context.Background(), inputs, 2, 4, randomBucketOf(4), out)
+			return err
+		},
+		"out of range": func() error {
+			_, err := Partition(context.Background(), inputs, 1, 4, randomBucketOf(5), out)
+			return err
+		},
+		"negative": func() error {
+			_, err := Partition(context.Background(), inputs, 1, 4, func(string) int { return -1 }, out)
+			return err
+		},
+		"flaky": func() error { _, err := Partition(context.Background(), inputs, 1, 300, flaky, out); return err },
+		"corrupt input": func() error {
+			_, err := Partition(context.Background(), []string{bad}, 1, 4, randomBucketOf(4), out)
+			return err
+		},
+		"missing input": func() error {
+			_, err := Partition(context.Background(), []string{bad + "x"}, 1, 4, randomBucketOf(4), out)
+			return err
+		},
 	} {
 		if err := run(); err == nil {
 			t.Errorf("%s: Partition succeeded", name)

@@ -47,9 +47,10 @@
 // A log ([OpenLog]) is
 //
 //	header   "msspLOG1" ‖ salt[32] ‖ check[32]                        72 B
-//	record   be32(n) ‖ nonce[12] ‖ AES-256-GCM(k, nonce, record, ad)  n = 12 + len(record) + 16
+//	record   be32(n) ‖ be32(crc(be32(n))) ‖ nonce[12] ‖ AES-256-GCM(k, nonce, record, ad)
 //
-// with k = HKDF-SHA256(key, salt, "maskshare/spool log v1 aead") and
+// where n = 12 + len(record) + 16, crc is CRC-32C,
+// k = HKDF-SHA256(key, salt, "maskshare/spool log v1 aead") and
 // check = HKDF-SHA256(key, salt, "maskshare/spool log v1 check"), both
 // 32 bytes, and ad = "maskshare/spool log v1 record" ‖ 0x00 ‖ salt ‖
 // be64(seq), seq counting records from 0. The salt is random per log and
@@ -58,10 +59,13 @@
 // to a temporary file and renamed into place, so a log exists whole or
 // not at all.
 //
-// The log detects altered, reordered and transplanted records, but not
-// the loss of whole records at its end: that looks like a crash before
-// the Append. Callers that need more bind the expected sequence number
-// into the records themselves.
+// A log ending inside a record's 8-byte length or inside its body is a
+// torn Append, and is cut; the length's checksum keeps an altered length
+// from passing for a torn record (which would cut the records after it).
+// The log detects altered, reordered, dropped-from-the-middle and
+// transplanted records, but not the loss of whole records at its end:
+// that looks like a crash before the Append. A caller that must detect
+// it keeps the expected count elsewhere.
 package spool
 
 import (
