@@ -33,6 +33,33 @@ func randomBucketOf(buckets int) func(string) int {
 	return func(id string) int { return int(maphash.String(seed, id) % uint64(buckets)) }
 }
 
+// openFiles counts this process's open file descriptors, or returns -1
+// where /proc/self/fd does not exist.
+func openFiles() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// countingFiles wraps bucketOf to record, every 97 calls, how many more
+// files are open than when it was made (Partition's peak is while it
+// copies rows, which is when bucketOf runs).
+func countingFiles(t *testing.T, bucketOf func(string) int) (func(string) int, *int) {
+	base := openFiles()
+	if base < 0 {
+		t.Log("no /proc/self/fd: open files not counted")
+	}
+	peak, calls := 0, 0
+	return func(id string) int {
+		if calls++; base >= 0 && calls%97 == 1 {
+			peak = max(peak, openFiles()-base)
+		}
+		return bucketOf(id)
+	}, &peak
+}
+
 // checkPartition compares every bucket, read both with Open and with
 // Load, against the rows of that bucket in input order.
 func checkPartition(t *testing.T, b *Buckets, cols int, rows []testRow, bucketOf func(string) int) {
@@ -90,8 +117,9 @@ func checkPartition(t *testing.T, b *Buckets, cols int, rows []testRow, bucketOf
 
 // TestPartition: for 1, 7, 256, 300 and 4096 buckets and a keyed hash,
 // the buckets hold exactly the rows of an in-memory partition, in input
-// order, across several input files; the temporary directory is gone and
-// no intermediate file is left in dir.
+// order, across several input files; at most min(buckets, 255)+1 files
+// are open at once; the temporary directory is gone and no intermediate
+// file is left in dir.
 func TestPartition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, buckets := range []int{1, 7, 256, 300, 4096} {
@@ -105,11 +133,16 @@ func TestPartition(t *testing.T) {
 			}
 			inputs := writeInputs(t, dir, cols, rows, 3)
 			bucketOf := randomBucketOf(buckets)
+			counted, peak := countingFiles(t, bucketOf)
 			out := filepath.Join(dir, "parts")
-			b, err := Partition(context.Background(), inputs, cols, buckets, bucketOf, out)
+			b, err := Partition(context.Background(), inputs, cols, buckets, counted, out)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if *peak > 256 || *peak > min(buckets, fanout)+1 {
+				t.Fatalf("%d files open at once", *peak)
+			}
+			t.Logf("at most %d files open", *peak)
 			checkPartition(t, b, cols, rows, bucketOf)
 			ents, err := os.ReadDir(out)
 			if err != nil {
@@ -132,7 +165,7 @@ func TestPartition(t *testing.T) {
 
 // TestPartitionLevels: with a small fan-out the same rows go through two
 // and three levels of intermediate files and land as with one level;
-// open writers never exceed the fan-out.
+// open files never exceed the fan-out plus the one being read.
 func TestPartitionLevels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	rows := randomRows(rng, 3000, 2, 16)
@@ -141,9 +174,13 @@ func TestPartitionLevels(t *testing.T) {
 		inputs := writeInputs(t, dir, 2, rows, 2)
 		bucketOf := randomBucketOf(tc.buckets)
 		out := filepath.Join(dir, "parts")
-		b, err := partition(context.Background(), inputs, 2, tc.buckets, bucketOf, out, tc.fan)
+		counted, peak := countingFiles(t, bucketOf)
+		b, err := partition(context.Background(), inputs, 2, tc.buckets, counted, out, tc.fan)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if *peak > tc.fan+1 {
+			t.Fatalf("%d buckets, fan-out %d: %d files open at once", tc.buckets, tc.fan, *peak)
 		}
 		checkPartition(t, b, 2, rows, bucketOf)
 	}
