@@ -5,8 +5,8 @@
 //
 // Method (a Grace hash join): hash-partition every input into P partition
 // files under a fresh directory (one sequential pass per input, buffered
-// writes), then join partition by partition in an in-memory hash map,
-// emitting the records held by at least k inputs and deleting each file once
+// writes), then join partition by partition in memory, each split again
+// by another hash into cache-sized hash maps, emitting the records held by at least k inputs and deleting each file once
 // read. It agrees with internal/demo.Join: identifiers are compared after
 // strings.TrimSpace and column sums wrap around modulo 2^64.
 package extjoin
