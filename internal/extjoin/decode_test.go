@@ -35,20 +35,20 @@ func FuzzDecode(f *testing.F) {
 		var re []byte
 		last := 0
 		next := 0
-		err := decode(string(data), inputs, cols, func(off int) {
+		err := decode(data, inputs, cols, func(off int) {
 			if off != next {
 				t.Fatalf("record at %d, the previous one ended at %d", off, next)
 			}
-			input, id, vals, end := record(string(data), off, cols)
+			input, id, vals, end := record(data, off, cols)
 			if input < last || input >= inputs || len(vals) != 8*cols {
 				t.Fatalf("decode yielded input %d after %d of %d, %d value bytes", input, last, inputs, len(vals))
 			}
 			last, next = input, end
 			v := make([]int64, cols)
 			for c := range v {
-				v[c] = int64(le64(vals[8*c:]))
+				v[c] = int64(binary.LittleEndian.Uint64(vals[8*c:]))
 			}
-			re = encode(re, input, id, v)
+			re = encode(re, input, string(id), v)
 		})
 		if err == nil && string(re) != string(data) {
 			t.Fatalf("decoded %x, re-encoded %x", data, re)
