@@ -7,6 +7,7 @@ package maskshare
 // lists, vectors and records at a time.
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha256"
@@ -115,7 +116,7 @@ type bucketInput interface {
 	check(p *Params) error
 	// partition splits the table into buckets by the bucket of each row's
 	// identifier (normalised under p).
-	partition(b *bucketer, p *Params, sid [32]byte) (bucketTables, error)
+	partition(ctx context.Context, b *bucketer, p *Params, group, sid [32]byte) (bucketTables, error)
 }
 
 // bucketTables is a partitioned table.
@@ -156,7 +157,7 @@ func (in tableInput) check(p *Params) error {
 	return err
 }
 
-func (in tableInput) partition(b *bucketer, p *Params, _ [32]byte) (bucketTables, error) {
+func (in tableInput) partition(_ context.Context, b *bucketer, p *Params, _, _ [32]byte) (bucketTables, error) {
 	in2, err := prepare(in.t, p)
 	if err != nil {
 		return nil, err

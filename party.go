@@ -61,6 +61,9 @@ func NewParty(name string, params Params, table *Table, cfg *Config) (*Party, er
 // n-party sum. A party can call it before connecting, so that bad input
 // fails at once, locally; the error is an *InputError.
 func (p *Party) Validate() error {
+	if p.spooled != nil {
+		return p.spooled.check(&p.params)
+	}
 	_, err := prepare(p.table, &p.params)
 	return err
 }

@@ -61,7 +61,7 @@ func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if br.parts, err = br.input.partition(bk, &s.params, session); err != nil {
+	if br.parts, err = br.input.partition(ctx, bk, &s.params, s.group, session); err != nil {
 		return nil, err
 	}
 	defer br.parts.close()
