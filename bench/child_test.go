@@ -13,9 +13,19 @@ import (
 // RunChild can be tested without the CLI.
 const childEnv = "MASKSHARE_BENCH_CHILD"
 
+// streamChildEnv makes it act as a child of a streaming run (RunStream).
+const streamChildEnv = "MASKSHARE_BENCH_STREAM_CHILD"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		if err := ServeChild(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	if os.Getenv(streamChildEnv) == "1" {
+		if err := ServeStreamChild(context.Background(), os.Stdin, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -41,10 +41,14 @@ func runBench(ctx context.Context, args []string) error {
 	memLimit := fs.Int64("memlimit", 0, "soft memory limit in MiB of each session (debug.SetMemoryLimit); 0: the configuration's own (768 for the keyed target, else none), -1: none")
 	from := fs.String("report", "", "write the report (and with -scaling the scaling table and plot) from this results JSON file instead of running")
 	child := fs.Bool("child", false, "internal: run one configuration read as JSON from stdin, write the result to stdout")
+	stream := fs.Bool("stream", false, "run bucketed sessions (issue 15): the coordinator and every party in processes of their own over loopback mutual TLS, each party's table spooled to disk and its records streamed, checked against an external-memory plaintext join run in the same run (files go under $TMPDIR)")
+	bucketRows := fs.Int("bucket-rows", bench.DefaultBucketRows, "with -stream: rows per bucket (Params.BucketRows)")
+	memory := fs.Int64("memory", bench.DefaultStreamMemory>>20, "with -stream: soft memory limit in MiB of every process (debug.SetMemoryLimit); 0: none")
+	streamChild := fs.Bool("stream-child", false, "internal: run one process of a -stream run")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: maskshare bench [flags]")
 		fs.VisitAll(func(f *flag.Flag) {
-			if f.Name != "child" {
+			if f.Name != "child" && f.Name != "stream-child" {
 				fmt.Fprintf(fs.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
 			}
 		})
@@ -57,6 +61,31 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	if *child {
 		return withProfile(*cpuprofile, func() error { return bench.ServeChild(ctx, os.Stdin, os.Stdout) })
+	}
+	if *streamChild {
+		return bench.ServeStreamChild(ctx, os.Stdin, os.Stdout)
+	}
+	if *stream {
+		if *targets || *scaling || *from != "" {
+			return errors.New("maskshare bench: -stream is a run of its own, without -targets, -scaling or -report")
+		}
+		modes, err := parseModes(*mode)
+		if err != nil {
+			return err
+		}
+		if *memory < 0 {
+			return badInput(fmt.Errorf("-memory %d: want 0 (none) or a size in MiB", *memory))
+		}
+		var configs []bench.StreamConfig
+		for _, m := range modes {
+			c := bench.StreamConfig{Parties: *parties, Records: *records, Overlap: *overlap, Columns: *columns,
+				Mode: m, K: *k, BucketRows: *bucketRows, Seed: *seed, MemoryLimit: *memory << 20}
+			if err := c.Validate(); err != nil {
+				return badInput(err)
+			}
+			configs = append(configs, c)
+		}
+		return runStream(ctx, *out, configs)
 	}
 
 	if *from != "" {
@@ -154,6 +183,48 @@ func runBench(ctx context.Context, args []string) error {
 		name = "scaling"
 	}
 	return writeReport(*out, name, *scaling, sc, all, shown)
+}
+
+// runStream runs the streaming configurations, each process of each in a
+// fresh process of this executable (the hidden -stream-child flag), and
+// writes the results as JSON and Markdown to dir, printing the Markdown.
+func runStream(ctx context.Context, dir string, configs []bench.StreamConfig) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("maskshare bench: finding this executable to re-run it: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	var results []*bench.StreamResult
+	var failed error
+	for _, cfg := range configs {
+		fmt.Fprintf(os.Stderr, "bench: %v…\n", &cfg)
+		res, err := bench.RunStream(ctx, []string{exe, "bench", "-stream-child"}, cfg, os.Stderr)
+		if res == nil {
+			return err
+		}
+		if err != nil { // a mismatch: report it with the figures
+			failed = err
+			results = append(results, res)
+			break
+		}
+		fmt.Fprintf(os.Stderr, "bench:   session %.2f s, join %.2f s (%.2f×), %d buckets, verified %v\n", res.Wall, res.Join.Wall, res.OverJoin, res.Buckets, res.Verified)
+		results = append(results, res)
+	}
+	base := filepath.Join(dir, "stream-"+time.Now().UTC().Format("20060102T150405Z"))
+	if err := bench.WriteJSON(base+".json", results); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	report := bench.StreamMarkdown(results)
+	if err := os.WriteFile(base+".md", []byte(report), 0o644); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: results written to %s.{json,md}\n", base)
+	if _, err := io.WriteString(os.Stdout, report); err != nil {
+		return err
+	}
+	return failed
 }
 
 // writeReport writes every run as JSON (unless all is nil) and the report
