@@ -70,6 +70,24 @@ func TestRunStream(t *testing.T) {
 	}
 }
 
+// TestRunStreamMismatch runs a streaming session whose join child reads data
+// generated from another seed: the run must fail as a mismatch, so a
+// session that streamed wrong records would not pass.
+func TestRunStreamMismatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs child processes")
+	}
+	t.Setenv(streamChildEnv, skewJoin)
+	cfg := StreamConfig{Parties: 2, Records: 2_000, Overlap: 0.5, Columns: 2, Mode: maskshare.Keyed, BucketRows: 256, Seed: 7}
+	res, err := RunStream(context.Background(), []string{os.Args[0]}, cfg, os.Stderr)
+	if !errors.Is(err, ErrStreamMismatch) {
+		t.Fatalf("got %v, want a mismatch", err)
+	}
+	if res == nil || res.Verified {
+		t.Errorf("result %+v", res)
+	}
+}
+
 // TestStreamVerify checks that a session whose records differ from the
 // join's in any way the harness can see is reported as a mismatch.
 func TestStreamVerify(t *testing.T) {

@@ -67,7 +67,7 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	if *stream {
 		if *targets || *scaling || *from != "" {
-			return errors.New("maskshare bench: -stream is a run of its own, without -targets, -scaling or -report")
+			return badInput(errors.New("-stream is a run of its own, without -targets, -scaling or -report"))
 		}
 		modes, err := parseModes(*mode)
 		if err != nil {
