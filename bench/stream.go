@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -120,6 +121,10 @@ type StreamResult struct {
 	// the longest spool, since the join reads the sources itself.
 	OverJoin          float64 `json:"session_over_join"`
 	WithSpoolOverJoin float64 `json:"session_and_spool_over_join"`
+	// CPUOverJoin is the CPU time of the coordinator and the parties in the
+	// session (spooling excluded) over the join's: on a shared machine, a
+	// ratio that the other load does not inflate.
+	CPUOverJoin float64 `json:"session_cpu_over_join_cpu"`
 	// BytesPerRecord is the mean over the parties of the message bytes a
 	// party sent and received, over its records.
 	BytesPerRecord float64 `json:"bytes_per_record_per_party"`
@@ -183,6 +188,7 @@ type streamTask struct {
 	Dir     string       `json:"dir"`
 	Addr    string       `json:"addr,omitempty"`
 	Session string       `json:"session"`
+	Profile string       `json:"profile,omitempty"`
 }
 
 const (
@@ -208,16 +214,29 @@ type goMsg struct {
 // session disagrees with the plaintext join.
 var ErrStreamMismatch = errors.New("bench: streaming session differs from the plaintext join")
 
+// StreamOptions are the options of RunStream; nil means none.
+type StreamOptions struct {
+	// Stderr receives the children's standard error.
+	Stderr io.Writer
+	// CPUProfile, if set, makes every child write a CPU profile of itself
+	// to CPUProfile-role.pprof (role: coordinator, the party's name, join).
+	CPUProfile string
+}
+
 // RunStream runs cfg: the coordinator, every party and the join each in a
 // fresh process started as argv (which must make the process call
-// ServeStreamChild on its standard input and output), with the children's
-// standard error going to stderr. Files go in a temporary directory (under
-// $TMPDIR) removed at the end. A session that differs from the join is an
-// error wrapping ErrStreamMismatch.
-func RunStream(ctx context.Context, argv []string, cfg StreamConfig, stderr io.Writer) (_ *StreamResult, err error) {
+// ServeStreamChild on its standard input and output). Files go in a
+// temporary directory (under $TMPDIR) removed at the end. A session that
+// differs from the join is an error wrapping ErrStreamMismatch, returned
+// with the result.
+func RunStream(ctx context.Context, argv []string, cfg StreamConfig, opts *StreamOptions) (_ *StreamResult, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if opts == nil {
+		opts = &StreamOptions{}
+	}
+	stderr := opts.Stderr
 	dir, err := os.MkdirTemp("", "maskshare-stream-")
 	if err != nil {
 		return nil, err
@@ -236,7 +255,7 @@ func RunStream(ctx context.Context, argv []string, cfg StreamConfig, stderr io.W
 	defer cancel()
 	session := fmt.Sprintf("stream-%d", time.Now().UnixNano())
 	task := func(role string, i int) streamTask {
-		return streamTask{Config: cfg, Role: role, Index: i, Dir: dir, Session: session}
+		return streamTask{Config: cfg, Role: role, Index: i, Dir: dir, Session: session, Profile: opts.CPUProfile}
 	}
 
 	coord, err := startChild(ctx, argv, task(roleCoordinator, 0), stderr)
@@ -331,11 +350,15 @@ func RunStream(ctx context.Context, argv []string, cfg StreamConfig, stderr io.W
 	res.LoadAfter = loadAverage()
 
 	res.Buckets, res.Size = res.Coordinator.Buckets, res.Coordinator.Size
-	var moved float64
-	var spool float64
+	var moved, spool float64
+	cpu := res.Coordinator.CPUUser + res.Coordinator.CPUSys
 	for _, p := range res.Parties {
 		moved += float64(p.Stats.Messages.BytesSent + p.Stats.Messages.BytesRecv)
 		spool = max(spool, p.Spool)
+		cpu += p.CPUUser + p.CPUSys
+	}
+	if j := res.Join.CPUUser + res.Join.CPUSys; j > 0 {
+		res.CPUOverJoin = cpu / j
 	}
 	res.BytesPerRecord = moved / float64(cfg.Parties) / float64(cfg.Records)
 	if res.Join.Wall > 0 {
@@ -431,6 +454,11 @@ func (c *child) wait() error {
 
 // fail ends the child and describes its failure while doing what.
 func (c *child) fail(doing string, err error) error {
+	if !errors.Is(err, io.EOF) {
+		// It wrote something else than it should, and may still be
+		// running; at the end of its output it is exiting by itself.
+		c.cmd.Process.Kill()
+	}
 	werr := c.wait()
 	if err == nil || errors.Is(err, io.EOF) {
 		err = werr
@@ -498,6 +526,21 @@ func ServeStreamChild(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	if t.Config.MemoryLimit > 0 {
 		debug.SetMemoryLimit(t.Config.MemoryLimit)
+	}
+	if t.Profile != "" {
+		role := t.Role
+		if role == roleParty && t.Index >= 0 && t.Index < t.Config.Parties {
+			role = t.Config.Params().Parties[t.Index]
+		}
+		f, err := os.Create(t.Profile + "-" + role + ".pprof")
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	enc := json.NewEncoder(w)
 	switch t.Role {

@@ -9,8 +9,8 @@ import (
 // WriteStream writes the table of streaming runs, then every participant's
 // figures per run.
 func WriteStream(w io.Writer, results []*StreamResult) {
-	fmt.Fprintln(w, "| mode | parties | records/party | k | buckets | rows/bucket | result | session s | join s | × join (≤ 3) | × join with spool | spool s (max) | peak RSS MiB: coordinator / parties (max) / join | < 1 GiB each | msg B/record/party | CPU s: coordinator / parties / join | load avg before | verified |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|---|")
+	fmt.Fprintln(w, "| mode | parties | records/party | k | buckets | rows/bucket | result | session s | join s | × join (≤ 3) | × join with spool | spool s (max) | peak RSS MiB: coordinator / parties (max) / join | < 1 GiB each | msg B/record/party | CPU s: coordinator / parties / join | CPU × join | load avg before | verified |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|---|")
 	for _, r := range results {
 		c := r.Config
 		var spool, partyCPU float64
@@ -22,11 +22,11 @@ func WriteStream(w io.Writer, results []*StreamResult) {
 			partyRSS = max(partyRSS, p.PeakRSS)
 			met = met && p.PeakRSS < TargetKeyedPeakRSS
 		}
-		fmt.Fprintf(w, "| %v | %d | %d | %d | %d | %d | %d | %.2f | %.2f | %.2f× | %.2f× | %.2f | %s / %s / %s | %s | %.1f | %.1f / %.1f / %.1f | %.2f | %v |\n",
+		fmt.Fprintf(w, "| %v | %d | %d | %d | %d | %d | %d | %.2f | %.2f | %.2f× | %.2f× | %.2f | %s / %s / %s | %s | %.1f | %.1f / %.1f / %.1f | %.2f× | %.2f | %v |\n",
 			c.Mode, c.Parties, c.Records, c.threshold(), r.Buckets, c.BucketRows, r.Size, r.Wall, r.Join.Wall,
 			r.OverJoin, r.WithSpoolOverJoin, spool, mib(r.Coordinator.PeakRSS), mib(partyRSS), mib(r.Join.PeakRSS), yes(met),
 			r.BytesPerRecord, r.Coordinator.CPUUser+r.Coordinator.CPUSys, partyCPU, r.Join.CPUUser+r.Join.CPUSys,
-			r.LoadBefore[0], r.Verified)
+			r.CPUOverJoin, r.LoadBefore[0], r.Verified)
 	}
 	for _, r := range results {
 		m := r.Machine

@@ -26,7 +26,7 @@ func TestRunStream(t *testing.T) {
 		{Parties: 3, Records: 3_000, Overlap: 0.4, Columns: 2, Mode: maskshare.ECDH, K: 2, BucketRows: 500, Seed: 6},
 	} {
 		t.Run(cfg.Mode.String(), func(t *testing.T) {
-			res, err := RunStream(context.Background(), []string{os.Args[0]}, cfg, os.Stderr)
+			res, err := RunStream(context.Background(), []string{os.Args[0]}, cfg, &StreamOptions{Stderr: os.Stderr})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,7 +63,7 @@ func TestRunStream(t *testing.T) {
 					t.Error("no peak RSS for the join")
 				}
 			}
-			if res.Join.Wall <= 0 || res.OverJoin <= 0 || res.BytesPerRecord <= 0 {
+			if res.Join.Wall <= 0 || res.OverJoin <= 0 || res.CPUOverJoin <= 0 || res.BytesPerRecord <= 0 {
 				t.Errorf("join %v s, ratio %v, %v B/record", res.Join.Wall, res.OverJoin, res.BytesPerRecord)
 			}
 		})
@@ -79,7 +79,7 @@ func TestRunStreamMismatch(t *testing.T) {
 	}
 	t.Setenv(streamChildEnv, skewJoin)
 	cfg := StreamConfig{Parties: 2, Records: 2_000, Overlap: 0.5, Columns: 2, Mode: maskshare.Keyed, BucketRows: 256, Seed: 7}
-	res, err := RunStream(context.Background(), []string{os.Args[0]}, cfg, os.Stderr)
+	res, err := RunStream(context.Background(), []string{os.Args[0]}, cfg, &StreamOptions{Stderr: os.Stderr})
 	if !errors.Is(err, ErrStreamMismatch) {
 		t.Fatalf("got %v, want a mismatch", err)
 	}

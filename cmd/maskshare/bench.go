@@ -33,7 +33,7 @@ func runBench(ctx context.Context, args []string) error {
 	scaling := fs.Bool("scaling", false, "run the scaling table (records and parties growing, both modes) and plot it")
 	targets := fs.Bool("targets", false, "run the target configurations of the spec, section 5")
 	ecdhRecords := fs.Int("ecdh-records", 100_000, "records per party of the ecdh target run, and the most an ecdh scaling run gets")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each configuration to this file (suffixed -1, -2, … when there are several)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each configuration to this file (suffixed -1, -2, … when there are several; with -stream, of each process, suffixed with its role and .pprof)")
 	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of the generated data")
 	runs := fs.Int("runs", 1, "runs of each configuration; tables show the run with the median wall time")
 	floors := fs.Bool("floors", true, "measure the floors (plaintext join, scalar multiplication, AES-CTR) after each session")
@@ -85,7 +85,7 @@ func runBench(ctx context.Context, args []string) error {
 			}
 			configs = append(configs, c)
 		}
-		return runStream(ctx, *out, configs)
+		return runStream(ctx, *out, configs, *cpuprofile)
 	}
 
 	if *from != "" {
@@ -188,7 +188,8 @@ func runBench(ctx context.Context, args []string) error {
 // runStream runs the streaming configurations, each process of each in a
 // fresh process of this executable (the hidden -stream-child flag), and
 // writes the results as JSON and Markdown to dir, printing the Markdown.
-func runStream(ctx context.Context, dir string, configs []bench.StreamConfig) error {
+// With a profile path every child writes a CPU profile next to it.
+func runStream(ctx context.Context, dir string, configs []bench.StreamConfig, profile string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("maskshare bench: finding this executable to re-run it: %w", err)
@@ -198,9 +199,16 @@ func runStream(ctx context.Context, dir string, configs []bench.StreamConfig) er
 	}
 	var results []*bench.StreamResult
 	var failed error
-	for _, cfg := range configs {
+	for i, cfg := range configs {
 		fmt.Fprintf(os.Stderr, "bench: %v…\n", &cfg)
-		res, err := bench.RunStream(ctx, []string{exe, "bench", "-stream-child"}, cfg, os.Stderr)
+		opts := &bench.StreamOptions{Stderr: os.Stderr}
+		if profile != "" {
+			opts.CPUProfile = profile
+			if len(configs) > 1 {
+				opts.CPUProfile = fmt.Sprintf("%s-%d", profile, i+1)
+			}
+		}
+		res, err := bench.RunStream(ctx, []string{exe, "bench", "-stream-child"}, cfg, opts)
 		if res == nil {
 			return err
 		}
