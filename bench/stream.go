@@ -50,6 +50,9 @@ type StreamConfig struct {
 	Seed       uint64            `json:"seed"`
 	// MemoryLimit, if positive, is every child's debug.SetMemoryLimit.
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// GCPercent, if not zero, is every child's debug.SetGCPercent (-1:
+	// collect only near MemoryLimit).
+	GCPercent int `json:"gc_percent,omitempty"`
 }
 
 // Validate checks the configuration's ranges.
@@ -71,12 +74,20 @@ func (c *StreamConfig) Validate() error {
 		return fmt.Errorf("bench: %d rows per bucket, want 1 to %d", c.BucketRows, maskshare.MaxBucketRows)
 	case c.MemoryLimit < 0:
 		return fmt.Errorf("bench: memory limit %d", c.MemoryLimit)
+	case c.GCPercent < -1:
+		return fmt.Errorf("bench: GC percent %d, want -1 (off) or more", c.GCPercent)
+	case c.GCPercent == -1 && c.MemoryLimit == 0:
+		return errors.New("bench: the GC off needs a memory limit")
 	}
 	return nil
 }
 
 func (c *StreamConfig) String() string {
-	return fmt.Sprintf("stream/%v/n=%d/records=%d/cols=%d/overlap=%g/k=%d/bucket-rows=%d", c.Mode, c.Parties, c.Records, c.Columns, c.Overlap, c.threshold(), c.BucketRows)
+	s := fmt.Sprintf("stream/%v/n=%d/records=%d/cols=%d/overlap=%g/k=%d/bucket-rows=%d", c.Mode, c.Parties, c.Records, c.Columns, c.Overlap, c.threshold(), c.BucketRows)
+	if c.GCPercent != 0 {
+		s += fmt.Sprintf("/gogc=%d", c.GCPercent)
+	}
+	return s
 }
 
 func (c *StreamConfig) threshold() int {
@@ -526,6 +537,9 @@ func ServeStreamChild(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	if t.Config.MemoryLimit > 0 {
 		debug.SetMemoryLimit(t.Config.MemoryLimit)
+	}
+	if t.Config.GCPercent != 0 {
+		debug.SetGCPercent(t.Config.GCPercent)
 	}
 	if t.Profile != "" {
 		role := t.Role

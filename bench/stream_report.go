@@ -30,9 +30,9 @@ func WriteStream(w io.Writer, results []*StreamResult) {
 	}
 	for _, r := range results {
 		m := r.Machine
-		fmt.Fprintf(w, "\n%s — %s, %d cores (GOMAXPROCS %d), %s; load average %.2f %.2f %.2f before, %.2f %.2f %.2f after; GC soft limit %s MiB per process\n\n",
+		fmt.Fprintf(w, "\n%s — %s, %d cores (GOMAXPROCS %d), %s; load average %.2f %.2f %.2f before, %.2f %.2f %.2f after; GC soft limit %s MiB per process%s\n\n",
 			&r.Config, m.CPU, m.Cores, m.GOMAXPROCS, m.GoVersion, r.LoadBefore[0], r.LoadBefore[1], r.LoadBefore[2],
-			r.LoadAfter[0], r.LoadAfter[1], r.LoadAfter[2], orDash(float64(r.Config.MemoryLimit>>20), "%.0f"))
+			r.LoadAfter[0], r.LoadAfter[1], r.LoadAfter[2], orDash(float64(r.Config.MemoryLimit>>20), "%.0f"), gcPercent(r.Config.GCPercent))
 		fmt.Fprintln(w, "| process | spool s | session s | CPU user s | CPU sys s | GC CPU s | peak RSS MiB | msg sent MiB | msg received MiB | records | phases s |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|")
 		for _, p := range append([]Participant{r.Coordinator}, r.Parties...) {
@@ -56,4 +56,14 @@ func StreamMarkdown(results []*StreamResult) string {
 	b.WriteString("Each participant is a process of its own (peak RSS its own); the session runs over loopback mutual TLS after the parties spooled their tables; the plaintext join (extjoin, external memory) runs after it in its own process on the same generated data. Verified: every party's streamed records (count and digest), result size and totals equal the join's.\n\n")
 	WriteStream(&b, results)
 	return b.String()
+}
+
+func gcPercent(p int) string {
+	switch p {
+	case 0:
+		return ""
+	case -1:
+		return ", GOGC off"
+	}
+	return fmt.Sprintf(", GOGC %d", p)
 }

@@ -134,6 +134,8 @@ func TestStreamConfigValidate(t *testing.T) {
 		"buckets": func(c *StreamConfig) { c.BucketRows = 0 },
 		"parties": func(c *StreamConfig) { c.Parties = 1 },
 		"k":       func(c *StreamConfig) { c.K = 4 },
+		"gogc":    func(c *StreamConfig) { c.GCPercent = -2 },
+		"gc off":  func(c *StreamConfig) { c.GCPercent = -1 },
 	} {
 		c := good
 		bad(&c)

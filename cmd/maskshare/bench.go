@@ -44,6 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 	stream := fs.Bool("stream", false, "run bucketed sessions (issue 15): the coordinator and every party in processes of their own over loopback mutual TLS, each party's table spooled to disk and its records streamed, checked against an external-memory plaintext join run in the same run (files go under $TMPDIR)")
 	bucketRows := fs.Int("bucket-rows", bench.DefaultBucketRows, "with -stream: rows per bucket (Params.BucketRows)")
 	memory := fs.Int64("memory", bench.DefaultStreamMemory>>20, "with -stream: soft memory limit in MiB of every process (debug.SetMemoryLimit); 0: none")
+	gogc := fs.Int("gogc", 0, "with -stream: every process's debug.SetGCPercent; 0: the default (GOGC), -1: off, collecting only near -memory")
 	streamChild := fs.Bool("stream-child", false, "internal: run one process of a -stream run")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: maskshare bench [flags]")
@@ -79,7 +80,7 @@ func runBench(ctx context.Context, args []string) error {
 		var configs []bench.StreamConfig
 		for _, m := range modes {
 			c := bench.StreamConfig{Parties: *parties, Records: *records, Overlap: *overlap, Columns: *columns,
-				Mode: m, K: *k, BucketRows: *bucketRows, Seed: *seed, MemoryLimit: *memory << 20}
+				Mode: m, K: *k, BucketRows: *bucketRows, Seed: *seed, MemoryLimit: *memory << 20, GCPercent: *gogc}
 			if err := c.Validate(); err != nil {
 				return badInput(err)
 			}
