@@ -39,7 +39,11 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 		case stepIntersect, stepWhole:
 			if step == start || b == 0 {
 				s.ph.hold = false
-				s.ph.start(map[bool]string{true: "intersect", false: "buckets"}[kind == stepIntersect])
+				phase := "aggregate" // a bucket whole: intersection and aggregation
+				if kind == stepIntersect {
+					phase = "intersect"
+				}
+				s.ph.start(phase)
 				s.ph.hold = true
 			}
 			if s.params.Mode == ECDH {
