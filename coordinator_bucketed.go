@@ -26,7 +26,6 @@ type coordBuckets struct {
 // the parties send a bucket's tags again for its aggregation.
 func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) (*Report, error) {
 	cb := s.buckets
-	session := s.sid
 	cb.buckets = bucketCount(s.hellos, s.params.BucketRows)
 	plan := newBucketPlan(&s.params, cb.buckets)
 	if cb.sizes == nil {
@@ -47,7 +46,6 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 				s.ph.hold = true
 			}
 			if s.params.Mode == ECDH {
-				s.sid = stepSession(session, passIntersect, b, cb.attempt)
 				if err := s.blindingRounds(ctx); err != nil {
 					return nil, err
 				}
@@ -74,7 +72,6 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 					s.revealedRun()
 					s.counted = true
 				}
-				s.sid = stepSession(session, passAggregate, b, cb.attempt)
 				if err := s.settle(ctx, rep, found, size, nil); err != nil {
 					return nil, err
 				}
@@ -86,7 +83,6 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 			s.ph.step(b+1, cb.buckets, 0)
 		case stepSizes:
 			s.ph.hold = false
-			s.sid = session
 			if err := s.sendSizes(ctx, rep); err != nil {
 				return nil, err
 			}
@@ -96,7 +92,6 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 				s.ph.start("aggregate")
 				s.ph.hold = true
 			}
-			s.sid = stepSession(session, passAggregate, b, cb.attempt)
 			s.listSizes = cb.lists[b]
 			size, found, err := s.bucketTags(ctx, b)
 			if err != nil {
@@ -120,7 +115,6 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 		}
 	}
 	s.ph.hold = false
-	s.sid = session
 	if err := s.sizesReport(rep); err != nil {
 		return nil, err
 	}
