@@ -57,17 +57,10 @@ type StreamConfig struct {
 
 // Validate checks the configuration's ranges.
 func (c *StreamConfig) Validate() error {
+	if err := validateData(c.Parties, c.Records, c.Overlap, c.Columns, c.K); err != nil {
+		return err
+	}
 	switch {
-	case c.Parties < 2 || c.Parties > 50:
-		return fmt.Errorf("bench: %d parties, want 2 to 50", c.Parties)
-	case c.Records < 1:
-		return fmt.Errorf("bench: %d records per party, want at least 1", c.Records)
-	case c.Overlap <= 0 || c.Overlap > 1:
-		return fmt.Errorf("bench: overlap %v, want more than 0 and at most 1", c.Overlap)
-	case c.Columns < 1:
-		return fmt.Errorf("bench: %d columns, want at least 1", c.Columns)
-	case c.K != 0 && (c.K < 2 || c.K > c.Parties):
-		return fmt.Errorf("bench: threshold %d, want 2 to %d", c.K, c.Parties)
 	case c.Mode != maskshare.Keyed && c.Mode != maskshare.ECDH:
 		return fmt.Errorf("bench: mode %v: bucketed sessions run in the keyed and ecdh modes", c.Mode)
 	case c.BucketRows < 1 || c.BucketRows > maskshare.MaxBucketRows:
