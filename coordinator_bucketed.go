@@ -9,7 +9,7 @@ import (
 	"github.com/maskshare/maskshare/psi"
 )
 
-// bucketState of the coordinator: what it keeps of a bucketed session
+// coordBuckets is what the coordinator keeps of a bucketed session
 // between steps.
 type coordBuckets struct {
 	buckets int
@@ -19,11 +19,9 @@ type coordBuckets struct {
 }
 
 // runBucketed is the rest of run for a bucketed session, after the keys
-// (or the rejoin of a suspended session, which resumes at step start):
-// every bucket's intersection, the result sizes (checked against the
-// minimum before anything else), then every bucket's Match and
-// aggregation. Between the passes the coordinator keeps only the sizes:
-// the parties send a bucket's tags again for its aggregation.
+// (or the rejoin of a suspended session, which resumes at step start): the
+// steps of its bucketPlan. Between two passes the coordinator keeps only
+// the sizes: the parties send a bucket's tags again for its aggregation.
 func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) (*Report, error) {
 	cb := s.buckets
 	cb.buckets = bucketCount(s.hellos, s.params.BucketRows)

@@ -35,19 +35,16 @@ type bucketRun struct {
 	cp      *checkpoint // nil: the session cannot resume
 	buckets int
 	attempt int      // the attempt number steps derive their keys with
-	sizes   []int    // the result size of every bucket, from the Sizes
+	sizes   []int    // the result size of every bucket so far (all of them once the Sizes came)
 	carry   []uint64 // the party's own totals over the buckets done
 	totals  []uint64 // the revealed totals, once the last bucket is done
 	last    bool     // the bucket being aggregated is the last
 	chain   []byte   // the bucket transcripts, hashed in turn
 }
 
-// runBucketed is Party.Run for a bucketed session. It is run's sequence
-// with the intersection and the aggregation each run bucket by bucket: all
-// buckets' intersections first, so that the result size is known (and
-// checked against the minimum) before any bucket's values are revealed.
-// Its steps are numbered: 1 to B the intersections, B+1 the sizes, B+2 to
-// 2B+1 the aggregations. With a checkpoint, a session that is suspended
+// runBucketed is Party.Run for a bucketed session: run's sequence with the
+// intersection and the aggregation run bucket by bucket, in the steps of
+// its bucketPlan. With a checkpoint, a session that is suspended
 // (ErrSuspended) keeps its state and the next Run resumes it.
 func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
 	res, err := s.bucketSteps(ctx)
