@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -41,13 +42,26 @@ type point struct{ x, y float64 }
 type series struct {
 	name   string
 	color  string
+	dash   string // SVG stroke-dasharray; empty for a solid line
 	points []point
+}
+
+// sortPoints orders s's points by x, for its line.
+func (s *series) sortPoints() {
+	slices.SortFunc(s.points, func(p, q point) int { return cmp.Compare(p.x, q.x) })
+}
+
+// rule is a horizontal reference line across a panel, such as a target.
+type rule struct {
+	y     float64
+	label string
 }
 
 // panel is one plot: log-scale x, log-scale y.
 type panel struct {
 	title, xlabel, ylabel string
 	series                []series
+	rules                 []rule
 }
 
 var modeColors = map[maskshare.PSIMode]string{maskshare.Keyed: "#1f77b4", maskshare.ECDH: "#d62728", maskshare.OPRF: "#2ca02c"}
@@ -76,15 +90,18 @@ func ScalingSVG(s Scaling, results []*Result) []byte {
 			}
 		}
 		for _, sr := range []*series{&a, &b, &c} {
-			slices.SortFunc(sr.points, func(p, q point) int { return int(math.Copysign(1, p.x-q.x)) })
+			sr.sortPoints()
 		}
 		byRecords.series = append(byRecords.series, a)
 		byParties.series = append(byParties.series, b)
 		bytesParties.series = append(bytesParties.series, c)
 	}
+	return svgPanels(byRecords, byParties, bytesParties)
+}
 
+// svgPanels draws the panels side by side as one SVG image.
+func svgPanels(panels ...panel) []byte {
 	const pw, ph = 400, 320
-	panels := []panel{byRecords, byParties, bytesParties}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n",
 		pw*len(panels), ph, pw*len(panels), ph)
@@ -115,6 +132,9 @@ func (p *panel) draw(b *strings.Builder, pw, ph float64) {
 		fmt.Fprintf(b, `<text x="%g" y="%g" text-anchor="middle">no data</text>`+"\n", pw/2, ph/2)
 		return
 	}
+	for _, r := range p.rules {
+		ys = append(ys, r.y) // in range, so that the data is seen against it
+	}
 	xlo, xhi := logRange(xs, false)
 	ylo, yhi := logRange(ys, true)
 	px := func(x float64) float64 { return left + w*(math.Log10(x)-xlo)/(xhi-xlo) }
@@ -135,8 +155,19 @@ func (p *panel) draw(b *strings.Builder, pw, ph float64) {
 	fmt.Fprintf(b, `<text x="%g" y="%g" text-anchor="middle">%s (log scale)</text>`+"\n", left+w/2, ph-8, esc(p.xlabel))
 	fmt.Fprintf(b, `<text transform="translate(14,%g) rotate(-90)" text-anchor="middle">%s (log scale)</text>`+"\n", top+h/2, esc(p.ylabel))
 
+	// Reference lines, then the data over them.
+	for _, r := range p.rules {
+		y := py(r.y)
+		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%g" y2="%.1f" stroke="#555" stroke-dasharray="2,3"/>`+"\n", left, y, left+w, y)
+		fmt.Fprintf(b, `<text x="%g" y="%.1f" text-anchor="end" fill="#555">%s</text>`+"\n", left+w-4, y-4, esc(r.label))
+	}
+
 	// Lines, points and legend.
 	for i, s := range p.series {
+		dash := ""
+		if s.dash != "" {
+			dash = fmt.Sprintf(` stroke-dasharray="%s"`, s.dash)
+		}
 		var pts []string
 		for _, pt := range s.points {
 			if pt.x > 0 && pt.y > 0 {
@@ -144,14 +175,14 @@ func (p *panel) draw(b *strings.Builder, pw, ph float64) {
 			}
 		}
 		if len(pts) > 0 {
-			fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), s.color)
+			fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"%s/>`+"\n", strings.Join(pts, " "), s.color, dash)
 			for _, q := range pts {
 				x, y, _ := strings.Cut(q, ",")
 				fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`+"\n", x, y, s.color)
 			}
 		}
 		ly := float64(top + 14 + 16*i)
-		fmt.Fprintf(b, `<line x1="%d" y1="%g" x2="%d" y2="%g" stroke="%s" stroke-width="2"/>`+"\n", left+8, ly-4, left+28, ly-4, s.color)
+		fmt.Fprintf(b, `<line x1="%d" y1="%g" x2="%d" y2="%g" stroke="%s" stroke-width="2"%s/>`+"\n", left+8, ly-4, left+28, ly-4, s.color, dash)
 		fmt.Fprintf(b, `<text x="%d" y="%g">%s</text>`+"\n", left+32, ly, esc(s.name))
 	}
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -138,18 +139,35 @@ func WriteJSON(path string, v any) error {
 
 // Median returns, among runs of the same configuration, the one with the
 // median wall time (the lower middle one for an even count).
-func Median(runs []*Result) *Result {
+func Median[R run](runs []R) R {
 	s := slices.Clone(runs)
-	slices.SortFunc(s, func(a, b *Result) int {
-		switch {
-		case a.Wall < b.Wall:
-			return -1
-		case a.Wall > b.Wall:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(s, func(a, b R) int { return cmp.Compare(a.wallSeconds(), b.wallSeconds()) })
 	return s[(len(s)-1)/2]
+}
+
+// run is a measured run: a *Result or a *StreamResult.
+type run interface{ wallSeconds() float64 }
+
+func (r *Result) wallSeconds() float64       { return r.Wall }
+func (r *StreamResult) wallSeconds() float64 { return r.Wall }
+
+// medians returns, for each configuration in order of first appearance,
+// its run with the median wall time.
+func medians[R run, C comparable](all []R, config func(R) C) []R {
+	var order []C
+	groups := map[C][]R{}
+	for _, r := range all {
+		c := config(r)
+		if groups[c] == nil {
+			order = append(order, c)
+		}
+		groups[c] = append(groups[c], r)
+	}
+	out := make([]R, len(order))
+	for i, c := range order {
+		out[i] = Median(groups[c])
+	}
+	return out
 }
 
 // ReadResults reads the results a run of the harness wrote with WriteJSON
@@ -164,17 +182,5 @@ func ReadResults(path string) ([]*Result, error) {
 	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", path, err)
 	}
-	var order []Config
-	groups := map[Config][]*Result{}
-	for _, r := range all {
-		if groups[r.Config] == nil {
-			order = append(order, r.Config)
-		}
-		groups[r.Config] = append(groups[r.Config], r)
-	}
-	out := make([]*Result, len(order))
-	for i, c := range order {
-		out[i] = Median(groups[c])
-	}
-	return out, nil
+	return medians(all, func(r *Result) Config { return r.Config }), nil
 }

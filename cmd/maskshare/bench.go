@@ -46,8 +46,11 @@ func runBench(ctx context.Context, args []string) error {
 	memory := fs.Int64("memory", bench.DefaultStreamMemory>>20, "with -stream: soft memory limit in MiB of every process (debug.SetMemoryLimit); 0: none")
 	gogc := fs.Int("gogc", 0, "with -stream: every process's debug.SetGCPercent; 0: the default (GOGC), -1: off, collecting only near -memory")
 	streamChild := fs.Bool("stream-child", false, "internal: run one process of a -stream run")
+	scalingStream := fs.Bool("scaling-stream", false, "write the scaling table of bucketed sessions (Markdown, printed and written to -out) and its plot (to -plot) from the stream-*.json files of -stream runs named as arguments, running nothing; a configuration in several files shows its median run")
+	plot := fs.String("plot", filepath.Join("docs", "scaling-stream.svg"), "with -scaling-stream: file of the plot")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: maskshare bench [flags]")
+		fmt.Fprintln(fs.Output(), "       maskshare bench -scaling-stream [-out dir] [-plot file.svg] stream-result.json...")
 		fs.VisitAll(func(f *flag.Flag) {
 			if f.Name != "child" && f.Name != "stream-child" {
 				fmt.Fprintf(fs.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
@@ -56,6 +59,12 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	if err := fs.Parse(args); err != nil {
 		return badInput(err)
+	}
+	if *scalingStream {
+		if *stream || *targets || *scaling || *from != "" {
+			return badInput(errors.New("-scaling-stream reads results: without -stream, -targets, -scaling or -report"))
+		}
+		return writeStreamScaling(*out, *plot, fs.Args())
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("maskshare bench: unexpected arguments %q", fs.Args())
@@ -234,6 +243,40 @@ func runStream(ctx context.Context, dir string, configs []bench.StreamConfig, pr
 		return err
 	}
 	return failed
+}
+
+// writeStreamScaling writes the scaling table of the bucketed sessions in
+// the result files, as Markdown to dir and to standard output, and their
+// plot to the file plot.
+func writeStreamScaling(dir, plot string, files []string) error {
+	if len(files) == 0 {
+		return badInput(errors.New("-scaling-stream: no result files (the stream-*.json of -stream runs)"))
+	}
+	results, err := bench.ReadStreamResults(files...)
+	if err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	for _, r := range results {
+		if !r.Verified {
+			return fmt.Errorf("maskshare bench: %v did not verify against the join; its figures are not a scaling point", &r.Config)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("### Scaling of bucketed sessions\n\n")
+	bench.WriteStreamScaling(&b, results)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	md := filepath.Join(dir, "scaling-stream-"+time.Now().UTC().Format("20060102T150405Z")+".md")
+	if err := os.WriteFile(md, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	if err := os.WriteFile(plot, bench.StreamScalingSVG(results), 0o644); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: table written to %s, plot to %s\n", md, plot)
+	_, err = io.WriteString(os.Stdout, b.String())
+	return err
 }
 
 // writeReport writes every run as JSON (unless all is nil) and the report
