@@ -252,7 +252,7 @@ func (s *coordSession) rejoin(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	s.ph.log.Info("session resumed", "session", fmt.Sprintf("%x", s.sid[:8]), "step", start, "attempt", attempt)
+	s.ph.log.Info("session resumed", "session", fmt.Sprintf("%x", s.sid[:8]), "step", start, "attempt", attempt, "steps_redone", s.redone)
 	return int(start), nil
 }
 
