@@ -96,6 +96,14 @@ func (c *Coordinator) startRun() error {
 	return nil
 }
 
+// resumeRun admits the resumption of a suspended run, which startRun
+// admitted before.
+func (c *Coordinator) resumeRun() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inflight++
+}
+
 // revealedRun counts a run that got as far as revealing a result size (or
 // that it is below the minimum).
 func (c *Coordinator) revealedRun() {
@@ -154,7 +162,11 @@ func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report,
 	}
 	var rep *Report
 	resuming, err := s.openCheckpoint()
-	if err == nil {
+	if err == nil && resuming {
+		// The rest of a run admitted before: not a new run for the
+		// limits, and counted once, when it reveals the result size.
+		c.resumeRun()
+	} else if err == nil {
 		err = c.startRun()
 	}
 	if err == nil {

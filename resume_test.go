@@ -110,6 +110,9 @@ type spooledSession struct {
 	cfgs     []*Config
 	// wrap, if set, wraps party i's end of its connection.
 	wrap func(i int, c transport.Conn) transport.Conn
+	// coord, if set, is the coordinator of every run (one process);
+	// otherwise each run has a new one (a restarted process).
+	coord *Coordinator
 }
 
 func newSpooledSession(t *testing.T, params Params, tables []*Table) *spooledSession {
@@ -138,9 +141,12 @@ func (ss *spooledSession) run(t *testing.T, crash []int64) ([]*Result, *Report, 
 	n := len(ss.tables)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	coord, err := NewCoordinator(ss.params, ss.coordCfg)
-	if err != nil {
-		t.Fatal(err)
+	coord := ss.coord
+	if coord == nil {
+		var err error
+		if coord, err = NewCoordinator(ss.params, ss.coordCfg); err != nil {
+			t.Fatal(err)
+		}
 	}
 	coordEnds := make([]transport.Conn, n)
 	partyEnds := make([]transport.Conn, n)
@@ -413,5 +419,37 @@ func TestBucketedAbortAttributed(t *testing.T) {
 		if ents, _ := os.ReadDir(filepath.Join(sp.Dir(), spoolSessions)); len(ents) != 0 {
 			t.Fatalf("party %d kept %d session directories", i, len(ents))
 		}
+	}
+}
+
+// TestResumeNotLimitedAsRerun resumes a suspended session at once under a
+// coordinator whose runs must be an hour apart and that allows one run:
+// the resumption is the same run, not a new one, so the limits do not
+// refuse it; a second session afterwards is refused.
+func TestResumeNotLimitedAsRerun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	params := testParams(3, 1)
+	params.BucketRows = 4
+	tables := genTables(rng, 3, 1, 50, 1<<40)
+	ss := newSpooledSession(t, params, tables)
+	ss.coordCfg.MinRunInterval, ss.coordCfg.MaxRuns = time.Hour, 1
+	coord, err := NewCoordinator(params, ss.coordCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss.coord = coord
+	if _, _, errs := ss.run(t, []int64{0, 60, 0, 0}); !errors.Is(errs[3], ErrSuspended) {
+		t.Fatalf("first run: coordinator ended with %v, want a suspended session", errs[3])
+	}
+	results, rep, errs := ss.run(t, make([]int64, 4))
+	if err := Cause(errs...); err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	for i, r := range results {
+		r.Records = ss.outs[i].records
+	}
+	checkAgainstOracle(t, params, tables, results, rep)
+	if _, _, errs := ss.run(t, make([]int64, 4)); !errors.Is(errs[3], ErrRunLimit) {
+		t.Fatalf("a second session: coordinator ended with %v, want the run limit", errs[3])
 	}
 }
