@@ -28,6 +28,11 @@ type Config struct {
 	// and alter every sealed part: use it only where the coordinator is one
 	// of the parties' own processes (tests, RunLocal with keys of its own).
 	InsecureNoIdentities bool
+	// WorkDir is the coordinator's directory for the checkpoints of its
+	// bucketed sessions, which let a session suspended by a lost
+	// participant resume (ErrSuspended); empty means no checkpoints. A
+	// party's is its Spool's directory.
+	WorkDir string
 	// MaxRuns bounds how many times a Coordinator runs its session to the
 	// point where the result size is revealed; later runs are refused with
 	// ErrRunLimit. Every further run lets a party difference two results,

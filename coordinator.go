@@ -62,10 +62,16 @@ type Report struct {
 	// Aggregates[c][r] and Totals[c] are set only when the session lets the
 	// coordinator see the result (Params.CoordinatorSeesResult) and the
 	// policy reveals them: Aggregates for PerRecord, Totals for both
-	// PerRecord and TotalsOnly. Records are in canonical order.
+	// PerRecord and TotalsOnly. Records are in canonical order. A
+	// bucketed session keeps no Aggregates (they would not fit in memory).
 	Aggregates [][]int64
 	Totals     []int64
 	Phases     []PhaseTime
+	// Resumed is the step a resumed bucketed session continued from (0 if
+	// it ran from the start), and Redone the number of steps some
+	// participant had completed that the resume ran again: the work lost
+	// (a step is one bucket's intersection or aggregation).
+	Resumed, Redone int
 }
 
 // startRun admits a run under Config.MaxRuns and Config.MinRunInterval.
@@ -126,8 +132,12 @@ type coordSession struct {
 	hellos []wire.Hello
 	// listSizes are the sizes of the ecdh lists, which the tags must match.
 	listSizes []int
-	// bucketed is set in a bucketed session.
-	bucketed bool
+	// buckets is a bucketed session's state, nil for a session in one
+	// piece; cp its checkpoint, nil if it cannot resume.
+	buckets        *coordBuckets
+	cp             *checkpoint
+	restoredTotals []int64
+	redone         int
 }
 
 // Run runs one session with the parties on conns, conns[i] being party i's
@@ -139,16 +149,29 @@ func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report,
 	}
 	s := &coordSession{Coordinator: c, conns: conns, n: len(conns), ph: newPhases("coordinator", c.cfg)}
 	rand.Read(s.sid[:])
+	if c.params.BucketRows > 0 {
+		s.buckets = &coordBuckets{}
+	}
 	var rep *Report
-	err := c.startRun()
+	resuming, err := s.openCheckpoint()
 	if err == nil {
-		rep, err = s.run(ctx)
+		err = c.startRun()
+	}
+	if err == nil {
+		rep, err = s.run(ctx, resuming)
 		s.endRun()
 	}
 	s.ph.end()
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrStopped) {
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrStopped) && !errors.Is(err, ErrSuspended) {
 		// The coordinator was stopped: no party is to blame.
-		err = stoppedError(ctx)
+		err = s.lost(stoppedError(ctx))
+	}
+	if s.cp != nil {
+		if err != nil && errors.Is(err, ErrSuspended) {
+			s.cp.close() // the next Run resumes the session
+		} else {
+			s.cp.discard()
+		}
 	}
 	if err != nil {
 		var ae *AbortError
@@ -162,16 +185,30 @@ func (c *Coordinator) Run(ctx context.Context, conns []transport.Conn) (*Report,
 	return rep, nil
 }
 
-func (s *coordSession) run(ctx context.Context) (*Report, error) {
+func (s *coordSession) run(ctx context.Context, resuming bool) (*Report, error) {
 	rep := &Report{Session: s.sid}
 	k := s.params.threshold()
 
 	s.ph.start("keys")
+	if resuming {
+		start, err := s.rejoin(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.Totals = s.restoredTotals
+		rep.Resumed, rep.Redone = start, s.redone
+		return s.runBucketed(ctx, rep, start)
+	}
 	if err := s.exchangeKeys(ctx); err != nil {
 		return nil, err
 	}
-	if s.params.BucketRows > 0 {
-		return s.runBucketed(ctx, rep)
+	if s.cp != nil {
+		if err := s.cp.appendSession(coordSessionRecord(s.sid, s.hellos)); err != nil {
+			return nil, err
+		}
+	}
+	if s.buckets != nil {
+		return s.runBucketed(ctx, rep, 1)
 	}
 
 	s.ph.start("intersect")
@@ -307,7 +344,7 @@ func (s *coordSession) exchangeKeys(ctx context.Context) error {
 func (s *coordSession) settle(ctx context.Context, rep *Report, found [][]psi.Match, size int, candBytes [][]uint8) error {
 	k := s.params.threshold()
 	setSizes := rep.SetSizes
-	if s.bucketed { // the bucket's lists
+	if s.buckets != nil { // the bucket's lists
 		setSizes = s.listSizes
 	}
 	// Per-record with k = n the designated holder of index r is party
@@ -385,7 +422,7 @@ func (s *coordSession) settle(ctx context.Context, rep *Report, found [][]psi.Ma
 		}
 		if s.params.CoordinatorSeesResult {
 			rep.Totals = toInt64(maskedTotals)
-			if reveal == PerRecord && !s.bucketed { // a bucketed session keeps no result in memory
+			if reveal == PerRecord && s.buckets == nil { // a bucketed session keeps no result in memory
 				for c := 0; c < cols; c++ {
 					rep.Aggregates = append(rep.Aggregates, toInt64(sum[c*w:c*w+size]))
 				}
@@ -694,6 +731,7 @@ func (s *coordSession) gatherThen(ctx context.Context, want wire.Type, limit fun
 	if err := g.Wait(); err != nil {
 		var pe *partyError
 		if errors.As(err, &pe) {
+			pe.err = s.lost(pe.err)
 			// A party that aborted itself needs no telling; one that is
 			// merely slow or sent garbage does.
 			skip := -1
@@ -896,7 +934,7 @@ func (s *coordSession) send(ctx context.Context, i int, msg []byte) error {
 
 // sendFailed ends the session because sending to party i failed with err.
 func (s *coordSession) sendFailed(i int, err error) error {
-	err = fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err)
+	err = s.lost(fmt.Errorf("%w: party %s: %v", ErrPartyUnavailable, s.params.Parties[i], err))
 	s.abortAll(err, i)
 	return &partyError{party: i, err: err}
 }

@@ -43,6 +43,12 @@ var (
 	// ErrStopped reports a session that the coordinator ended because it
 	// was stopped (shut down, or its context ended), not because of a party.
 	ErrStopped = errors.New("maskshare: the coordinator stopped the session")
+	// ErrSuspended reports a bucketed session with checkpoints that
+	// stopped because a participant was lost or stopped: every
+	// participant keeps its state, and running it again (Party.Run and
+	// Coordinator.Run with fresh connections) resumes it from the last
+	// step every participant completed.
+	ErrSuspended = errors.New("maskshare: session suspended; run it again to resume")
 )
 
 // abortCodes maps the sentinels that travel in Abort messages to their codes;
@@ -65,6 +71,7 @@ var abortCodes = []error{
 	ErrRunLimit,
 	ErrCheating,
 	ErrStopped,
+	ErrSuspended,
 }
 
 func abortCode(err error) uint8 {
@@ -72,6 +79,9 @@ func abortCode(err error) uint8 {
 	// coordinator's malformed Match is also a protocol violation).
 	if errors.Is(err, ErrCheating) {
 		return uint8(slices.Index(abortCodes, ErrCheating))
+	}
+	if errors.Is(err, ErrSuspended) { // whatever lost the participant
+		return uint8(slices.Index(abortCodes, ErrSuspended))
 	}
 	for i, e := range abortCodes[1:] {
 		if errors.Is(err, e) {

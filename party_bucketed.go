@@ -3,8 +3,11 @@ package maskshare
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/maskshare/maskshare/internal/wire"
@@ -19,14 +22,21 @@ type RecordWriter interface {
 	WriteRecord(r *Record) error
 }
 
+// maxSpooledRows bounds a bucketed session's tables: its set size bound
+// must fit the Hello's 32 bits.
+const maxSpooledRows = 1 << 31
+
 // bucketRun is the state of a party's bucketed session across buckets.
 type bucketRun struct {
 	input   bucketInput
 	out     RecordWriter
 	parts   bucketTables
+	cp      *checkpoint // nil: the session cannot resume
 	buckets int
+	attempt int      // the attempt number steps derive their keys with
 	sizes   []int    // the result size of every bucket, from the Sizes
 	carry   []uint64 // the party's own totals over the buckets done
+	totals  []uint64 // the revealed totals, once the last bucket is done
 	last    bool     // the bucket being aggregated is the last
 	chain   []byte   // the bucket transcripts, hashed in turn
 }
@@ -35,25 +45,78 @@ type bucketRun struct {
 // with the intersection and the aggregation each run bucket by bucket: all
 // buckets' intersections first, so that the result size is known (and
 // checked against the minimum) before any bucket's values are revealed.
+// Its steps are numbered: 1 to B the intersections, B+1 the sizes, B+2 to
+// 2B+1 the aggregations. With a checkpoint, a session that is suspended
+// (ErrSuspended) keeps its state and the next Run resumes it.
 func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
+	res, err := s.bucketSteps(ctx)
+	br := s.bucket
+	if err != nil && br.cp != nil && s.suspends(ctx, err) {
+		br.cp.close()
+		if !errors.Is(err, ErrSuspended) {
+			err = fmt.Errorf("%w: %w", ErrSuspended, err)
+		}
+		return nil, err
+	}
+	if br.parts != nil {
+		br.parts.close()
+	}
+	if br.cp != nil {
+		br.cp.discard()
+	}
+	return res, err
+}
+
+// suspends reports whether err, a bucketed session's failure, suspends it
+// rather than ending it: the coordinator or this party was lost or
+// stopped, not a check failed.
+func (s *partySession) suspends(ctx context.Context, err error) bool {
+	if errors.Is(err, ErrCheating) {
+		return false
+	}
+	return errors.Is(err, ErrSuspended) || errors.Is(err, ErrPartyUnavailable) || errors.Is(err, ErrStopped) || ctx.Err() != nil
+}
+
+func (s *partySession) bucketSteps(ctx context.Context) (*Result, error) {
 	br := s.bucket
 	s.ph.start("prepare")
 	if err := br.input.check(&s.params); err != nil {
 		return nil, s.learnSession(ctx, err)
 	}
-	s.bound = sizeBound(int(min(br.input.rows(), MaxRecords)))
-	if br.input.rows() > int64(^uint32(0)>>1) {
-		return nil, s.learnSession(ctx, &InputError{Row: -1, Other: -1, Err: ErrSchema, Detail: fmt.Sprintf("%d rows exceed the limit of %d", br.input.rows(), ^uint32(0)>>1)})
+	if br.input.rows() > maxSpooledRows {
+		return nil, s.learnSession(ctx, &InputError{Row: -1, Other: -1, Err: ErrSchema, Detail: fmt.Sprintf("%d rows exceed the limit of %d", br.input.rows(), maxSpooledRows)})
 	}
+	s.bound = sizeBound(int(br.input.rows()))
 
 	s.ph.start("keys")
 	if err := s.open(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.exchangeKeys(ctx); err != nil {
+	session := s.sid
+	cp, err := s.openCheckpoint(session)
+	if err != nil {
 		return nil, err
 	}
-	session := s.sid
+	br.cp = cp
+	start := 1
+	if cp != nil && cp.session != nil {
+		if start, err = s.rejoin(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := s.exchangeKeys(ctx); err != nil {
+			return nil, err
+		}
+		if cp != nil {
+			mark, err := br.out.(ResumableWriter).Sync()
+			if err != nil {
+				return nil, err
+			}
+			if err := cp.appendSession(s.keys(mark).encode()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	br.buckets = bucketCount(s.hellos, s.params.BucketRows)
 
 	s.ph.start("partition")
@@ -64,20 +127,177 @@ func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
 	if br.parts, err = br.input.partition(ctx, bk, &s.params, s.group, session); err != nil {
 		return nil, err
 	}
-	defer br.parts.close()
 
-	s.ph.start("intersect")
-	s.ph.hold = true
-	for b := range br.buckets {
-		if err := s.intersectBucket(ctx, b); err != nil {
+	if br.carry == nil {
+		br.carry = make([]uint64, s.cols)
+	}
+	res := &Result{Columns: slices.Clone(s.params.Columns)}
+	last := 2*br.buckets + 1
+	if s.params.Reveal == CardinalityOnly {
+		last = br.buckets + 1
+	}
+	if start <= br.buckets {
+		s.ph.start("intersect")
+		s.ph.hold = true
+	}
+	for step := start; step <= last; step++ {
+		switch b := step - 1; {
+		case step <= br.buckets:
+			if err := s.intersectBucket(ctx, b); err != nil {
+				return nil, err
+			}
+			s.ph.step(step, br.buckets, 0)
+		case step == br.buckets+1:
+			s.ph.hold = false
+			if err := s.receiveSizes(ctx); err != nil {
+				return nil, err
+			}
+			if last > step {
+				s.ph.start("aggregate")
+				s.ph.hold = true
+			}
+		default:
+			b -= br.buckets + 1
+			br.last = b == br.buckets-1
+			if err := s.aggregateBucket(ctx, session, b, res); err != nil {
+				return nil, err
+			}
+			s.ph.step(b+1, br.buckets, 0)
+		}
+		if err := s.checkpointStep(step); err != nil {
 			return nil, err
 		}
-		s.ph.step(b+1, br.buckets, 0)
 	}
 	s.ph.hold = false
-	msg, err := s.recv(ctx, wire.TypeSizes)
+	for _, x := range br.sizes {
+		res.Size += x
+	}
+	if br.totals != nil {
+		res.Totals = toInt64(br.totals[:s.cols])
+	}
+
+	s.ph.start("confirm")
+	s.sid, s.size = session, res.Size
+	res.Transcript = s.transcript(nil, br.chain)
+	if err := s.confirm(ctx, res.Transcript); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// openCheckpoint opens the party's checkpoint of session, if the party can
+// resume sessions: its table is spooled, its output can be rolled back and
+// it has an identity key to seal the checkpoint with. The checkpoints of
+// other sessions are removed: the coordinator has started afresh.
+func (s *partySession) openCheckpoint(session [32]byte) (*checkpoint, error) {
+	sp, ok := s.bucket.input.(spoolInput)
+	if _, resumable := s.bucket.out.(ResumableWriter); !ok || !resumable || len(s.cfg.identity()) == 0 {
+		return nil, nil
+	}
+	root := filepath.Join(sp.sp.dir, spoolSessions)
+	mine := hex.EncodeToString(session[:16])
+	if old, err := os.ReadDir(root); err == nil {
+		for _, e := range old {
+			if e.Name() != mine {
+				os.RemoveAll(filepath.Join(root, e.Name()))
+			}
+		}
+	}
+	key, err := identityCheckpointKey(s.cfg.identity())
 	if err != nil {
 		return nil, err
+	}
+	return openCheckpoint(filepath.Join(root, mine), key)
+}
+
+// rejoin resumes the session of the party's checkpoint: it restores the
+// keys, tells the coordinator how far it got, and rolls back to the step
+// the coordinator resumes at, with the attempt number it gives, which must
+// be new to this party. It returns the step to run next.
+func (s *partySession) rejoin(ctx context.Context) (int, error) {
+	br, cp := s.bucket, s.bucket.cp
+	k, err := decodePartyKeys(cp.session, s.n)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.restore(k); err != nil {
+		return 0, err
+	}
+	if err := s.conn.Send(ctx, (&wire.Rejoin{Done: cp.done(), Attempt: cp.attempt}).Encode()); err != nil {
+		return 0, s.unavailable(err)
+	}
+	msg, err := s.recv(ctx, wire.TypeResume)
+	if err != nil {
+		return 0, err
+	}
+	m, err := wire.DecodeResume(msg)
+	if err != nil {
+		return 0, coordinatorFault("resume", fmt.Errorf("%w: %v", ErrProtocol, err))
+	}
+	if m.Step < 1 || m.Step > cp.done()+1 || m.Attempt <= cp.attempt {
+		// A step it has not reached, or an attempt number it has used:
+		// resuming there would reuse keys for other messages.
+		return 0, coordinatorFault("resume", fmt.Errorf("%w: resume at step %d, attempt %d; this party is at step %d, attempt %d",
+			ErrProtocol, m.Step, m.Attempt, cp.done(), cp.attempt))
+	}
+	if err := cp.appendAttempt(m.Attempt); err != nil {
+		return 0, err
+	}
+	br.attempt = int(m.Attempt)
+	cp.rollBack(m.Step)
+	mark := k.mark
+	br.carry = make([]uint64, s.cols)
+	// The state after step m.Step−1: the sizes (if received) and the
+	// aggregation so far.
+	for _, r := range cp.steps {
+		if len(r.sizes) > 0 {
+			br.sizes = nil
+			for _, x := range r.sizes {
+				br.sizes = append(br.sizes, int(x))
+			}
+		}
+	}
+	if r := cp.at(m.Step - 1); r != nil && m.Step-1 > 0 {
+		mark = r.mark
+		if len(r.carry) == s.cols {
+			copy(br.carry, r.carry)
+		}
+		br.chain, br.totals = r.chain, r.totals
+	}
+	if err := br.out.(ResumableWriter).Rewind(mark); err != nil {
+		return 0, err
+	}
+	return int(m.Step), nil
+}
+
+// checkpointStep logs that step is done, with what resuming after it
+// needs.
+func (s *partySession) checkpointStep(step int) error {
+	br := s.bucket
+	if br.cp == nil {
+		return nil
+	}
+	mark, err := br.out.(ResumableWriter).Sync()
+	if err != nil {
+		return err
+	}
+	r := &stepRecord{step: uint32(step), attempt: uint32(br.attempt), mark: mark,
+		carry: br.carry, chain: br.chain, totals: br.totals}
+	if step == br.buckets+1 {
+		for _, x := range br.sizes {
+			r.sizes = append(r.sizes, uint32(x))
+		}
+	}
+	return br.cp.appendStep(r)
+}
+
+// receiveSizes reads the result size of every bucket and checks the total
+// against the set size bounds and the session's minimum.
+func (s *partySession) receiveSizes(ctx context.Context) error {
+	br := s.bucket
+	msg, err := s.recv(ctx, wire.TypeSizes)
+	if err != nil {
+		return err
 	}
 	want := br.buckets
 	if s.params.Reveal == CardinalityOnly {
@@ -85,49 +305,21 @@ func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
 	}
 	sz, err := wire.DecodeSizes(msg, want)
 	if err != nil {
-		return nil, coordinatorFault("sizes", fmt.Errorf("%w: %v", ErrProtocol, err))
+		return coordinatorFault("sizes", fmt.Errorf("%w: %v", ErrProtocol, err))
 	}
 	total := 0
+	br.sizes = br.sizes[:0]
 	for _, x := range sz.Sizes {
 		br.sizes = append(br.sizes, int(x))
 		total += int(x)
 	}
 	if uint64(total) > s.maxResultSize() {
-		return nil, coordinatorFault("sizes", fmt.Errorf("%w: result of %d records, more than the set sizes allow (%d)", ErrProtocol, total, s.maxResultSize()))
+		return coordinatorFault("sizes", fmt.Errorf("%w: result of %d records, more than the set sizes allow (%d)", ErrProtocol, total, s.maxResultSize()))
 	}
 	if total < s.params.MinResultSize {
-		return nil, coordinatorFault("sizes", fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, total))
+		return coordinatorFault("sizes", fmt.Errorf("%w: result of %d below the minimum", ErrProtocol, total))
 	}
-	res := &Result{Size: total, Columns: slices.Clone(s.params.Columns)}
-
-	if s.params.Reveal != CardinalityOnly {
-		s.ph.start("aggregate")
-		s.ph.hold = true
-		br.carry = make([]uint64, s.cols)
-		offset := 0
-		for b := range br.buckets {
-			br.last = b == br.buckets-1
-			s.sid = stepSession(session, passAggregate, b, 0)
-			if err := s.aggregateBucket(ctx, b, offset, res); err != nil {
-				return nil, err
-			}
-			offset += br.sizes[b]
-			s.ph.step(b+1, br.buckets, int64(offset))
-		}
-		s.ph.hold = false
-	}
-
-	s.ph.start("confirm")
-	s.sid, s.size = session, total
-	var chain []byte
-	if br.chain != nil {
-		chain = br.chain
-	}
-	res.Transcript = s.transcript(nil, chain)
-	if err := s.confirm(ctx, res.Transcript); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return nil
 }
 
 // loadBucket makes bucket b the party's table for the next step, with its
@@ -167,7 +359,7 @@ func (s *partySession) intersectBucket(ctx context.Context, b int) error {
 		return s.keyedPSI(ctx)
 	case ECDH:
 		session := s.sid
-		s.sid = stepSession(session, passIntersect, b, 0)
+		s.sid = stepSession(session, passIntersect, b, s.bucket.attempt)
 		defer func() { s.sid = session }()
 		s.keepTags = true
 		if err := s.ecdhPSI(ctx); err != nil {
@@ -184,7 +376,12 @@ func (s *partySession) intersectBucket(ctx context.Context, b int) error {
 // coordinator keeps no bucket between the passes), the Match, the checks
 // and the masked vectors; its records go to the output with their
 // canonical indexes offset by the records of the buckets before.
-func (s *partySession) aggregateBucket(ctx context.Context, b, offset int, res *Result) error {
+func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b int, res *Result) error {
+	offset := 0
+	for _, x := range s.bucket.sizes[:b] {
+		offset += x
+	}
+	s.sid = session
 	rows, err := s.loadBucket(b)
 	if err != nil {
 		return err
@@ -205,6 +402,7 @@ func (s *partySession) aggregateBucket(ctx context.Context, b, offset int, res *
 			return s.unavailable(err)
 		}
 	}
+	s.sid = stepSession(session, passAggregate, b, s.bucket.attempt)
 	s.wantSize = s.bucket.sizes[b]
 	if err := s.receiveMatch(ctx); err != nil {
 		return coordinatorFault("match", err)
@@ -221,7 +419,7 @@ func (s *partySession) aggregateBucket(ctx context.Context, b, offset int, res *
 	h.Write(t[:])
 	s.bucket.chain = h.Sum(nil)
 	if s.bucket.last {
-		res.Totals = part.Totals
+		s.bucket.totals = fromInt64(part.Totals)
 	}
 	for i := range part.Records {
 		r := &part.Records[i]
@@ -280,4 +478,12 @@ func prepareBucket(t *Table, p *Params) (*prepared, error) {
 		return &prepared{}, nil
 	}
 	return prepare(t, p)
+}
+
+func fromInt64(v []int64) []uint64 {
+	out := make([]uint64, len(v))
+	for i, x := range v {
+		out[i] = uint64(x)
+	}
+	return out
 }

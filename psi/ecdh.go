@@ -91,6 +91,15 @@ func keyFromBytes(b []byte) (*Key, error) {
 	return &Key{s: s}, nil
 }
 
+// Bytes returns the encoding of k's scalar (32 bytes, little endian), for a
+// party's sealed checkpoint: a bucketed session that resumes must blind
+// with the key its Hello committed to.
+func (k *Key) Bytes() []byte { return k.scalar().Bytes() }
+
+// KeyFromBytes returns the Key that Bytes encoded. It refuses any other
+// encoding (non-canonical, or zero).
+func KeyFromBytes(b []byte) (*Key, error) { return keyFromBytes(b) }
+
 // scalar returns k's scalar, which its users only read.
 func (k *Key) scalar() *edwards25519.Scalar {
 	if k.s == nil {

@@ -318,6 +318,23 @@ func FuzzDecodeSizes(f *testing.F) {
 	})
 }
 
+func FuzzDecodeRejoinResume(f *testing.F) {
+	for _, t := range []Type{TypeRejoin, TypeResume} {
+		for _, s := range fuzzSamples(t) {
+			f.Add(s.msg.Encode(), uint8(t))
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte, which uint8) {
+		typ := TypeRejoin
+		if which%2 == 1 {
+			typ = TypeResume
+		}
+		dec := decoderFor(typ, 0, 0)
+		m, err := dec(b)
+		checkDecoded(t, typ, b, m, err, dec, func(encoder) error { return nil })
+	})
+}
+
 func FuzzDecodeAbort(f *testing.F) {
 	for _, s := range fuzzSamples(TypeAbort) {
 		f.Add(s.msg.Encode())

@@ -231,6 +231,10 @@ func decoderFor(t Type, n, self int) func([]byte) (encoder, error) {
 		return func(b []byte) (encoder, error) { return DecodeAbort(b) }
 	case TypeSizes:
 		return func(b []byte) (encoder, error) { return DecodeSizes(b, n) }
+	case TypeRejoin:
+		return func(b []byte) (encoder, error) { return DecodeRejoin(b) }
+	case TypeResume:
+		return func(b []byte) (encoder, error) { return DecodeResume(b) }
 	}
 	panic("no decoder for " + t.String())
 }
@@ -279,13 +283,17 @@ func randSample(r *rand.Rand, t Type) sample {
 			sz.Sizes = append(sz.Sizes, r.Uint32N(MaxRecords+1))
 		}
 		m = sz
+	case TypeRejoin:
+		m = &Rejoin{Done: r.Uint32(), Attempt: r.Uint32()}
+	case TypeResume:
+		m = &Resume{Step: r.Uint32(), Attempt: r.Uint32()}
 	default:
 		panic("no generator for " + t.String())
 	}
 	return sample{typ: t, msg: m, n: n, self: self, decode: decoderFor(t, n, self)}
 }
 
-var allTypes = []Type{TypeOpen, TypeHello, TypePeers, TypeSealed, TypeTags, TypeElements, TypeMatch, TypeMasked, TypeReveal, TypeConfirm, TypeDone, TypeAbort, TypeSizes}
+var allTypes = []Type{TypeOpen, TypeHello, TypePeers, TypeSealed, TypeTags, TypeElements, TypeMatch, TypeMasked, TypeReveal, TypeConfirm, TypeDone, TypeAbort, TypeSizes, TypeRejoin, TypeResume}
 
 // normalize replaces empty slices by nil throughout v (a pointer), so that a
 // decoded message compares equal to the one encoded whichever of the two a

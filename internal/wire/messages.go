@@ -686,3 +686,48 @@ func DecodeSizes(msg []byte, want int) (*Sizes, error) {
 	}
 	return m, r.done()
 }
+
+// Rejoin is a party's answer to the Open of a suspended bucketed session
+// it holds a checkpoint of: the last step it completed and the last
+// attempt number it used.
+type Rejoin struct {
+	Done    uint32
+	Attempt uint32
+}
+
+// Encode returns the message's encoding.
+func (m *Rejoin) Encode() []byte {
+	w := newWriter(TypeRejoin, 8)
+	w.u32(m.Done)
+	w.u32(m.Attempt)
+	return w.b
+}
+
+// DecodeRejoin decodes a Rejoin message.
+func DecodeRejoin(msg []byte) (*Rejoin, error) {
+	r := newReader(msg, TypeRejoin)
+	m := &Rejoin{Done: r.u32(), Attempt: r.u32()}
+	return m, r.done()
+}
+
+// Resume tells the parties of a suspended session the step it resumes at
+// and the attempt number every step from there derives its keys with.
+type Resume struct {
+	Step    uint32
+	Attempt uint32
+}
+
+// Encode returns the message's encoding.
+func (m *Resume) Encode() []byte {
+	w := newWriter(TypeResume, 8)
+	w.u32(m.Step)
+	w.u32(m.Attempt)
+	return w.b
+}
+
+// DecodeResume decodes a Resume message.
+func DecodeResume(msg []byte) (*Resume, error) {
+	r := newReader(msg, TypeResume)
+	m := &Resume{Step: r.u32(), Attempt: r.u32()}
+	return m, r.done()
+}

@@ -57,12 +57,14 @@ const (
 	TypePairTags  Type = 14 // party → coordinator: oprf-mode candidate tags
 	TypeSecrets   Type = 15 // both ways: oprf-mode record secrets, sealed between two parties
 	TypeSizes     Type = 16 // coordinator → party: a bucketed session's result size per bucket
-	maxType            = TypeSizes
+	TypeRejoin    Type = 17 // party → coordinator: a suspended session's progress, in place of a Hello
+	TypeResume    Type = 18 // coordinator → party: where a suspended session resumes
+	maxType            = TypeResume
 	coordinatorID      = 0xFFFF
 )
 
 func (t Type) String() string {
-	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets", "sizes"}
+	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets", "sizes", "rejoin", "resume"}
 	if int(t) < len(names) && t != 0 {
 		return names[t]
 	}
