@@ -520,7 +520,10 @@ func runBucketedParty(ctx context.Context, setup *partySetup, in tableInput, out
 		}
 	}
 	if err != nil {
-		if suspended(err) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// A suspended session that did not resume in time ends as a
+		// timeout, however the wait for the others ended (the library
+		// reports a party that stopped waiting for its rejoin as lost).
+		if (wasSuspended || suspended(err)) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("the configuration's timeout (%v) ran out before the suspended session could resume (%v): %w", timeout, err, context.DeadlineExceeded)
 		}
 		err = in.rows(err)

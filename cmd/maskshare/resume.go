@@ -1,23 +1,19 @@
 package main
 
-import "github.com/maskshare/maskshare"
+import (
+	"errors"
 
-// The library's resume of bucketed sessions (maskshare.ErrSuspended and
-// Config.WorkDir) is reached through these two functions only.
+	"github.com/maskshare/maskshare"
+)
 
 // resumeSupported says whether the library resumes suspended sessions;
 // the kill-and-resume tests need it.
-const resumeSupported = false
+const resumeSupported = true
 
 // suspended reports whether err is a bucketed session stopped by a lost
 // participant, with its state kept on disk: running it again resumes it.
-func suspended(err error) bool {
-	_ = err
-	return false // the library does not suspend sessions yet
-}
+func suspended(err error) bool { return errors.Is(err, maskshare.ErrSuspended) }
 
 // setWorkDir makes dir the coordinator's directory for a bucketed
 // session's checkpoints.
-func setWorkDir(cfg *maskshare.Config, dir string) {
-	_, _ = cfg, dir // the library keeps no coordinator checkpoints yet
-}
+func setWorkDir(cfg *maskshare.Config, dir string) { cfg.WorkDir = dir }

@@ -678,6 +678,9 @@ func printPartyReport(w io.Writer, name string, rows, qualify int, reveal masksh
 
 func printCoordinatorReport(w io.Writer, session string, params maskshare.Params, rep *maskshare.Report, s netsession.Stats, elapsed time.Duration) {
 	fmt.Fprintf(w, "session %s: %d parties, set sizes %v, result size %d\n", session, len(params.Parties), rep.SetSizes, rep.Size)
+	if rep.Resumed > 0 {
+		fmt.Fprintf(w, "  resumed from step %d; steps run again: %d\n", rep.Resumed, rep.Redone)
+	}
 	printPhases(w, rep.Phases, elapsed)
 	printStats(w, s, 0)
 }
