@@ -66,20 +66,38 @@ func checkBucketedOutputs(t *testing.T, s *setup, params maskshare.Params, table
 // read into the work directory once and nothing is left there afterwards.
 func TestBucketedSession(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		mode maskshare.PSIMode
-		k    int
-	}{{"keyed", maskshare.Keyed, 2}, {"ecdh", maskshare.ECDH, 0}} {
+		name   string
+		mode   maskshare.PSIMode
+		k      int
+		sqlite bool // bank-a reads its table from a SQLite file
+	}{{"keyed", maskshare.Keyed, 2, true}, {"ecdh", maskshare.ECDH, 0, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, params, tables := bucketedSetup(t, tc.mode, tc.k, 3000, 21)
+			source := []string{"big-bank-a.csv", "big-bank-b.csv", "big-bank-c.csv"}
+			if tc.sqlite {
+				sqliteFile(t, filepath.Join(s.dir, "bank-a.db"), tables[0])
+				os.Remove(filepath.Join(s.dir, "big-bank-a.csv"))
+				s.editParty(t, "big", "bank-a", func(cfg *partyConfig) {
+					cfg.IDColumn = ""
+					cfg.Source = &sourceConfig{Driver: "sqlite", DSN: "bank-a.db", Query: sourceQuery}
+				})
+				source[0] = "source sqlite " + filepath.Join(s.dir, "bank-a.db")
+			}
 			coord := s.startCoordinator(t, "--runs", "1")
-			parties := s.startParties(t, "big")
+			var parties []*proc
+			for _, bank := range s.banks {
+				if tc.sqlite && bank == "bank-a" {
+					parties = append(parties, start(t, s.dir, "party", "--config", "big-bank-a.json", "--out", "big-bank-a-result.csv"))
+				} else {
+					parties = append(parties, s.startParty(t, "big", bank))
+				}
+			}
 			for i, p := range parties {
 				if err := p.wait(t, 2*time.Minute); err != nil {
 					t.Fatalf("%s: %v\n%s\ncoordinator:\n%s", s.banks[i], err, p.stderr, coord.stderr)
 				}
 				stderr := p.stderr.String()
-				if !strings.Contains(stderr, "read 3000 rows of big-"+s.banks[i]+".csv into") || !strings.Contains(stderr, s.banks[i]+": aggregate step 1/") {
+				if !strings.Contains(stderr, "read 3000 rows of "+source[i]+" into") || !strings.Contains(stderr, s.banks[i]+": aggregate step 1/") {
 					t.Fatalf("%s: progress:\n%s", s.banks[i], stderr)
 				}
 				if !strings.Contains(p.stdout.String(), "party "+s.banks[i]+": 3000 rows, ") {
@@ -358,8 +376,9 @@ func TestBucketedConfig(t *testing.T) {
 }
 
 // TestSpoolReuse: the table's copy is reused only for the same input; a
-// CSV file changed since (size or modification time), other columns, or a
-// copy cut short are read again, never used stale.
+// CSV or SQLite file changed since (size or modification time), another
+// query, other columns, or a copy cut short are read again, never used
+// stale.
 func TestSpoolReuse(t *testing.T) {
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
@@ -406,6 +425,21 @@ func TestSpoolReuse(t *testing.T) {
 	}
 	spool(false, 301)
 
+	// A SQLite source: the same query on the same file is reused; the
+	// file changed is read again.
+	db := filepath.Join(dir, "t.db")
+	sqliteFile(t, db, tables[0])
+	cfg.IDColumn = ""
+	in = tableInput{src: sourceFor(t, dir, sourceConfig{Driver: "sqlite", DSN: "t.db", Query: sourceQuery})}
+	spool(false, 301)
+	spool(true, 301)
+	if err := os.Chtimes(db, later, later.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	spool(false, 301)
+	in.src.query += " WHERE customer <> 'zz-new-customer'"
+	spool(false, 300)
+
 	// forgetTable leaves nothing to reuse.
 	if err := forgetTable(work); err != nil {
 		t.Fatal(err)
@@ -413,7 +447,7 @@ func TestSpoolReuse(t *testing.T) {
 	if left, _ := os.ReadDir(work); len(left) != 0 {
 		t.Fatalf("forgetTable left %v", left)
 	}
-	spool(false, 301)
+	spool(false, 300)
 }
 
 // TestResultRecordsRewind checks the resumable result file: records synced
