@@ -31,6 +31,56 @@ const (
 	passAggregate = 2 // every bucket's Match, checks and aggregation
 )
 
+// Kinds of steps of a bucketed session.
+const (
+	stepIntersect = iota // a bucket's intersection (first pass)
+	stepSizes            // the result sizes
+	stepAggregate        // a bucket's aggregation (second pass)
+	stepWhole            // a bucket's intersection and aggregation (a single pass)
+)
+
+// bucketPlan is the sequence of steps of a bucketed session. With a
+// minimum result size the session runs two passes, so that the size is
+// known, and checked, before any bucket's values are revealed: every
+// bucket's intersection, the sizes, every bucket's aggregation. Without
+// one, it runs each bucket whole, in a single pass. Under the cardinality
+// policy it runs the intersections and the sizes only.
+type bucketPlan struct {
+	buckets     int
+	twoPass     bool
+	cardinality bool
+}
+
+func newBucketPlan(p *Params, buckets int) bucketPlan {
+	return bucketPlan{buckets: buckets, twoPass: p.MinResultSize > 0, cardinality: p.Reveal == CardinalityOnly}
+}
+
+// last is the number of the last step; steps are numbered from 1.
+func (p bucketPlan) last() int {
+	switch {
+	case p.cardinality:
+		return p.buckets + 1
+	case p.twoPass:
+		return 2*p.buckets + 1
+	}
+	return p.buckets
+}
+
+// step returns the kind of step number step and its bucket.
+func (p bucketPlan) step(step int) (kind, bucket int) {
+	switch {
+	case p.cardinality || p.twoPass:
+		if step <= p.buckets {
+			return stepIntersect, step - 1
+		}
+		if step == p.buckets+1 {
+			return stepSizes, 0
+		}
+		return stepAggregate, step - p.buckets - 2
+	}
+	return stepWhole, step - 1
+}
+
 // bucketCount is the number of buckets of a session whose largest set size
 // bound is bound and whose parameters ask for rows rows per bucket: the
 // smallest power of two B with bound ≤ B·rows, at most wire.MaxBuckets.

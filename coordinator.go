@@ -446,6 +446,15 @@ func (s *coordSession) confirm(ctx context.Context) error {
 	}
 	done := (&wire.Done{MACs: macs}).Encode()
 	for i := range s.conns {
+		if s.buckets != nil {
+			// Every party has confirmed: the session is done, and a
+			// party lost now only misses its Done (and its result)
+			// while the others get theirs. Nothing is left to resume.
+			if err := s.conns[i].Send(ctx, done); err != nil {
+				s.ph.log.Warn("party lost while confirming", "party", s.params.Parties[i], "err", err)
+			}
+			continue
+		}
 		if err := s.send(ctx, i, done); err != nil {
 			return err
 		}

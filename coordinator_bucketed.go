@@ -26,53 +26,72 @@ type coordBuckets struct {
 // the parties send a bucket's tags again for its aggregation.
 func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) (*Report, error) {
 	cb := s.buckets
-	session := s.sid
 	cb.buckets = bucketCount(s.hellos, s.params.BucketRows)
+	plan := newBucketPlan(&s.params, cb.buckets)
 	if cb.sizes == nil {
 		cb.sizes, cb.lists = make([]int, cb.buckets), make([][]int, cb.buckets)
 	}
-	last := 2*cb.buckets + 1
-	if s.params.Reveal == CardinalityOnly {
-		last = cb.buckets + 1
-	}
-	if start <= cb.buckets {
-		s.ph.start("intersect")
-		s.ph.hold = true
-	}
-	for step := start; step <= last; step++ {
+	for step := start; step <= plan.last(); step++ {
+		kind, b := plan.step(step)
 		rec := &stepRecord{step: uint32(step), attempt: uint32(cb.attempt)}
-		switch b := step - 1; {
-		case step <= cb.buckets:
+		switch kind {
+		case stepIntersect, stepWhole:
+			if step == start || b == 0 {
+				s.ph.hold = false
+				phase := "aggregate" // a bucket whole: intersection and aggregation
+				if kind == stepIntersect {
+					phase = "intersect"
+				}
+				s.ph.start(phase)
+				s.ph.hold = true
+			}
 			if s.params.Mode == ECDH {
-				s.sid = stepSession(session, passIntersect, b, cb.attempt)
 				if err := s.blindingRounds(ctx); err != nil {
 					return nil, err
 				}
 			}
-			size, _, err := s.bucketTags(ctx, b)
+			size, found, err := s.bucketTags(ctx, b)
 			if err != nil {
 				return nil, err
 			}
 			cb.sizes[b], cb.lists[b] = size, s.listSizes
-			s.listSizes = nil
 			rec.sizes = []uint32{uint32(size)}
 			for _, l := range cb.lists[b] {
 				rec.lists = append(rec.lists, uint32(l))
 			}
-			s.ph.step(step, cb.buckets, 0)
-		case step == cb.buckets+1:
+			if kind == stepIntersect {
+				ack := (&wire.Ack{Bucket: uint32(b)}).Encode()
+				for i := range s.conns {
+					if err := s.send(ctx, i, ack); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if kind == stepWhole {
+				if b == 0 {
+					s.revealedRun()
+					s.counted = true
+				}
+				if err := s.settle(ctx, rep, found, size, nil); err != nil {
+					return nil, err
+				}
+				if b == cb.buckets-1 {
+					rec.totals = fromInt64(rep.Totals)
+				}
+			}
+			s.listSizes = nil
+			s.ph.step(b+1, cb.buckets, 0)
+		case stepSizes:
 			s.ph.hold = false
-			s.sid = session
 			if err := s.sendSizes(ctx, rep); err != nil {
 				return nil, err
 			}
-			if last > step {
+		case stepAggregate:
+			if step == start || b == 0 {
+				s.ph.hold = false
 				s.ph.start("aggregate")
 				s.ph.hold = true
 			}
-		default:
-			b -= cb.buckets + 1
-			s.sid = stepSession(session, passAggregate, b, cb.attempt)
 			s.listSizes = cb.lists[b]
 			size, found, err := s.bucketTags(ctx, b)
 			if err != nil {
@@ -96,8 +115,7 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 		}
 	}
 	s.ph.hold = false
-	s.sid = session
-	if err := s.sizesReport(rep); err != nil { // resumed past the sizes
+	if err := s.sizesReport(rep); err != nil {
 		return nil, err
 	}
 	if err := s.confirm(ctx); err != nil {

@@ -31,6 +31,7 @@ type bucketRun struct {
 	input   bucketInput
 	out     RecordWriter
 	parts   bucketTables
+	plan    bucketPlan
 	cp      *checkpoint // nil: the session cannot resume
 	buckets int
 	attempt int      // the attempt number steps derive their keys with
@@ -118,6 +119,7 @@ func (s *partySession) bucketSteps(ctx context.Context) (*Result, error) {
 		}
 	}
 	br.buckets = bucketCount(s.hellos, s.params.BucketRows)
+	br.plan = newBucketPlan(&s.params, br.buckets)
 
 	s.ph.start("partition")
 	bk, err := newBucketer(s.group, session, br.buckets)
@@ -131,40 +133,41 @@ func (s *partySession) bucketSteps(ctx context.Context) (*Result, error) {
 	if br.carry == nil {
 		br.carry = make([]uint64, s.cols)
 	}
+	br.restoreSizes(start)
 	res := &Result{Columns: slices.Clone(s.params.Columns)}
-	last := 2*br.buckets + 1
-	if s.params.Reveal == CardinalityOnly {
-		last = br.buckets + 1
-	}
-	if start <= br.buckets {
-		s.ph.start("intersect")
-		s.ph.hold = true
-	}
-	for step := start; step <= last; step++ {
-		switch b := step - 1; {
-		case step <= br.buckets:
+	for step := start; step <= br.plan.last(); step++ {
+		kind, b := br.plan.step(step)
+		switch kind {
+		case stepIntersect:
+			if step == start || step == 1 {
+				s.ph.start("intersect")
+				s.ph.hold = true
+			}
 			if err := s.intersectBucket(ctx, b); err != nil {
 				return nil, err
 			}
-			s.ph.step(step, br.buckets, 0)
-		case step == br.buckets+1:
+			if err := s.receiveAck(ctx, b); err != nil {
+				return nil, err
+			}
+			s.ph.step(b+1, br.buckets, 0)
+		case stepSizes:
 			s.ph.hold = false
 			if err := s.receiveSizes(ctx); err != nil {
 				return nil, err
 			}
-			if last > step {
+		case stepAggregate, stepWhole:
+			if step == start || b == 0 {
+				s.ph.hold = false
 				s.ph.start("aggregate")
 				s.ph.hold = true
 			}
-		default:
-			b -= br.buckets + 1
 			br.last = b == br.buckets-1
-			if err := s.aggregateBucket(ctx, session, b, res); err != nil {
+			if err := s.aggregateBucket(ctx, session, b, kind == stepWhole, res); err != nil {
 				return nil, err
 			}
 			s.ph.step(b+1, br.buckets, 0)
 		}
-		if err := s.checkpointStep(step); err != nil {
+		if err := s.checkpointStep(step, kind, b); err != nil {
 			return nil, err
 		}
 	}
@@ -247,16 +250,8 @@ func (s *partySession) rejoin(ctx context.Context) (int, error) {
 	cp.rollBack(m.Step)
 	mark := k.mark
 	br.carry = make([]uint64, s.cols)
-	// The state after step m.Step−1: the sizes (if received) and the
-	// aggregation so far.
-	for _, r := range cp.steps {
-		if len(r.sizes) > 0 {
-			br.sizes = nil
-			for _, x := range r.sizes {
-				br.sizes = append(br.sizes, int(x))
-			}
-		}
-	}
+	// The state after step m.Step−1: the aggregation so far (the sizes
+	// are restored once the plan is known).
 	if r := cp.at(m.Step - 1); r != nil && m.Step-1 > 0 {
 		mark = r.mark
 		if len(r.carry) == s.cols {
@@ -270,9 +265,9 @@ func (s *partySession) rejoin(ctx context.Context) (int, error) {
 	return int(m.Step), nil
 }
 
-// checkpointStep logs that step is done, with what resuming after it
-// needs.
-func (s *partySession) checkpointStep(step int) error {
+// checkpointStep logs that step, of kind and bucket b, is done, with
+// what resuming after it needs.
+func (s *partySession) checkpointStep(step, kind, b int) error {
 	br := s.bucket
 	if br.cp == nil {
 		return nil
@@ -283,12 +278,56 @@ func (s *partySession) checkpointStep(step int) error {
 	}
 	r := &stepRecord{step: uint32(step), attempt: uint32(br.attempt), mark: mark,
 		carry: br.carry, chain: br.chain, totals: br.totals}
-	if step == br.buckets+1 {
+	switch kind {
+	case stepSizes:
 		for _, x := range br.sizes {
 			r.sizes = append(r.sizes, uint32(x))
 		}
+	case stepWhole:
+		r.sizes = []uint32{uint32(br.sizes[b])}
 	}
 	return br.cp.appendStep(r)
+}
+
+// restoreSizes takes back, for a session resumed at step start, the
+// result sizes received before it: from the Sizes, or bucket by bucket in
+// a single pass.
+func (br *bucketRun) restoreSizes(start int) {
+	if br.cp == nil || start <= 1 {
+		return
+	}
+	br.sizes = nil
+	for step := 1; step < start; step++ {
+		kind, _ := br.plan.step(step)
+		r := br.cp.at(uint32(step))
+		switch {
+		case r == nil:
+		case kind == stepSizes:
+			br.sizes = br.sizes[:0]
+			for _, x := range r.sizes {
+				br.sizes = append(br.sizes, int(x))
+			}
+		case kind == stepWhole && len(r.sizes) == 1:
+			br.sizes = append(br.sizes, int(r.sizes[0]))
+		}
+	}
+}
+
+// receiveAck waits for the coordinator's word that it has intersected
+// bucket b: a party never gets more than a bucket ahead of it.
+func (s *partySession) receiveAck(ctx context.Context, b int) error {
+	msg, err := s.recv(ctx, wire.TypeAck)
+	if err != nil {
+		return err
+	}
+	m, err := wire.DecodeAck(msg)
+	if err != nil {
+		return coordinatorFault("ack", fmt.Errorf("%w: %v", ErrProtocol, err))
+	}
+	if int(m.Bucket) != b {
+		return coordinatorFault("ack", fmt.Errorf("%w: ack of bucket %d, want %d", ErrProtocol, m.Bucket, b))
+	}
+	return nil
 }
 
 // receiveSizes reads the result size of every bucket and checks the total
@@ -361,9 +400,12 @@ func (s *partySession) intersectBucket(ctx context.Context, b int) error {
 		session := s.sid
 		s.sid = stepSession(session, passIntersect, b, s.bucket.attempt)
 		defer func() { s.sid = session }()
-		s.keepTags = true
+		s.keepTags = s.bucket.plan.twoPass
 		if err := s.ecdhPSI(ctx); err != nil {
 			return err
+		}
+		if !s.keepTags {
+			return nil
 		}
 		st := &bucketState{tags: s.sentTags, order: s.order, secrets: s.secrets}
 		s.sentTags, s.order, s.secrets = nil, nil, nil
@@ -376,7 +418,7 @@ func (s *partySession) intersectBucket(ctx context.Context, b int) error {
 // coordinator keeps no bucket between the passes), the Match, the checks
 // and the masked vectors; its records go to the output with their
 // canonical indexes offset by the records of the buckets before.
-func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b int, res *Result) error {
+func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b int, whole bool, res *Result) error {
 	offset := 0
 	for _, x := range s.bucket.sizes[:b] {
 		offset += x
@@ -386,12 +428,17 @@ func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b 
 	if err != nil {
 		return err
 	}
-	switch s.params.Mode {
-	case Keyed:
+	switch {
+	case s.params.Mode == Keyed:
 		if err := s.keyedPSI(ctx); err != nil {
 			return err
 		}
-	case ECDH:
+	case whole: // ecdh, in a single pass: the ring, then the Match
+		s.sid = stepSession(session, passIntersect, b, s.bucket.attempt)
+		if err := s.ecdhPSI(ctx); err != nil {
+			return err
+		}
+	default: // ecdh, second pass
 		st, err := s.bucket.parts.unstash(b)
 		if err != nil {
 			return err
@@ -403,9 +450,18 @@ func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b 
 		}
 	}
 	s.sid = stepSession(session, passAggregate, b, s.bucket.attempt)
-	s.wantSize = s.bucket.sizes[b]
+	s.wantSize = -1
+	if !whole {
+		s.wantSize = s.bucket.sizes[b]
+	}
 	if err := s.receiveMatch(ctx); err != nil {
 		return coordinatorFault("match", err)
+	}
+	if whole {
+		s.bucket.sizes = append(s.bucket.sizes[:b], s.size)
+		if total := uint64(offset + s.size); total > s.maxResultSize() {
+			return coordinatorFault("match", fmt.Errorf("%w: result of %d records so far, more than the set sizes allow (%d)", ErrProtocol, total, s.maxResultSize()))
+		}
 	}
 	part := &Result{Size: s.size, Columns: res.Columns}
 	maskedTotals, valuesDigest, err := s.aggregate(ctx, part)

@@ -168,12 +168,7 @@ func (ss *spooledSession) run(t *testing.T, crash []int64) ([]*Result, *Report, 
 	errs := make([]error, n+1)
 	var rep *Report
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		rep, errs[n] = coord.Run(coordCtx, coordEnds)
-		for _, c := range coordEnds {
-			c.Close()
-		}
-	})
+	wg.Go(func() { rep, errs[n] = coord.Run(coordCtx, coordEnds) })
 	for i := range n {
 		sp, err := OpenSpool(ss.spools[i].Dir())
 		if err != nil {
@@ -186,6 +181,9 @@ func (ss *spooledSession) run(t *testing.T, crash []int64) ([]*Result, *Report, 
 		wg.Go(func() { results[i], errs[i] = p.Run(ctx, partyEnds[i]) })
 	}
 	wg.Wait()
+	for _, c := range coordEnds {
+		c.Close()
+	}
 	return results, rep, errs
 }
 
@@ -210,7 +208,8 @@ func TestResumeAfterCrash(t *testing.T) {
 		for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 			for _, k := range []int{0, 2} {
 				sub := rng.Uint64()
-				t.Run(fmt.Sprintf("%v/%v/k=%d", mode, reveal, k), func(t *testing.T) {
+				twoPass := k == 2 && reveal != CardinalityOnly
+				t.Run(fmt.Sprintf("%v/%v/k=%d/two-pass=%v", mode, reveal, k, twoPass), func(t *testing.T) {
 					t.Parallel()
 					rng := rand.New(rand.NewPCG(sub, 5))
 					n := 3
@@ -219,6 +218,10 @@ func TestResumeAfterCrash(t *testing.T) {
 					params.CoordinatorSeesResult = rng.IntN(2) == 0
 					params.BucketRows = 4
 					tables := genTables(rng, n, len(params.Columns), 30+rng.IntN(30), 1<<40)
+					if twoPass {
+						params.MinResultSize = 1
+						addCommon(t, tables)
+					}
 					ss := newSpooledSession(t, params, tables)
 					cases.Add(1)
 					var results []*Result
@@ -379,4 +382,36 @@ func TestResumeWithoutCheckpointStartsAfresh(t *testing.T) {
 		r.Records = ss.outs[i].records
 	}
 	checkAgainstOracle(t, params, tables, results, rep)
+}
+
+// TestBucketedAbortAttributed makes a party find a duplicate identifier in
+// one of its buckets, mid-session: it aborts, signed for the session (not
+// for the bucket's step), so every other party's error names it and the
+// duplicate, and nobody keeps a checkpoint to resume.
+func TestBucketedAbortAttributed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	params := testParams(3, 1)
+	params.BucketRows = 4
+	tables := genTables(rng, 3, 1, 60, 1<<40)
+	dup := tables[1].IDs[len(tables[1].IDs)/2]
+	if err := tables[1].AddRow(dup, 1); err != nil {
+		t.Fatal(err)
+	}
+	ss := newSpooledSession(t, params, tables)
+	_, _, errs := ss.run(t, make([]int64, 4))
+	var ie *InputError
+	if !errors.As(errs[1], &ie) || !errors.Is(errs[1], ErrDuplicateID) || ie.Row != len(tables[1].IDs)-1 {
+		t.Fatalf("party 1 ended with %v, want its duplicate at row %d", errs[1], len(tables[1].IDs)-1)
+	}
+	for _, i := range []int{0, 2, 3} {
+		var ae *AbortError
+		if !errors.As(errs[i], &ae) || ae.Party != "party "+params.Parties[1] || !errors.Is(errs[i], ErrDuplicateID) || errors.Is(errs[i], ErrSuspended) {
+			t.Fatalf("participant %d ended with %v, want an abort by %s for a duplicate", i, errs[i], params.Parties[1])
+		}
+	}
+	for i, sp := range ss.spools {
+		if ents, _ := os.ReadDir(filepath.Join(sp.Dir(), spoolSessions)); len(ents) != 0 {
+			t.Fatalf("party %d kept %d session directories", i, len(ents))
+		}
+	}
 }

@@ -48,19 +48,29 @@ type Config struct {
 
 // Validate checks the configuration's ranges.
 func (c *Config) Validate() error {
-	switch {
-	case c.Parties < 2 || c.Parties > 50:
-		return fmt.Errorf("bench: %d parties, want 2 to 50", c.Parties)
-	case c.Records < 1:
-		return fmt.Errorf("bench: %d records per party, want at least 1", c.Records)
-	case c.Overlap <= 0 || c.Overlap > 1:
-		return fmt.Errorf("bench: overlap %v, want more than 0 and at most 1", c.Overlap)
-	case c.Columns < 1:
-		return fmt.Errorf("bench: %d columns, want at least 1", c.Columns)
-	case c.K != 0 && (c.K < 2 || c.K > c.Parties):
-		return fmt.Errorf("bench: threshold %d, want 2 to %d", c.K, c.Parties)
-	case c.Transport != Memory && c.Transport != TLS:
+	if err := validateData(c.Parties, c.Records, c.Overlap, c.Columns, c.K); err != nil {
+		return err
+	}
+	if c.Transport != Memory && c.Transport != TLS {
 		return fmt.Errorf("bench: transport %q, want %q or %q", c.Transport, Memory, TLS)
+	}
+	return nil
+}
+
+// validateData checks the ranges of the generated data and threshold that
+// every kind of run shares.
+func validateData(parties, records int, overlap float64, columns, k int) error {
+	switch {
+	case parties < 2 || parties > 50:
+		return fmt.Errorf("bench: %d parties, want 2 to 50", parties)
+	case records < 1:
+		return fmt.Errorf("bench: %d records per party, want at least 1", records)
+	case overlap <= 0 || overlap > 1:
+		return fmt.Errorf("bench: overlap %v, want more than 0 and at most 1", overlap)
+	case columns < 1:
+		return fmt.Errorf("bench: %d columns, want at least 1", columns)
+	case k != 0 && (k < 2 || k > parties):
+		return fmt.Errorf("bench: threshold %d, want 2 to %d", k, parties)
 	}
 	return nil
 }

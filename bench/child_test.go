@@ -1,9 +1,13 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/maskshare/maskshare"
@@ -13,6 +17,9 @@ import (
 // RunChild can be tested without the CLI.
 const childEnv = "MASKSHARE_BENCH_CHILD"
 
+// streamChildEnv makes it act as a child of a streaming run (RunStream).
+const streamChildEnv = "MASKSHARE_BENCH_STREAM_CHILD"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
 		if err := ServeChild(context.Background(), os.Stdin, os.Stdout); err != nil {
@@ -21,7 +28,36 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if v := os.Getenv(streamChildEnv); v != "" {
+		var in io.Reader = os.Stdin
+		if v == skewJoin {
+			in = skewedJoinTask(os.Stdin)
+		}
+		if err := ServeStreamChild(context.Background(), in, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// skewJoin, as the value of streamChildEnv, makes the join's child join
+// data generated from another seed than the session's.
+const skewJoin = "skew-join"
+
+// skewedJoinTask returns r with the seed of a join's task changed.
+func skewedJoinTask(r io.Reader) io.Reader {
+	dec := json.NewDecoder(r)
+	var t streamTask
+	if err := dec.Decode(&t); err != nil {
+		return strings.NewReader("not a task")
+	}
+	if t.Role == roleJoin {
+		t.Config.Seed++
+	}
+	b, _ := json.Marshal(t)
+	return io.MultiReader(bytes.NewReader(b), dec.Buffered(), r)
 }
 
 func TestRunChild(t *testing.T) {

@@ -33,7 +33,7 @@ func runBench(ctx context.Context, args []string) error {
 	scaling := fs.Bool("scaling", false, "run the scaling table (records and parties growing, both modes) and plot it")
 	targets := fs.Bool("targets", false, "run the target configurations of the spec, section 5")
 	ecdhRecords := fs.Int("ecdh-records", 100_000, "records per party of the ecdh target run, and the most an ecdh scaling run gets")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each configuration to this file (suffixed -1, -2, … when there are several)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of each configuration to this file (suffixed -1, -2, … when there are several; with -stream, of each process, suffixed with its role and .pprof)")
 	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of the generated data")
 	runs := fs.Int("runs", 1, "runs of each configuration; tables show the run with the median wall time")
 	floors := fs.Bool("floors", true, "measure the floors (plaintext join, scalar multiplication, AES-CTR) after each session")
@@ -41,10 +41,15 @@ func runBench(ctx context.Context, args []string) error {
 	memLimit := fs.Int64("memlimit", 0, "soft memory limit in MiB of each session (debug.SetMemoryLimit); 0: the configuration's own (768 for the keyed target, else none), -1: none")
 	from := fs.String("report", "", "write the report (and with -scaling the scaling table and plot) from this results JSON file instead of running")
 	child := fs.Bool("child", false, "internal: run one configuration read as JSON from stdin, write the result to stdout")
+	stream := fs.Bool("stream", false, "run bucketed sessions (issue 15): the coordinator and every party in processes of their own over loopback mutual TLS, each party's table spooled to disk and its records streamed, checked against an external-memory plaintext join run in the same run (files go under $TMPDIR)")
+	bucketRows := fs.Int("bucket-rows", bench.DefaultBucketRows, "with -stream: rows per bucket (Params.BucketRows)")
+	memory := fs.Int64("memory", bench.DefaultStreamMemory>>20, "with -stream: soft memory limit in MiB of every process (debug.SetMemoryLimit); 0: none")
+	gogc := fs.Int("gogc", 0, "with -stream: every process's debug.SetGCPercent; 0: the default (GOGC), -1: off, collecting only near -memory")
+	streamChild := fs.Bool("stream-child", false, "internal: run one process of a -stream run")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: maskshare bench [flags]")
 		fs.VisitAll(func(f *flag.Flag) {
-			if f.Name != "child" {
+			if f.Name != "child" && f.Name != "stream-child" {
 				fmt.Fprintf(fs.Output(), "  -%s\t%s (default %q)\n", f.Name, f.Usage, f.DefValue)
 			}
 		})
@@ -57,6 +62,31 @@ func runBench(ctx context.Context, args []string) error {
 	}
 	if *child {
 		return withProfile(*cpuprofile, func() error { return bench.ServeChild(ctx, os.Stdin, os.Stdout) })
+	}
+	if *streamChild {
+		return bench.ServeStreamChild(ctx, os.Stdin, os.Stdout)
+	}
+	if *stream {
+		if *targets || *scaling || *from != "" {
+			return badInput(errors.New("-stream is a run of its own, without -targets, -scaling or -report"))
+		}
+		modes, err := parseModes(*mode)
+		if err != nil {
+			return err
+		}
+		if *memory < 0 {
+			return badInput(fmt.Errorf("-memory %d: want 0 (none) or a size in MiB", *memory))
+		}
+		var configs []bench.StreamConfig
+		for _, m := range modes {
+			c := bench.StreamConfig{Parties: *parties, Records: *records, Overlap: *overlap, Columns: *columns,
+				Mode: m, K: *k, BucketRows: *bucketRows, Seed: *seed, MemoryLimit: *memory << 20, GCPercent: *gogc}
+			if err := c.Validate(); err != nil {
+				return badInput(err)
+			}
+			configs = append(configs, c)
+		}
+		return runStream(ctx, *out, configs, *cpuprofile)
 	}
 
 	if *from != "" {
@@ -154,6 +184,56 @@ func runBench(ctx context.Context, args []string) error {
 		name = "scaling"
 	}
 	return writeReport(*out, name, *scaling, sc, all, shown)
+}
+
+// runStream runs the streaming configurations, each process of each in a
+// fresh process of this executable (the hidden -stream-child flag), and
+// writes the results as JSON and Markdown to dir, printing the Markdown.
+// With a profile path every child writes a CPU profile next to it.
+func runStream(ctx context.Context, dir string, configs []bench.StreamConfig, profile string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("maskshare bench: finding this executable to re-run it: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	var results []*bench.StreamResult
+	var failed error
+	for i, cfg := range configs {
+		fmt.Fprintf(os.Stderr, "bench: %v…\n", &cfg)
+		opts := &bench.StreamOptions{Stderr: os.Stderr}
+		if profile != "" {
+			opts.CPUProfile = profile
+			if len(configs) > 1 {
+				opts.CPUProfile = fmt.Sprintf("%s-%d", profile, i+1)
+			}
+		}
+		res, err := bench.RunStream(ctx, []string{exe, "bench", "-stream-child"}, cfg, opts)
+		if res == nil {
+			return err
+		}
+		if err != nil { // a mismatch: report it with the figures
+			failed = err
+			results = append(results, res)
+			break
+		}
+		fmt.Fprintf(os.Stderr, "bench:   session %.2f s, join %.2f s (%.2f×), %d buckets, verified %v\n", res.Wall, res.Join.Wall, res.OverJoin, res.Buckets, res.Verified)
+		results = append(results, res)
+	}
+	base := filepath.Join(dir, "stream-"+time.Now().UTC().Format("20060102T150405Z"))
+	if err := bench.WriteJSON(base+".json", results); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	report := bench.StreamMarkdown(results)
+	if err := os.WriteFile(base+".md", []byte(report), 0o644); err != nil {
+		return fmt.Errorf("maskshare bench: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: results written to %s.{json,md}\n", base)
+	if _, err := io.WriteString(os.Stdout, report); err != nil {
+		return err
+	}
+	return failed
 }
 
 // writeReport writes every run as JSON (unless all is nil) and the report

@@ -319,16 +319,13 @@ func FuzzDecodeSizes(f *testing.F) {
 }
 
 func FuzzDecodeRejoinResume(f *testing.F) {
-	for _, t := range []Type{TypeRejoin, TypeResume} {
+	for _, t := range []Type{TypeRejoin, TypeResume, TypeAck} {
 		for _, s := range fuzzSamples(t) {
 			f.Add(s.msg.Encode(), uint8(t))
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte, which uint8) {
-		typ := TypeRejoin
-		if which%2 == 1 {
-			typ = TypeResume
-		}
+		typ := []Type{TypeRejoin, TypeResume, TypeAck}[which%3]
 		dec := decoderFor(typ, 0, 0)
 		m, err := dec(b)
 		checkDecoded(t, typ, b, m, err, dec, func(encoder) error { return nil })

@@ -235,6 +235,8 @@ func decoderFor(t Type, n, self int) func([]byte) (encoder, error) {
 		return func(b []byte) (encoder, error) { return DecodeRejoin(b) }
 	case TypeResume:
 		return func(b []byte) (encoder, error) { return DecodeResume(b) }
+	case TypeAck:
+		return func(b []byte) (encoder, error) { return DecodeAck(b) }
 	}
 	panic("no decoder for " + t.String())
 }
@@ -287,13 +289,15 @@ func randSample(r *rand.Rand, t Type) sample {
 		m = &Rejoin{Done: r.Uint32(), Attempt: r.Uint32()}
 	case TypeResume:
 		m = &Resume{Step: r.Uint32(), Attempt: r.Uint32()}
+	case TypeAck:
+		m = &Ack{Bucket: r.Uint32()}
 	default:
 		panic("no generator for " + t.String())
 	}
 	return sample{typ: t, msg: m, n: n, self: self, decode: decoderFor(t, n, self)}
 }
 
-var allTypes = []Type{TypeOpen, TypeHello, TypePeers, TypeSealed, TypeTags, TypeElements, TypeMatch, TypeMasked, TypeReveal, TypeConfirm, TypeDone, TypeAbort, TypeSizes, TypeRejoin, TypeResume}
+var allTypes = []Type{TypeOpen, TypeHello, TypePeers, TypeSealed, TypeTags, TypeElements, TypeMatch, TypeMasked, TypeReveal, TypeConfirm, TypeDone, TypeAbort, TypeSizes, TypeRejoin, TypeResume, TypeAck}
 
 // normalize replaces empty slices by nil throughout v (a pointer), so that a
 // decoded message compares equal to the one encoded whichever of the two a

@@ -731,3 +731,24 @@ func DecodeResume(msg []byte) (*Resume, error) {
 	m := &Resume{Step: r.u32(), Attempt: r.u32()}
 	return m, r.done()
 }
+
+// Ack tells the parties of a bucketed session that the coordinator has
+// intersected a bucket of the first pass, so that no party runs more than
+// a bucket ahead of it (and a resumed session redoes at most one).
+type Ack struct {
+	Bucket uint32
+}
+
+// Encode returns the message's encoding.
+func (m *Ack) Encode() []byte {
+	w := newWriter(TypeAck, 4)
+	w.u32(m.Bucket)
+	return w.b
+}
+
+// DecodeAck decodes an Ack message.
+func DecodeAck(msg []byte) (*Ack, error) {
+	r := newReader(msg, TypeAck)
+	m := &Ack{Bucket: r.u32()}
+	return m, r.done()
+}

@@ -15,7 +15,7 @@ import (
 )
 
 // Version is the protocol version carried by every message.
-const Version = 2
+const Version = 3
 
 // Limits of the protocol. They bound what a decoder accepts.
 const (
@@ -59,12 +59,13 @@ const (
 	TypeSizes     Type = 16 // coordinator → party: a bucketed session's result size per bucket
 	TypeRejoin    Type = 17 // party → coordinator: a suspended session's progress, in place of a Hello
 	TypeResume    Type = 18 // coordinator → party: where a suspended session resumes
-	maxType            = TypeResume
+	TypeAck       Type = 19 // coordinator → party: a bucketed session's bucket intersected
+	maxType            = TypeAck
 	coordinatorID      = 0xFFFF
 )
 
 func (t Type) String() string {
-	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets", "sizes", "rejoin", "resume"}
+	names := [...]string{"", "open", "hello", "peers", "sealed", "tags", "elements", "match", "masked", "reveal", "confirm", "done", "abort", "pairwise", "pair tags", "secrets", "sizes", "rejoin", "resume", "ack"}
 	if int(t) < len(names) && t != 0 {
 		return names[t]
 	}

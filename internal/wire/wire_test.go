@@ -148,7 +148,7 @@ func TestPeek(t *testing.T) {
 			t.Errorf("type %d has no name", typ)
 		}
 	}
-	for _, b := range [][]byte{nil, {}, {Version}, {0, 1}, {1, 1}, {3, 1}, {Version, 0}, {Version, byte(maxType) + 1}, {Version, 0xff}} {
+	for _, b := range [][]byte{nil, {}, {Version}, {0, 1}, {1, 1}, {Version - 1, 1}, {Version + 1, 1}, {Version, 0}, {Version, byte(maxType) + 1}, {Version, 0xff}} {
 		if typ, err := Peek(b); err == nil || !errors.Is(err, ErrMalformed) {
 			t.Errorf("Peek(%x) = %v, %v; want ErrMalformed", b, typ, err)
 		}
