@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +207,7 @@ func TestBucketedKillAndResume(t *testing.T) {
 		s.sessions[0].MinInterval = new(duration)
 		coord := s.startCoordinator(t, "--runs", "1")
 		parties := s.startParties(t, "big")
-		parties[1].stderr.waitFor(t, "bank-b: aggregate step 2/", 2*time.Minute)
+		waitBuckets(t, parties[1], "bank-b", 3)
 		parties[1].cmd.Process.Kill()
 		if err := parties[1].wait(t, 10*time.Second); err == nil {
 			t.Fatal("bank-b finished before it was killed")
@@ -235,7 +237,7 @@ func TestBucketedKillAndResume(t *testing.T) {
 		s, params, tables := bucketedSetup(t, maskshare.ECDH, 0, 8000, 25)
 		coord := s.startCoordinator(t, "--runs", "1")
 		parties := s.startParties(t, "big")
-		parties[0].stderr.waitFor(t, "bank-a: aggregate step 2/", 2*time.Minute)
+		waitBuckets(t, parties[0], "bank-a", 3)
 		coord.cmd.Process.Kill()
 		if err := coord.wait(t, 10*time.Second); err == nil {
 			t.Fatal("the coordinator finished before it was killed")
@@ -255,6 +257,26 @@ func TestBucketedKillAndResume(t *testing.T) {
 		checkResumed(t, coord)
 		checkBucketedOutputs(t, s, params, tables)
 	})
+}
+
+// waitBuckets waits until party p's progress shows at least n buckets
+// done: steps of B, B being the bucket count (32 in these tests, at least
+// 16), not the steps of an ecdh bucket's blinding (n+1 of them).
+func waitBuckets(t *testing.T, p *proc, name string, n int) {
+	t.Helper()
+	re := regexp.MustCompile(regexp.QuoteMeta(name) + `: (?:intersect|aggregate) step (\d+)/(\d+),`)
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		for _, m := range re.FindAllStringSubmatch(p.stderr.String(), -1) {
+			step, _ := strconv.Atoi(m[1])
+			steps, _ := strconv.Atoi(m[2])
+			if steps >= 16 && step >= n {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s did not show %d buckets done:\n%s", name, n, p.stderr)
 }
 
 // checkResumed checks that the coordinator's run was a resumed one, and
@@ -575,7 +597,7 @@ func TestBucketedSuspendedTimesOut(t *testing.T) {
 	coord := s.startCoordinator(t)
 	defer coord.cmd.Process.Kill()
 	parties := s.startParties(t, "big")
-	parties[2].stderr.waitFor(t, "bank-c: intersect step 2/", time.Minute)
+	waitBuckets(t, parties[2], "bank-c", 2)
 	parties[2].cmd.Process.Kill()
 	for i, p := range parties[:2] {
 		p.wait(t, 2*time.Minute)
