@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +41,16 @@ type coordinatorConfig struct {
 	// PhaseTimeout bounds how long the coordinator waits for the parties in
 	// one phase, as a Go duration ("10m"); empty means no bound.
 	PhaseTimeout duration `json:"phase_timeout,omitempty"`
+	// WorkDir is the coordinator's working directory for bucketed sessions
+	// (params.bucket_rows > 0): each such session keeps its checkpoints in
+	// a subdirectory named after it, so that a restarted coordinator
+	// resumes it. Required if a session is bucketed; created with mode
+	// 0700.
+	WorkDir string `json:"work_dir,omitempty"`
+	// Memory is the process's soft memory limit (debug.SetMemoryLimit),
+	// such as "512MiB"; default 384MiB if a session is bucketed, no limit
+	// otherwise.
+	Memory byteSize `json:"memory,omitempty"`
 	// Sessions lists the sessions served; each may run any number of times
 	// (within its limits), and different sessions run at the same time.
 	Sessions []sessionConfig `json:"sessions"`
@@ -110,6 +122,16 @@ type partyConfig struct {
 	DirectPeers map[string]string `json:"direct_peers,omitempty"`
 	// Params are the session parameters; they must equal the coordinator's.
 	Params maskshare.Params `json:"params"`
+	// WorkDir is the party's working directory for a bucketed session
+	// (params.bucket_rows > 0): the copy of its table read from the
+	// source, the session's sealed state, and what a restarted party
+	// needs to resume. Required for a bucketed session; created with mode
+	// 0700. It holds the party's data: protect it as the source.
+	WorkDir string `json:"work_dir,omitempty"`
+	// Memory is the process's soft memory limit (debug.SetMemoryLimit),
+	// such as "512MiB"; default 384MiB in a bucketed session, no limit
+	// otherwise.
+	Memory byteSize `json:"memory,omitempty"`
 }
 
 // duration is a time.Duration written as a Go duration string in JSON.
@@ -125,6 +147,99 @@ func (d *duration) UnmarshalText(b []byte) error {
 }
 
 func (d duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// byteSize is a number of bytes written in JSON as a string with a unit:
+// "512MiB", "2GiB", "1500MB", "1048576B" (a bare number is bytes).
+type byteSize int64
+
+// Limits of the memory field: below minMemory the garbage collector would
+// run all the time.
+const (
+	minMemory          = 32 << 20
+	defaultBucketedMem = 384 << 20
+)
+
+var byteUnits = []struct {
+	suffix string
+	mult   int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+func (b *byteSize) UnmarshalText(t []byte) error {
+	s := strings.TrimSpace(string(t))
+	mult := int64(1)
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return fmt.Errorf("size %q: want a whole number of bytes with a unit, such as 512MiB or 2GiB", t)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+func (b byteSize) MarshalText() ([]byte, error) {
+	switch {
+	case b%(1<<30) == 0 && b != 0:
+		return fmt.Appendf(nil, "%dGiB", b>>30), nil
+	case b%(1<<20) == 0 && b != 0:
+		return fmt.Appendf(nil, "%dMiB", b>>20), nil
+	}
+	return fmt.Appendf(nil, "%dB", int64(b)), nil
+}
+
+// memoryLimit checks the memory field and returns the limit to set, or 0
+// for none: the field's value, else defaultBucketedMem if bucketed.
+func (c checker) memoryLimit(m byteSize, bucketed bool) (int64, error) {
+	switch {
+	case m != 0 && m < minMemory:
+		return 0, c.errorf("memory", "%s is below the least of %dMiB", byteCount(int64(m)), minMemory>>20)
+	case m != 0:
+		return int64(m), nil
+	case bucketed:
+		return defaultBucketedMem, nil
+	}
+	return 0, nil
+}
+
+// workDir checks a work_dir field: required where bucketed is true, and
+// refused otherwise (a field that would do nothing is a mistake). It
+// makes the directory (mode 0700) and refuses one that others may read or
+// enter: it holds the participant's data and sealed session state.
+func (c checker) workDir(field, dir string, bucketed bool) (string, error) {
+	switch {
+	case dir == "" && bucketed:
+		return "", c.errorf(field, "required for a bucketed session (params.bucket_rows > 0): a directory for its table and checkpoints")
+	case dir == "":
+		return "", nil
+	case !bucketed:
+		return "", c.errorf(field, "set, but no session is bucketed (params.bucket_rows): it would not be used")
+	}
+	path, err := filepath.Abs(c.file(dir))
+	if err != nil {
+		return "", c.errorf(field, "%w", err)
+	}
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return "", c.errorf(field, "%w", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", c.errorf(field, "%w", err)
+	}
+	if !fi.IsDir() {
+		return "", c.errorf(field, "%s is not a directory", path)
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return "", c.errorf(field, "%s has mode %04o: it holds data and session state and must be accessible by its owner only (chmod 700 %s)", path, m, path)
+	}
+	return path, nil
+}
 
 // readConfig decodes a JSON file strictly: unknown fields are errors, so a
 // misspelt field does not silently fall back to a default.
@@ -270,11 +385,14 @@ type coordinatorSetup struct {
 	trust    transport.Trust
 	allowed  []string
 	sessions []sessionSetup
+	memory   int64  // the soft memory limit to set, 0 for none
+	workDir  string // work_dir, absolute; "" if no session is bucketed
 }
 
 type sessionSetup struct {
 	sessionConfig
-	mcfg *maskshare.Config // without logger and progress
+	mcfg    *maskshare.Config // without logger and progress
+	workDir string            // a bucketed session's checkpoints, absolute; "" otherwise
 }
 
 // loadCoordinator reads and checks a coordinator configuration: every field,
@@ -362,6 +480,25 @@ func loadCoordinator(path string) (*coordinatorSetup, error) {
 			PhaseTimeout: time.Duration(cfg.PhaseTimeout),
 		}})
 	}
+	bucketed := slices.ContainsFunc(cfg.Sessions, func(sc sessionConfig) bool { return sc.Params.BucketRows > 0 })
+	if s.workDir, err = c.workDir("work_dir", cfg.WorkDir, bucketed); err != nil {
+		return nil, err
+	}
+	for i := range s.sessions {
+		ss := &s.sessions[i]
+		if ss.Params.BucketRows == 0 {
+			continue
+		}
+		// Session names are valid file names (transport.ValidSession).
+		ss.workDir = filepath.Join(s.workDir, ss.Name)
+		if err := os.MkdirAll(ss.workDir, 0o700); err != nil {
+			return nil, c.errorf("work_dir", "%w", err)
+		}
+		setWorkDir(ss.mcfg, ss.workDir)
+	}
+	if s.memory, err = c.memoryLimit(cfg.Memory, bucketed); err != nil {
+		return nil, err
+	}
 	// Two names with one key would let one institution act as two.
 	owner := make(map[string]string)
 	for _, name := range s.allowed {
@@ -382,6 +519,8 @@ type partySetup struct {
 	peerKeys    map[string]ed25519.PublicKey // every party, this one included
 	directPeers map[string]string            // every other party → address ("" relays)
 	src         *dbSource                    // nil: the table is --data CSV
+	workDir     string                       // a bucketed session's working directory, absolute
+	memory      int64                        // the soft memory limit to set, 0 for none
 }
 
 // loadParty reads and checks a party configuration.
@@ -422,7 +561,14 @@ func loadParty(path string) (*partySetup, error) {
 	if !slices.Contains(cfg.Params.Parties, cfg.Name) {
 		return nil, c.errorf("name", "%q is not among params.parties", cfg.Name)
 	}
+	bucketed := cfg.Params.BucketRows > 0
 	var err error
+	if s.memory, err = c.memoryLimit(cfg.Memory, bucketed); err != nil {
+		return nil, err
+	}
+	if s.workDir, err = c.workDir("work_dir", cfg.WorkDir, bucketed); err != nil {
+		return nil, err
+	}
 	if cfg.Source != nil {
 		if s.src, err = c.source(cfg.Source); err != nil {
 			return nil, err

@@ -199,6 +199,7 @@ type setup struct {
 	keys      map[string]string // participant → public key, as keygen printed it
 	ca        bool
 	sessions  []sessionConfig
+	workDir   string // the coordinator's work_dir, if set
 }
 
 func newSetup(t *testing.T, ca bool) *setup {
@@ -330,7 +331,7 @@ func (s *setup) editParty(t *testing.T, session, bank string, edit func(*partyCo
 func (s *setup) startCoordinator(t *testing.T, args ...string) *proc {
 	cfg := coordinatorConfig{
 		Listen: s.addr, Key: filepath.Join("coordinator", "coordinator.key"), Cert: filepath.Join("coordinator", "coordinator.crt"),
-		PhaseTimeout: duration(time.Minute), Sessions: s.sessions,
+		PhaseTimeout: duration(time.Minute), Sessions: s.sessions, WorkDir: s.workDir,
 	}
 	if s.ca {
 		cfg.CA = filepath.Join("ca", "ca.crt")

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -46,7 +47,19 @@ func runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if setup.memory > 0 {
+		debug.SetMemoryLimit(setup.memory)
+	}
 	cfg := setup.cfg
+	if cfg.WorkDir != "" {
+		// One coordinator per work directory: two would resume the same
+		// sessions from the same checkpoints.
+		unlock, err := lockDir(setup.workDir)
+		if err != nil {
+			return badInput(fmt.Errorf("%s: work_dir: %w", *configPath, err))
+		}
+		defer unlock()
+	}
 	coords := make([]*maskshare.Coordinator, len(setup.sessions))
 	for i, s := range setup.sessions {
 		s.mcfg.Logger, s.mcfg.Progress = log.With("session", s.Name), progressPrinter(os.Stderr)
@@ -104,6 +117,13 @@ func runCoordinator(ctx context.Context, args []string) error {
 						fmt.Printf("session %s: stopped after %v: %v\n", s.Name, time.Since(start).Round(time.Millisecond), err)
 					}
 					return
+				}
+				if suspended(err) {
+					// Not an ended run: its state is kept, and the
+					// next run resumes it when the parties are back.
+					log.Warn("session suspended", "session", s.Name, "err", err)
+					fmt.Printf("session %s: suspended after %v: %v; waiting for the parties to resume it\n", s.Name, time.Since(start).Round(time.Millisecond), err)
+					continue
 				}
 				mu.Lock()
 				if err != nil {
@@ -173,6 +193,9 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
+	if setup.memory > 0 {
+		debug.SetMemoryLimit(setup.memory)
+	}
 	cfg := setup.cfg
 	in := tableInput{path: *dataPath, src: setup.src}
 	switch {
@@ -180,6 +203,9 @@ func runParty(ctx context.Context, args []string) error {
 		return badInput(fmt.Errorf("both --data %s and the source in %s: give one", *dataPath, *configPath))
 	case *dataPath == "" && setup.src == nil:
 		return badInput(fmt.Errorf("no table: give --data CSV, or a source in %s", *configPath))
+	}
+	if cfg.Params.BucketRows > 0 {
+		return runBucketedParty(ctx, setup, in, *outPath, *configPath, st, log)
 	}
 	// The result file is checked, and its temporary file made, before
 	// anything is read or sent: a result that cannot be written is known
@@ -254,7 +280,7 @@ func runParty(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	printPartyReport(os.Stdout, cfg.Name, table.Len(), cfg.Params.Reveal, res, stats, time.Since(start))
+	printPartyReport(os.Stdout, cfg.Name, table.Len(), len(res.Records), cfg.Params.Reveal, res, stats, time.Since(start))
 	if direct != nil {
 		fmt.Printf("  sealed parts delivered directly: %d (the rest relayed)\n", direct.Delivered())
 	}
@@ -487,44 +513,53 @@ type resultFile struct {
 // SQLite database) and that its directory exists and is writable, and makes
 // the temporary file in it.
 func createResult(out string, in tableInput) (*resultFile, error) {
-	data, what := in.path, "--data file"
-	if in.src != nil {
-		data, what = in.src.file, "source's SQLite database"
-	}
-	if data == "" { // PostgreSQL: no file to overwrite
-		return createResultFile(out)
-	}
-	absOut, err := filepath.Abs(out)
-	if err != nil {
+	if err := checkResultPath(out, in); err != nil {
 		return nil, err
-	}
-	absData, err := filepath.Abs(data)
-	if err != nil {
-		return nil, err
-	}
-	if absOut == absData {
-		return nil, fmt.Errorf("--out %s is the %s: the result would replace the input", out, what)
-	}
-	fo, errOut := os.Stat(out)
-	if fd, err := os.Stat(data); errOut == nil && err == nil && os.SameFile(fo, fd) {
-		return nil, fmt.Errorf("--out %s is the %s %s (a link to it): the result would replace the input", out, what, data)
 	}
 	return createResultFile(out)
 }
 
-// createResultFile checks that out's directory exists and is writable,
-// and makes the temporary file in it.
-func createResultFile(out string) (*resultFile, error) {
+// checkResultPath checks that out is not the input's file and may be
+// replaced by a file in its directory, which must exist.
+func checkResultPath(out string, in tableInput) error {
+	data, what := in.path, "--data file"
+	if in.src != nil {
+		data, what = in.src.file, "source's SQLite database"
+	}
+	if data != "" { // PostgreSQL: no file to overwrite
+		absOut, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		absData, err := filepath.Abs(data)
+		if err != nil {
+			return err
+		}
+		if absOut == absData {
+			return fmt.Errorf("--out %s is the %s: the result would replace the input", out, what)
+		}
+		fo, errOut := os.Stat(out)
+		if fd, err := os.Stat(data); errOut == nil && err == nil && os.SameFile(fo, fd) {
+			return fmt.Errorf("--out %s is the %s %s (a link to it): the result would replace the input", out, what, data)
+		}
+	}
 	fo, errOut := os.Stat(out)
 	if errOut == nil && !fo.Mode().IsRegular() {
-		return nil, fmt.Errorf("--out %s exists and is not a regular file", out)
+		return fmt.Errorf("--out %s exists and is not a regular file", out)
 	}
 	dir := filepath.Dir(out)
 	if fi, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("--out %s: its directory: %w", out, err)
+		return fmt.Errorf("--out %s: its directory: %w", out, err)
 	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("--out %s: %s is not a directory", out, dir)
+		return fmt.Errorf("--out %s: %s is not a directory", out, dir)
 	}
+	return nil
+}
+
+// createResultFile makes the temporary file in the directory of out,
+// which checkResultPath checked.
+func createResultFile(out string) (*resultFile, error) {
+	dir := filepath.Dir(out)
 	// The result is confidential: readable by its owner only (CreateTemp
 	// makes files 0600).
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")
@@ -579,26 +614,36 @@ func writeResult(out io.Writer, res *maskshare.Result, reveal maskshare.RevealPo
 		w.Flush()
 		return w.Error()
 	}
-	header := []string{"id", "holders"}
-	perRecord := reveal == maskshare.PerRecord
-	if perRecord {
-		for _, c := range res.Columns {
-			header = append(header, c.Name)
-		}
-	}
+	header := resultHeader(res.Columns, reveal)
 	w.Write(header)
 	row := make([]string, 0, len(header))
-	for _, r := range res.Records {
-		row = append(row[:0], r.ID, strconv.Itoa(r.Holders))
-		if perRecord {
-			for c, v := range r.Values {
-				row = append(row, maskshare.FormatDecimal(v, res.Columns[c].Scale))
-			}
-		}
-		w.Write(row)
+	for i := range res.Records {
+		w.Write(resultRow(row, &res.Records[i], res.Columns, reveal))
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// resultHeader is the header of a result file of records.
+func resultHeader(cols []maskshare.Column, reveal maskshare.RevealPolicy) []string {
+	header := []string{"id", "holders"}
+	if reveal == maskshare.PerRecord {
+		for _, c := range cols {
+			header = append(header, c.Name)
+		}
+	}
+	return header
+}
+
+// resultRow appends to row[:0] the fields of r's line in a result file.
+func resultRow(row []string, r *maskshare.Record, cols []maskshare.Column, reveal maskshare.RevealPolicy) []string {
+	row = append(row[:0], r.ID, strconv.Itoa(r.Holders))
+	if reveal == maskshare.PerRecord {
+		for c, v := range r.Values {
+			row = append(row, maskshare.FormatDecimal(v, cols[c].Scale))
+		}
+	}
+	return row
 }
 
 // progressPrinter reports phases on w as plain lines as they start and end.
@@ -615,12 +660,12 @@ func printProgress(w io.Writer, p maskshare.Progress) {
 	fmt.Fprintf(w, "%s: %s\n", p.Role, describeProgress(p, false))
 }
 
-func printPartyReport(w io.Writer, name string, rows int, reveal maskshare.RevealPolicy, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
+func printPartyReport(w io.Writer, name string, rows, qualify int, reveal maskshare.RevealPolicy, res *maskshare.Result, s netsession.Stats, elapsed time.Duration) {
 	if reveal == maskshare.CardinalityOnly {
 		// Which records qualify is not revealed: no count of them.
 		fmt.Fprintf(w, "party %s: %d rows; result size %d (which records qualify is not revealed); transcript %x\n", name, rows, res.Size, res.Transcript[:8])
 	} else {
-		fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, len(res.Records), res.Size, res.Transcript[:8])
+		fmt.Fprintf(w, "party %s: %d rows, %d qualify; result size %d; transcript %x\n", name, rows, qualify, res.Size, res.Transcript[:8])
 	}
 	for c, col := range res.Columns {
 		if res.Totals != nil {
@@ -633,6 +678,9 @@ func printPartyReport(w io.Writer, name string, rows int, reveal maskshare.Revea
 
 func printCoordinatorReport(w io.Writer, session string, params maskshare.Params, rep *maskshare.Report, s netsession.Stats, elapsed time.Duration) {
 	fmt.Fprintf(w, "session %s: %d parties, set sizes %v, result size %d\n", session, len(params.Parties), rep.SetSizes, rep.Size)
+	if rep.Resumed > 0 {
+		fmt.Fprintf(w, "  resumed from step %d; steps run again: %d\n", rep.Resumed, rep.Redone)
+	}
 	printPhases(w, rep.Phases, elapsed)
 	printStats(w, s, 0)
 }

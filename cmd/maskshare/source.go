@@ -189,9 +189,20 @@ func dsnSecrets(dsn string) []string {
 // readSource runs the source's query and reads its rows, one at a time as
 // the driver yields them, into the party's table.
 func readSource(ctx context.Context, s *dbSource, cols []maskshare.Column) (*maskshare.Table, error) {
+	var table *maskshare.Table
+	err := withSource(ctx, s, cols, func(src maskshare.Source) (err error) {
+		table, err = maskshare.ReadTable(ctx, src, len(cols))
+		return err
+	})
+	return table, err
+}
+
+// withSource runs the source's query and gives read its rows as a
+// maskshare.Source, which yields them one at a time as the driver does.
+func withSource(ctx context.Context, s *dbSource, cols []maskshare.Column, read func(maskshare.Source) error) error {
 	db, err := sql.Open(s.driver, s.dsn)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.name, s.redact(err))
+		return fmt.Errorf("%s: %w", s.name, s.redact(err))
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
@@ -201,7 +212,7 @@ func readSource(ctx context.Context, s *dbSource, cols []maskshare.Column) (*mas
 	var rows *sql.Rows
 	if s.file == "" {
 		if tx, err = db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, s.redact(err))
+			return fmt.Errorf("%s: %w", s.name, s.redact(err))
 		}
 		defer tx.Rollback()
 		rows, err = tx.QueryContext(ctx, s.query)
@@ -209,17 +220,16 @@ func readSource(ctx context.Context, s *dbSource, cols []maskshare.Column) (*mas
 		rows, err = db.QueryContext(ctx, s.query)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: query: %w", s.name, s.redact(err))
+		return fmt.Errorf("%s: query: %w", s.name, s.redact(err))
 	}
 	defer rows.Close()
 	if err := checkColumns(rows, cols, s.file == ""); err != nil {
-		return nil, fmt.Errorf("%s: %w", s.name, err)
+		return fmt.Errorf("%s: %w", s.name, err)
 	}
-	table, err := maskshare.ReadTable(ctx, maskshare.NewSQLSource(rows, cols), len(cols))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w (rows of the query's result counted from 1)", s.name, s.redact(err))
+	if err := read(maskshare.NewSQLSource(rows, cols)); err != nil {
+		return fmt.Errorf("%s: %w (rows of the query's result counted from 1)", s.name, s.redact(err))
 	}
-	return table, nil
+	return nil
 }
 
 // unreachable reports an error reaching a database server over the
