@@ -407,7 +407,7 @@ func (c *recordCount) Rewind(mark int64) error {
 func finalError(err error) bool {
 	switch exitCode(err) {
 	case exitInput, exitPeer, exitCheating:
-		return !suspended(err)
+		return !errors.Is(err, maskshare.ErrSuspended)
 	}
 	return false
 }
@@ -509,7 +509,7 @@ func runBucketedParty(ctx context.Context, setup *partySetup, in tableInput, out
 	wasSuspended := false
 	for {
 		res, stats, err = netsession.Join(ctx, cfg.Coordinator, cfg.Session, party, tcfg)
-		if err == nil || !suspended(err) || ctx.Err() != nil {
+		if err == nil || !errors.Is(err, maskshare.ErrSuspended) || ctx.Err() != nil {
 			break
 		}
 		wasSuspended = true
@@ -523,13 +523,13 @@ func runBucketedParty(ctx context.Context, setup *partySetup, in tableInput, out
 		// A suspended session that did not resume in time ends as a
 		// timeout, however the wait for the others ended (the library
 		// reports a party that stopped waiting for its rejoin as lost).
-		if (wasSuspended || suspended(err)) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if (wasSuspended || errors.Is(err, maskshare.ErrSuspended)) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("the configuration's timeout (%v) ran out before the suspended session could resume (%v): %w", timeout, err, context.DeadlineExceeded)
 		}
 		err = in.rows(err)
 		if finalError(err) {
 			forget()
-		} else if wasSuspended || suspended(err) {
+		} else if wasSuspended || errors.Is(err, maskshare.ErrSuspended) {
 			fmt.Fprintf(os.Stderr, "%s: %s keeps the table's copy and the session's state: run the same command again to resume\n", cfg.Name, setup.workDir)
 		}
 		return err

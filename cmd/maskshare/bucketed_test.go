@@ -196,15 +196,10 @@ func TestBucketedDuplicateEndsForGood(t *testing.T) {
 // another run and starts it again. Both sessions finish with the plaintext
 // join's result.
 func TestBucketedKillAndResume(t *testing.T) {
-	if !resumeSupported {
-		t.Skip("the library does not resume bucketed sessions yet (no maskshare.ErrSuspended)")
-	}
 	t.Run("party", func(t *testing.T) {
 		s, params, tables := bucketedSetup(t, maskshare.ECDH, 0, 8000, 24)
-		// The library counts the resumed run against min_interval (and
-		// max_runs) and refuses it: reported to the lead; until fixed the
-		// session sets no minimum.
-		s.sessions[0].MinInterval = new(duration)
+		// The default min_interval (1m) stays: the resumed run is the run
+		// it continues, not a new one.
 		coord := s.startCoordinator(t, "--runs", "1")
 		parties := s.startParties(t, "big")
 		waitBuckets(t, parties[1], "bank-b", 3)
@@ -588,9 +583,6 @@ func TestResultRecordsRewind(t *testing.T) {
 // tells the session it cannot take part, which ends it for good for the
 // other (exit 3, naming it), which keeps nothing.
 func TestBucketedSuspendedTimesOut(t *testing.T) {
-	if !resumeSupported {
-		t.Skip("the library does not resume bucketed sessions yet (no maskshare.ErrSuspended)")
-	}
 	s, _, _ := bucketedSetup(t, maskshare.ECDH, 0, 3000, 27)
 	s.editParty(t, "big", "bank-a", func(cfg *partyConfig) { cfg.Timeout = duration(15 * time.Second) })
 	s.editParty(t, "big", "bank-b", func(cfg *partyConfig) { cfg.Timeout = duration(time.Minute) })

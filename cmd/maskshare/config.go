@@ -494,7 +494,7 @@ func loadCoordinator(path string) (*coordinatorSetup, error) {
 		if err := os.MkdirAll(ss.workDir, 0o700); err != nil {
 			return nil, c.errorf("work_dir", "%w", err)
 		}
-		setWorkDir(ss.mcfg, ss.workDir)
+		ss.mcfg.WorkDir = ss.workDir
 	}
 	if s.memory, err = c.memoryLimit(cfg.Memory, bucketed); err != nil {
 		return nil, err

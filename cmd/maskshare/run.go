@@ -118,7 +118,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 					}
 					return
 				}
-				if suspended(err) {
+				if errors.Is(err, maskshare.ErrSuspended) {
 					// Not an ended run: its state is kept, and the
 					// next run resumes it when the parties are back.
 					log.Warn("session suspended", "session", s.Name, "err", err)
