@@ -16,12 +16,12 @@ const (
 	manifestName  = "MANIFEST"
 	manifestMagic = "msspman1"
 
-	// fanout is the most files one pass of Partition writes at once; with
-	// the one it reads, at most 256 files are open.
-	fanout = 255
-	// bucketBuf is the buffer of each file Partition writes: 255 of them
-	// take about 8 MiB.
-	bucketBuf = 32 << 10
+	// maxFanout is the most files one pass of Partition writes at once:
+	// 4095 buckets, at 16 KiB of buffer each 64 MiB, in one pass. Fewer
+	// when the process may open fewer files (openFiles).
+	maxFanout = 4095
+	// bucketBuf is the buffer of each file Partition writes.
+	bucketBuf = 16 << 10
 	// ctxEvery is how many rows Partition reads between checks of ctx.
 	ctxEvery = 4096
 )
@@ -47,13 +47,24 @@ func tempDir(dir string) string {
 // the next call for the same dir. Two calls for the same dir must not run
 // at once.
 //
-// At most 256 files are open at once: with more than 255 buckets,
-// Partition splits the rows into at most 255 ranges of buckets and then
-// each range in turn (two passes up to 65,025 buckets, three beyond).
-// Memory is bounded independently of the number of rows (32 KiB of
-// buffer per file written). ctx is checked every 4096 rows.
+// It writes at most 4095 files at once, fewer if the process may open
+// fewer (leaving 64 descriptors for the rest of the process): with more
+// buckets than that, it splits the rows into ranges of buckets and then
+// each range in turn (two passes up to 4095² buckets). Every row is read
+// and written once per pass, so one pass is the fastest. Memory is bounded
+// independently of the number of rows (16 KiB of buffer per file
+// written). ctx is checked every 4096 rows.
 func Partition(ctx context.Context, inputs []string, cols, buckets int, bucketOf func(id string) int, dir string) (*Buckets, error) {
-	return partition(ctx, inputs, cols, buckets, bucketOf, dir, fanout)
+	return partition(ctx, inputs, cols, buckets, bucketOf, dir, fanout())
+}
+
+// fanout is how many files a pass writes at once: maxFanout, or what the
+// limit on open files leaves, at least 15.
+func fanout() int {
+	if n := openFiles(); n > 0 {
+		return max(min(maxFanout, n-64), 15)
+	}
+	return 255
 }
 
 func partition(ctx context.Context, inputs []string, cols, buckets int, bucketOf func(id string) int, dir string, fan int) (b *Buckets, err error) {
