@@ -44,7 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 	stream := fs.Bool("stream", false, "run bucketed sessions (issue 15): the coordinator and every party in processes of their own over loopback mutual TLS, each party's table spooled to disk and its records streamed, checked against an external-memory plaintext join run in the same run (files go under $TMPDIR)")
 	bucketRows := fs.Int("bucket-rows", bench.DefaultBucketRows, "with -stream: rows per bucket (Params.BucketRows)")
 	memory := fs.Int64("memory", bench.DefaultStreamMemory>>20, "with -stream: soft memory limit in MiB of every process (debug.SetMemoryLimit); 0: none")
-	gogc := fs.Int("gogc", 0, "with -stream: every process's debug.SetGCPercent; 0: the default (GOGC), -1: off, collecting only near -memory")
+	gogc := fs.Int("gogc", bucketedGCPercent, "with -stream: every process's debug.SetGCPercent (default: as the CLI's bucketed sessions); 0: GOGC's, -1: off, collecting only near -memory")
 	streamChild := fs.Bool("stream-child", false, "internal: run one process of a -stream run")
 	scalingStream := fs.Bool("scaling-stream", false, "write the scaling table of bucketed sessions (Markdown, printed and written to -out) and its plot (to -plot) from the stream-*.json files of -stream runs named as arguments, running nothing; a configuration in several files shows its median run")
 	plot := fs.String("plot", filepath.Join("docs", "scaling-stream.svg"), "with -scaling-stream: file of the plot")

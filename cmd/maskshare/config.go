@@ -130,7 +130,7 @@ type partyConfig struct {
 	WorkDir string `json:"work_dir,omitempty"`
 	// Memory is the process's soft memory limit (debug.SetMemoryLimit),
 	// such as "512MiB"; default 384MiB in a bucketed session, no limit
-	// otherwise.
+	// otherwise. With a limit the GC percent is 400 (bucketedGCPercent).
 	Memory byteSize `json:"memory,omitempty"`
 }
 

@@ -47,9 +47,7 @@ func runCoordinator(ctx context.Context, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	if setup.memory > 0 {
-		debug.SetMemoryLimit(setup.memory)
-	}
+	setMemory(setup.memory)
 	cfg := setup.cfg
 	if cfg.WorkDir != "" {
 		// One coordinator per work directory: two would resume the same
@@ -193,9 +191,7 @@ func runParty(ctx context.Context, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	if setup.memory > 0 {
-		debug.SetMemoryLimit(setup.memory)
-	}
+	setMemory(setup.memory)
 	cfg := setup.cfg
 	in := tableInput{path: *dataPath, src: setup.src}
 	switch {
@@ -714,4 +710,19 @@ func byteCount(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// bucketedGCPercent is the GC percent of a process with a memory limit (a
+// bucketed session): its live heap is one bucket's, so letting the heap
+// grow to five times it before collecting stays far below the limit, which
+// still bounds it, and saves a fifth of the time (BENCHMARKS.md).
+const bucketedGCPercent = 400
+
+// setMemory applies a process's soft memory limit, if any, and with it the
+// GC percent of bucketed sessions.
+func setMemory(limit int64) {
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+		debug.SetGCPercent(bucketedGCPercent)
+	}
 }
