@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 
 	"github.com/maskshare/maskshare/internal/binfmt"
+	"github.com/maskshare/maskshare/internal/durable"
 	"github.com/maskshare/maskshare/internal/spool"
 	"github.com/maskshare/maskshare/internal/wire"
 	"github.com/maskshare/maskshare/mask"
@@ -268,7 +269,7 @@ func workDirKey(dir string) ([32]byte, error) {
 	if _, err := rand.Read(key[:]); err != nil {
 		return key, err
 	}
-	return key, writeFileSync(path, key[:])
+	return key, durable.WriteFile(path, key[:], 0o600)
 }
 
 // partyKeys is what a party's session record holds: everything the key

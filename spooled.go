@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/maskshare/maskshare/internal/durable"
 	"github.com/maskshare/maskshare/internal/spool"
 	"github.com/maskshare/maskshare/psi"
 )
@@ -121,7 +122,7 @@ func SpoolTable(ctx context.Context, dir string, src Source, cols int) (*Spool, 
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileSync(filepath.Join(dir, spoolMetaFile), b); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, spoolMetaFile), b, 0o600); err != nil {
 		return nil, err
 	}
 	return &Spool{dir: dir, meta: meta}, nil
@@ -275,7 +276,7 @@ func (sb *spoolBuckets) stash(b int, st *bucketState) error {
 		return err
 	}
 	out := sb.aead.Seal(nonce, nonce, pt, stashAD(b))
-	return writeFileSync(sb.stashPath(b), out)
+	return durable.WriteFile(sb.stashPath(b), out, 0o600)
 }
 
 func stashAD(b int) []byte {
@@ -325,36 +326,6 @@ func (sb *spoolBuckets) unstash(b int) (*bucketState, error) {
 
 // close removes the session's partition and states.
 func (sb *spoolBuckets) close() error { return os.RemoveAll(sb.dir) }
-
-// writeFileSync writes b to path through a temporary file that it syncs
-// and renames, so that path holds all of b or what it held before.
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // ResumableWriter is a RecordWriter that a resumed bucketed session can
 // roll back to the last bucket every participant completed.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/maskshare/maskshare/internal/binfmt"
+	"github.com/maskshare/maskshare/internal/durable"
 )
 
 // Suite names an HPKE ciphersuite (RFC 9180 §7 identifiers). Only the suites
@@ -293,7 +294,7 @@ func WritePrivateKeyFile(path string, k *PrivateKey) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return durable.SyncDir(filepath.Dir(path))
 }
 
 // ReadPrivateKeyFile reads a key written by [WritePrivateKeyFile], refusing
@@ -338,15 +339,6 @@ func LoadOrCreateKey(path string, suite Suite) (k *PrivateKey, created bool, err
 		return nil, false, err
 	}
 	return k, true, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Info builds the HPKE info string that binds an envelope to its context: a

@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/maskshare/maskshare/internal/durable"
 )
 
 // DefaultLockTimeout is the default [StoreConfig.LockTimeout]: how long
@@ -57,7 +59,7 @@ func OpenStore(path string, cfg *StoreConfig) (*Store, error) {
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
 		// The new file's directory entry must survive a crash too.
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 			db.Close()
 			return nil, err
 		}

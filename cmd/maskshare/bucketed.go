@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare"
+	"github.com/maskshare/maskshare/internal/durable"
 	"github.com/maskshare/maskshare/internal/netsession"
 	"github.com/maskshare/maskshare/transport"
 )
@@ -106,7 +107,7 @@ func spoolTable(ctx context.Context, workDir string, in tableInput, cfg partyCon
 	if err != nil {
 		return nil, false, err
 	}
-	if err := writeFileSync(filepath.Join(workDir, sourceDescName), desc); err != nil {
+	if err := durable.WriteFile(filepath.Join(workDir, sourceDescName), desc, 0o600); err != nil {
 		return nil, false, err
 	}
 	return sp, false, nil
@@ -136,44 +137,10 @@ func forgetTable(workDir string) error {
 	if err := os.Remove(filepath.Join(workDir, sourceDescName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(workDir); err != nil {
+	if err := durable.SyncDir(workDir); err != nil {
 		return err
 	}
 	return os.RemoveAll(filepath.Join(workDir, spoolDirName))
-}
-
-// writeFileSync writes b to path through a temporary file that it syncs
-// and renames, so that path holds all of b or what it held before.
-func writeFileSync(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // recordSink is where a bucketed session's records go: the result file,
@@ -470,14 +437,11 @@ func runBucketedParty(ctx context.Context, setup *partySetup, in tableInput, out
 	var party *maskshare.Party
 	var direct *netsession.Direct
 	if err == nil {
-		mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: st.progress}
-		if setup.directPeers != nil {
-			if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err == nil {
+		var mcfg *maskshare.Config
+		if mcfg, direct, err = setup.sessionConfig(log, st.progress); err == nil {
+			if direct != nil {
 				defer direct.Close()
-				mcfg.Direct = direct
 			}
-		}
-		if err == nil {
 			party, err = maskshare.NewSpooledParty(cfg.Name, cfg.Params, sp, sink, mcfg)
 		}
 		if err == nil {

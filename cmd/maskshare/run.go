@@ -237,14 +237,11 @@ func runParty(ctx context.Context, args []string) error {
 	var party *maskshare.Party
 	var direct *netsession.Direct
 	if err == nil {
-		mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: st.progress}
-		if setup.directPeers != nil {
-			if direct, err = netsession.NewDirect(setup.id, setup.peersTrust, cfg.DirectListen, setup.directPeers, log); err == nil {
+		var mcfg *maskshare.Config
+		if mcfg, direct, err = setup.sessionConfig(log, st.progress); err == nil {
+			if direct != nil {
 				defer direct.Close()
-				mcfg.Direct = direct
 			}
-		}
-		if err == nil {
 			party, err = maskshare.NewParty(cfg.Name, cfg.Params, table, mcfg)
 		}
 		if err == nil {
@@ -725,4 +722,20 @@ func setMemory(limit int64) {
 		debug.SetMemoryLimit(limit)
 		debug.SetGCPercent(bucketedGCPercent)
 	}
+}
+
+// sessionConfig is the library configuration of the party's sessions: its
+// identity, the keys it pins, and the direct links to other parties, if
+// any (the caller closes them).
+func (setup *partySetup) sessionConfig(log *slog.Logger, progress func(maskshare.Progress)) (*maskshare.Config, *netsession.Direct, error) {
+	mcfg := &maskshare.Config{Identity: setup.id.PrivateKey, PeerKeys: setup.peerKeys, Logger: log, Progress: progress}
+	if setup.directPeers == nil {
+		return mcfg, nil, nil
+	}
+	direct, err := netsession.NewDirect(setup.id, setup.peersTrust, setup.cfg.DirectListen, setup.directPeers, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	mcfg.Direct = direct
+	return mcfg, direct, nil
 }

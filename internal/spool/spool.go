@@ -71,8 +71,9 @@ package spool
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
+
+	"github.com/maskshare/maskshare/internal/durable"
 )
 
 // Limits, checked on write and on read.
@@ -95,15 +96,7 @@ func corrupt(path, format string, args ...any) error {
 // syncDir makes a directory's entries (a created, renamed or removed
 // file) durable.
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("spool: sync %s: %w", dir, err)
 	}
 	return nil
