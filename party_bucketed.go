@@ -49,8 +49,12 @@ type bucketRun struct {
 func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
 	res, err := s.bucketSteps(ctx)
 	br := s.bucket
-	if err != nil && br.cp != nil && s.suspends(ctx, err) {
-		br.cp.close()
+	if err != nil && (br.cp != nil || s.holdsCheckpoint()) && s.suspends(ctx, err) {
+		// Lost before the session's Open, a party with a checkpoint
+		// still holds a suspended session: it has touched nothing.
+		if br.cp != nil {
+			br.cp.close()
+		}
 		if !errors.Is(err, ErrSuspended) {
 			err = fmt.Errorf("%w: %w", ErrSuspended, err)
 		}
@@ -63,6 +67,17 @@ func (s *partySession) runBucketed(ctx context.Context) (*Result, error) {
 		br.cp.discard()
 	}
 	return res, err
+}
+
+// holdsCheckpoint reports whether the party keeps the checkpoint of a
+// suspended session in its working directory.
+func (s *partySession) holdsCheckpoint() bool {
+	sp, ok := s.bucket.input.(spoolInput)
+	if !ok {
+		return false
+	}
+	found, _ := filepath.Glob(filepath.Join(sp.sp.dir, spoolSessions, "*", checkpointFile))
+	return len(found) > 0
 }
 
 // suspends reports whether err, a bucketed session's failure, suspends it

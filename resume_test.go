@@ -453,3 +453,42 @@ func TestResumeNotLimitedAsRerun(t *testing.T) {
 		t.Fatalf("a second session: coordinator ended with %v, want the run limit", errs[3])
 	}
 }
+
+// TestSuspendedPartyLostBeforeOpen: a party holding a suspended session's
+// checkpoint that loses the coordinator before the session's Open comes
+// (it never comes) still holds a suspended session: ErrSuspended, and the
+// checkpoint is kept for the next run, which resumes.
+func TestSuspendedPartyLostBeforeOpen(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	params := testParams(3, 1)
+	params.BucketRows = 4
+	tables := genTables(rng, 3, 1, 50, 1<<40)
+	ss := newSpooledSession(t, params, tables)
+	if _, _, errs := ss.run(t, []int64{0, 0, 40, 0}); !errors.Is(errs[0], ErrSuspended) {
+		t.Fatalf("first run: %v, want a suspended session", errs[0])
+	}
+	sp, err := OpenSpool(ss.spools[0].Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewSpooledParty(params.Parties[0], params, sp, ss.outs[0], ss.cfgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	coordEnd, partyEnd := transport.Pipe()
+	coordEnd.Close() // the coordinator is gone before it opens anything
+	if _, err := p.Run(context.Background(), partyEnd); !errors.Is(err, ErrSuspended) {
+		t.Fatalf("party lost before the Open: %v, want ErrSuspended", err)
+	}
+	results, rep, errs := ss.run(t, make([]int64, 4))
+	if err := Cause(errs...); err != nil {
+		t.Fatalf("resumed run: %v", err)
+	}
+	if rep.Resumed <= 1 {
+		t.Fatalf("the session resumed at step %d: the checkpoint was lost", rep.Resumed)
+	}
+	for i, r := range results {
+		r.Records = ss.outs[i].records
+	}
+	checkAgainstOracle(t, params, tables, results, rep)
+}
