@@ -14,9 +14,10 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/maskshare/maskshare/internal/durable"
 )
 
 // Certificate lifetimes and limits.
@@ -316,7 +317,7 @@ func WriteCertificate(path string, cert *x509.Certificate) error {
 	if cert == nil {
 		return errors.New("transport: no certificate")
 	}
-	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+	return durable.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
 }
 
 // loadPEM returns the DER of the single PEM block of type typ in the file
@@ -348,7 +349,7 @@ func WriteCertificateRequest(path string, csr *x509.CertificateRequest) error {
 	if csr == nil {
 		return errors.New("transport: no certificate request")
 	}
-	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}), 0o644)
+	return durable.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw}), 0o644)
 }
 
 // LoadCertificateRequest reads the single PEM certificate request in the
@@ -524,7 +525,7 @@ func writeKeyPair(cert *x509.Certificate, key ed25519.PrivateKey, certPath, keyP
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	clear(der)
-	write := writeFileAtomic
+	write := durable.WriteFile
 	if exclusive {
 		write = createFile
 	}
@@ -559,33 +560,4 @@ func createFile(path string, data []byte, mode os.FileMode) (err error) {
 		return err
 	}
 	return f.Close()
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory with
-// the given mode, then renames it over path, so that the file never exists
-// with a wider mode or partial contents.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

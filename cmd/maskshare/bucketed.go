@@ -321,13 +321,11 @@ func (r *resultRecords) commit(res *maskshare.Result) error {
 			return fail(err)
 		}
 	}
-	if _, err := r.Sync(); err != nil {
+	r.w.Flush()
+	if err := r.w.Error(); err != nil {
 		return fail(err)
 	}
-	if err := r.f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(r.f.Name(), r.path); err != nil {
+	if err := publish(r.f, r.path); err != nil {
 		return fail(err)
 	}
 	r.f = nil
@@ -336,11 +334,8 @@ func (r *resultRecords) commit(res *maskshare.Result) error {
 
 // discard removes the temporary file, unless commit renamed it.
 func (r *resultRecords) discard() {
-	if r.f != nil {
-		r.f.Close()
-		os.Remove(r.f.Name())
-		r.f = nil
-	}
+	removeTemp(r.f)
+	r.f = nil
 }
 
 // close closes the temporary file and leaves it, for a later run to

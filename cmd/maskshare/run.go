@@ -572,13 +572,7 @@ func (r *resultFile) commit(res *maskshare.Result, reveal maskshare.RevealPolicy
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("--out %s: %w", r.path, err)
 	}
-	if err := r.tmp.Sync(); err != nil {
-		return fmt.Errorf("--out %s: %w", r.path, err)
-	}
-	if err := r.tmp.Close(); err != nil {
-		return fmt.Errorf("--out %s: %w", r.path, err)
-	}
-	if err := os.Rename(r.tmp.Name(), r.path); err != nil {
+	if err := publish(r.tmp, r.path); err != nil {
 		return fmt.Errorf("--out %s: %w", r.path, err)
 	}
 	r.tmp = nil
@@ -587,10 +581,27 @@ func (r *resultFile) commit(res *maskshare.Result, reveal maskshare.RevealPolicy
 
 // discard removes the temporary file, unless commit renamed it.
 func (r *resultFile) discard() {
-	if r.tmp != nil {
-		r.tmp.Close()
-		os.Remove(r.tmp.Name())
-		r.tmp = nil
+	removeTemp(r.tmp)
+	r.tmp = nil
+}
+
+// publish makes the temporary file f durable, closes it and renames it
+// over path.
+func publish(f *os.File, path string) error {
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// removeTemp closes and removes the temporary file f, if any.
+func removeTemp(f *os.File) {
+	if f != nil {
+		f.Close()
+		os.Remove(f.Name())
 	}
 }
 
