@@ -1,8 +1,9 @@
-package slicing
+package custody
 
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/maskshare/maskshare/transport"
 )
@@ -19,7 +20,7 @@ func (c *stalledConn) Recv(ctx context.Context) ([]byte, error) {
 		return nil, transport.ErrClosed
 	}
 	c.delivered = true
-	return []byte{0x01, 0xff}, nil // any request: a refusal is an answer too
+	return []byte{0x01, 0xff}, nil
 }
 
 func (c *stalledConn) Send(ctx context.Context, _ []byte) error {
@@ -30,17 +31,14 @@ func (c *stalledConn) Send(ctx context.Context, _ []byte) error {
 
 func (c *stalledConn) Close() error { return nil }
 
-// TestServeConnBoundsSend: a key node's answer is sent under a deadline,
-// so a peer that stops reading cannot hold one of MaxConnections for ever.
+// TestServeConnBoundsSend: the answer is sent under a deadline, so a peer
+// that stops reading cannot hold one of MaxConnections for ever. Every
+// custody server (key node, signer, co-signing service) answers through
+// ServeConn.
 func TestServeConnBoundsSend(t *testing.T) {
-	n := newKnNet(t)
-	node, err := OpenKeyNode(t.TempDir(), &KeyNodeConfig{Name: "node-1", Institutions: n.institutions()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
+	s := &Server{MaxRequestSize: 1 << 10, IdleTimeout: time.Minute, Handle: func(Peer, []byte) []byte { return []byte{0} }}
 	c := &stalledConn{}
-	node.srv.ServeConn(context.Background(), &transport.Incoming{Conn: c, Peer: "alice"})
+	s.ServeConn(context.Background(), &transport.Incoming{Conn: c, Peer: "alice"})
 	if !c.sent || !c.bounded {
 		t.Fatalf("answer sent %v, with a deadline %v", c.sent, c.bounded)
 	}
