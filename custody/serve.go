@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/maskshare/maskshare/internal/binfmt"
 	"github.com/maskshare/maskshare/transport"
 )
 
@@ -122,4 +124,46 @@ func (s *Server) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return s.Logger
+}
+
+// The answers of a custody server: a version (1), a code (0 when the
+// request was served; the protocol names the others), then the body, or
+// for a refusal its text (string16, at most MaxErrorText bytes).
+const (
+	responseVersion = 1
+	MaxErrorText    = 512
+)
+
+// ErrBadResponse reports an answer that is not of the format above.
+var ErrBadResponse = errors.New("custody: malformed response")
+
+// OKResponse is the answer of a served request.
+func OKResponse(body []byte) []byte {
+	return append([]byte{responseVersion, 0}, body...)
+}
+
+// ErrorResponse is the answer of a refused request: its code (not 0) and
+// its text, cut to MaxErrorText bytes.
+func ErrorResponse(code uint8, text string) []byte {
+	if len(text) > MaxErrorText {
+		text = text[:MaxErrorText]
+	}
+	return binfmt.AppendString16([]byte{responseVersion, code}, text)
+}
+
+// SplitResponse decodes an answer: its code, and the body if the code is 0,
+// else the refusal's text, which may be at most maxText bytes.
+func SplitResponse(b []byte, maxText int) (code uint8, body []byte, text string, err error) {
+	if len(b) < 2 || b[0] != responseVersion {
+		return 0, nil, "", fmt.Errorf("%w: %d bytes, or not version %d", ErrBadResponse, len(b), responseVersion)
+	}
+	if b[1] == 0 {
+		return 0, b[2:], "", nil
+	}
+	r := binfmt.NewReader(b[2:])
+	text = r.String16(maxText)
+	if !r.Done() {
+		return 0, nil, "", fmt.Errorf("%w: refusal text", ErrBadResponse)
+	}
+	return b[1], nil, text, nil
 }

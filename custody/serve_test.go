@@ -1,6 +1,7 @@
 package custody
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -42,4 +43,25 @@ func TestServeConnBoundsSend(t *testing.T) {
 	if !c.sent || !c.bounded {
 		t.Fatalf("answer sent %v, with a deadline %v", c.sent, c.bounded)
 	}
+}
+
+// FuzzSplitResponse: any bytes decode or are refused without a panic,
+// and what decodes encodes back to the same bytes.
+func FuzzSplitResponse(f *testing.F) {
+	f.Add(OKResponse([]byte("body")))
+	f.Add(ErrorResponse(3, "refused"))
+	f.Add([]byte{responseVersion})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, body, text, err := SplitResponse(b, MaxErrorText)
+		if err != nil {
+			return
+		}
+		again := OKResponse(body)
+		if c != 0 {
+			again = ErrorResponse(c, text)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatalf("%x decodes to code %d, which encodes to %x", b, c, again)
+		}
+	})
 }

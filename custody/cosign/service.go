@@ -266,7 +266,7 @@ func (s *Service) Handle(peer Peer, req []byte) []byte {
 	q, err := parseRequest(req)
 	if err != nil {
 		s.logger.Info("cosign: bad request", "peer", peer.Name, "err", err)
-		return errorResponse(codeBadMessage, err.Error())
+		return custody.ErrorResponse(uint8(codeBadMessage), err.Error())
 	}
 	var body []byte
 	ctx := context.Background()
@@ -318,10 +318,10 @@ func (s *Service) Handle(peer Peer, req []byte) []byte {
 		if c == codeInternal {
 			text = ErrInternal.Error()
 		}
-		return errorResponse(c, text)
+		return custody.ErrorResponse(uint8(c), text)
 	}
 	s.logger.Debug("cosign: request served", "peer", peer.Name, "op", q.op)
-	return okResponse(body)
+	return custody.OKResponse(body)
 }
 
 // --- enrolment ---

@@ -250,33 +250,19 @@ func parseRequest(b []byte) (*request, error) {
 	return q, nil
 }
 
-func okResponse(body []byte) []byte {
-	return append([]byte{wireVersion, byte(codeOK)}, body...)
-}
-
-func errorResponse(c code, text string) []byte {
-	if len(text) > maxErrorText {
-		text = text[:maxErrorText]
-	}
-	return binfmt.AppendString16([]byte{wireVersion, byte(c)}, text)
-}
-
 // parseResponse decodes a response, returning a reader on its body or the
 // service's error.
 func parseResponse(b []byte) (*reader, error) {
 	if len(b) > MaxResponseSize {
 		return nil, fmt.Errorf("%w: response of %d bytes", ErrBadMessage, len(b))
 	}
-	r := newReader(b)
-	v, c := r.U8(), code(r.U8())
-	if r.Failed() || v != wireVersion {
-		return nil, fmt.Errorf("%w: response version %d", ErrBadMessage, v)
-	}
-	if c == codeOK {
-		return r, nil
-	}
-	text := r.String16(maxErrorText)
-	if !r.Done() || c >= codeLimit {
+	c, body, text, err := custody.SplitResponse(b, maxErrorText)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	case c == uint8(codeOK):
+		return newReader(body), nil
+	case c >= uint8(codeLimit):
 		return nil, fmt.Errorf("%w: malformed error response", ErrBadMessage)
 	}
 	return nil, &RemoteError{Err: codeErrors[c], Text: printable(text)}

@@ -160,7 +160,7 @@ type scripted struct{ resp [][]byte }
 
 func (s *scripted) RoundTrip(_ context.Context, _ []byte) ([]byte, error) {
 	if len(s.resp) == 0 {
-		return errorResponse(codeInternal, "no more"), nil
+		return custody.ErrorResponse(uint8(codeInternal), "no more"), nil
 	}
 	r := s.resp[0]
 	s.resp = s.resp[1:]

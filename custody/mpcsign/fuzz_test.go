@@ -90,12 +90,12 @@ func FuzzParseRequest(f *testing.F) {
 }
 
 func FuzzParseResponse(f *testing.F) {
-	f.Add(okResponse([]byte("body")))
-	f.Add(errorResponse(codeReplay, ErrReplay.Error()))
+	f.Add(custody.OKResponse([]byte("body")))
+	f.Add(custody.ErrorResponse(uint8(codeReplay), ErrReplay.Error()))
 	f.Add([]byte{1, 200, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		body, err := parseResponse("n", b)
-		if err == nil && !bytes.Equal(okResponse(body), b) {
+		if err == nil && !bytes.Equal(custody.OKResponse(body), b) {
 			t.Fatal("response does not re-encode identically")
 		}
 		if re, ok := err.(*RemoteError); ok && re.Err == nil {

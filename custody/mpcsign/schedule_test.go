@@ -133,7 +133,7 @@ type refuseChecks struct{ Handler }
 
 func (r refuseChecks) Handle(peer Peer, req []byte) []byte {
 	if len(req) > 1 && op(req[1]) == opCheck {
-		return errorResponse(codeInternal, ErrNodeInternal.Error())
+		return custody.ErrorResponse(uint8(codeInternal), ErrNodeInternal.Error())
 	}
 	return r.Handler.Handle(peer, req)
 }

@@ -217,7 +217,7 @@ func (s *Signer) Handle(peer Peer, req []byte) []byte {
 	q, err := parseRequest(req)
 	if err != nil {
 		s.log.Info("mpcsign: bad request", "peer", peer.Name, "err", err)
-		return errorResponse(codeBadMessage, err.Error())
+		return custody.ErrorResponse(uint8(codeBadMessage), err.Error())
 	}
 	var body []byte
 	switch q.op {
@@ -241,10 +241,10 @@ func (s *Signer) Handle(peer Peer, req []byte) []byte {
 		if c == codeInternal {
 			text = ErrNodeInternal.Error()
 		}
-		return errorResponse(c, text)
+		return custody.ErrorResponse(uint8(c), text)
 	}
 	s.log.Debug("mpcsign: request served", "peer", peer.Name, "op", q.op)
-	return okResponse(body)
+	return custody.OKResponse(body)
 }
 
 func (s *Signer) status() ([]byte, error) {

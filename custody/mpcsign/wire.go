@@ -153,30 +153,19 @@ func codeOf(err error) code {
 	return codeInternal
 }
 
-func okResponse(body []byte) []byte { return append([]byte{wireVersion, byte(codeOK)}, body...) }
-
-func errorResponse(c code, text string) []byte {
-	if len(text) > maxErrorText {
-		text = text[:maxErrorText]
-	}
-	return binfmt.AppendString16([]byte{wireVersion, byte(c)}, text)
-}
-
 // parseResponse returns a success body or the node's refusal as a
 // *RemoteError.
 func parseResponse(node string, b []byte) ([]byte, error) {
-	if len(b) < 2 || b[0] != wireVersion {
-		return nil, fmt.Errorf("%w: response from %s", ErrBadMessage, node)
-	}
-	if b[1] == byte(codeOK) {
-		return b[2:], nil
-	}
-	r := binfmt.NewReader(b[2:])
-	text := r.String16(math.MaxUint16)
-	if !r.Done() || b[1] >= byte(codeLimit) {
+	c, body, text, err := custody.SplitResponse(b, math.MaxUint16)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: response from %s: %v", ErrBadMessage, node, err)
+	case c == uint8(codeOK):
+		return body, nil
+	case c >= uint8(codeLimit):
 		return nil, fmt.Errorf("%w: error response from %s", ErrBadMessage, node)
 	}
-	return nil, &RemoteError{Node: node, Err: codeErrors[b[1]], Text: text}
+	return nil, &RemoteError{Node: node, Err: codeErrors[c], Text: text}
 }
 
 // request is a decoded request.

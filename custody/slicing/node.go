@@ -189,7 +189,7 @@ func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
 	q, err := parseRequest(req)
 	if err != nil {
 		n.log.Info("slicing: bad request", "peer", peer.Name, "err", err)
-		return errorResponse(codeOf(err), err.Error())
+		return custody.ErrorResponse(uint8(codeOf(err)), err.Error())
 	}
 	var body []byte
 	switch q.op {
@@ -219,10 +219,10 @@ func (n *KeyNode) Handle(peer Peer, req []byte) []byte {
 		if c == codeInternal {
 			text = ErrNodeInternal.Error() // details stay in the log
 		}
-		return errorResponse(c, text)
+		return custody.ErrorResponse(uint8(c), text)
 	}
 	n.log.Debug("slicing: request served", "peer", peer.Name, "op", q.op)
-	return okResponse(body)
+	return custody.OKResponse(body)
 }
 
 // keyPrefix names a (user, key) in the store; length prefixes make it

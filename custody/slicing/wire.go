@@ -367,17 +367,6 @@ type KeyListing struct {
 // Epoch is the node's current epoch for the key.
 func (l *KeyListing) Epoch() uint32 { return l.Commitments.Epoch }
 
-func okResponse(body []byte) []byte {
-	return append([]byte{wireVersion, byte(codeOK)}, body...)
-}
-
-func errorResponse(c code, text string) []byte {
-	if len(text) > maxErrorText {
-		text = text[:maxErrorText]
-	}
-	return binfmt.AppendString16([]byte{wireVersion, byte(c)}, text)
-}
-
 func marshalStatus(s *NodeStatus) []byte {
 	b := s.PublicKey.Bytes()
 	return binary.BigEndian.AppendUint64(b, s.Keys)
@@ -416,19 +405,13 @@ func parseResponse(node string, o op, b []byte) (*wireReader, error) {
 	if len(b) > MaxResponseSize {
 		return nil, fmt.Errorf("%w: response of %d bytes", ErrBadMessage, len(b))
 	}
-	r := newWireReader(b)
-	v, c := r.U8(), code(r.U8())
-	if r.Failed() || v != wireVersion {
-		return nil, fmt.Errorf("%w: response version %d", ErrBadMessage, v)
-	}
-	if c == codeOK {
-		return r, nil
-	}
-	text := r.String16(maxErrorText)
-	if !r.Done() {
-		return nil, fmt.Errorf("%w: malformed error response", ErrBadMessage)
-	}
-	if c >= codeLimit {
+	c, body, text, err := custody.SplitResponse(b, maxErrorText)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrBadMessage, err)
+	case c == uint8(codeOK):
+		return newWireReader(body), nil
+	case c >= uint8(codeLimit):
 		return nil, fmt.Errorf("%w: unknown response code %d", ErrBadMessage, c)
 	}
 	return nil, &RemoteError{Node: node, Err: codeErrors[c], Text: printable(text)}

@@ -114,7 +114,7 @@ func TestErrorCodes(t *testing.T) {
 		if got := codeOf(codeErrors[c]); got != c {
 			t.Errorf("codeOf(%v) = %d, want %d", codeErrors[c], got, c)
 		}
-		_, err := parseResponse("n", opStatus, errorResponse(c, "why\x1b[2J"))
+		_, err := parseResponse("n", opStatus, custody.ErrorResponse(uint8(c), "why\x1b[2J"))
 		var re *RemoteError
 		if !errors.As(err, &re) || !errors.Is(err, codeErrors[c]) {
 			t.Fatalf("code %d: %v", c, err)
@@ -154,14 +154,14 @@ func FuzzParseResponse(f *testing.F) {
 	c, ss := knWireSharing(f, k, 1)
 	batch, _ := appendCommitments(nil, c)
 	batch, _ = appendBatch(batch, ss)
-	f.Add(byte(opRelease), okResponse(batch))
-	f.Add(byte(opStatus), okResponse(marshalStatus(&NodeStatus{PublicKey: k.Public(), Keys: 3})))
+	f.Add(byte(opRelease), custody.OKResponse(batch))
+	f.Add(byte(opStatus), custody.OKResponse(marshalStatus(&NodeStatus{PublicKey: k.Public(), Keys: 3})))
 	listing, _ := marshalListing(&KeyListing{Commitments: c, Indexes: []uint32{1, 2}})
-	f.Add(byte(opList), okResponse(listing))
+	f.Add(byte(opList), custody.OKResponse(listing))
 	cenc, _ := appendCommitments(nil, c)
-	f.Add(byte(opApplyRefresh), okResponse(cenc))
-	f.Add(byte(opStore), okResponse(nil))
-	f.Add(byte(opStore), errorResponse(codeReplay, "replayed"))
+	f.Add(byte(opApplyRefresh), custody.OKResponse(cenc))
+	f.Add(byte(opStore), custody.OKResponse(nil))
+	f.Add(byte(opStore), custody.ErrorResponse(uint8(codeReplay), "replayed"))
 	f.Fuzz(func(t *testing.T, o byte, b []byte) {
 		r, err := parseResponse("n", op(o), b)
 		if err != nil {
