@@ -208,14 +208,14 @@ func (in tableInput) check(p *Params) error {
 }
 
 func (in tableInput) partition(_ context.Context, b *bucketer, p *Params, _, _ [32]byte) (bucketTables, error) {
-	in2, err := prepare(in.t, p)
-	if err != nil {
-		return nil, err
-	}
 	parts := &tableBuckets{t: in.t, states: map[int]*bucketState{}}
 	parts.rows = make([][]int64, b.mask+1)
-	for r, id := range in2.ids {
-		k := b.of(id)
+	for r, id := range in.t.IDs {
+		norm, err := psi.Normalize(id, p.FoldCase) // check has refused invalid ones
+		if err != nil {
+			return nil, &InputError{Row: r, Other: -1, Err: ErrInvalidID, Detail: err.Error()}
+		}
+		k := b.of(norm)
 		parts.rows[k] = append(parts.rows[k], int64(r))
 	}
 	return parts, nil
