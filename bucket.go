@@ -19,8 +19,14 @@ import (
 	"github.com/maskshare/maskshare/psi"
 )
 
-// MaxBucketRows bounds Params.BucketRows.
-const MaxBucketRows = 1 << 24
+// MaxBucketRows bounds Params.BucketRows; MaxOPRFBucketRows bounds it in
+// the oprf mode, whose bucket must fit one OPRF run (2^20 rows): a bucket's
+// expected size is at most BucketRows, and at 2^19 it exceeds 2^20 with
+// probability below e^-(2^19/3) (Chernoff).
+const (
+	MaxBucketRows     = 1 << 24
+	MaxOPRFBucketRows = oprfMaxRows / 2
+)
 
 // labelBucket derives the key of the bucket function.
 const labelBucket = "maskshare bucket key v1"

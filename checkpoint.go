@@ -285,6 +285,8 @@ type partyKeys struct {
 	partsIn   []mask.Seed
 	listTo    [][]byte
 	listFrom  [][]byte
+	oprfTo    [][]byte // the oprf mode's pair keys (oprfState.toKey, fromKey)
+	oprfFrom  [][]byte
 	blindKey  []byte
 }
 
@@ -304,6 +306,8 @@ func (k *partyKeys) encode() []byte {
 		b = append(b, k.partsIn[i][:]...)
 		b = binfmt.AppendBytes16(b, k.listTo[i])
 		b = binfmt.AppendBytes16(b, k.listFrom[i])
+		b = binfmt.AppendBytes16(b, k.oprfTo[i])
+		b = binfmt.AppendBytes16(b, k.oprfFrom[i])
 	}
 	return binfmt.AppendBytes16(b, k.blindKey)
 }
@@ -329,11 +333,14 @@ func decodePartyKeys(b []byte, n int) (*partyKeys, error) {
 	r.Fill(k.maskSeeds.Minus[:])
 	k.partsOut, k.partsIn = make([]mask.Seed, n), make([]mask.Seed, n)
 	k.listTo, k.listFrom = make([][]byte, n), make([][]byte, n)
+	k.oprfTo, k.oprfFrom = make([][]byte, n), make([][]byte, n)
 	for i := range n {
 		r.Fill(k.partsOut[i][:])
 		r.Fill(k.partsIn[i][:])
 		k.listTo[i] = nilIfEmpty(r.Bytes16(64))
 		k.listFrom[i] = nilIfEmpty(r.Bytes16(64))
+		k.oprfTo[i] = nilIfEmpty(r.Bytes16(64))
+		k.oprfFrom[i] = nilIfEmpty(r.Bytes16(64))
 	}
 	k.blindKey = nilIfEmpty(r.Bytes16(64))
 	if !r.Done() {
@@ -359,6 +366,10 @@ func (s *partySession) keys(mark int64) *partyKeys {
 	if k.listTo == nil {
 		k.listTo, k.listFrom = make([][]byte, s.n), make([][]byte, s.n)
 	}
+	k.oprfTo, k.oprfFrom = make([][]byte, s.n), make([][]byte, s.n)
+	if s.oprf != nil {
+		k.oprfTo, k.oprfFrom = s.oprf.toKey, s.oprf.fromKey
+	}
 	if s.blindKey != nil {
 		k.blindKey = s.blindKey.Bytes()
 	}
@@ -372,6 +383,14 @@ func (s *partySession) restore(k *partyKeys) error {
 	}
 	s.hellos, s.group, s.maskSeeds = k.hellos, k.group, k.maskSeeds
 	s.partsOut, s.partsIn, s.listTo, s.listFrom = k.partsOut, k.partsIn, k.listTo, k.listFrom
+	if s.params.Mode == OPRF {
+		for j := range s.n {
+			if j != s.index && (len(k.oprfTo[j]) != 32 || len(k.oprfFrom[j]) != 32) {
+				return fmt.Errorf("%w: no oprf pair keys", errCheckpoint)
+			}
+		}
+		s.oprf = newOPRFState(k.oprfTo, k.oprfFrom)
+	}
 	if k.blindKey != nil {
 		key, err := psi.KeyFromBytes(k.blindKey)
 		if err != nil {

@@ -308,7 +308,7 @@ func (s *coordSession) exchangeKeys(ctx context.Context) error {
 		if err := checkCommitment(s.params.Mode, &h.Blind); err != nil {
 			return fmt.Errorf("%w: party %s's hello: %v", ErrProtocol, s.params.Parties[i], err)
 		}
-		if s.params.Mode == OPRF && h.Bound > oprfMaxRows {
+		if s.params.Mode == OPRF && h.Bound > oprfMaxRows && s.params.BucketRows == 0 {
 			return fmt.Errorf("%w: party %s's set size bound %d exceeds the oprf mode's %d", ErrProtocol, s.params.Parties[i], h.Bound, oprfMaxRows)
 		}
 		s.hellos[i] = *h

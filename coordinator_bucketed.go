@@ -48,7 +48,7 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 					return nil, err
 				}
 			}
-			size, found, err := s.bucketTags(ctx, b)
+			size, found, cands, err := s.bucketRecords(ctx, b)
 			if err != nil {
 				return nil, err
 			}
@@ -70,7 +70,7 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 					s.revealedRun()
 					s.counted = true
 				}
-				if err := s.settle(ctx, rep, found, size, nil); err != nil {
+				if err := s.settle(ctx, rep, found, size, cands); err != nil {
 					return nil, err
 				}
 				if b == cb.buckets-1 {
@@ -91,14 +91,14 @@ func (s *coordSession) runBucketed(ctx context.Context, rep *Report, start int) 
 				s.ph.hold = true
 			}
 			s.listSizes = cb.lists[b]
-			size, found, err := s.bucketTags(ctx, b)
+			size, found, cands, err := s.bucketRecords(ctx, b)
 			if err != nil {
 				return nil, err
 			}
 			if size != cb.sizes[b] {
 				return nil, fmt.Errorf("%w: bucket %d has %d records in its aggregation, %d in its intersection: a party's tags changed", ErrProtocol, b, size, cb.sizes[b])
 			}
-			if err := s.settle(ctx, rep, found, size, nil); err != nil {
+			if err := s.settle(ctx, rep, found, size, cands); err != nil {
 				return nil, err
 			}
 			if b == cb.buckets-1 {
@@ -266,6 +266,32 @@ func (s *coordSession) lost(err error) error {
 		return fmt.Errorf("%w: %w", ErrSuspended, err)
 	}
 	return err
+}
+
+// bucketRecords finds the records of bucket b: from the parties' tags, or
+// in the oprf mode from their OPRF runs (relayed) and candidate tags, with
+// each record's candidate bytes.
+func (s *coordSession) bucketRecords(ctx context.Context, b int) (size int, found [][]psi.Match, cands [][]uint8, err error) {
+	if s.params.Mode != OPRF {
+		size, found, err = s.bucketTags(ctx, b)
+		return size, found, nil, err
+	}
+	if err := s.oprfRelay(ctx); err != nil {
+		return 0, nil, nil, err
+	}
+	tags, err := s.oprfTags(ctx)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	s.listSizes = make([]int, s.n)
+	for i, t := range tags {
+		s.listSizes[i] = int(t.Rows)
+	}
+	if size, found, cands, err = s.oprfRecords(tags); err != nil {
+		s.abortAll(err, -1)
+		return 0, nil, nil, err
+	}
+	return size, found, cands, nil
 }
 
 // bucketTags gathers every party's tags of bucket b and intersects them.

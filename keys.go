@@ -100,13 +100,7 @@ func pairKey(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, label string, f
 
 // pairAEAD returns the AEAD for boxes from party `from` to party `to`.
 func pairAEAD(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
-	return pairAEADLabel(priv, peer, sid, sealLabel, from, to, fromKey, toKey)
-}
-
-// pairAEADLabel is pairAEAD for another purpose (label): the oprf mode's
-// OPRF messages.
-func pairAEADLabel(priv *ecdh.PrivateKey, peer [32]byte, sid [32]byte, label string, from, to int, fromKey, toKey [32]byte) (cipher.AEAD, error) {
-	key, err := pairKey(priv, peer, sid, label, from, to, fromKey, toKey)
+	key, err := pairKey(priv, peer, sid, sealLabel, from, to, fromKey, toKey)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -34,10 +35,13 @@ const (
 	oprfTagLabel     = "maskshare oprf tag v1"
 	oprfKeyLabel     = "maskshare oprf key v1"
 	oprfSecretLabel  = "maskshare oprf secret v1"
+	oprfStepLabel    = "maskshare oprf step key v1"
 
-	// oprfMaxRows is the most rows a party may have in oprf mode: a kkrt
-	// receiver's set (2^20).
+	// oprfMaxRows is the most rows a party may have in oprf mode, in a
+	// whole session or in one bucket of a bucketed one: a kkrt receiver's
+	// set (2^20).
 	oprfMaxRows = kkrt.MaxItemsLimit
+
 	// sealOverhead is what AES-GCM adds to a plaintext.
 	sealOverhead = 16
 )
@@ -48,9 +52,37 @@ type oprfState struct {
 	inputs  [][]byte        // the normalised identifiers, by row
 	senders []*kkrt.Sender  // senders[j]: this party's PRF in the session where j receives
 	own     [][]kkrt.Output // own[j][row]: F_{j→i}(b_i(x), x), received from j's PRF
-	to      []cipher.AEAD   // to[j] seals this party's OPRF messages to j
+	toKey   [][]byte        // toKey[j]: the pair key sealing this party's OPRF messages to j
+	fromKey [][]byte        // fromKey[j]: the one sealing j's to this party
+	to      []cipher.AEAD   // to[j] seals this party's OPRF messages to j, under the run's key
 	from    []cipher.AEAD   // from[j] opens j's
 	cands   []uint8         // the Match's candidate bytes, n − 1 per entry
+}
+
+// newOPRFState is the state of a party that shares pair keys toKey and
+// fromKey with every other party.
+func newOPRFState(toKey, fromKey [][]byte) *oprfState {
+	n := len(toKey)
+	return &oprfState{toKey: toKey, fromKey: fromKey, to: make([]cipher.AEAD, n), from: make([]cipher.AEAD, n)}
+}
+
+// runKey is the key that seals a pair's OPRF messages in the OPRF run
+// under sid: the pair key itself in a whole session (sid is the
+// session's), and HMAC-SHA256(pair key, oprfStepLabel ‖ sid) in each step
+// of a bucketed session, so that every step's two messages per direction
+// have a key of their own (their nonces are the stage alone).
+func runKey(pairKey []byte, session, sid [32]byte) cipher.AEAD {
+	key := pairKey
+	if sid != session {
+		m := hmac.New(sha256.New, pairKey)
+		m.Write([]byte(oprfStepLabel))
+		m.Write(sid[:])
+		key = m.Sum(nil)
+		defer clear(key)
+	}
+	block, _ := aes.NewCipher(key) // 32 bytes
+	aead, _ := cipher.NewGCM(block)
+	return aead
 }
 
 // oprfSession names the kkrt session with receiver recv and sender send.
@@ -100,6 +132,12 @@ func oprfNonce(stage uint8) []byte {
 	return n[:]
 }
 
+// oprfItems is the most rows a party with set size bound b can put in one
+// OPRF run: b in a whole session, at most oprfMaxRows in a bucket.
+func oprfItems(b uint32) int {
+	return int(min(b, oprfMaxRows))
+}
+
 // secretsOf is how many of M records party d is the designated holder
 // of: those at indexes r ≡ d (mod n).
 func secretsOf(size, n, d int) int {
@@ -116,7 +154,15 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 	st := s.oprf
 	m := len(s.in.ids)
 	if m > oprfMaxRows {
+		if s.bucket != nil {
+			return fmt.Errorf("%w: a bucket of %d rows; the oprf mode takes at most %d in one (lower bucket_rows)", ErrParams, m, oprfMaxRows)
+		}
 		return fmt.Errorf("%w: %d rows; the oprf mode takes at most %d", ErrParams, m, oprfMaxRows)
+	}
+	for j := range s.n {
+		if j != s.index {
+			st.to[j], st.from[j] = runKey(st.toKey[j], s.session, s.sid), runKey(st.fromKey[j], s.session, s.sid)
+		}
 	}
 	st.inputs = make([][]byte, m)
 	for i, id := range s.in.ids {
@@ -138,7 +184,7 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 	boxes := make([]wire.PairBox, len(peers))
 	for p, j := range peers {
 		g.Go(func() error {
-			snd, msg0, err := kkrt.NewSender(oprfSession(s.sid, j, s.index), &kkrt.Config{MaxItems: int(s.hellos[j].Bound)})
+			snd, msg0, err := kkrt.NewSender(oprfSession(s.sid, j, s.index), &kkrt.Config{MaxItems: oprfItems(s.hellos[j].Bound)})
 			if err != nil {
 				return err
 			}
@@ -182,7 +228,7 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 		return s.unavailable(err)
 	}
 	boxes = nil
-	in, err = s.recvPairwise(ctx, 1, func(j int) int { return kkrt.Msg1Size(int(s.hellos[j].Bound)) + sealOverhead })
+	in, err = s.recvPairwise(ctx, 1, func(j int) int { return kkrt.Msg1Size(oprfItems(s.hellos[j].Bound)) + sealOverhead })
 	if err != nil {
 		return err
 	}
@@ -411,7 +457,7 @@ func (s *coordSession) oprfRelay(ctx context.Context) error {
 			if stage == 0 {
 				return kkrt.Msg0Size + sealOverhead
 			}
-			return kkrt.Msg1Size(int(s.hellos[from].Bound)) + sealOverhead
+			return kkrt.Msg1Size(oprfItems(s.hellos[from].Bound)) + sealOverhead
 		}
 		inbox := make([][]wire.PairBox, s.n)
 		if err := s.gather(ctx, wire.TypePairwise, func(i int) int64 {
@@ -467,14 +513,14 @@ func (s *coordSession) sendEach(ctx context.Context, msg func(j int) []byte) err
 func (s *coordSession) oprfTags(ctx context.Context) ([]*wire.PairTags, error) {
 	tags := make([]*wire.PairTags, s.n)
 	err := s.gather(ctx, wire.TypePairTags, func(i int) int64 {
-		return msgHeaderSize + 6 + int64(s.n-1)*(3+int64(s.hellos[i].Bound)*wire.MaxCandidates*wire.OPRFTagSize)
+		return msgHeaderSize + 6 + int64(s.n-1)*(3+int64(oprfItems(s.hellos[i].Bound))*wire.MaxCandidates*wire.OPRFTagSize)
 	}, func(i int, msg []byte) error {
 		m, err := wire.DecodePairTags(msg, s.n, i)
 		if err != nil {
 			return err
 		}
-		if !withinBound(int(m.Rows), s.hellos[i].Bound) {
-			return fmt.Errorf("%w: party %s sent %d rows, which its set size bound %d does not allow", ErrProtocol, s.params.Parties[i], m.Rows, s.hellos[i].Bound)
+		if !s.listFits(int(m.Rows), s.hellos[i].Bound) || int(m.Rows) > oprfMaxRows || s.listSizes != nil && int(m.Rows) != s.listSizes[i] {
+			return fmt.Errorf("%w: party %s sent %d rows, which its set size bound %d or list does not allow", ErrProtocol, s.params.Parties[i], m.Rows, s.hellos[i].Bound)
 		}
 		tags[i] = m
 		return nil

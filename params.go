@@ -171,8 +171,8 @@ func (p *Params) Validate() error {
 	if p.BucketRows < 0 || p.BucketRows > MaxBucketRows {
 		return fmt.Errorf("%w: %d rows per bucket, need 0 (no buckets) to %d", ErrParams, p.BucketRows, MaxBucketRows)
 	}
-	if p.BucketRows > 0 && p.Mode == OPRF {
-		return fmt.Errorf("%w: bucketed sessions run in the keyed and ecdh modes, not yet in the oprf mode", ErrParams)
+	if p.Mode == OPRF && p.BucketRows > MaxOPRFBucketRows {
+		return fmt.Errorf("%w: %d rows per bucket; the oprf mode takes at most %d (a bucket must fit one OPRF run)", ErrParams, p.BucketRows, MaxOPRFBucketRows)
 	}
 	return nil
 }

@@ -427,16 +427,16 @@ func (s *partySession) exchangeKeys(ctx context.Context) error {
 			return err
 		}
 		if s.params.Mode == OPRF {
-			if h.Bound > oprfMaxRows {
+			if h.Bound > oprfMaxRows && s.params.BucketRows == 0 {
 				return fmt.Errorf("%w: party %s's set size bound %d exceeds the oprf mode's %d", ErrProtocol, s.params.Parties[j], h.Bound, oprfMaxRows)
 			}
 			if s.oprf == nil {
-				s.oprf = &oprfState{to: make([]cipher.AEAD, s.n), from: make([]cipher.AEAD, s.n)}
+				s.oprf = newOPRFState(make([][]byte, s.n), make([][]byte, s.n))
 			}
-			if s.oprf.to[j], err = pairAEADLabel(eph, h.Key, s.sid, oprfSealLabel, s.index, j, pub, h.Key); err != nil {
+			if s.oprf.toKey[j], err = pairKey(eph, h.Key, s.sid, oprfSealLabel, s.index, j, pub, h.Key); err != nil {
 				return err
 			}
-			if s.oprf.from[j], err = pairAEADLabel(eph, h.Key, s.sid, oprfSealLabel, j, s.index, h.Key, pub); err != nil {
+			if s.oprf.fromKey[j], err = pairKey(eph, h.Key, s.sid, oprfSealLabel, j, s.index, h.Key, pub); err != nil {
 				return err
 			}
 		}

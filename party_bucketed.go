@@ -408,6 +408,11 @@ func (s *partySession) intersectBucket(ctx context.Context, b int) error {
 	switch s.params.Mode {
 	case Keyed:
 		return s.keyedPSI(ctx)
+	case OPRF: // the OPRF runs of the bucket, to count its records
+		session := s.sid
+		s.sid = stepSession(session, passIntersect, b, s.bucket.attempt)
+		defer func() { s.sid = session }()
+		return s.oprfPSI(ctx)
 	case ECDH:
 		session := s.sid
 		s.sid = stepSession(session, passIntersect, b, s.bucket.attempt)
@@ -445,6 +450,19 @@ func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b 
 		if err := s.keyedPSI(ctx); err != nil {
 			return err
 		}
+	case s.params.Mode == OPRF:
+		// OPRF runs of their own: in a single pass under the intersection
+		// step's id, in the second under the aggregation step's (a run
+		// never shares its keys with another; the first pass's values are
+		// not kept).
+		pass := passAggregate
+		if whole {
+			pass = passIntersect
+		}
+		s.sid = stepSession(session, pass, b, s.bucket.attempt)
+		if err := s.oprfPSI(ctx); err != nil {
+			return err
+		}
 	case whole: // ecdh, in a single pass: the ring, then the Match
 		s.sid = stepSession(session, passIntersect, b, s.bucket.attempt)
 		if err := s.ecdhPSI(ctx); err != nil {
@@ -473,6 +491,11 @@ func (s *partySession) aggregateBucket(ctx context.Context, session [32]byte, b 
 		s.bucket.sizes = append(s.bucket.sizes[:b], s.size)
 		if total := uint64(offset + s.size); total > s.maxResultSize() {
 			return coordinatorFault("match", fmt.Errorf("%w: result of %d records so far, more than the set sizes allow (%d)", ErrProtocol, total, s.maxResultSize()))
+		}
+	}
+	if s.params.Mode == OPRF { // never under the cardinality policy, which aggregates nothing
+		if err := s.oprfSecrets(ctx); err != nil {
+			return err
 		}
 	}
 	part := &Result{Size: s.size, Columns: res.Columns}

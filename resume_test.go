@@ -210,11 +210,14 @@ func TestResumeAfterCrash(t *testing.T) {
 			t.Errorf("%d of %d sessions resumed from the first step", resumedFromStart.Load(), c)
 		}
 	})
-	for _, mode := range []PSIMode{Keyed, ECDH} {
+	for _, mode := range []PSIMode{Keyed, ECDH, OPRF} {
 		for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 			for _, k := range []int{0, 2} {
 				sub := rng.Uint64()
 				twoPass := k == 2 && reveal != CardinalityOnly
+				if mode == OPRF {
+					k = 0 // k = n, in one pass or (with a minimum) two
+				}
 				t.Run(fmt.Sprintf("%v/%v/k=%d/two-pass=%v", mode, reveal, k, twoPass), func(t *testing.T) {
 					t.Parallel()
 					rng := rand.New(rand.NewPCG(sub, 5))
@@ -223,19 +226,26 @@ func TestResumeAfterCrash(t *testing.T) {
 					params.Mode, params.Reveal, params.Threshold = mode, reveal, k
 					params.CoordinatorSeesResult = rng.IntN(2) == 0
 					params.BucketRows = 4
+					if mode == OPRF {
+						params.BucketRows = 16 // a bucket costs it 2(n − 1) OPRF runs a party
+					}
 					tables := genTables(rng, n, len(params.Columns), 30+rng.IntN(30), 1<<40)
 					if twoPass {
 						params.MinResultSize = 1
 						addCommon(t, tables)
 					}
 					ss := newSpooledSession(t, params, tables)
+					crashWithin := int64(120) // about the messages of a session
+					if mode == OPRF {
+						crashWithin = 30 // its fewer buckets
+					}
 					cases.Add(1)
 					var results []*Result
 					var rep *Report
 					for run := 0; ; run++ {
 						crash := make([]int64, n+1)
 						if run < 3 {
-							crash[rng.IntN(n+1)] = 6 + rng.Int64N(120)
+							crash[rng.IntN(n+1)] = 6 + rng.Int64N(crashWithin)
 						}
 						var errs []error
 						results, rep, errs = ss.run(t, crash)

@@ -61,10 +61,14 @@ func (c *StreamConfig) Validate() error {
 		return err
 	}
 	switch {
-	case c.Mode != maskshare.Keyed && c.Mode != maskshare.ECDH:
-		return fmt.Errorf("bench: mode %v: bucketed sessions run in the keyed and ecdh modes", c.Mode)
+	case c.Mode > maskshare.OPRF:
+		return fmt.Errorf("bench: mode %v", c.Mode)
+	case c.Mode == maskshare.OPRF && c.threshold() != c.Parties:
+		return fmt.Errorf("bench: the oprf mode needs k = %d (all parties), not %d", c.Parties, c.K)
 	case c.BucketRows < 1 || c.BucketRows > maskshare.MaxBucketRows:
 		return fmt.Errorf("bench: %d rows per bucket, want 1 to %d", c.BucketRows, maskshare.MaxBucketRows)
+	case c.Mode == maskshare.OPRF && c.BucketRows > maskshare.MaxOPRFBucketRows:
+		return fmt.Errorf("bench: %d rows per bucket, want at most %d in the oprf mode", c.BucketRows, maskshare.MaxOPRFBucketRows)
 	case c.MemoryLimit < 0:
 		return fmt.Errorf("bench: memory limit %d", c.MemoryLimit)
 	case c.GCPercent < -1:

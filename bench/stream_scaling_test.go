@@ -222,11 +222,12 @@ func TestReadStreamResults(t *testing.T) {
 	}
 
 	bad := fakeStream(maskshare.OPRF, 1000, 1, 1, 1, 1, 1)
+	bad.Config.BucketRows = maskshare.MaxOPRFBucketRows + 1
 	if err := WriteJSON(b, []*StreamResult{bad}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ReadStreamResults(a, b); err == nil || !strings.Contains(err.Error(), "b.json") {
-		t.Errorf("an oprf streaming result: error %v", err)
+		t.Errorf("a streaming result of an invalid configuration: error %v", err)
 	}
 }
 

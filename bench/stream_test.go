@@ -130,7 +130,10 @@ func TestStreamConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, bad := range map[string]func(c *StreamConfig){
-		"oprf":    func(c *StreamConfig) { c.Mode = maskshare.OPRF },
+		"oprf k": func(c *StreamConfig) { c.Mode, c.K = maskshare.OPRF, 2 },
+		"oprf bucket": func(c *StreamConfig) {
+			c.Mode, c.BucketRows = maskshare.OPRF, maskshare.MaxOPRFBucketRows+1
+		},
 		"buckets": func(c *StreamConfig) { c.BucketRows = 0 },
 		"parties": func(c *StreamConfig) { c.Parties = 1 },
 		"k":       func(c *StreamConfig) { c.K = 4 },

@@ -76,7 +76,7 @@ func TestBenchStreamFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"-mode", "oprf"}, "bucketed sessions run in the keyed and ecdh modes"},
+		{[]string{"-mode", "oprf", "-k", "2"}, "the oprf mode needs k = 3"},
 		{[]string{"-bucket-rows", "0"}, "0 rows per bucket"},
 		{[]string{"-memory", "-1"}, "-memory -1"},
 		{[]string{"-parties", "1"}, "1 parties"},
