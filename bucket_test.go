@@ -23,11 +23,6 @@ func TestBucketedOracle(t *testing.T) {
 				}
 				for _, reveal := range []RevealPolicy{PerRecord, TotalsOnly, CardinalityOnly} {
 					for _, rows := range []int{1, 7, 1000} {
-						if mode == OPRF && (rows == 1 && n > 2 || rows == 7 && n > 3) {
-							// Every bucket costs the oprf mode 2(n − 1) OPRF
-							// runs per party, each with 512 base OTs.
-							continue
-						}
 						name := fmt.Sprintf("%v/n=%d/k=%d/%v/rows=%d", mode, n, k, reveal, rows)
 						twoPass := rows == 7 || reveal == PerRecord && rows == 1
 						sub := rng.Uint64()

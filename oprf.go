@@ -57,13 +57,18 @@ type oprfState struct {
 	to      []cipher.AEAD   // to[j] seals this party's OPRF messages to j, under the run's key
 	from    []cipher.AEAD   // from[j] opens j's
 	cands   []uint8         // the Match's candidate bytes, n − 1 per entry
+	// The base OTs of each pair, kept for the next step's runs in a
+	// bucketed session (in memory only: a resumed session makes new ones).
+	sendBase []*kkrt.SenderBase
+	recvBase []*kkrt.ReceiverBase
 }
 
 // newOPRFState is the state of a party that shares pair keys toKey and
 // fromKey with every other party.
 func newOPRFState(toKey, fromKey [][]byte) *oprfState {
 	n := len(toKey)
-	return &oprfState{toKey: toKey, fromKey: fromKey, to: make([]cipher.AEAD, n), from: make([]cipher.AEAD, n)}
+	return &oprfState{toKey: toKey, fromKey: fromKey, to: make([]cipher.AEAD, n), from: make([]cipher.AEAD, n),
+		sendBase: make([]*kkrt.SenderBase, n), recvBase: make([]*kkrt.ReceiverBase, n)}
 }
 
 // runKey is the key that seals a pair's OPRF messages in the OPRF run
@@ -184,7 +189,15 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 	boxes := make([]wire.PairBox, len(peers))
 	for p, j := range peers {
 		g.Go(func() error {
-			snd, msg0, err := kkrt.NewSender(oprfSession(s.sid, j, s.index), &kkrt.Config{MaxItems: oprfItems(s.hellos[j].Bound)})
+			name, cfg := oprfSession(s.sid, j, s.index), &kkrt.Config{MaxItems: oprfItems(s.hellos[j].Bound)}
+			var snd *kkrt.Sender
+			var msg0 []byte
+			var err error
+			if st.sendBase[j] != nil { // a later step: the pair's base OTs again
+				snd, msg0, err = kkrt.NewSenderRun(name, st.sendBase[j], cfg)
+			} else {
+				snd, msg0, err = kkrt.NewSender(name, cfg)
+			}
 			if err != nil {
 				return err
 			}
@@ -212,9 +225,22 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			rcv, msg1, err := kkrt.NewReceiver(oprfSession(s.sid, s.index, j), st.inputs, msg0, nil)
+			name := oprfSession(s.sid, s.index, j)
+			var rcv *kkrt.Receiver
+			var msg1 []byte
+			if kkrt.RunOnBase(msg0) {
+				if st.recvBase[j] == nil {
+					return fmt.Errorf("%w: party %s runs the OPRF on base OTs this party has not run with it", ErrProtocol, s.params.Parties[j])
+				}
+				rcv, msg1, err = kkrt.NewReceiverRun(name, st.inputs, msg0, st.recvBase[j], nil)
+			} else {
+				rcv, msg1, err = kkrt.NewReceiver(name, st.inputs, msg0, nil)
+			}
 			if err != nil {
 				return fmt.Errorf("%w: OPRF with party %s: %v", ErrProtocol, s.params.Parties[j], err)
+			}
+			if s.bucket != nil {
+				st.recvBase[j] = rcv.Base()
 			}
 			st.own[j] = rcv.Outputs()
 			boxes[p] = wire.PairBox{Peer: uint16(j), Sealed: st.to[j].Seal(nil, oprfNonce(1), msg1, oprfBoxAD(s.sid, s.index, j, 1))}
@@ -241,6 +267,9 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 			}
 			if err := st.senders[j].Finish(msg1); err != nil {
 				return fmt.Errorf("%w: OPRF with party %s: %v", ErrProtocol, s.params.Parties[j], err)
+			}
+			if s.bucket != nil {
+				st.sendBase[j] = st.senders[j].Base()
 			}
 			return nil
 		})

@@ -226,9 +226,6 @@ func TestResumeAfterCrash(t *testing.T) {
 					params.Mode, params.Reveal, params.Threshold = mode, reveal, k
 					params.CoordinatorSeesResult = rng.IntN(2) == 0
 					params.BucketRows = 4
-					if mode == OPRF {
-						params.BucketRows = 16 // a bucket costs it 2(n − 1) OPRF runs a party
-					}
 					tables := genTables(rng, n, len(params.Columns), 30+rng.IntN(30), 1<<40)
 					if twoPass {
 						params.MinResultSize = 1
@@ -236,9 +233,6 @@ func TestResumeAfterCrash(t *testing.T) {
 					}
 					ss := newSpooledSession(t, params, tables)
 					crashWithin := int64(120) // about the messages of a session
-					if mode == OPRF {
-						crashWithin = 30 // its fewer buckets
-					}
 					cases.Add(1)
 					var results []*Result
 					var rep *Report

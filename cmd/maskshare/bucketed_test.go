@@ -63,7 +63,7 @@ func checkBucketedOutputs(t *testing.T, s *setup, params maskshare.Params, table
 
 // TestBucketedSession runs bucketed sessions of three party processes and a
 // coordinator (a few thousand rows each, 500 rows per bucket, so several
-// buckets) through the CLI, in both bucketed modes: every party's result
+// buckets) through the CLI, in every mode: every party's result
 // file equals the plaintext join, progress shows the buckets, the table is
 // read into the work directory once and nothing is left there afterwards.
 func TestBucketedSession(t *testing.T) {
@@ -72,7 +72,7 @@ func TestBucketedSession(t *testing.T) {
 		mode   maskshare.PSIMode
 		k      int
 		sqlite bool // bank-a reads its table from a SQLite file
-	}{{"keyed", maskshare.Keyed, 2, true}, {"ecdh", maskshare.ECDH, 0, false}} {
+	}{{"keyed", maskshare.Keyed, 2, true}, {"ecdh", maskshare.ECDH, 0, false}, {"oprf", maskshare.OPRF, 0, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, params, tables := bucketedSetup(t, tc.mode, tc.k, 3000, 21)
 			source := []string{"big-bank-a.csv", "big-bank-b.csv", "big-bank-c.csv"}

@@ -91,6 +91,26 @@
 // set size (exactly from 4096 up, else only that it is at most 4096).
 // Outputs are fresh per session: new base OTs give a new s and new q.
 //
+// # Runs on kept base OTs
+//
+// A pair that runs the OPRF again (the engine's bucketed sessions run it
+// once per bucket) may skip the base OTs: the sender keeps s and its keys
+// k_{i,s_i} ([Sender.Base]), the receiver both keys of each base OT
+// ([Receiver.Base]), and a run is
+//
+//	sender → receiver  msg0 = 0x01 ‖ 0x02 ‖ seed[32]                                       34 B
+//	receiver → sender  msg1 = 0x01 ‖ 0x03 ‖ be32(nbins) ‖ U (N rows of 64 B)
+//
+// ([NewSenderRun], [NewReceiverRun], [RunOnBase]), with the run's own sid
+// from its fresh seed and column keys AES_{k_i}(SHA-256("maskshare/kkrt/v1
+// run\0" ‖ sid)[:16]) in place of the k_i. This is one OT extension
+// continued: the same s, columns from a PRF of the base keys that never
+// repeat (every run's sid is new), and outputs hashed under the run's sid,
+// so no (sid, instance) tweak of H repeats. The run's function is as new as
+// a session's to anyone without the base keys. It saves the base OTs (some
+// 0.1 s per pair); s is reused, so a run is no fresher than its session
+// against the pair themselves.
+//
 // # Constant time
 //
 // On secret data: AES is crypto/aes, constant time where it uses the CPU's

@@ -592,7 +592,11 @@ func TestStashInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, msg1, err := extend(k, otKeys, as, elems, where, nbins)
+	seeds0, seeds1 := make([][16]byte, len(otKeys)), make([][16]byte, len(otKeys))
+	for i := range otKeys {
+		seeds0[i], seeds1[i] = otKeys[i][0], otKeys[i][1]
+	}
+	r, msg1, err := extend(k, seeds0, seeds1, as, elems, where, nbins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -626,5 +630,132 @@ func TestStashInstances(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("input %d: its value is %d of its candidates, want exactly 1", i, n)
 		}
+	}
+}
+
+// runOnBase runs the OPRF again between the pair of s and r, on the base
+// OTs they kept.
+func runOnBase(t testing.TB, session [32]byte, s *Sender, r *Receiver, inputs [][]byte) (*Sender, *Receiver, []byte, []byte) {
+	t.Helper()
+	s2, msg0, err := NewSenderRun(session, s.Base(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !RunOnBase(msg0) || len(msg0) != RunMsg0Size {
+		t.Fatalf("run msg0 of %d bytes, type %d", len(msg0), msg0[1])
+	}
+	r2, msg1, err := NewReceiverRun(session, inputs, msg0, r.Base(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msg1) != RunMsg1Size(len(inputs)) {
+		t.Fatalf("run msg1 of %d bytes, want %d", len(msg1), RunMsg1Size(len(inputs)))
+	}
+	if err := s2.Finish(msg1); err != nil {
+		t.Fatal(err)
+	}
+	return s2, r2, msg0, msg1
+}
+
+// TestRunsOnBase runs the OPRF several times on one session's base OTs,
+// with other sets each time: every run's receiver values are the sender's
+// Eval at the receiver's instances, its candidates find exactly the
+// plaintext intersection, and every run's function is new (no value
+// repeats across runs, as across sessions).
+func TestRunsOnBase(t *testing.T) {
+	session := testSession(t)
+	recv, _, _ := sets(300)
+	s, r, _, _ := runSession(t, session, recv, nil)
+	if s.Base() == nil || r.Base() == nil {
+		t.Fatal("no base kept")
+	}
+	seen := make(map[Value]bool)
+	for _, o := range r.Outputs() {
+		seen[o.Value] = true
+	}
+	for run := range 3 {
+		recv, send, common := sets(200 + 100*run)
+		s2, r2, _, _ := runOnBase(t, session, s, r, recv)
+		byValue := make(map[Value]int)
+		for i, o := range r2.Outputs() {
+			if seen[o.Value] {
+				t.Fatalf("run %d: input %d: a value of an earlier run", run, i)
+			}
+			seen[o.Value] = true
+			byValue[o.Value] = i
+			if v, err := s2.Eval(o.Index, recv[i]); err != nil || v != o.Value {
+				t.Fatalf("run %d: input %d: receiver value differs from the sender's Eval (%v)", run, i, err)
+			}
+		}
+		found := 0
+		for _, y := range send {
+			cand, err := s2.Candidates(nil, y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range cand {
+				if i, ok := byValue[v]; ok {
+					if !bytes.Equal(recv[i], y) || !common[string(y)] {
+						t.Fatalf("run %d: candidate of %q matches %q", run, y, recv[i])
+					}
+					found++
+				}
+			}
+		}
+		if found != len(common) {
+			t.Fatalf("run %d: found %d, plaintext intersection has %d", run, found, len(common))
+		}
+		s, r = s2, r2 // a run keeps the base it ran on
+	}
+}
+
+// TestRunOnOtherBase: a receiver whose kept base OTs are not the sender's
+// (another session's) gets values that are not the sender's function: the
+// run is useless to it rather than wrong silently at the sender.
+func TestRunOnOtherBase(t *testing.T) {
+	recv, _, _ := sets(50)
+	s, _, _, _ := runSession(t, testSession(t), recv, nil)
+	_, other, _, _ := runSession(t, testSession(t), recv, nil)
+	s2, r2, _, _ := runOnBase(t, testSession(t), s, other, recv)
+	for i, o := range r2.Outputs() {
+		if v, _ := s2.Eval(o.Index, recv[i]); v == o.Value {
+			t.Fatalf("input %d: a receiver with another base got the sender's value", i)
+		}
+	}
+}
+
+// TestRunStateErrors: runs need a base, a run message of the right type,
+// and a sender finishes once.
+func TestRunStateErrors(t *testing.T) {
+	session := testSession(t)
+	in := [][]byte{[]byte("a")}
+	if _, _, err := NewSenderRun(session, nil, nil); !errors.Is(err, ErrState) {
+		t.Errorf("run without a base: %v", err)
+	}
+	s, r, msg0, msg1 := runSession(t, session, in, nil)
+	if err := s.Finish(msg1); !errors.Is(err, ErrState) {
+		t.Errorf("second Finish: %v", err)
+	}
+	if _, _, err := NewReceiverRun(session, in, msg0, r.Base(), nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("run on a full session's msg0: %v", err)
+	}
+	s2, run0, err := NewSenderRun(session, s.Base(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Base() != nil {
+		t.Error("a run's sender has a base before Finish")
+	}
+	if _, _, err := NewReceiver(session, in, run0, nil); !errors.Is(err, ErrMalformed) {
+		t.Errorf("full receiver on a run msg0: %v", err)
+	}
+	if _, _, err := NewReceiverRun(session, in, run0, nil, nil); !errors.Is(err, ErrState) {
+		t.Errorf("run receiver without a base: %v", err)
+	}
+	if err := s2.Finish(msg1); !errors.Is(err, ErrMalformed) {
+		t.Errorf("run sender given a full msg1: %v", err)
+	}
+	if got := fmt.Sprintf("%v %#v %v", s.Base(), s.Base(), r.Base()); bytes.Contains([]byte(got), []byte("0x")) || len(got) > 100 {
+		t.Errorf("a base prints its keys: %s", got)
 	}
 }

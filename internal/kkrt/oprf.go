@@ -2,9 +2,11 @@ package kkrt
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/cloudflare/circl/group"
 )
@@ -15,8 +17,10 @@ var randReader io.Reader = rand.Reader
 
 // Message types, the second byte of every message.
 const (
-	typeSender   = 0 // msg0: sender → receiver
-	typeReceiver = 1 // msg1: receiver → sender
+	typeSender      = 0 // msg0: sender → receiver
+	typeReceiver    = 1 // msg1: receiver → sender
+	typeSenderRun   = 2 // msg0 of a run on kept base OTs
+	typeReceiverRun = 3 // msg1 of a run on kept base OTs
 )
 
 const (
@@ -26,6 +30,10 @@ const (
 	// msg1Fixed: header ‖ be32(nbins) ‖ BaseOTs points A_i; then
 	// instances(nbins) rows of rowBytes.
 	msg1Fixed = headerSize + 4 + BaseOTs*pointSize
+	// runMsg0Size: header ‖ seed; runMsg1Fixed: header ‖ be32(nbins),
+	// then the rows. A run on kept base OTs sends no points.
+	runMsg0Size  = headerSize + 32
+	runMsg1Fixed = headerSize + 4
 )
 
 // Msg1Size is the length of the receiver's message for m elements.
@@ -33,6 +41,52 @@ func Msg1Size(m int) int { return msg1Fixed + instances(binsFor(m))*rowBytes }
 
 // Msg0Size is the length of the sender's message.
 const Msg0Size = msg0Size
+
+// RunMsg1Size is the length of the receiver's message for m elements in a
+// run on kept base OTs; RunMsg0Size the sender's.
+func RunMsg1Size(m int) int { return runMsg1Fixed + instances(binsFor(m))*rowBytes }
+
+const RunMsg0Size = runMsg0Size
+
+// RunOnBase reports whether msg0 starts a run on kept base OTs (for
+// NewReceiverRun) rather than a session with base OTs of its own (for
+// NewReceiver). It looks at the type byte only.
+func RunOnBase(msg0 []byte) bool { return len(msg0) >= headerSize && msg0[1] == typeSenderRun }
+
+// SenderBase is what a sender keeps of a session's base OTs to run the
+// OPRF with the same receiver again without new ones ([NewSenderRun]): its
+// choice bits s and its keys k_{i,s_i}. It is secret, as the PRF key is.
+type SenderBase struct {
+	s     [rowWords]uint64
+	seeds [][16]byte
+}
+
+// ReceiverBase is what a receiver keeps of a session's base OTs: both keys
+// k_{i,0}, k_{i,1} of every one. It is secret.
+type ReceiverBase struct {
+	seeds0, seeds1 [][16]byte
+}
+
+func (*SenderBase) String() string       { return "kkrt.SenderBase{…}" }
+func (*ReceiverBase) String() string     { return "kkrt.ReceiverBase{…}" }
+func (b *SenderBase) GoString() string   { return b.String() }
+func (b *ReceiverBase) GoString() string { return b.String() }
+
+// runSeeds derives a run's column keys from kept base-OT keys:
+// AES_{k_i}(SHA-256(labelRun ‖ sid)[:16]) for each key k_i. The run's sid
+// is fresh (the sender's seed), so no run repeats another's columns.
+func runSeeds(base [][16]byte, sid *[32]byte) [][16]byte {
+	h := sha256.New()
+	h.Write([]byte(labelRun))
+	h.Write(sid[:])
+	var x [32]byte
+	h.Sum(x[:0])
+	out := make([][16]byte, len(base))
+	for i := range base {
+		mustAES(base[i][:]).Encrypt(out[i][:], x[:16])
+	}
+	return out
+}
 
 // Sender is the OPRF key holder. Its function in a session is
 // F(i, x) = H(sid, i, q_i ⊕ (C(x) ∧ s)) for instance i; the receiver
@@ -43,6 +97,8 @@ type Sender struct {
 	keys     *keys
 	s        [rowWords]uint64 // base-OT choice bits; the PRF key with q
 	sks      []group.Scalar
+	base     *SenderBase // the kept base OTs: a run's, or after Finish a full session's
+	run      bool        // a run on kept base OTs
 	nbins    int
 	stash    int
 	q        [][rowWords]uint64 // one row per instance; nil until Finish
@@ -81,6 +137,39 @@ func NewSender(session [32]byte, cfg *Config) (*Sender, []byte, error) {
 	return s, msg, nil
 }
 
+// NewSenderRun starts another run with the receiver of the session base
+// comes from ([Sender.Base]), without base OTs: msg0 is the fresh seed
+// alone. The run's function is new (the seed makes a new sid), its OT
+// extension columns come from the kept keys under that sid. session should
+// name the run, as for NewSender.
+func NewSenderRun(session [32]byte, base *SenderBase, cfg *Config) (*Sender, []byte, error) {
+	if base == nil {
+		return nil, nil, ErrState
+	}
+	maxItems, err := cfg.maxItems()
+	if err != nil {
+		return nil, nil, err
+	}
+	var seed [32]byte
+	if _, err := io.ReadFull(randReader, seed[:]); err != nil {
+		return nil, nil, fmt.Errorf("kkrt: randomness: %w", err)
+	}
+	s := &Sender{session: session, maxItems: maxItems, s: base.s, base: base, run: true}
+	s.keys = newKeys(deriveSID(&session, &seed))
+	msg := make([]byte, 0, runMsg0Size)
+	msg = append(msg, Version, typeSenderRun)
+	return s, append(msg, seed[:]...), nil
+}
+
+// Base is what the sender keeps of its base OTs for further runs with the
+// same receiver ([NewSenderRun]); nil before Finish.
+func (s *Sender) Base() *SenderBase {
+	if s.q == nil {
+		return nil
+	}
+	return s.base
+}
+
 // checkHeader validates the version and type bytes.
 func checkHeader(msg []byte, typ byte) error {
 	if len(msg) < headerSize {
@@ -109,12 +198,16 @@ func parseMsg0(msg []byte) (seed [32]byte, pairs []byte, err error) {
 }
 
 // parseMsg1 validates msg1's framing against the session's bound and
-// returns nbins, the A_i and the rows.
-func parseMsg1(msg []byte, maxItems int) (nbins int, as, rows []byte, err error) {
-	if err := checkHeader(msg, typeReceiver); err != nil {
+// returns nbins, the A_i (none in a run on kept base OTs) and the rows.
+func parseMsg1(msg []byte, maxItems int, run bool) (nbins int, as, rows []byte, err error) {
+	typ, fixed := byte(typeReceiver), msg1Fixed
+	if run {
+		typ, fixed = typeReceiverRun, runMsg1Fixed
+	}
+	if err := checkHeader(msg, typ); err != nil {
 		return 0, nil, nil, err
 	}
-	if len(msg) < msg1Fixed {
+	if len(msg) < fixed {
 		return 0, nil, nil, fmt.Errorf("%w: receiver message is %d bytes", ErrMalformed, len(msg))
 	}
 	nb := binary.BigEndian.Uint32(msg[headerSize:])
@@ -122,30 +215,35 @@ func parseMsg1(msg []byte, maxItems int) (nbins int, as, rows []byte, err error)
 		return 0, nil, nil, fmt.Errorf("%w: %d bins outside [%d, %d]", ErrMalformed, nb, binsFor(0), binsFor(maxItems))
 	}
 	nbins = int(nb)
-	if want := msg1Fixed + instances(nbins)*rowBytes; len(msg) != want {
+	if want := fixed + instances(nbins)*rowBytes; len(msg) != want {
 		return 0, nil, nil, fmt.Errorf("%w: receiver message is %d bytes, want %d", ErrMalformed, len(msg), want)
 	}
-	return nbins, msg[headerSize+4 : msg1Fixed], msg[msg1Fixed:], nil
+	return nbins, msg[headerSize+4 : fixed], msg[fixed:], nil
 }
 
 // Finish consumes the receiver's message (msg1). After it the sender can
 // Eval and Candidates.
 func (s *Sender) Finish(msg1 []byte) error {
-	if s.sks == nil {
+	if s.q != nil || !s.run && s.sks == nil {
 		return ErrState
 	}
-	nbins, as, rows, err := parseMsg1(msg1, s.maxItems)
+	nbins, as, rows, err := parseMsg1(msg1, s.maxItems, s.run)
 	if err != nil {
 		return err
 	}
-	seeds, err := otReceive(&s.keys.sid, &s.s, s.sks, as)
-	if err != nil {
-		return err
+	var seeds [][16]byte
+	if s.run {
+		seeds = runSeeds(s.base.seeds, &s.keys.sid)
+	} else {
+		if seeds, err = otReceive(&s.keys.sid, &s.s, s.sks, as); err != nil {
+			return err
+		}
+		for _, sk := range s.sks {
+			sk.SetUint64(0)
+		}
+		s.sks = nil
+		s.base = &SenderBase{s: s.s, seeds: slices.Clone(seeds)}
 	}
-	for _, sk := range s.sks {
-		sk.SetUint64(0)
-	}
-	s.sks = nil
 	n := instances(nbins)
 	q := make([][rowWords]uint64, n)
 	cols := newColumns(seeds)
@@ -248,6 +346,7 @@ type Output struct {
 type Receiver struct {
 	nbins   int
 	outputs []Output
+	base    *ReceiverBase
 }
 
 // NewReceiver runs the receiver's whole side on the sender's msg0: it
@@ -282,13 +381,71 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	return extend(k, otKeys, as, elems, where, nbins)
+	seeds0 := make([][16]byte, BaseOTs)
+	seeds1 := make([][16]byte, BaseOTs)
+	for i := range otKeys {
+		seeds0[i], seeds1[i] = otKeys[i][0], otKeys[i][1]
+	}
+	clear(otKeys)
+	r, msg, err := extend(k, seeds0, seeds1, as, elems, where, nbins)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.base = &ReceiverBase{seeds0: seeds0, seeds1: seeds1}
+	return r, msg, nil
 }
 
-// extend is the receiver's OT-extension step, on its base-OT keys and
-// points A_i, for elements placed at distinct instances where[i] <
-// instances(nbins).
-func extend(k *keys, otKeys [][2][16]byte, as []byte, elems []elem, where []int, nbins int) (*Receiver, []byte, error) {
+// NewReceiverRun is NewReceiver for a run on kept base OTs: msg0 is a
+// NewSenderRun message (RunOnBase), and base is what this receiver kept of
+// its session with that sender ([Receiver.Base]).
+func NewReceiverRun(session [32]byte, inputs [][]byte, msg0 []byte, base *ReceiverBase, cfg *Config) (*Receiver, []byte, error) {
+	if base == nil {
+		return nil, nil, ErrState
+	}
+	maxItems, err := cfg.maxItems()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(inputs) > maxItems {
+		return nil, nil, ErrTooMany
+	}
+	if err := checkHeader(msg0, typeSenderRun); err != nil {
+		return nil, nil, err
+	}
+	if len(msg0) != runMsg0Size {
+		return nil, nil, fmt.Errorf("%w: sender message is %d bytes, want %d", ErrMalformed, len(msg0), runMsg0Size)
+	}
+	var seed [32]byte
+	copy(seed[:], msg0[headerSize:])
+	k := newKeys(deriveSID(&session, &seed))
+	elems := make([]elem, len(inputs))
+	for i, x := range inputs {
+		elems[i] = k.element(x)
+	}
+	nbins := binsFor(len(inputs))
+	where, err := cuckoo(k, elems, nbins, stashFor(nbins))
+	if err != nil {
+		return nil, nil, err
+	}
+	seeds0, seeds1 := runSeeds(base.seeds0, &k.sid), runSeeds(base.seeds1, &k.sid)
+	r, msg, err := extend(k, seeds0, seeds1, nil, elems, where, nbins)
+	clear(seeds0)
+	clear(seeds1)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.base = base
+	return r, msg, nil
+}
+
+// Base is what the receiver keeps of its base OTs for further runs with
+// the same sender ([NewReceiverRun]).
+func (r *Receiver) Base() *ReceiverBase { return r.base }
+
+// extend is the receiver's OT-extension step, on the column keys of its
+// base OTs and their points A_i (nil in a run on kept base OTs), for
+// elements placed at distinct instances where[i] < instances(nbins).
+func extend(k *keys, seeds0, seeds1 [][16]byte, as []byte, elems []elem, where []int, nbins int) (*Receiver, []byte, error) {
 	n := instances(nbins)
 	occupant := make([]int32, n)
 	for i := range occupant {
@@ -298,8 +455,12 @@ func extend(k *keys, otKeys [][2][16]byte, as []byte, elems []elem, where []int,
 		occupant[j] = int32(i)
 	}
 
-	msg := make([]byte, headerSize+4, msg1Fixed+n*rowBytes)
-	msg[0], msg[1] = Version, typeReceiver
+	typ, fixed := byte(typeReceiver), msg1Fixed
+	if as == nil {
+		typ, fixed = typeReceiverRun, runMsg1Fixed
+	}
+	msg := make([]byte, headerSize+4, fixed+n*rowBytes)
+	msg[0], msg[1] = Version, typ
 	binary.BigEndian.PutUint32(msg[headerSize:], uint32(nbins))
 	msg = append(msg, as...)
 	// Unoccupied instances encode fresh pseudorandom dummies, so the
@@ -311,15 +472,7 @@ func extend(k *keys, otKeys [][2][16]byte, as []byte, elems []elem, where []int,
 	dummy := mustAES(dk[:])
 	clear(dk[:])
 
-	seeds0 := make([][16]byte, BaseOTs)
-	seeds1 := make([][16]byte, BaseOTs)
-	for i := range otKeys {
-		seeds0[i], seeds1[i] = otKeys[i][0], otKeys[i][1]
-	}
-	clear(otKeys)
 	cols0, cols1 := newColumns(seeds0), newColumns(seeds1)
-	clear(seeds0)
-	clear(seeds1)
 
 	r := &Receiver{nbins: nbins, outputs: make([]Output, len(elems))}
 	t := make([][rowWords]uint64, chunk)

@@ -15,6 +15,7 @@ const (
 	labelOutput  = "maskshare/kkrt/v1 output\x00"
 	labelOTHash  = "maskshare/kkrt/v1 ot hash" // hash_to_ristretto255 DST
 	labelOTKey   = "maskshare/kkrt/v1 ot key\x00"
+	labelRun     = "maskshare/kkrt/v1 run\x00"
 )
 
 // elem is an input compressed to one AES block for the session:
