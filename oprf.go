@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -32,7 +33,6 @@ import (
 const (
 	oprfSealLabel    = "maskshare oprf seal v1"
 	oprfSessionLabel = "maskshare oprf session v1"
-	oprfTagLabel     = "maskshare oprf tag v1"
 	oprfKeyLabel     = "maskshare oprf key v1"
 	oprfSecretLabel  = "maskshare oprf secret v1"
 	oprfStepLabel    = "maskshare oprf step key v1"
@@ -104,8 +104,18 @@ func oprfSession(sid [32]byte, recv, send int) [32]byte {
 	return out
 }
 
+// putOPRFTag writes to dst the pair's tag for the value v = own ⊕ cand
+// (v_ij(x), or a candidate for it): the first 12 bytes of v. v is the XOR
+// of two random-oracle outputs, each unknown to anyone but the two parties
+// (and only for identifiers both put in): uniform without hashing it
+// again. The key comes from the whole of v (pairHash), of which the tag
+// shows 96 bits and hides 160.
+func putOPRFTag(dst []byte, own, cand *kkrt.Value) {
+	subtle.XORBytes(dst[:wire.OPRFTagSize], own[:wire.OPRFTagSize], cand[:wire.OPRFTagSize])
+}
+
 // pairHash is SHA-256(label ‖ sid ‖ be16 min(i,j) ‖ be16 max(i,j) ‖ v):
-// the pair's tag (first 12 bytes) or record key, the same at i and j.
+// the pair's record key, the same at i and j.
 func pairHash(label string, sid [32]byte, i, j int, v *kkrt.Value) [32]byte {
 	var buf [32 + 32 + 4 + 32]byte
 	b := append(buf[:0], label...)
@@ -295,9 +305,7 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 				cs, _ = snd.Candidates(cs[:0], st.inputs[row]) // Finish succeeded
 				own := &st.own[j][row].Value
 				for c := range cs {
-					v := xorValue(own, &cs[c])
-					t := pairHash(oprfTagLabel, s.sid, s.index, j, &v)
-					copy(tags[(p*nc+c)*wire.OPRFTagSize:], t[:wire.OPRFTagSize])
+					putOPRFTag(tags[(p*nc+c)*wire.OPRFTagSize:], own, &cs[c])
 				}
 			}
 		})

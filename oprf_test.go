@@ -139,9 +139,9 @@ func TestOPRFCoalitionCannotTestHonestParty(t *testing.T) {
 			}
 			for _, a := range cands {
 				for _, out := range st.own[honest] {
-					v := xorValue(&a, &out.Value)
-					tag := pairHash(oprfTagLabel, o.sessions[j].sid, j, honest, &v)
-					if honestTags[string(tag[:wire.OPRFTagSize])] {
+					var tag [wire.OPRFTagSize]byte
+					putOPRFTag(tag[:], &a, &out.Value)
+					if honestTags[string(tag[:])] {
 						found++
 					}
 				}

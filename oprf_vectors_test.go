@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/maskshare/maskshare/internal/kkrt"
+	"github.com/maskshare/maskshare/internal/wire"
 )
 
 var updateOPRF = flag.Bool("update-oprf", false, "rewrite testdata/psi_oprf.json")
@@ -43,14 +44,13 @@ func refOPRF(sid []byte, i, j int, v []byte, r int, secret []byte) oprfVector {
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	lo, hi := min(i, j), max(i, j)
 	name := sha256.Sum256(cat([]byte("maskshare oprf session v1"), sid, be16(i), be16(j)))
-	tag := sha256.Sum256(cat([]byte("maskshare oprf tag v1"), sid, be16(lo), be16(hi), v))
 	key := sha256.Sum256(cat([]byte("maskshare oprf key v1"), sid, be16(lo), be16(hi), v))
 	block, _ := aes.NewCipher(key[:])
 	gcm, _ := cipher.NewGCM(block)
 	nonce := cat(be32(r), be16(i), be16(j), make([]byte, 4))
 	box := gcm.Seal(nil, nonce, secret, cat([]byte("maskshare oprf secret v1"), sid, be32(r), be16(i), be16(j)))
 	return oprfVector{Session: hex.EncodeToString(sid), I: i, J: j, Value: hex.EncodeToString(v), KKRT: hex.EncodeToString(name[:]),
-		Tag: hex.EncodeToString(tag[:12]), Key: hex.EncodeToString(key[:]), Index: r, Secret: hex.EncodeToString(secret), Box: hex.EncodeToString(box)}
+		Tag: hex.EncodeToString(v[:12]), Key: hex.EncodeToString(key[:]), Index: r, Secret: hex.EncodeToString(secret), Box: hex.EncodeToString(box)}
 }
 
 func TestOPRFVectors(t *testing.T) {
@@ -58,7 +58,7 @@ func TestOPRFVectors(t *testing.T) {
 	if *updateOPRF {
 		var out oprfVectors
 		out.Comment = "maskshare oprf mode (docs/PROTOCOL.md, \"The oprf mode\"): kkrt_name = SHA-256(\"maskshare oprf session v1\" || session || be16 i || be16 j); " +
-			"tag = SHA-256(\"maskshare oprf tag v1\" || session || be16 min(i,j) || be16 max(i,j) || value)[:12]; key = SHA-256(\"maskshare oprf key v1\" || same); " +
+			"tag = value[:12]; key = SHA-256(\"maskshare oprf key v1\" || session || be16 min(i,j) || be16 max(i,j) || value); " +
 			"box = AES-256-GCM(key, nonce = be32 index || be16 i || be16 j || 0^4, ad = \"maskshare oprf secret v1\" || session || be32 index || be16 i || be16 j, secret), sealed by i for j. " +
 			"Generated from the specification's text by go test . -run TestOPRFVectors -update-oprf"
 		for k, c := range []struct{ i, j, r int }{{0, 1, 0}, {1, 0, 4}, {2, 0, 7}, {3, 1020, 1 << 20}} {
@@ -99,11 +99,13 @@ func TestOPRFVectors(t *testing.T) {
 		if name := oprfSession(sid, x.I, x.J); hex.EncodeToString(name[:]) != x.KKRT {
 			t.Errorf("kkrt session name %x, want %s", name, x.KKRT)
 		}
-		// The tag and key are symmetric in the pair.
+		var tag [wire.OPRFTagSize]byte
+		putOPRFTag(tag[:], &v, &kkrt.Value{}) // v ⊕ 0
+		if hex.EncodeToString(tag[:]) != x.Tag {
+			t.Errorf("tag %x, want %s", tag, x.Tag)
+		}
+		// The key is symmetric in the pair.
 		for _, ij := range [][2]int{{x.I, x.J}, {x.J, x.I}} {
-			if tag := pairHash(oprfTagLabel, sid, ij[0], ij[1], &v); hex.EncodeToString(tag[:12]) != x.Tag {
-				t.Errorf("tag %x, want %s", tag[:12], x.Tag)
-			}
 			if key := pairHash(oprfKeyLabel, sid, ij[0], ij[1], &v); hex.EncodeToString(key[:]) != x.Key {
 				t.Errorf("key %x, want %s", key, x.Key)
 			}

@@ -15,7 +15,7 @@ import (
 )
 
 // Version is the protocol version carried by every message.
-const Version = 3
+const Version = 4
 
 // Limits of the protocol. They bound what a decoder accepts.
 const (
