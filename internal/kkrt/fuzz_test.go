@@ -41,17 +41,7 @@ func FuzzMsg0(f *testing.F) {
 func FuzzRunMsg0(f *testing.F) {
 	var session [32]byte
 	in := [][]byte{[]byte("a"), []byte("b")}
-	snd, msg0, err := NewSender(session, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	rcv, msg1, err := NewReceiver(session, in, msg0, nil)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if err := snd.Finish(msg1); err != nil {
-		f.Fatal(err)
-	}
+	snd, rcv, msg0, _ := runSession(f, session, in, nil)
 	_, run0, err := NewSenderRun(session, snd.Base(), nil)
 	if err != nil {
 		f.Fatal(err)

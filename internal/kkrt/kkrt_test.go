@@ -196,32 +196,38 @@ func TestPSI(t *testing.T) {
 					}
 				}
 			}
-			// The sender's candidates for its own set find exactly the
-			// plaintext intersection, at the receiver's own rows.
-			found := make(map[string]bool)
-			for _, y := range send {
-				cand, err := s.Candidates(nil, y)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, v := range cand {
-					if i, ok := byValue[v]; ok {
-						if !bytes.Equal(recv[i], y) {
-							t.Fatalf("candidate of %q matches the receiver's %q", y, recv[i])
-						}
-						found[string(y)] = true
-					}
-				}
-			}
-			if len(found) != len(common) {
-				t.Fatalf("PSI found %d, plaintext intersection has %d", len(found), len(common))
-			}
-			for y := range found {
-				if !common[y] {
-					t.Fatalf("PSI found %q, not in the plaintext intersection", y)
-				}
-			}
+			checkCandidates(t, s, recv, send, common, byValue)
 		})
+	}
+}
+
+// checkCandidates checks that the sender's candidates for its own set find
+// exactly the plaintext intersection, at the receiver's own rows (byValue:
+// the receiver's values, to its inputs).
+func checkCandidates(t *testing.T, s *Sender, recv, send [][]byte, common map[string]bool, byValue map[Value]int) {
+	t.Helper()
+	found := make(map[string]bool)
+	for _, y := range send {
+		cand, err := s.Candidates(nil, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range cand {
+			if i, ok := byValue[v]; ok {
+				if !bytes.Equal(recv[i], y) {
+					t.Fatalf("candidate of %q matches the receiver's %q", y, recv[i])
+				}
+				found[string(y)] = true
+			}
+		}
+	}
+	if len(found) != len(common) {
+		t.Fatalf("PSI found %d, plaintext intersection has %d", len(found), len(common))
+	}
+	for y := range found {
+		if !common[y] {
+			t.Fatalf("PSI found %q, not in the plaintext intersection", y)
+		}
 	}
 }
 
@@ -687,24 +693,7 @@ func TestRunsOnBase(t *testing.T) {
 				t.Fatalf("run %d: input %d: receiver value differs from the sender's Eval (%v)", run, i, err)
 			}
 		}
-		found := 0
-		for _, y := range send {
-			cand, err := s2.Candidates(nil, y)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range cand {
-				if i, ok := byValue[v]; ok {
-					if !bytes.Equal(recv[i], y) || !common[string(y)] {
-						t.Fatalf("run %d: candidate of %q matches %q", run, y, recv[i])
-					}
-					found++
-				}
-			}
-		}
-		if found != len(common) {
-			t.Fatalf("run %d: found %d, plaintext intersection has %d", run, found, len(common))
-		}
+		checkCandidates(t, s2, recv, send, common, byValue)
 		s, r = s2, r2 // a run keeps the base it ran on
 	}
 }

@@ -354,12 +354,8 @@ type Receiver struct {
 // bins, completes the base OTs and the OT extension, and returns msg1 for
 // the sender. Its Outputs are ready at once.
 func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*Receiver, []byte, error) {
-	maxItems, err := cfg.maxItems()
-	if err != nil {
+	if err := cfg.fits(len(inputs)); err != nil {
 		return nil, nil, err
-	}
-	if len(inputs) > maxItems {
-		return nil, nil, ErrTooMany
 	}
 	seed, pairs, err := parseMsg0(msg0)
 	if err != nil {
@@ -372,12 +368,7 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	elems := make([]elem, len(inputs))
-	for i, x := range inputs {
-		elems[i] = k.element(x)
-	}
-	nbins := binsFor(len(inputs))
-	where, err := cuckoo(k, elems, nbins, stashFor(nbins))
+	elems, where, nbins, err := place(k, inputs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -395,6 +386,18 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	return r, msg, nil
 }
 
+// place hashes the receiver's inputs to elements and puts them in the
+// session's cuckoo table: the elements, each one's instance, the bins.
+func place(k *keys, inputs [][]byte) (elems []elem, where []int, nbins int, err error) {
+	elems = make([]elem, len(inputs))
+	for i, x := range inputs {
+		elems[i] = k.element(x)
+	}
+	nbins = binsFor(len(inputs))
+	where, err = cuckoo(k, elems, nbins, stashFor(nbins))
+	return elems, where, nbins, err
+}
+
 // NewReceiverRun is NewReceiver for a run on kept base OTs: msg0 is a
 // NewSenderRun message (RunOnBase), and base is what this receiver kept of
 // its session with that sender ([Receiver.Base]).
@@ -402,12 +405,8 @@ func NewReceiverRun(session [32]byte, inputs [][]byte, msg0 []byte, base *Receiv
 	if base == nil {
 		return nil, nil, ErrState
 	}
-	maxItems, err := cfg.maxItems()
-	if err != nil {
+	if err := cfg.fits(len(inputs)); err != nil {
 		return nil, nil, err
-	}
-	if len(inputs) > maxItems {
-		return nil, nil, ErrTooMany
 	}
 	if err := checkHeader(msg0, typeSenderRun); err != nil {
 		return nil, nil, err
@@ -418,12 +417,7 @@ func NewReceiverRun(session [32]byte, inputs [][]byte, msg0 []byte, base *Receiv
 	var seed [32]byte
 	copy(seed[:], msg0[headerSize:])
 	k := newKeys(deriveSID(&session, &seed))
-	elems := make([]elem, len(inputs))
-	for i, x := range inputs {
-		elems[i] = k.element(x)
-	}
-	nbins := binsFor(len(inputs))
-	where, err := cuckoo(k, elems, nbins, stashFor(nbins))
+	elems, where, nbins, err := place(k, inputs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -93,6 +93,18 @@ type Config struct {
 	MaxItems int
 }
 
+// fits checks a receiver's set of m elements against the bound.
+func (c *Config) fits(m int) error {
+	maxItems, err := c.maxItems()
+	if err != nil {
+		return err
+	}
+	if m > maxItems {
+		return ErrTooMany
+	}
+	return nil
+}
+
 func (c *Config) maxItems() (int, error) {
 	if c == nil || c.MaxItems == 0 {
 		return MaxItemsLimit, nil

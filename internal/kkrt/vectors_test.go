@@ -130,15 +130,7 @@ func computeVectors(t *testing.T) vectorFileT {
 	if err := s.Finish(msg1); err != nil {
 		t.Fatal(err)
 	}
-	h0, h1 := sha256.Sum256(msg0), sha256.Sum256(msg1)
-	v.Run.Msg0, v.Run.Msg1 = hex.EncodeToString(h0[:]), hex.EncodeToString(h1[:])
-	for i, o := range r.Outputs() {
-		v.Run.Indexes = append(v.Run.Indexes, o.Index)
-		v.Run.Values = append(v.Run.Values, hex.EncodeToString(o.Value[:]))
-		if ev, _ := s.Eval(o.Index, in[i]); ev != o.Value {
-			t.Fatalf("vector run: input %d: Eval differs", i)
-		}
-	}
+	v.Run.record(t, s, r, msg0, msg1, in)
 	v.OnBase = sessionVector{Comment: "as session_run, for the run on its base OTs", RandKey: v.Run.RandKey, Inputs: vectorIDs}
 	s2, run0, err := NewSenderRun(session, s.Base(), nil)
 	if err != nil {
@@ -151,16 +143,23 @@ func computeVectors(t *testing.T) vectorFileT {
 	if err := s2.Finish(run1); err != nil {
 		t.Fatal(err)
 	}
-	h0, h1 = sha256.Sum256(run0), sha256.Sum256(run1)
-	v.OnBase.Msg0, v.OnBase.Msg1 = hex.EncodeToString(h0[:]), hex.EncodeToString(h1[:])
-	for i, o := range r2.Outputs() {
-		v.OnBase.Indexes = append(v.OnBase.Indexes, o.Index)
-		v.OnBase.Values = append(v.OnBase.Values, hex.EncodeToString(o.Value[:]))
-		if ev, _ := s2.Eval(o.Index, in[i]); ev != o.Value {
-			t.Fatalf("vector run on base: input %d: Eval differs", i)
+	v.OnBase.record(t, s2, r2, run0, run1, in)
+	return v
+}
+
+// record fills the vector of a run from its messages and outputs, each
+// output checked against the sender's Eval.
+func (sv *sessionVector) record(t *testing.T, s *Sender, r *Receiver, msg0, msg1 []byte, in [][]byte) {
+	t.Helper()
+	h0, h1 := sha256.Sum256(msg0), sha256.Sum256(msg1)
+	sv.Msg0, sv.Msg1 = hex.EncodeToString(h0[:]), hex.EncodeToString(h1[:])
+	for i, o := range r.Outputs() {
+		sv.Indexes = append(sv.Indexes, o.Index)
+		sv.Values = append(sv.Values, hex.EncodeToString(o.Value[:]))
+		if ev, _ := s.Eval(o.Index, in[i]); ev != o.Value {
+			t.Fatalf("%s: input %d: Eval differs", sv.Comment, i)
 		}
 	}
-	return v
 }
 
 func TestVectors(t *testing.T) {
