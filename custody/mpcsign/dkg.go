@@ -28,6 +28,9 @@ const (
 	dkgExtensionLabel = "maskshare/mpcsign/dkg/v1\x00"
 	// DKGTimeout bounds a node's DKG session between its steps.
 	DKGTimeout = time.Minute
+	// MaxDKGSessionsPerPeer bounds the DKG sessions one peer has open at
+	// a node, so that no peer can take all MaxSessions of them.
+	MaxDKGSessionsPerPeer = 32
 )
 
 // dkgSession is a node's state in one DKG: memory only.
@@ -54,7 +57,17 @@ func (s *Signer) dkg(peer Peer, q *request) ([]byte, error) {
 		}
 		if len(s.dkgs) >= MaxSessions {
 			s.mu.Unlock()
-			return nil, fmt.Errorf("mpcsign: %d DKG sessions pending", MaxSessions)
+			return nil, fmt.Errorf("%w: %d DKG sessions pending", ErrBusy, MaxSessions)
+		}
+		mine := 0
+		for _, o := range s.dkgs {
+			if samePeer(o.peer, peer.Key) {
+				mine++
+			}
+		}
+		if mine >= MaxDKGSessionsPerPeer {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d DKG sessions of this peer pending", ErrBusy, mine)
 		}
 		key, err := frost.NewDKGStaticKey(frost.Ed25519)
 		if err != nil {

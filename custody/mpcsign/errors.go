@@ -61,6 +61,10 @@ var (
 	// ErrRefreshIncomplete: a refresh gathered fewer than t
 	// acknowledgements; the old shares are kept.
 	ErrRefreshIncomplete = errors.New("mpcsign: refresh not acknowledged by t nodes")
+	// ErrBusy: the node has as many sessions pending as it keeps
+	// (MaxSessions), or this peer has (MaxDKGSessionsPerPeer); try again
+	// once some finish or expire.
+	ErrBusy = errors.New("mpcsign: node busy")
 )
 
 // RemoteError is a node's refusal, as the holder sees it.

@@ -685,3 +685,41 @@ func TestHolderChecksFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDKGSessionsPerPeer: one peer cannot take all of a node's DKG session
+// slots. Once it has MaxDKGSessionsPerPeer open, its next start is refused
+// with ErrBusy (through the wire, as the holder sees it), while another
+// peer still starts one; a session that ends frees its slot.
+func TestDKGSessionsPerPeer(t *testing.T) {
+	p := newTestPool(t, "n1")
+	sessionOf := func(peer Peer, i int) (session [dkgSessionSize]byte) {
+		session[0], session[1], session[2] = byte(i), byte(i>>8), byte(len(peer.Name))
+		return session
+	}
+	start := func(peer Peer, i int) error {
+		req := (&request{op: opDKGStart, session: sessionOf(peer, i), account: "x", t: 2, n: 2, id: 1}).marshal()
+		_, err := parseResponse("n1", p.nodes["n1"].signer.Handle(peer, req))
+		return err
+	}
+	holder := Peer{Name: "holder", Key: p.holdID.PublicKey()}
+	for i := range MaxDKGSessionsPerPeer {
+		if err := start(holder, i); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+	}
+	if err := start(holder, MaxDKGSessionsPerPeer); !errors.Is(err, ErrBusy) {
+		t.Fatalf("session %d of one peer: %v, want ErrBusy", MaxDKGSessionsPerPeer+1, err)
+	}
+	other, _ := p.ca.Issue("other")
+	if err := start(Peer{Name: "other", Key: other.PublicKey()}, 0); err != nil {
+		t.Fatalf("another peer's session: %v", err)
+	}
+	// A refused step ends a session: its slot is free again.
+	bad := (&request{op: opDKGRound1, session: sessionOf(holder, 0), staticKeys: [][]byte{make([]byte, 32), make([]byte, 32)}}).marshal()
+	if err := p.handle("n1", bad); !errors.Is(err, ErrBadMessage) {
+		t.Fatalf("bad round one: %v", err)
+	}
+	if err := start(holder, MaxDKGSessionsPerPeer); err != nil {
+		t.Fatalf("after a session ended: %v", err)
+	}
+}

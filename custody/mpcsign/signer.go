@@ -492,7 +492,7 @@ func (s *Signer) round1(peer Peer, q *request) ([]byte, error) {
 	defer s.mu.Unlock()
 	if len(s.sessions) >= MaxSessions {
 		ss.erase()
-		return nil, fmt.Errorf("mpcsign: %d requests pending", MaxSessions)
+		return nil, fmt.Errorf("%w: %d requests pending", ErrBusy, MaxSessions)
 	}
 	s.sessions[a.RequestID] = ss
 	id := a.RequestID

@@ -113,6 +113,7 @@ const (
 	codeInternal
 	codeUnauthorized
 	codeTooFewNodes
+	codeBusy
 	codeLimit
 )
 
@@ -134,6 +135,7 @@ var codeErrors = [codeLimit]error{
 	codeInternal:           ErrNodeInternal,
 	codeUnauthorized:       ErrUnauthorized,
 	codeTooFewNodes:        ErrTooFewNodes,
+	codeBusy:               ErrBusy,
 }
 
 func codeOf(err error) code {
