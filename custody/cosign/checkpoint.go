@@ -218,7 +218,7 @@ func VerifierKey(origin string, pub ed25519.PublicKey) (string, error) {
 func ParseVerifierKey(vkey string) (note.Verifier, ed25519.PublicKey, error) {
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
+		return nil, nil, fmt.Errorf("%w: verifier key: %w", ErrMalformed, err)
 	}
 	// name+id+key, where only the key (base64) may hold more '+'.
 	_, rest, _ := strings.Cut(vkey, "+")
@@ -263,7 +263,7 @@ func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("%w: %w: checkpoint note", ErrCheckpointSignature, ErrMalformed)
 	}
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: %v", ErrCheckpointSignature, err)
+		return Checkpoint{}, fmt.Errorf("%w: %w", ErrCheckpointSignature, err)
 	}
 	c, err := ParseCheckpoint([]byte(n.Text))
 	if err != nil {

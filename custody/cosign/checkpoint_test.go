@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/maskshare/maskshare/transport"
 )
 
 // Vectors from the C2SP specifications (../shared/refs).
@@ -251,5 +253,15 @@ func TestVerifierKeyRoundTrip(t *testing.T) {
 	}
 	if plus == 0 {
 		t.Fatal("no vkey had a '+' in its key: the test proves nothing")
+	}
+}
+
+// TestErrorsKeepTheirCause: a refusal wraps both the package's sentinel
+// and the cause below it, so that callers can tell them apart with
+// errors.Is.
+func TestErrorsKeepTheirCause(t *testing.T) {
+	_, err := ParseUserKeys(strings.NewReader("alice ed25519:nope\n"))
+	if !errors.Is(err, ErrMalformed) || !errors.Is(err, transport.ErrBadPublicKey) {
+		t.Errorf("bad key in a users file: %v", err)
 	}
 }

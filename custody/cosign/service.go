@@ -396,8 +396,11 @@ func (s *Service) enrolRound1(peer Peer, q *request) ([]byte, error) {
 		return nil, err
 	}
 	m, err := frost.UnmarshalDKGRound1(q.msg)
-	if err != nil || m.From() != ClientID {
-		return nil, fmt.Errorf("%w: DKG round 1: %v", ErrBadMessage, err)
+	if err != nil {
+		return nil, fmt.Errorf("%w: DKG round 1: %w", ErrBadMessage, err)
+	}
+	if m.From() != ClientID {
+		return nil, fmt.Errorf("%w: DKG round 1 of participant %d, not the client's", ErrBadMessage, m.From())
 	}
 	if err := e.coord.AddRound1(m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -425,8 +428,11 @@ func (s *Service) enrolSign(peer Peer, q *request) ([]byte, error) {
 		return nil, err
 	}
 	m, err := frost.UnmarshalDKGSignature(q.msg)
-	if err != nil || m.From() != ClientID {
-		return nil, fmt.Errorf("%w: DKG signature: %v", ErrBadMessage, err)
+	if err != nil {
+		return nil, fmt.Errorf("%w: DKG signature: %w", ErrBadMessage, err)
+	}
+	if m.From() != ClientID {
+		return nil, fmt.Errorf("%w: DKG signature of participant %d, not the client's", ErrBadMessage, m.From())
 	}
 	if err := e.coord.AddSignature(m); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)

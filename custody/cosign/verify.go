@@ -225,7 +225,7 @@ func ParseUserKeys(r io.Reader) (UserKeyMap, error) {
 		}
 		pub, err := transport.ParsePublicKey(strings.TrimSpace(key))
 		if err != nil {
-			return nil, fmt.Errorf("%w: users line %d: %v", ErrMalformed, n, err)
+			return nil, fmt.Errorf("%w: users line %d: %w", ErrMalformed, n, err)
 		}
 		if _, dup := m[user]; dup {
 			return nil, fmt.Errorf("%w: users line %d: %q listed twice", ErrMalformed, n, user)

@@ -124,8 +124,11 @@ func (s *Signer) dkg(peer Peer, q *request) ([]byte, error) {
 		return m.Marshal(), nil
 	case opDKGRound2:
 		m, err := frost.UnmarshalDKGRound2(q.pkg)
-		if err != nil || d.part == nil {
-			return fail(fmt.Errorf("%w: DKG round two: %v", ErrBadMessage, err))
+		if err != nil {
+			return fail(fmt.Errorf("%w: DKG round two: %w", ErrBadMessage, err))
+		}
+		if d.part == nil {
+			return fail(fmt.Errorf("%w: DKG round two before round one", ErrBadMessage))
 		}
 		sig, err := d.part.Round2(m)
 		if err != nil {
@@ -134,8 +137,11 @@ func (s *Signer) dkg(peer Peer, q *request) ([]byte, error) {
 		return sig.Marshal(), nil
 	default: // opDKGFinish
 		sigs, err := frost.UnmarshalDKGSignatures(q.pkg)
-		if err != nil || d.part == nil {
-			return nil, fmt.Errorf("%w: DKG signatures: %v", ErrBadMessage, err)
+		if err != nil {
+			return nil, fmt.Errorf("%w: DKG signatures: %w", ErrBadMessage, err)
+		}
+		if d.part == nil {
+			return nil, fmt.Errorf("%w: DKG signatures before round one", ErrBadMessage)
 		}
 		holder, err := custody.ParsePublicKey(q.holderKey)
 		if err != nil {
