@@ -1,9 +1,13 @@
 package idpay
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,9 +19,15 @@ import (
 
 // Buckets of the back end's store.
 const (
-	bucketChallenges = "idpay-challenges" // challenge → expires(8) used(1)
+	bucketChallenges = "idpay-challenges" // answered challenge → expires(8) used(1)
 	bucketTx         = "idpay-tx"         // transaction ID → record
 	bucketNonces     = "idpay-nonces"     // payer key(32) nonce(16) → transaction ID
+	bucketMeta       = "idpay-meta"       // metaChallengeKey → the challenges' MAC key
+
+	metaChallengeKey   = "challenge key"
+	challengeLabel     = "maskshare idpay challenge v1"
+	challengeNonceSize = 8
+	challengeMACSize   = ChallengeSize - 8 - challengeNonceSize
 )
 
 // Backend is the payment back end: it issues challenges, verifies online
@@ -29,20 +39,42 @@ const (
 type Backend struct {
 	store *custody.Store
 	trust *Trust
+	// challengeKey authenticates the challenges the back end issues, so
+	// that issuing one stores nothing (anyone may ask for one).
+	challengeKey []byte
 
-	// lastPrune is when NewChallenge last dropped expired challenges:
-	// anyone may ask for a challenge, so unused ones must not pile up.
+	// lastPrune is when SubmitPayment last dropped the answered
+	// challenges that have expired.
 	mu        sync.Mutex
 	lastPrune time.Time
 }
 
-// OpenBackend opens (or creates) the back end's store at path.
+// OpenBackend opens (or creates) the back end's store at path; a new store
+// gets a fresh random key for its challenges.
 func OpenBackend(path string, trust *Trust) (*Backend, error) {
-	s, err := custody.OpenStore(path, &custody.StoreConfig{Buckets: []string{bucketChallenges, bucketTx, bucketNonces}})
+	s, err := custody.OpenStore(path, &custody.StoreConfig{Buckets: []string{bucketChallenges, bucketTx, bucketNonces, bucketMeta}})
 	if err != nil {
 		return nil, err
 	}
-	return &Backend{store: s, trust: trust}, nil
+	b := &Backend{store: s, trust: trust}
+	err = s.Update(func(tx *custody.Tx) error {
+		k, err := tx.Get(bucketMeta, []byte(metaChallengeKey))
+		if errors.Is(err, custody.ErrNotFound) {
+			k = make([]byte, 32)
+			rand.Read(k)
+			err = tx.Put(bucketMeta, []byte(metaChallengeKey), k)
+		}
+		if err == nil && len(k) != 32 {
+			err = fmt.Errorf("%w: stored challenge key", ErrMalformed)
+		}
+		b.challengeKey = bytes.Clone(k)
+		return err
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 // Close closes the store.
@@ -51,32 +83,60 @@ func (b *Backend) Close() error { return b.store.Close() }
 // Trust returns the back end's trust store (to install revocation lists).
 func (b *Backend) Trust() *Trust { return b.trust }
 
-// NewChallenge returns a fresh random challenge, stored until it is used or
-// expires (Config.ChallengeTTL after now). At most once per ChallengeTTL it
-// first drops the expired challenges ([Backend.Prune]), so that challenges
-// asked for and never answered do not accumulate in the store.
+// NewChallenge returns a fresh challenge, valid until Config.ChallengeTTL
+// after now. It stores nothing: the challenge is its expiry, a random
+// nonce and a MAC of both under the back end's key,
+//
+//	be64(expires) ‖ nonce[8] ‖ HMAC-SHA256(key, label ‖ be64(expires) ‖ nonce)[:16]
+//
+// so anyone may ask for any number of them at no cost to the store; the
+// back end records a challenge only when a payment answers it.
 func (b *Backend) NewChallenge(ctx context.Context, now time.Time) (*Challenge, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	c := &Challenge{Expires: now.Add(b.trust.cfg.ChallengeTTL).Truncate(time.Second).UTC()}
+	binary.BigEndian.PutUint64(c.Value[:8], uint64(c.Expires.Unix()))
+	rand.Read(c.Value[8 : 8+challengeNonceSize])
+	copy(c.Value[8+challengeNonceSize:], b.challengeMAC(c.Value[:8+challengeNonceSize]))
+	return c, nil
+}
+
+func (b *Backend) challengeMAC(expiresNonce []byte) []byte {
+	m := hmac.New(sha256.New, b.challengeKey)
+	m.Write([]byte(challengeLabel))
+	m.Write(expiresNonce)
+	return m.Sum(nil)[:challengeMACSize]
+}
+
+// issued returns the expiry of a challenge this back end issued (its MAC
+// verifies), or false.
+func (b *Backend) issued(v *[ChallengeSize]byte) (time.Time, bool) {
+	mac := b.challengeMAC(v[:8+challengeNonceSize])
+	if subtle.ConstantTimeCompare(mac, v[8+challengeNonceSize:]) != 1 {
+		return time.Time{}, false
+	}
+	exp := binary.BigEndian.Uint64(v[:8])
+	if exp > 1<<62 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(exp), 0).UTC(), true
+}
+
+// pruneDue drops the answered challenges that have expired, at most once
+// per ChallengeTTL, so that they do not accumulate.
+func (b *Backend) pruneDue(now time.Time) error {
 	b.mu.Lock()
 	due := b.lastPrune.IsZero() || now.Sub(b.lastPrune) >= b.trust.cfg.ChallengeTTL || now.Before(b.lastPrune)
 	if due {
 		b.lastPrune = now
 	}
 	b.mu.Unlock()
-	if due {
-		if _, err := b.Prune(now); err != nil {
-			return nil, err
-		}
+	if !due {
+		return nil
 	}
-	c := &Challenge{Expires: now.Add(b.trust.cfg.ChallengeTTL).Truncate(time.Second).UTC()}
-	rand.Read(c.Value[:])
-	v := binary.BigEndian.AppendUint64(nil, uint64(c.Expires.Unix()))
-	if err := b.store.Put(bucketChallenges, c.Value[:], append(v, 0)); err != nil {
-		return nil, err
-	}
-	return c, nil
+	_, err := b.Prune(now)
+	return err
 }
 
 // Record is a payment the back end accepted.
@@ -169,30 +229,29 @@ func (b *Backend) SubmitPayment(ctx context.Context, raw []byte, now time.Time) 
 	if q.Payee.Subdomain == p.Payer.Subdomain && q.Payee.User == p.Payer.User {
 		return nil, fmt.Errorf("%w: payer and payee are the same user", ErrMismatch)
 	}
+	exp, ok := b.issued(&p.Challenge)
+	if !ok {
+		return nil, fmt.Errorf("%w: challenge %x was not issued here", ErrReplay, p.Challenge[:8])
+	}
+	if now.After(exp.Add(t.cfg.ClockSkew)) {
+		return nil, fmt.Errorf("challenge expired at %v: %w", exp, ErrStale)
+	}
+	if err := b.pruneDue(now); err != nil {
+		return nil, err
+	}
 	rec := paymentRecord(p, raw, now.Truncate(time.Second).UTC())
 	err = b.store.Update(func(tx *custody.Tx) error {
-		v, err := tx.Get(bucketChallenges, p.Challenge[:])
-		if errors.Is(err, custody.ErrNotFound) {
-			return fmt.Errorf("%w: challenge %x was not issued here (or has expired and been pruned)", ErrReplay, p.Challenge[:8])
-		}
-		if err != nil {
-			return err
-		}
-		if len(v) != 9 {
-			return fmt.Errorf("%w: stored challenge", ErrMalformed)
-		}
-		if v[8] != 0 {
+		if _, err := tx.Get(bucketChallenges, p.Challenge[:]); err == nil {
 			return fmt.Errorf("%w: challenge %x already answered", ErrReplay, p.Challenge[:8])
-		}
-		if exp := time.Unix(int64(binary.BigEndian.Uint64(v)), 0); now.After(exp.Add(t.cfg.ClockSkew)) {
-			return fmt.Errorf("challenge expired at %v: %w", exp.UTC(), ErrStale)
+		} else if !errors.Is(err, custody.ErrNotFound) {
+			return err
 		}
 		if _, err := tx.Get(bucketTx, q.TxID[:]); err == nil {
 			return fmt.Errorf("%w: transaction %x already recorded", ErrReplay, q.TxID)
 		} else if !errors.Is(err, custody.ErrNotFound) {
 			return err
 		}
-		v[8] = 1
+		v := append(binary.BigEndian.AppendUint64(nil, uint64(exp.Unix())), 1)
 		if err := tx.Put(bucketChallenges, p.Challenge[:], v); err != nil {
 			return err
 		}
@@ -291,9 +350,9 @@ func (b *Backend) Records(fn func(*Record) error) error {
 	})
 }
 
-// Prune deletes challenges that expired before now (minus the clock-skew
-// tolerance): a payment answering one is refused as unknown, as it would
-// be refused as expired.
+// Prune deletes the answered challenges that expired before now (minus the
+// clock-skew tolerance): a payment answering one again is refused as
+// expired, as it would have been refused as answered.
 func (b *Backend) Prune(now time.Time) (int, error) {
 	var n int
 	err := b.store.Update(func(tx *custody.Tx) error {

@@ -88,19 +88,35 @@ func newFixture(t testing.TB, withBackend bool) *fixture {
 // the submission.
 func (f *fixture) onlinePayment(t testing.TB, amount uint64) *Payment {
 	t.Helper()
-	q, err := f.alice.Request(Online, amount, "EUR", t0)
+	return f.onlinePaymentAt(t, amount, t0)
+}
+
+// onlinePaymentAt is onlinePayment with the request made at `at` and the
+// payment 5 s later.
+func (f *fixture) onlinePaymentAt(t testing.TB, amount uint64, at time.Time) *Payment {
+	t.Helper()
+	q, err := f.alice.Request(Online, amount, "EUR", at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := f.backend.NewChallenge(context.Background(), t0)
+	ch, err := f.backend.NewChallenge(context.Background(), at)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := f.bob.Pay(q, ch, t0.Add(5*time.Second))
+	p, err := f.bob.Pay(q, ch, at.Add(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// pay makes an online payment at `at` and has the back end record it.
+func (f *fixture) pay(t testing.TB, amount uint64, at time.Time) {
+	t.Helper()
+	p := f.onlinePaymentAt(t, amount, at)
+	if _, err := f.backend.SubmitPayment(context.Background(), p.Bytes(), at.Add(5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // offlineReceipt runs an offline payment to the payee's receipt.

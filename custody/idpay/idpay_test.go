@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/maskshare/maskshare/custody"
 )
 
 var ctx = context.Background()
@@ -495,22 +498,74 @@ func TestConcurrentSubmissions(t *testing.T) {
 	}
 }
 
-// TestChallengesDoNotAccumulate: challenges asked for and never answered
-// (anyone may ask) are dropped by a later NewChallenge once expired, so
-// the store holds only live ones.
+// TestChallengesDoNotAccumulate: asking for challenges (anyone may) stores
+// nothing; only answered challenges are kept, and a later payment drops
+// them once they have expired.
 func TestChallengesDoNotAccumulate(t *testing.T) {
 	f := newFixture(t, true)
-	for i := range 3 {
-		if _, err := f.backend.NewChallenge(ctx, t0.Add(time.Duration(i)*time.Second)); err != nil {
+	for i := range 1000 {
+		if _, err := f.backend.NewChallenge(ctx, t0.Add(time.Duration(i)*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if n := f.storedChallenges(t); n != 0 {
+		t.Fatalf("%d challenges stored after asking for 1000, want 0", n)
+	}
+	f.pay(t, 1, t0) // one answered
+	if n := f.storedChallenges(t); n != 1 {
+		t.Fatalf("%d challenges stored after one payment, want 1", n)
+	}
 	later := t0.Add(DefaultChallengeTTL + DefaultClockSkew + time.Minute)
-	ch, err := f.backend.NewChallenge(ctx, later)
+	f.pay(t, 2, later) // prunes the first
+	if n := f.storedChallenges(t); n != 1 {
+		t.Fatalf("%d challenges stored after a payment once the first expired, want 1", n)
+	}
+}
+
+// TestChallengeForgeries: a challenge counts only as the back end issued
+// it. One with its expiry moved, one with its MAC changed, one from
+// another back end (another key) are refused as not issued here; an
+// expired one as stale.
+func TestChallengeForgeries(t *testing.T) {
+	f := newFixture(t, true)
+	other, err := OpenBackend(filepath.Join(t.TempDir(), "other.db"), f.backendTrust)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := f.backend.Prune(ch.Expires.Add(time.Hour)); err != nil || n != 1 {
-		t.Fatalf("%d challenges left, %v; want 1 (the three expired ones dropped)", n, err)
+	defer other.Close()
+	foreign, _ := other.NewChallenge(ctx, t0)
+	for name, edit := range map[string]func(c *Challenge){
+		"expiry moved":    func(c *Challenge) { c.Value[7]++ },
+		"MAC changed":     func(c *Challenge) { c.Value[ChallengeSize-1] ^= 1 },
+		"nonce changed":   func(c *Challenge) { c.Value[8] ^= 1 },
+		"another backend": func(c *Challenge) { *c = *foreign },
+	} {
+		ch, _ := f.backend.NewChallenge(ctx, t0)
+		edit(ch)
+		q, _ := f.alice.Request(Online, 10, "EUR", t0)
+		p, _ := f.bob.Pay(q, ch, t0)
+		if _, err := f.backend.SubmitPayment(ctx, p.Bytes(), t0); !errors.Is(err, ErrReplay) {
+			t.Errorf("%s: %v, want ErrReplay", name, err)
+		}
 	}
+	// Answered in time (the wallet refuses an expired challenge), submitted
+	// once it has expired.
+	p := f.onlinePayment(t, 10)
+	late := t0.Add(DefaultChallengeTTL + DefaultClockSkew + time.Second)
+	if _, err := f.backend.SubmitPayment(ctx, p.Bytes(), late); !errors.Is(err, ErrStale) {
+		t.Errorf("expired challenge: %v, want ErrStale", err)
+	}
+}
+
+// storedChallenges counts the back end's stored challenges.
+func (f *fixture) storedChallenges(t *testing.T) int {
+	t.Helper()
+	n := 0
+	err := f.backend.store.View(func(tx *custody.Tx) error {
+		return tx.ForEachPrefix(bucketChallenges, nil, func(k, v []byte) error { n++; return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
