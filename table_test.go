@@ -115,6 +115,14 @@ func TestParamsValidate(t *testing.T) {
 		func(p *Params) { p.Mode = 7 },
 		func(p *Params) { p.Reveal = 7 },
 		func(p *Params) { p.MinResultSize = -1 },
+		func(p *Params) { p.BucketRows = MaxBucketRows + 1 },
+		func(p *Params) { p.Mode, p.Threshold = OPRF, 2 },
+		func(p *Params) { p.Mode, p.Threshold, p.BucketRows = OPRF, 0, MaxOPRFBucketRows+1 },
+	}
+	good := testParams(3, 2)
+	good.Mode, good.Threshold, good.BucketRows = OPRF, 0, MaxOPRFBucketRows
+	if err := good.Validate(); err != nil {
+		t.Errorf("an oprf session with the largest buckets: %v", err)
 	}
 	for i, f := range bad {
 		p := testParams(3, 2)
