@@ -6,9 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
-	"os"
 	"testing"
 
 	"github.com/maskshare/maskshare/internal/kkrt"
@@ -54,8 +52,8 @@ func refOPRF(sid []byte, i, j int, v []byte, r int, secret []byte) oprfVector {
 }
 
 func TestOPRFVectors(t *testing.T) {
-	const path = "testdata/psi_oprf.json"
-	if *updateOPRF {
+	var in oprfVectors
+	knownAnswers(t, "testdata/psi_oprf.json", "-update-oprf", *updateOPRF, &in, func() any {
 		var out oprfVectors
 		out.Comment = "maskshare oprf mode (docs/PROTOCOL.md, \"The oprf mode\"): kkrt_name = SHA-256(\"maskshare oprf session v1\" || session || be16 i || be16 j); " +
 			"tag = value[:12]; key = SHA-256(\"maskshare oprf key v1\" || session || be16 min(i,j) || be16 max(i,j) || value); " +
@@ -67,22 +65,8 @@ func TestOPRFVectors(t *testing.T) {
 			sec := bytes.Repeat([]byte{byte(0x50 + k)}, 16)
 			out.Vectors = append(out.Vectors, refOPRF(sid, c.i, c.j, v, c.r, sec))
 		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update-oprf to create it)", err)
-	}
-	var in oprfVectors
-	if err := json.Unmarshal(b, &in); err != nil {
-		t.Fatal(err)
-	}
+		return &out
+	})
 	if len(in.Vectors) == 0 {
 		t.Fatal("no vectors")
 	}

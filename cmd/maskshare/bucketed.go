@@ -115,20 +115,9 @@ func spoolTable(ctx context.Context, workDir string, in tableInput, cfg partyCon
 
 // spoolCSV copies the CSV file at path into dir.
 func spoolCSV(ctx context.Context, dir, path string, cfg partyConfig) (*maskshare.Spool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	sp, err := maskshare.SpoolTable(ctx, dir, src, len(cfg.Params.Columns))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return sp, nil
+	return fromCSV(path, cfg, func(src maskshare.Source) (*maskshare.Spool, error) {
+		return maskshare.SpoolTable(ctx, dir, src, len(cfg.Params.Columns))
+	})
 }
 
 // forgetTable removes the table's copy from workDir: its description

@@ -323,20 +323,29 @@ func (in tableInput) rows(err error) error {
 
 // readTable reads the party's CSV file.
 func readTable(ctx context.Context, path string, cfg partyConfig) (*maskshare.Table, error) {
+	return fromCSV(path, cfg, func(src maskshare.Source) (*maskshare.Table, error) {
+		return maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
+	})
+}
+
+// fromCSV opens the party's CSV file at path as a source and reads it
+// with read; errors name the file.
+func fromCSV[T any](path string, cfg partyConfig, read func(maskshare.Source) (T, error)) (T, error) {
+	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer f.Close()
 	src, err := maskshare.NewCSVSource(f, cfg.IDColumn, cfg.Params.Columns)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return zero, fmt.Errorf("%s: %w", path, err)
 	}
-	table, err := maskshare.ReadTable(ctx, src, len(cfg.Params.Columns))
+	v, err := read(src)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return zero, fmt.Errorf("%s: %w", path, err)
 	}
-	return table, nil
+	return v, nil
 }
 
 // tellSession joins the session with a party whose table failed
