@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/maskshare/maskshare/internal/binfmt"
@@ -266,35 +265,13 @@ func ParsePrivateKey(b []byte) (*PrivateKey, error) {
 // WritePrivateKeyFile writes k to a new file at path, mode 0600, synced to
 // disk. It fails if the file exists: a node key is never replaced, since
 // slices sealed to it would be lost.
-func WritePrivateKeyFile(path string, k *PrivateKey) (err error) {
+func WritePrivateKeyFile(path string, k *PrivateKey) error {
 	b, err := k.MarshalBinary()
 	if err != nil {
 		return err
 	}
 	defer clear(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(path)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil { // whatever the umask
-		return err
-	}
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return durable.SyncDir(filepath.Dir(path))
+	return durable.CreateFile(path, b, 0o600)
 }
 
 // ReadPrivateKeyFile reads a key written by [WritePrivateKeyFile], refusing

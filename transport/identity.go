@@ -539,25 +539,6 @@ func writeKeyPair(cert *x509.Certificate, key ed25519.PrivateKey, certPath, keyP
 
 // createFile writes data to a new file at path with the given mode; it fails
 // if path exists.
-func createFile(path string, data []byte, mode os.FileMode) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(path)
-		}
-	}()
-	if err = f.Chmod(mode); err != nil { // exactly mode, whatever the umask
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
+func createFile(path string, data []byte, mode os.FileMode) error {
+	return durable.CreateFile(path, data, mode)
 }

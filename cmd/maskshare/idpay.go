@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/maskshare/maskshare/custody/idpay"
+	"github.com/maskshare/maskshare/internal/durable"
 )
 
 const idpayUsage = `usage: maskshare idpay COMMAND [flags]   (identity keys for QR payments, SPEC.md §4.4)
@@ -103,18 +104,9 @@ func idpayParse(fs *flag.FlagSet, args []string, required ...string) error {
 
 // Key files hold the 32-byte Ed25519 seed in hex, mode 0600.
 func idpayWriteKey(path string, key ed25519.PrivateKey) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(f, "%x\n", key.Seed())
-	if err2 := f.Sync(); err == nil {
-		err = err2
-	}
-	if err2 := f.Close(); err == nil {
-		err = err2
-	}
-	return err
+	b := fmt.Appendf(nil, "%x\n", key.Seed())
+	defer clear(b)
+	return durable.CreateFile(path, b, 0o600)
 }
 
 func idpayReadKey(path string) (ed25519.PrivateKey, error) {

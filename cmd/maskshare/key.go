@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"slices"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/maskshare/maskshare/custody"
 	"github.com/maskshare/maskshare/custody/slicing"
+	"github.com/maskshare/maskshare/internal/durable"
 	"github.com/maskshare/maskshare/share"
 	"github.com/maskshare/maskshare/transport"
 )
@@ -487,7 +489,7 @@ func refuseExistingKey(path string) error {
 }
 
 // writeKeyFile writes the secret to a new file, mode 0600, synced.
-func writeKeyFile(path, user, key string, secret *edwards25519.Scalar, pub []byte) (err error) {
+func writeKeyFile(path, user, key string, secret *edwards25519.Scalar, pub []byte) error {
 	block := &pem.Block{Type: keyFileType, Headers: map[string]string{"User": user, "Key": key}, Bytes: secret.Bytes()}
 	if pub != nil {
 		block.Headers["Public-Key"] = hex.EncodeToString(pub)
@@ -495,26 +497,16 @@ func writeKeyFile(path, user, key string, secret *edwards25519.Scalar, pub []byt
 	data := pem.EncodeToMemory(block)
 	defer clear(data)
 	defer clear(block.Bytes)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	return outFileError(durable.CreateFile(path, data, 0o600))
+}
+
+// outFileError makes a failure to create the --out file (it exists, its
+// directory does not, or may not be written) the user's, exit code 2.
+func outFileError(err error) error {
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 		return badInput(fmt.Errorf("--out: %w", err))
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(path)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 // publicKey returns the Ed25519 public key of a Feldman sharing, or nil.
@@ -795,17 +787,7 @@ func runKeyAuthorize(stdout io.Writer, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return badInput(fmt.Errorf("--out: %w", err))
-	}
-	if _, err := f.Write(signed); err != nil {
-		f.Close()
-		os.Remove(*out)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(*out)
+	if err := outFileError(durable.CreateFile(*out, signed, 0o644)); err != nil {
 		return err
 	}
 	where := "any node"

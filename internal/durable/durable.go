@@ -54,3 +54,33 @@ func WriteFile(path string, b []byte, perm os.FileMode) (err error) {
 	}
 	return SyncDir(dir)
 }
+
+// CreateFile writes b to a new file at path with exactly mode perm
+// (whatever the umask), syncs it and its directory. It fails if path
+// exists (the error wraps fs.ErrExist): files written this way, keys
+// above all, are never replaced. On any other failure it removes the file.
+func CreateFile(path string, b []byte, perm os.FileMode) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return SyncDir(filepath.Dir(path))
+}

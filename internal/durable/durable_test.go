@@ -2,8 +2,11 @@ package durable
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -36,5 +39,25 @@ func TestWriteFileFails(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Fatal("synced a directory that does not exist")
+	}
+}
+
+// TestCreateFile writes a new file with exactly the mode asked for, and
+// never replaces one that exists.
+func TestCreateFile(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "key")
+	if err := CreateFile(path, []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v, want 0644 whatever the umask", fi.Mode().Perm())
+	}
+	if err := CreateFile(path, []byte("other"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second create: %v, want fs.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "secret" {
+		t.Fatalf("content %q after a refused create", got)
 	}
 }
