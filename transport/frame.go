@@ -371,14 +371,17 @@ func (m *msgReader) end() ([]byte, bool, error) {
 }
 
 // grow makes room for n more bytes of the current chunked message. Capacity
-// at least doubles, so copying is amortised, but never exceeds the declared
-// total, nor twice what has been received plus the frame at hand.
+// at least quadruples, so copying is amortised (a 100 MB message is copied
+// a third of its size again, where doubling copied all of it), but never
+// exceeds the declared total, nor four times what has been received plus
+// the frame at hand: a peer makes the reader hold at most four bytes for
+// each byte it sends.
 func (m *msgReader) grow(n int) {
 	need := len(m.msg) + n
 	if need <= cap(m.msg) {
 		return
 	}
-	c := int(min(m.total, int64(max(2*cap(m.msg), 2*need))))
+	c := int(min(m.total, int64(max(4*cap(m.msg), 4*need))))
 	b := make([]byte, len(m.msg), c)
 	copy(b, m.msg)
 	m.msg = b
