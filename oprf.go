@@ -7,7 +7,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -15,6 +14,7 @@ import (
 	"slices"
 	"sync"
 
+	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/maskshare/maskshare/internal/kkrt"
@@ -46,10 +46,15 @@ const (
 	sealOverhead = 16
 )
 
+// A row's candidate tags for a peer are its kkrt candidates, one per
+// cuckoo hash function: the two constants must agree (a negative
+// difference does not compile).
+const _ = uint(wire.OPRFCandidates-kkrt.HashCount) + uint(kkrt.HashCount-wire.OPRFCandidates)
+
 // oprfState is a party's oprf-mode state from its OPRF sessions to its
 // record secrets.
 type oprfState struct {
-	inputs  [][]byte        // the normalised identifiers, by row
+	elems   []kkrt.Element  // the normalised identifiers' OPRF elements, by row
 	senders []*kkrt.Sender  // senders[j]: this party's PRF in the session where j receives
 	own     [][]kkrt.Output // own[j][row]: F_{j→i}(b_i(x), x), received from j's PRF
 	toKey   [][]byte        // toKey[j]: the pair key sealing this party's OPRF messages to j
@@ -111,7 +116,10 @@ func oprfSession(sid [32]byte, recv, send int) [32]byte {
 // again. The key comes from the whole of v (pairHash), of which the tag
 // shows 96 bits and hides 160.
 func putOPRFTag(dst []byte, own, cand *kkrt.Value) {
-	subtle.XORBytes(dst[:wire.OPRFTagSize], own[:wire.OPRFTagSize], cand[:wire.OPRFTagSize])
+	// Two words, not subtle.XORBytes: this runs 3(n − 1) times a row.
+	_ = dst[wire.OPRFTagSize-1]
+	binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(own[:])^binary.LittleEndian.Uint64(cand[:]))
+	binary.LittleEndian.PutUint32(dst[8:], binary.LittleEndian.Uint32(own[8:])^binary.LittleEndian.Uint32(cand[8:]))
 }
 
 // pairHash is SHA-256(label ‖ sid ‖ be16 min(i,j) ‖ be16 max(i,j) ‖ v):
@@ -129,8 +137,8 @@ func pairHash(label string, sid [32]byte, i, j int, v *kkrt.Value) [32]byte {
 // xorValue is a ⊕ b.
 func xorValue(a, b *kkrt.Value) kkrt.Value {
 	var v kkrt.Value
-	for i := range v {
-		v[i] = a[i] ^ b[i]
+	for i := 0; i < len(v); i += 8 {
+		binary.LittleEndian.PutUint64(v[i:], binary.LittleEndian.Uint64(a[i:])^binary.LittleEndian.Uint64(b[i:]))
 	}
 	return v
 }
@@ -179,10 +187,18 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 			st.to[j], st.from[j] = runKey(st.toKey[j], s.session, s.sid), runKey(st.fromKey[j], s.session, s.sid)
 		}
 	}
-	st.inputs = make([][]byte, m)
-	for i, id := range s.in.ids {
-		st.inputs[i] = []byte(id)
-	}
+	// Every OPRF session of the run takes the same elements, hashed once
+	// under the run's sid (kkrt.ElementOf: the code, bins and outputs stay
+	// keyed per session).
+	st.elems = make([]kkrt.Element, m)
+	ids := s.in.ids
+	forRanges(m, func(lo, hi int) {
+		var buf []byte // one copy buffer, not one []byte(id) allocation a row
+		for i := lo; i < hi; i++ {
+			buf = append(buf[:0], ids[i]...)
+			st.elems[i] = kkrt.ElementOf(&s.sid, buf)
+		}
+	})
 	s.in = nil
 	st.senders = make([]*kkrt.Sender, s.n)
 	st.own = make([][]kkrt.Output, s.n)
@@ -227,7 +243,8 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 		return err
 	}
 	// Stage 1: this party receives every peer's PRF on its own set.
-	boxes = make([]wire.PairBox, len(in.Boxes))
+	msgs1 := make([][]byte, len(in.Boxes))
+	to := make([]uint16, len(in.Boxes))
 	for p, b := range in.Boxes {
 		g.Go(func() error {
 			j := int(b.Peer)
@@ -242,9 +259,9 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 				if st.recvBase[j] == nil {
 					return fmt.Errorf("%w: party %s runs the OPRF on base OTs this party has not run with it", ErrProtocol, s.params.Parties[j])
 				}
-				rcv, msg1, err = kkrt.NewReceiverRun(name, st.inputs, msg0, st.recvBase[j], nil)
+				rcv, msg1, err = kkrt.NewReceiverRun(name, st.elems, msg0, st.recvBase[j], nil)
 			} else {
-				rcv, msg1, err = kkrt.NewReceiver(name, st.inputs, msg0, nil)
+				rcv, msg1, err = kkrt.NewReceiver(name, st.elems, msg0, nil)
 			}
 			if err != nil {
 				return fmt.Errorf("%w: OPRF with party %s: %v", ErrProtocol, s.params.Parties[j], err)
@@ -253,17 +270,26 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 				st.recvBase[j] = rcv.Base()
 			}
 			st.own[j] = rcv.Outputs()
-			boxes[p] = wire.PairBox{Peer: uint16(j), Sealed: st.to[j].Seal(nil, oprfNonce(1), msg1, oprfBoxAD(s.sid, s.index, j, 1))}
+			msgs1[p], to[p] = msg1, uint16(j)
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := s.conn.Send(ctx, (&wire.Pairwise{Stage: 1, Boxes: boxes}).Encode()); err != nil {
+	sizes := make([]int, len(msgs1))
+	for p := range msgs1 {
+		sizes[p] = len(msgs1[p]) + sealOverhead
+	}
+	msg := wire.EncodePairwiseSealed(1, to, sizes, func(p int, dst []byte) []byte {
+		j := int(to[p])
+		return st.to[j].Seal(dst, oprfNonce(1), msgs1[p], oprfBoxAD(s.sid, s.index, j, 1))
+	})
+	msgs1 = nil
+	if err := s.conn.Send(ctx, msg); err != nil {
 		return s.unavailable(err)
 	}
-	boxes = nil
+	msg = nil
 	in, err = s.recvPairwise(ctx, 1, func(j int) int { return kkrt.Msg1Size(oprfItems(s.hellos[j].Bound)) + sealOverhead })
 	if err != nil {
 		return err
@@ -293,19 +319,25 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 	// coordinator can join the pairs), each with its candidates over the
 	// peer's possible instances.
 	perm := randomPermutation(m)
+	place := make([]int32, m) // place[row]: the row's upload position
+	for p, row := range perm {
+		place[row] = int32(p)
+	}
 	out := &wire.PairTags{Rows: uint32(m)}
+	const nc = wire.OPRFCandidates
 	for _, j := range peers {
 		snd := st.senders[j]
-		nc := kkrt.HashCount + snd.Stash()
 		tags := make([]byte, m*nc*wire.OPRFTagSize)
+		// Rows in their own order, tags written at their places: the
+		// reads stay sequential and the scattered writes do not stall.
 		forRanges(m, func(lo, hi int) {
-			cs := make([]kkrt.Value, 0, kkrt.MaxCandidates)
-			for p := lo; p < hi; p++ {
-				row := perm[p]
-				cs, _ = snd.Candidates(cs[:0], st.inputs[row]) // Finish succeeded
+			cs := make([]kkrt.Value, 0, nc)
+			for row := lo; row < hi; row++ {
+				cs, _ = snd.Candidates(cs[:0], st.elems[row]) // Finish succeeded
 				own := &st.own[j][row].Value
+				at := int(place[row]) * nc * wire.OPRFTagSize
 				for c := range cs {
-					putOPRFTag(tags[(p*nc+c)*wire.OPRFTagSize:], own, &cs[c])
+					putOPRFTag(tags[at+c*wire.OPRFTagSize:], own, &cs[c])
 				}
 			}
 		})
@@ -350,19 +382,21 @@ func (s *partySession) oprfPairValue(q, row, j int) (kkrt.Value, error) {
 		slot--
 	}
 	c := int(st.cands[q*(s.n-1)+slot])
-	f, err := st.senders[j].Candidate(st.inputs[row], c)
+	f, err := st.senders[j].Candidate(st.elems[row], c)
 	if err != nil {
 		return kkrt.Value{}, &CheatingError{Check: "match", Party: "coordinator", Err: fmt.Errorf("%w: match %d names candidate %d of party %s's instances: %v", ErrProtocol, q, c, s.params.Parties[j], err)}
 	}
 	return xorValue(&st.own[j][row].Value, &f), nil
 }
 
-// secretAEAD is the AEAD of a record's pair key k_ij(x) = H("key", v_ij(x)).
+// secretAEAD is the AEAD of a record's pair key k_ij(x) = H("key", v_ij(x)):
+// ChaCha20-Poly1305 (RFC 8439), whose key setup is a copy (protocol
+// version 5; AES-256-GCM's key schedule and table made a box cost 3× as
+// much, and every record key seals or opens one box).
 func secretAEAD(sid [32]byte, i, j int, v *kkrt.Value) cipher.AEAD {
 	k := pairHash(oprfKeyLabel, sid, i, j, v)
-	block, _ := aes.NewCipher(k[:]) // 32 bytes
+	aead, _ := chacha20poly1305.New(k[:]) // 32 bytes
 	clear(k[:])
-	aead, _ := cipher.NewGCM(block)
 	return aead
 }
 
@@ -377,7 +411,9 @@ func secretNonce(r, d, j int) []byte {
 }
 
 func secretAD(sid [32]byte, r, d, j int) []byte {
-	ad := append([]byte(oprfSecretLabel), sid[:]...)
+	ad := make([]byte, 0, len(oprfSecretLabel)+32+8)
+	ad = append(ad, oprfSecretLabel...)
+	ad = append(ad, sid[:]...)
 	ad = binary.BigEndian.AppendUint32(ad, uint32(r))
 	ad = binary.BigEndian.AppendUint16(ad, uint16(d))
 	return binary.BigEndian.AppendUint16(ad, uint16(j))
@@ -550,7 +586,7 @@ func (s *coordSession) sendEach(ctx context.Context, msg func(j int) []byte) err
 func (s *coordSession) oprfTags(ctx context.Context) ([]*wire.PairTags, error) {
 	tags := make([]*wire.PairTags, s.n)
 	err := s.gather(ctx, wire.TypePairTags, func(i int) int64 {
-		return msgHeaderSize + 6 + int64(s.n-1)*(3+int64(oprfItems(s.hellos[i].Bound))*wire.MaxCandidates*wire.OPRFTagSize)
+		return msgHeaderSize + 6 + int64(s.n-1)*(3+int64(oprfItems(s.hellos[i].Bound))*wire.OPRFCandidates*wire.OPRFTagSize)
 	}, func(i int, msg []byte) error {
 		m, err := wire.DecodePairTags(msg, s.n, i)
 		if err != nil {
@@ -616,7 +652,7 @@ func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 			tag := tj.Tags[(b*ncj+c)*ts : (b*ncj+c+1)*ts]
 			for h := binary.LittleEndian.Uint64(tag) & mask; table[h] != 0; h = (h + 1) & mask {
 				at := int(table[h]) - 1
-				if string(ti.Tags[at*ts:(at+1)*ts]) != string(tag) {
+				if !sameTag(ti.Tags[at*ts:], tag) {
 					continue
 				}
 				a := at / nci
@@ -636,6 +672,13 @@ func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 		}
 	}
 	return pm
+}
+
+// sameTag compares two OPRF tags (public values: the coordinator's).
+func sameTag(a, b []byte) bool {
+	_, _ = a[wire.OPRFTagSize-1], b[wire.OPRFTagSize-1]
+	return binary.LittleEndian.Uint64(a) == binary.LittleEndian.Uint64(b) &&
+		binary.LittleEndian.Uint32(a[8:]) == binary.LittleEndian.Uint32(b[8:])
 }
 
 // oprfRecords finds the records (k = n): the rows of party 0 that match,

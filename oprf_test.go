@@ -133,7 +133,8 @@ func TestOPRFCoalitionCannotTestHonestParty(t *testing.T) {
 				continue
 			}
 			st := o.sessions[j].oprf
-			cands, err := st.senders[honest].Candidates(nil, []byte(id))
+			sid := o.sessions[j].sid
+			cands, err := st.senders[honest].Candidates(nil, kkrt.ElementOf(&sid, []byte(id)))
 			if err != nil {
 				t.Fatal(err)
 			}

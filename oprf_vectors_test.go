@@ -2,12 +2,13 @@ package maskshare
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"testing"
+
+	"golang.org/x/crypto/chacha20poly1305"
 
 	"github.com/maskshare/maskshare/internal/kkrt"
 	"github.com/maskshare/maskshare/internal/wire"
@@ -21,6 +22,8 @@ type oprfVector struct {
 	Session string `json:"session"` // sid
 	I       int    `json:"i"`
 	J       int    `json:"j"`
+	Input   string `json:"input"`     // an identifier x
+	Element string `json:"element"`   // its kkrt element under the session
 	Value   string `json:"value"`     // v_ij(x)
 	KKRT    string `json:"kkrt_name"` // the kkrt session name, receiver i, sender j
 	Tag     string `json:"tag"`
@@ -36,18 +39,18 @@ type oprfVectors struct {
 }
 
 // refOPRF computes a vector from the specification's text alone.
-func refOPRF(sid []byte, i, j int, v []byte, r int, secret []byte) oprfVector {
+func refOPRF(sid []byte, x string, i, j int, v []byte, r int, secret []byte) oprfVector {
 	be16 := func(x int) []byte { return []byte{byte(x >> 8), byte(x)} }
 	be32 := func(x int) []byte { return []byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)} }
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	lo, hi := min(i, j), max(i, j)
+	elem := sha256.Sum256(cat([]byte("maskshare/kkrt/v2 element\x00"), sid, []byte(x)))
 	name := sha256.Sum256(cat([]byte("maskshare oprf session v1"), sid, be16(i), be16(j)))
 	key := sha256.Sum256(cat([]byte("maskshare oprf key v1"), sid, be16(lo), be16(hi), v))
-	block, _ := aes.NewCipher(key[:])
-	gcm, _ := cipher.NewGCM(block)
+	aead, _ := chacha20poly1305.New(key[:])
 	nonce := cat(be32(r), be16(i), be16(j), make([]byte, 4))
-	box := gcm.Seal(nil, nonce, secret, cat([]byte("maskshare oprf secret v1"), sid, be32(r), be16(i), be16(j)))
-	return oprfVector{Session: hex.EncodeToString(sid), I: i, J: j, Value: hex.EncodeToString(v), KKRT: hex.EncodeToString(name[:]),
+	box := aead.Seal(nil, nonce, secret, cat([]byte("maskshare oprf secret v1"), sid, be32(r), be16(i), be16(j)))
+	return oprfVector{Session: hex.EncodeToString(sid), Input: x, Element: hex.EncodeToString(elem[:16]), I: i, J: j, Value: hex.EncodeToString(v), KKRT: hex.EncodeToString(name[:]),
 		Tag: hex.EncodeToString(v[:12]), Key: hex.EncodeToString(key[:]), Index: r, Secret: hex.EncodeToString(secret), Box: hex.EncodeToString(box)}
 }
 
@@ -55,15 +58,15 @@ func TestOPRFVectors(t *testing.T) {
 	var in oprfVectors
 	knownAnswers(t, "testdata/psi_oprf.json", "-update-oprf", *updateOPRF, &in, func() any {
 		var out oprfVectors
-		out.Comment = "maskshare oprf mode (docs/PROTOCOL.md, \"The oprf mode\"): kkrt_name = SHA-256(\"maskshare oprf session v1\" || session || be16 i || be16 j); " +
+		out.Comment = "maskshare oprf mode, protocol version 5 (docs/PROTOCOL.md, \"The oprf mode\"): element = SHA-256(\"maskshare/kkrt/v2 element\\0\" || session || input)[:16], the element of input in every OPRF session of the run; kkrt_name = SHA-256(\"maskshare oprf session v1\" || session || be16 i || be16 j); " +
 			"tag = value[:12]; key = SHA-256(\"maskshare oprf key v1\" || session || be16 min(i,j) || be16 max(i,j) || value); " +
-			"box = AES-256-GCM(key, nonce = be32 index || be16 i || be16 j || 0^4, ad = \"maskshare oprf secret v1\" || session || be32 index || be16 i || be16 j, secret), sealed by i for j. " +
+			"box = ChaCha20-Poly1305 (RFC 8439) of secret under key, nonce = be32 index || be16 i || be16 j || 0^4, ad = \"maskshare oprf secret v1\" || session || be32 index || be16 i || be16 j, sealed by i for j. " +
 			"Generated from the specification's text by go test . -run TestOPRFVectors -update-oprf"
 		for k, c := range []struct{ i, j, r int }{{0, 1, 0}, {1, 0, 4}, {2, 0, 7}, {3, 1020, 1 << 20}} {
 			sid := bytes.Repeat([]byte{byte(0x10 + k)}, 32)
 			v := bytes.Repeat([]byte{byte(0xa0 + k), byte(k)}, 16)
 			sec := bytes.Repeat([]byte{byte(0x50 + k)}, 16)
-			out.Vectors = append(out.Vectors, refOPRF(sid, c.i, c.j, v, c.r, sec))
+			out.Vectors = append(out.Vectors, refOPRF(sid, fmt.Sprintf("customer-%d@bank.example", k), c.i, c.j, v, c.r, sec))
 		}
 		return &out
 	})
@@ -80,6 +83,9 @@ func TestOPRFVectors(t *testing.T) {
 	for _, x := range in.Vectors {
 		sid := [32]byte(unhex(x.Session))
 		v := kkrt.Value(unhex(x.Value))
+		if e := kkrt.ElementOf(&sid, []byte(x.Input)); hex.EncodeToString(e[:]) != x.Element {
+			t.Errorf("element %x, want %s", e, x.Element)
+		}
 		if name := oprfSession(sid, x.I, x.J); hex.EncodeToString(name[:]) != x.KKRT {
 			t.Errorf("kkrt session name %x, want %s", name, x.KKRT)
 		}

@@ -39,7 +39,7 @@ func randScalar(rnd io.Reader) (group.Scalar, error) {
 	if _, err := io.ReadFull(rnd, buf[:]); err != nil {
 		return nil, fmt.Errorf("kkrt: randomness: %w", err)
 	}
-	return g.HashToScalar(buf[:], []byte("maskshare/kkrt/v1 scalar")), nil
+	return g.HashToScalar(buf[:], []byte("maskshare/kkrt/v2 scalar")), nil
 }
 
 func otHash(sid *[32]byte, i int, point []byte) group.Element {

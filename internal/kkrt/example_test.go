@@ -10,14 +10,22 @@ import (
 // sender holds by comparing its OPRF values with the sender's candidates.
 func Example() {
 	var session [32]byte // unique per session in real use
-	receiverSet := [][]byte{[]byte("alice"), []byte("bob"), []byte("carol")}
-	senderSet := [][]byte{[]byte("bob"), []byte("dave"), []byte("carol")}
+	var key [32]byte     // the element key: the same for both parties
+	elements := func(ids []string) []kkrt.Element {
+		elems := make([]kkrt.Element, len(ids))
+		for i, id := range ids {
+			elems[i] = kkrt.ElementOf(&key, []byte(id))
+		}
+		return elems
+	}
+	receiverSet := []string{"alice", "bob", "carol"}
+	senderSet := []string{"bob", "dave", "carol"}
 
 	sender, msg0, err := kkrt.NewSender(session, nil)
 	if err != nil {
 		panic(err)
 	}
-	receiver, msg1, err := kkrt.NewReceiver(session, receiverSet, msg0, nil)
+	receiver, msg1, err := kkrt.NewReceiver(session, elements(receiverSet), msg0, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -27,8 +35,8 @@ func Example() {
 
 	// The sender publishes its candidates; the receiver matches its values.
 	published := make(map[kkrt.Value]bool)
-	for _, y := range senderSet {
-		cand, err := sender.Candidates(nil, y)
+	for _, e := range elements(senderSet) {
+		cand, err := sender.Candidates(nil, e)
 		if err != nil {
 			panic(err)
 		}
@@ -37,7 +45,7 @@ func Example() {
 		}
 	}
 	for i, o := range receiver.Outputs() {
-		fmt.Println(string(receiverSet[i]), published[o.Value])
+		fmt.Println(receiverSet[i], published[o.Value])
 	}
 	// Output:
 	// alice false

@@ -20,7 +20,7 @@ func FuzzMsg0(f *testing.F) {
 	f.Add([]byte{Version, typeSender})
 	f.Add([]byte{})
 	f.Add(identityAt(msg0, headerSize+32))
-	in := [][]byte{[]byte("a"), []byte("b")}
+	in := elementsOf([][]byte{[]byte("a"), []byte("b")})
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		_, msg1, err := NewReceiver(session, in, msg, nil)
 		if err != nil {
@@ -40,8 +40,8 @@ func FuzzMsg0(f *testing.F) {
 // well-formed one with a run msg1 of the size its set implies.
 func FuzzRunMsg0(f *testing.F) {
 	var session [32]byte
-	in := [][]byte{[]byte("a"), []byte("b")}
-	snd, rcv, msg0, _ := runSession(f, session, in, nil)
+	in := elementsOf([][]byte{[]byte("a"), []byte("b")})
+	snd, rcv, msg0, _ := runSession(f, session, [][]byte{[]byte("a"), []byte("b")}, nil)
 	_, run0, err := NewSenderRun(session, snd.Base(), nil)
 	if err != nil {
 		f.Fatal(err)
@@ -74,7 +74,7 @@ func FuzzMsg1(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	_, msg1, err := NewReceiver(session, [][]byte{[]byte("a")}, msg0, cfg)
+	_, msg1, err := NewReceiver(session, []Element{el([]byte("a"))}, msg0, cfg)
 	if err != nil {
 		f.Fatal(err)
 	}

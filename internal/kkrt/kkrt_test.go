@@ -47,14 +47,30 @@ func testSession(t testing.TB) [32]byte {
 	return s
 }
 
-// runSession runs both roles in memory.
+// testKey is the element key of the tests' inputs (the engine's session
+// identifier in real use): both parties of a session use the same one.
+var testKey = [32]byte{'k', 'k', 'r', 't', ' ', 't', 'e', 's', 't'}
+
+// el is x's element under testKey.
+func el(x []byte) Element { return ElementOf(&testKey, x) }
+
+// elementsOf is el of every input.
+func elementsOf(inputs [][]byte) []Element {
+	elems := make([]Element, len(inputs))
+	for i, x := range inputs {
+		elems[i] = el(x)
+	}
+	return elems
+}
+
+// runSession runs both roles in memory on the elements of inputs.
 func runSession(t testing.TB, session [32]byte, inputs [][]byte, cfg *Config) (*Sender, *Receiver, []byte, []byte) {
 	t.Helper()
 	s, msg0, err := NewSender(session, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, msg1, err := NewReceiver(session, inputs, msg0, cfg)
+	r, msg1, err := NewReceiver(session, elementsOf(inputs), msg0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +203,7 @@ func TestPSI(t *testing.T) {
 				seen[o.Index] = true
 				byValue[o.Value] = i
 				if i%97 == 0 || m <= 1000 {
-					v, err := s.Eval(o.Index, recv[i])
+					v, err := s.Eval(o.Index, el(recv[i]))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -201,16 +217,19 @@ func TestPSI(t *testing.T) {
 	}
 }
 
-// checkCandidates checks that the sender's candidates for its own set find
-// exactly the plaintext intersection, at the receiver's own rows (byValue:
-// the receiver's values, to its inputs).
+// checkCandidates checks that the sender's candidates for its own set,
+// HashCount per element, find exactly the plaintext intersection, at the
+// receiver's own rows (byValue: the receiver's values, to its inputs).
 func checkCandidates(t *testing.T, s *Sender, recv, send [][]byte, common map[string]bool, byValue map[Value]int) {
 	t.Helper()
 	found := make(map[string]bool)
 	for _, y := range send {
-		cand, err := s.Candidates(nil, y)
+		cand, err := s.Candidates(nil, el(y))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(cand) != HashCount {
+			t.Fatalf("%d candidates, want %d", len(cand), HashCount)
 		}
 		for _, v := range cand {
 			if i, ok := byValue[v]; ok {
@@ -238,15 +257,15 @@ func TestEvalOffInstance(t *testing.T) {
 	recv, _, _ := sets(50)
 	s, r, _, _ := runSession(t, testSession(t), recv, nil)
 	for i, o := range r.Outputs() {
-		other := (o.Index + 1) % (s.Bins() + s.Stash())
-		v, err := s.Eval(other, recv[i])
+		other := (o.Index + 1) % s.Bins()
+		v, err := s.Eval(other, el(recv[i]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if v == o.Value {
 			t.Fatalf("input %d: same value at instance %d and %d", i, o.Index, other)
 		}
-		w, _ := s.Eval(o.Index, append([]byte("x"), recv[i]...))
+		w, _ := s.Eval(o.Index, el(append([]byte("x"), recv[i]...)))
 		if w == o.Value {
 			t.Fatalf("input %d: another element has the same value", i)
 		}
@@ -327,44 +346,49 @@ func TestDuplicateRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s
-	in := [][]byte{[]byte("a"), []byte("b"), []byte("a")}
+	in := elementsOf([][]byte{[]byte("a"), []byte("b"), []byte("a")})
 	if _, _, err := NewReceiver(testSession(t), in, msg0, nil); !errors.Is(err, ErrDuplicate) {
 		t.Fatalf("duplicate input: %v, want ErrDuplicate", err)
 	}
+	// Also when the duplicates come later than the table's first moves.
+	many, _, _ := sets(5000)
+	in = append(elementsOf(many), el(many[1234]))
+	if _, _, err := NewReceiver(testSession(t), in, msg0, nil); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate among 5001: %v, want ErrDuplicate", err)
+	}
 }
 
-// checkPlacement verifies a cuckoo result: distinct instances, each
-// element in one of its own bins or in the stash.
-func checkPlacement(t *testing.T, k *keys, elems []elem, where []int, nbins, stash int) (stashed int) {
+// checkPlacement verifies a cuckoo result: one instance per element, all
+// distinct, each element in one of its own bins.
+func checkPlacement(t *testing.T, k *keys, elems []Element, where []int, nbins int) {
 	t.Helper()
+	if len(where) != len(elems) {
+		t.Fatalf("%d instances for %d elements", len(where), len(elems))
+	}
 	used := make(map[int]bool)
+	sc := new(scratch)
 	for i, w := range where {
 		if used[w] {
 			t.Fatalf("instance %d holds two elements", w)
 		}
 		used[w] = true
-		if w >= nbins {
-			if w >= nbins+stash {
-				t.Fatalf("element %d at %d, past the stash", i, w)
-			}
-			stashed++
-			continue
+		if w < 0 || w >= nbins {
+			t.Fatalf("element %d at %d, outside the %d bins", i, w, nbins)
 		}
 		ok := false
-		for _, b := range k.bins(&elems[i], nbins) {
+		for _, b := range k.bins(&elems[i], nbins, sc) {
 			ok = ok || b == w
 		}
 		if !ok {
 			t.Fatalf("element %d in bin %d, not one of its own", i, w)
 		}
 	}
-	return stashed
 }
 
-func testElements(k *keys, n int) []elem {
-	elems := make([]elem, n)
+func testElements(n int) []Element {
+	elems := make([]Element, n)
 	for i := range elems {
-		elems[i] = k.element(fmt.Appendf(nil, "%d", i))
+		elems[i] = el(fmt.Appendf(nil, "%d", i))
 	}
 	return elems
 }
@@ -373,48 +397,77 @@ func TestCuckooPlacement(t *testing.T) {
 	var sid [32]byte
 	k := newKeys(sid)
 	for _, m := range []int{0, 1, 5000, 70_000} {
-		elems := testElements(k, m)
+		elems := testElements(m)
 		nbins := binsFor(m)
-		where, err := cuckoo(k, elems, nbins, stashFor(nbins))
+		where, err := cuckoo(k, elems, nbins)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkPlacement(t, k, elems, where, nbins, stashFor(nbins))
+		checkPlacement(t, k, elems, where, nbins)
 	}
 }
 
-// TestCuckooStash fills 8 bins with 9 elements: a success must use the
-// stash, and its placement must still be valid.
-func TestCuckooStash(t *testing.T) {
+// TestCuckooFull fills 8 bins with 8 elements, which needs the random walk
+// to move elements: without a stash a success must still put every
+// element in one of its own bins, and some session must succeed.
+func TestCuckooFull(t *testing.T) {
+	ok := 0
 	for seed := range 50 {
-		sid := [32]byte{byte(seed)}
-		k := newKeys(sid)
-		elems := testElements(k, 9)
-		where, err := cuckoo(k, elems, 8, 2)
+		k := newKeys([32]byte{byte(seed)})
+		elems := testElements(8)
+		where, err := cuckoo(k, elems, 8)
 		if errors.Is(err, ErrCuckoo) {
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := checkPlacement(t, k, elems, where, 8, 2); n == 0 {
-			t.Fatal("9 elements in 8 bins without the stash")
-		}
-		return
+		checkPlacement(t, k, elems, where, 8)
+		ok++
 	}
-	t.Fatal("no seed placed 9 elements in 8 bins and a stash of 2")
+	t.Logf("%d of 50 sessions placed 8 elements in 8 bins", ok)
+	if ok == 0 {
+		t.Fatal("no session placed 8 elements in 8 bins")
+	}
 }
 
-// TestCuckooOverflow forces stash overflow: more elements than bins and
-// stash slots together.
+// TestCuckooOverflow: with no stash, more elements than bins is
+// ErrCuckoo.
 func TestCuckooOverflow(t *testing.T) {
 	var sid [32]byte
 	k := newKeys(sid)
-	if _, err := cuckoo(k, testElements(k, 8+2+1), 8, 2); !errors.Is(err, ErrCuckoo) {
-		t.Fatalf("11 elements in 8 bins and a stash of 2: %v, want ErrCuckoo", err)
+	if _, err := cuckoo(k, testElements(9), 8); !errors.Is(err, ErrCuckoo) {
+		t.Fatalf("9 elements in 8 bins: %v, want ErrCuckoo", err)
 	}
-	if _, err := cuckoo(k, testElements(k, 2), 8, 0); err != nil {
+	if _, err := cuckoo(k, testElements(2), 8); err != nil {
 		t.Fatalf("2 elements in 8 bins: %v", err)
+	}
+}
+
+// TestSizes pins the table and message sizes the package comment states.
+func TestSizes(t *testing.T) {
+	for _, c := range []struct{ m, bins, inst int }{
+		{0, 6308, 6336},
+		{minSizing, 6308, 6336},
+		{minSizing + 1, 6310, 6336},
+		{100_000, 154_000, 154_048},
+		{MaxItemsLimit, 1_614_808, 1_614_848},
+	} {
+		if b := binsFor(c.m); b != c.bins || b < int(1.54*float64(max(c.m, minSizing))) {
+			t.Errorf("binsFor(%d) = %d, want %d = ceil(1.54·max(m, %d))", c.m, b, c.bins, minSizing)
+		}
+		if n := instances(binsFor(c.m)); n != c.inst || n%64 != 0 {
+			t.Errorf("instances for m = %d: %d, want %d", c.m, n, c.inst)
+		}
+		if Msg1Size(c.m) != 16_390+64*c.inst || RunMsg1Size(c.m) != 6+64*c.inst {
+			t.Errorf("m = %d: Msg1Size %d, RunMsg1Size %d", c.m, Msg1Size(c.m), RunMsg1Size(c.m))
+		}
+	}
+	if Msg0Size != 32_802 || RunMsg0Size != 34 {
+		t.Errorf("Msg0Size %d, RunMsg0Size %d", Msg0Size, RunMsg0Size)
+	}
+	if per := float64(Msg1Size(1_000_000)) / 1e6; per < 98 || per > 99 {
+		t.Errorf("%.2f bytes per element at m = 10^6, documented as about 99", per)
 	}
 }
 
@@ -425,7 +478,7 @@ func TestTooMany(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, _, _ := sets(11)
-	if _, _, err := NewReceiver(testSession(t), in, msg0, cfg); !errors.Is(err, ErrTooMany) {
+	if _, _, err := NewReceiver(testSession(t), elementsOf(in), msg0, cfg); !errors.Is(err, ErrTooMany) {
 		t.Fatalf("11 inputs with MaxItems 10: %v", err)
 	}
 	if _, _, err := NewSender(testSession(t), &Config{MaxItems: MaxItemsLimit + 1}); !errors.Is(err, ErrConfig) {
@@ -437,7 +490,7 @@ func TestTooMany(t *testing.T) {
 		t.Fatal(err)
 	}
 	big, _, _ := sets(minSizing + 1)
-	_, msg1, err := NewReceiver(testSession(t), big, msg0, nil)
+	_, msg1, err := NewReceiver(testSession(t), elementsOf(big), msg0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,13 +505,14 @@ func TestStateErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Eval(0, []byte("x")); !errors.Is(err, ErrState) {
+	x := el([]byte("x"))
+	if _, err := s.Eval(0, x); !errors.Is(err, ErrState) {
 		t.Fatalf("Eval before Finish: %v", err)
 	}
-	if _, err := s.Candidates(nil, []byte("x")); !errors.Is(err, ErrState) {
+	if _, err := s.Candidates(nil, x); !errors.Is(err, ErrState) {
 		t.Fatalf("Candidates before Finish: %v", err)
 	}
-	_, msg1, err := NewReceiver(session, [][]byte{[]byte("x")}, msg0, nil)
+	_, msg1, err := NewReceiver(session, []Element{x}, msg0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,8 +522,8 @@ func TestStateErrors(t *testing.T) {
 	if err := s.Finish(msg1); !errors.Is(err, ErrState) {
 		t.Fatalf("second Finish: %v", err)
 	}
-	for _, idx := range []int{-1, s.Bins() + s.Stash()} {
-		if _, err := s.Eval(idx, []byte("x")); !errors.Is(err, ErrIndex) {
+	for _, idx := range []int{-1, s.Bins()} {
+		if _, err := s.Eval(idx, x); !errors.Is(err, ErrIndex) {
 			t.Fatalf("Eval(%d): %v", idx, err)
 		}
 	}
@@ -483,7 +537,7 @@ func TestMalformed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := [][]byte{[]byte("x")}
+	in := []Element{el([]byte("x"))}
 	bad0 := map[string][]byte{
 		"empty":     nil,
 		"truncated": msg0[:len(msg0)-1],
@@ -558,25 +612,50 @@ func invalidAt(msg []byte, off int) []byte {
 	return m
 }
 
-// TestElementLongInputs checks that the stack and the streaming paths of
-// the element hash agree at the boundary.
-func TestElementLongInputs(t *testing.T) {
-	var sid [32]byte
-	sid[0] = 9
-	k := newKeys(sid)
+// TestElementOf checks ElementOf against its definition, SHA-256(label ‖
+// key ‖ x)[:16], on both sides of the boundary between the stack and the
+// streaming paths, and that the key separates.
+func TestElementOf(t *testing.T) {
+	var key [32]byte
+	key[0] = 9
 	for _, n := range []int{0, 1, 127, 128, 129, 1000} {
 		x := bytes.Repeat([]byte{'z'}, n)
-		h := sha256.Sum256(append(append([]byte(labelElement), sid[:]...), x...))
-		if e := k.element(x); !bytes.Equal(e[:], h[:16]) {
-			t.Fatalf("length %d: element differs from SHA-256(label ‖ sid ‖ x)[:16]", n)
+		h := sha256.Sum256(append(append([]byte(labelElement), key[:]...), x...))
+		if e := ElementOf(&key, x); !bytes.Equal(e[:], h[:16]) {
+			t.Fatalf("length %d: element differs from SHA-256(label ‖ key ‖ x)[:16]", n)
+		}
+		other := key
+		other[31] = 1
+		if ElementOf(&key, x) == ElementOf(&other, x) {
+			t.Fatalf("length %d: two keys give the same element", n)
 		}
 	}
 }
 
-// TestStashInstances runs the extension with elements placed by hand in
-// the first and last stash slots and in a bin: the sender's Eval there,
-// and its Candidates, give the receiver's values.
-func TestStashInstances(t *testing.T) {
+// TestNoAllocs: ElementOf of a short identifier, and the sender's Eval,
+// Candidates (into a slice with room) and Candidate allocate nothing.
+func TestNoAllocs(t *testing.T) {
+	s, _, _, _ := runSession(t, testSession(t), [][]byte{[]byte("a")}, nil)
+	x := []byte("DE89370400440532013000")
+	e := el(x)
+	dst := make([]Value, 0, MaxCandidates)
+	for name, f := range map[string]func(){
+		"ElementOf":  func() { e = ElementOf(&testKey, x) },
+		"Eval":       func() { _, _ = s.Eval(1, e) },
+		"Candidates": func() { dst, _ = s.Candidates(dst[:0], e) },
+		"Candidate":  func() { _, _ = s.Candidate(e, 2) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %.1f allocations", name, n)
+		}
+	}
+}
+
+// TestInstances runs the extension with elements placed by hand, each in
+// the bin of another hash function: the sender's Eval there gives the
+// receiver's value, and so do its Candidates and Candidate at the
+// position of that hash function (Candidates are in hash-function order).
+func TestInstances(t *testing.T) {
 	session := testSession(t)
 	s, msg0, err := NewSender(session, nil)
 	if err != nil {
@@ -587,13 +666,19 @@ func TestStashInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := newKeys(deriveSID(&session, &seed))
-	in := [][]byte{[]byte("stash-first"), []byte("stash-last"), []byte("in-a-bin")}
-	elems := make([]elem, len(in))
-	for i, x := range in {
-		elems[i] = k.element(x)
+	nbins := binsFor(HashCount)
+	var in []Element
+	var where []int
+	used := make(map[int]bool)
+	for i := 0; len(in) < HashCount; i++ {
+		// Element h goes to its bin h, if no earlier element is there.
+		h := len(in)
+		e := el(fmt.Appendf(nil, "by-h%d-%d", h, i))
+		if b := k.bins(&e, nbins, new(scratch))[h]; !used[b] {
+			used[b] = true
+			in, where = append(in, e), append(where, b)
+		}
 	}
-	nbins := binsFor(len(in))
-	where := []int{nbins, nbins + stashFor(nbins) - 1, k.bins(&elems[2], nbins)[1]}
 	otKeys, as, err := otSend(randReader, &k.sid, pairs, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -602,39 +687,33 @@ func TestStashInstances(t *testing.T) {
 	for i := range otKeys {
 		seeds0[i], seeds1[i] = otKeys[i][0], otKeys[i][1]
 	}
-	r, msg1, err := extend(k, seeds0, seeds1, as, elems, where, nbins)
+	r, msg1, err := extend(k, seeds0, seeds1, as, in, where, nbins)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Finish(msg1); err != nil {
 		t.Fatal(err)
 	}
-	for i, o := range r.Outputs() {
-		if o.Index != where[i] {
-			t.Fatalf("input %d at instance %d, placed at %d", i, o.Index, where[i])
+	for h, o := range r.Outputs() {
+		if o.Index != where[h] {
+			t.Fatalf("element %d at instance %d, placed at %d", h, o.Index, where[h])
 		}
-		v, err := s.Eval(o.Index, in[i])
+		v, err := s.Eval(o.Index, in[h])
 		if err != nil {
 			t.Fatal(err)
 		}
 		if v != o.Value {
-			t.Fatalf("input %d: Eval at instance %d differs from the receiver's value", i, o.Index)
+			t.Fatalf("element %d: Eval at instance %d differs from the receiver's value", h, o.Index)
 		}
-		cand, err := s.Candidates(nil, in[i])
+		cand, err := s.Candidates(nil, in[h])
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(cand) != HashCount+s.Stash() {
-			t.Fatalf("%d candidates, want %d", len(cand), HashCount+s.Stash())
+		if len(cand) != HashCount || cand[h] != o.Value {
+			t.Fatalf("element %d: %d candidates, number %d not the receiver's value", h, len(cand), h)
 		}
-		n := 0
-		for _, c := range cand {
-			if c == o.Value {
-				n++
-			}
-		}
-		if n != 1 {
-			t.Fatalf("input %d: its value is %d of its candidates, want exactly 1", i, n)
+		if c, err := s.Candidate(in[h], h); err != nil || c != o.Value {
+			t.Fatalf("element %d: Candidate(%d) is not the receiver's value (%v)", h, h, err)
 		}
 	}
 }
@@ -650,7 +729,7 @@ func runOnBase(t testing.TB, session [32]byte, s *Sender, r *Receiver, inputs []
 	if !RunOnBase(msg0) || len(msg0) != RunMsg0Size {
 		t.Fatalf("run msg0 of %d bytes, type %d", len(msg0), msg0[1])
 	}
-	r2, msg1, err := NewReceiverRun(session, inputs, msg0, r.Base(), nil)
+	r2, msg1, err := NewReceiverRun(session, elementsOf(inputs), msg0, r.Base(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,7 +768,7 @@ func TestRunsOnBase(t *testing.T) {
 			}
 			seen[o.Value] = true
 			byValue[o.Value] = i
-			if v, err := s2.Eval(o.Index, recv[i]); err != nil || v != o.Value {
+			if v, err := s2.Eval(o.Index, el(recv[i])); err != nil || v != o.Value {
 				t.Fatalf("run %d: input %d: receiver value differs from the sender's Eval (%v)", run, i, err)
 			}
 		}
@@ -707,7 +786,7 @@ func TestRunOnOtherBase(t *testing.T) {
 	_, other, _, _ := runSession(t, testSession(t), recv, nil)
 	s2, r2, _, _ := runOnBase(t, testSession(t), s, other, recv)
 	for i, o := range r2.Outputs() {
-		if v, _ := s2.Eval(o.Index, recv[i]); v == o.Value {
+		if v, _ := s2.Eval(o.Index, el(recv[i])); v == o.Value {
 			t.Fatalf("input %d: a receiver with another base got the sender's value", i)
 		}
 	}
@@ -717,11 +796,11 @@ func TestRunOnOtherBase(t *testing.T) {
 // and a sender finishes once.
 func TestRunStateErrors(t *testing.T) {
 	session := testSession(t)
-	in := [][]byte{[]byte("a")}
+	in := []Element{el([]byte("a"))}
 	if _, _, err := NewSenderRun(session, nil, nil); !errors.Is(err, ErrState) {
 		t.Errorf("run without a base: %v", err)
 	}
-	s, r, msg0, msg1 := runSession(t, session, in, nil)
+	s, r, msg0, msg1 := runSession(t, session, [][]byte{[]byte("a")}, nil)
 	if err := s.Finish(msg1); !errors.Is(err, ErrState) {
 		t.Errorf("second Finish: %v", err)
 	}

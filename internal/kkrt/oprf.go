@@ -89,8 +89,8 @@ func runSeeds(base [][16]byte, sid *[32]byte) [][16]byte {
 }
 
 // Sender is the OPRF key holder. Its function in a session is
-// F(i, x) = H(sid, i, q_i ⊕ (C(x) ∧ s)) for instance i; the receiver
-// learns F at its own elements' instances and nothing else.
+// F(i, e) = H(sid, i, q_i ⊕ (C(e) ∧ s)) for instance i and element e; the
+// receiver learns F at its own elements' instances and nothing else.
 type Sender struct {
 	session  [32]byte
 	maxItems int
@@ -100,7 +100,6 @@ type Sender struct {
 	base     *SenderBase // the kept base OTs: a run's, or after Finish a full session's
 	run      bool        // a run on kept base OTs
 	nbins    int
-	stash    int
 	q        [][rowWords]uint64 // one row per instance; nil until Finish
 }
 
@@ -258,16 +257,13 @@ func (s *Sender) Finish(msg1 []byte) error {
 			}
 		}
 	}
-	s.nbins, s.stash, s.q = nbins, stashFor(nbins), q
+	s.nbins, s.q = nbins, q
 	return nil
 }
 
-// Bins is the receiver's number of cuckoo bins; instances Bins() to
-// Bins()+Stash()-1 are the stash. Zero before Finish.
+// Bins is the receiver's number of cuckoo bins, the instances an element
+// can have. Zero before Finish.
 func (s *Sender) Bins() int { return s.nbins }
-
-// Stash is the number of stash slots. Zero before Finish.
-func (s *Sender) Stash() int { return s.stash }
 
 func (s *Sender) eval(index int, c *[rowWords]uint64) Value {
 	var row [rowWords]uint64
@@ -277,67 +273,72 @@ func (s *Sender) eval(index int, c *[rowWords]uint64) Value {
 	return s.keys.output(index, &row)
 }
 
-// Eval is F(index, x): the value a receiver holding x at that instance
-// (bin, or Bins()+k for stash slot k) has.
-func (s *Sender) Eval(index int, x []byte) (Value, error) {
+// Eval is F(index, e): the value a receiver holding e in bin index has.
+func (s *Sender) Eval(index int, e Element) (Value, error) {
 	if s.q == nil {
 		return Value{}, ErrState
 	}
-	if index < 0 || index >= s.nbins+s.stash {
+	if index < 0 || index >= s.nbins {
 		return Value{}, ErrIndex
 	}
-	e := s.keys.element(x)
+	sc := scratchPool.Get().(*scratch)
 	var c [rowWords]uint64
-	s.keys.encode(&c, &e)
+	s.keys.encode(&c, &e, sc)
+	scratchPool.Put(sc)
 	return s.eval(index, &c), nil
 }
 
-// Eval and Candidates only read the sender's state: they are safe for
-// concurrent use after Finish.
+// Eval, Candidates and Candidate only read the sender's state: they are
+// safe for concurrent use after Finish.
 
-// Candidates appends to dst every value the receiver can hold for x,
-// HashCount+Stash() of them: F at x's bins (in hash-function order;
-// equal bins give equal values), then at each stash slot.
-func (s *Sender) Candidates(dst []Value, x []byte) ([]Value, error) {
+// Candidates appends to dst every value the receiver can hold for e,
+// HashCount of them: F at e's bins, in hash-function order (equal bins
+// give equal values). It does not allocate if dst has room.
+func (s *Sender) Candidates(dst []Value, e Element) ([]Value, error) {
 	if s.q == nil {
 		return dst, ErrState
 	}
-	e := s.keys.element(x)
+	sc := scratchPool.Get().(*scratch)
 	var c [rowWords]uint64
-	s.keys.encode(&c, &e)
-	for _, b := range s.keys.bins(&e, s.nbins) {
-		dst = append(dst, s.eval(b, &c))
+	s.keys.encode(&c, &e, sc)
+	bins := s.keys.bins(&e, s.nbins, sc)
+	scratchPool.Put(sc)
+	// The three rows first: their loads are independent, so the cache
+	// misses of a large table overlap; then the three hashes.
+	var rows [HashCount][rowWords]uint64
+	for h, b := range bins {
+		q := &s.q[b]
+		for w := range rows[h] {
+			rows[h][w] = q[w] ^ c[w]&s.s[w]
+		}
 	}
-	for k := range s.stash {
-		dst = append(dst, s.eval(s.nbins+k, &c))
+	for h, b := range bins {
+		dst = append(dst, s.keys.output(b, &rows[h]))
 	}
 	return dst, nil
 }
 
-// Candidate is Candidates' value number c for x alone (c below
-// HashCount+Stash()): one evaluation instead of all of them, for a caller
-// that has learnt which instance x has in the receiver's table.
-func (s *Sender) Candidate(x []byte, c int) (Value, error) {
+// Candidate is Candidates' value number c for e alone (c below
+// HashCount): one evaluation instead of all of them, for a caller that has
+// learnt which of e's bins holds it in the receiver's table.
+func (s *Sender) Candidate(e Element, c int) (Value, error) {
 	if s.q == nil {
 		return Value{}, ErrState
 	}
-	if c < 0 || c >= HashCount+s.stash {
+	if c < 0 || c >= HashCount {
 		return Value{}, ErrIndex
 	}
-	e := s.keys.element(x)
+	sc := scratchPool.Get().(*scratch)
 	var code [rowWords]uint64
-	s.keys.encode(&code, &e)
-	index := s.nbins + c - HashCount
-	if c < HashCount {
-		index = s.keys.bins(&e, s.nbins)[c]
-	}
+	s.keys.encode(&code, &e, sc)
+	index := s.keys.bins(&e, s.nbins, sc)[c]
+	scratchPool.Put(sc)
 	return s.eval(index, &code), nil
 }
 
 // Output is the receiver's result for one of its elements.
 type Output struct {
-	// Index is the element's OPRF instance: its cuckoo bin, or
-	// Bins()+k for stash slot k.
+	// Index is the element's OPRF instance: its cuckoo bin.
 	Index int
 	Value Value
 }
@@ -350,11 +351,12 @@ type Receiver struct {
 }
 
 // NewReceiver runs the receiver's whole side on the sender's msg0: it
-// places inputs (distinct, at most the configured MaxItems) in cuckoo
-// bins, completes the base OTs and the OT extension, and returns msg1 for
-// the sender. Its Outputs are ready at once.
-func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*Receiver, []byte, error) {
-	if err := cfg.fits(len(inputs)); err != nil {
+// places elems (distinct, at most the configured MaxItems; see ElementOf)
+// in cuckoo bins, completes the base OTs and the OT extension, and returns
+// msg1 for the sender. Its Outputs are ready at once, in the order of
+// elems.
+func NewReceiver(session [32]byte, elems []Element, msg0 []byte, cfg *Config) (*Receiver, []byte, error) {
+	if err := cfg.fits(len(elems)); err != nil {
 		return nil, nil, err
 	}
 	seed, pairs, err := parseMsg0(msg0)
@@ -368,7 +370,7 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	elems, where, nbins, err := place(k, inputs)
+	where, nbins, err := place(k, elems)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -386,26 +388,22 @@ func NewReceiver(session [32]byte, inputs [][]byte, msg0 []byte, cfg *Config) (*
 	return r, msg, nil
 }
 
-// place hashes the receiver's inputs to elements and puts them in the
-// session's cuckoo table: the elements, each one's instance, the bins.
-func place(k *keys, inputs [][]byte) (elems []elem, where []int, nbins int, err error) {
-	elems = make([]elem, len(inputs))
-	for i, x := range inputs {
-		elems[i] = k.element(x)
-	}
-	nbins = binsFor(len(inputs))
-	where, err = cuckoo(k, elems, nbins, stashFor(nbins))
-	return elems, where, nbins, err
+// place puts the receiver's elements in the session's cuckoo table: each
+// one's instance, and the number of bins.
+func place(k *keys, elems []Element) (where []int, nbins int, err error) {
+	nbins = binsFor(len(elems))
+	where, err = cuckoo(k, elems, nbins)
+	return where, nbins, err
 }
 
 // NewReceiverRun is NewReceiver for a run on kept base OTs: msg0 is a
 // NewSenderRun message (RunOnBase), and base is what this receiver kept of
 // its session with that sender ([Receiver.Base]).
-func NewReceiverRun(session [32]byte, inputs [][]byte, msg0 []byte, base *ReceiverBase, cfg *Config) (*Receiver, []byte, error) {
+func NewReceiverRun(session [32]byte, elems []Element, msg0 []byte, base *ReceiverBase, cfg *Config) (*Receiver, []byte, error) {
 	if base == nil {
 		return nil, nil, ErrState
 	}
-	if err := cfg.fits(len(inputs)); err != nil {
+	if err := cfg.fits(len(elems)); err != nil {
 		return nil, nil, err
 	}
 	if err := checkHeader(msg0, typeSenderRun); err != nil {
@@ -417,7 +415,7 @@ func NewReceiverRun(session [32]byte, inputs [][]byte, msg0 []byte, base *Receiv
 	var seed [32]byte
 	copy(seed[:], msg0[headerSize:])
 	k := newKeys(deriveSID(&session, &seed))
-	elems, where, nbins, err := place(k, inputs)
+	where, nbins, err := place(k, elems)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -438,8 +436,8 @@ func (r *Receiver) Base() *ReceiverBase { return r.base }
 
 // extend is the receiver's OT-extension step, on the column keys of its
 // base OTs and their points A_i (nil in a run on kept base OTs), for
-// elements placed at distinct instances where[i] < instances(nbins).
-func extend(k *keys, seeds0, seeds1 [][16]byte, as []byte, elems []elem, where []int, nbins int) (*Receiver, []byte, error) {
+// elements placed at distinct instances where[i] < nbins (their bins).
+func extend(k *keys, seeds0, seeds1 [][16]byte, as []byte, elems []Element, where []int, nbins int) (*Receiver, []byte, error) {
 	n := instances(nbins)
 	occupant := make([]int32, n)
 	for i := range occupant {
@@ -473,21 +471,23 @@ func extend(k *keys, seeds0, seeds1 [][16]byte, as []byte, elems []elem, where [
 	d := make([][rowWords]uint64, chunk)
 	var c [rowWords]uint64
 	var row [rowBytes]byte
+	sc, de := new(scratch), new(Element) // reused: cipher.Block calls escape
 	for j := 0; j < n; j += chunk {
 		cn := min(chunk, n-j)
 		cols0.next(t, cn)
 		cols1.next(d, cn)
 		for l := range cn {
 			idx := j + l
-			var e elem
+			e := de
 			if o := occupant[idx]; o >= 0 {
-				e = elems[o]
+				e = &elems[o]
 				r.outputs[o] = Output{Index: idx, Value: k.output(idx, &t[l])}
 			} else {
-				binary.LittleEndian.PutUint64(e[:], uint64(idx))
-				dummy.Encrypt(e[:], e[:])
+				*de = Element{}
+				binary.LittleEndian.PutUint64(de[:], uint64(idx))
+				dummy.Encrypt(de[:], de[:])
 			}
-			k.encode(&c, &e)
+			k.encode(&c, e, sc)
 			for w := range c {
 				binary.LittleEndian.PutUint64(row[8*w:], t[l][w]^d[l][w]^c[w])
 			}
@@ -499,20 +499,16 @@ func extend(k *keys, seeds0, seeds1 [][16]byte, as []byte, elems []elem, where [
 	return r, msg, nil
 }
 
-// Bins is the number of cuckoo bins; instances Bins() to
-// Bins()+Stash()-1 are the stash.
+// Bins is the number of cuckoo bins.
 func (r *Receiver) Bins() int { return r.nbins }
 
-// Stash is the number of stash slots.
-func (r *Receiver) Stash() int { return stashFor(r.nbins) }
-
-// Outputs returns, in input order, each element's instance and OPRF
-// value. The slice is the receiver's; callers must not modify it.
+// Outputs returns, in the order of the elements, each element's instance
+// and OPRF value. The slice is the receiver's; callers must not modify it.
 func (r *Receiver) Outputs() []Output { return r.outputs }
 
 // String describes s by its size only: its fields are the PRF key.
 func (s *Sender) String() string {
-	return fmt.Sprintf("kkrt.Sender{%d bins, %d stash}", s.nbins, s.stash)
+	return fmt.Sprintf("kkrt.Sender{%d bins}", s.nbins)
 }
 
 // GoString is String.

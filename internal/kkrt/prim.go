@@ -5,23 +5,24 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
+	"sync"
 )
 
 // Domain-separation labels; every hash in the package starts with one.
 const (
-	labelSID     = "maskshare/kkrt/v1 sid\x00"
-	labelKey     = "maskshare/kkrt/v1 key\x00"
-	labelElement = "maskshare/kkrt/v1 element\x00"
-	labelOutput  = "maskshare/kkrt/v1 output\x00"
-	labelOTHash  = "maskshare/kkrt/v1 ot hash" // hash_to_ristretto255 DST
-	labelOTKey   = "maskshare/kkrt/v1 ot key\x00"
-	labelRun     = "maskshare/kkrt/v1 run\x00"
+	labelSID     = "maskshare/kkrt/v2 sid\x00"
+	labelKey     = "maskshare/kkrt/v2 key\x00"
+	labelElement = "maskshare/kkrt/v2 element\x00"
+	labelOutput  = "maskshare/kkrt/v2 output\x00"
+	labelOTHash  = "maskshare/kkrt/v2 ot hash" // hash_to_ristretto255 DST
+	labelOTKey   = "maskshare/kkrt/v2 ot key\x00"
+	labelRun     = "maskshare/kkrt/v2 run\x00"
 )
 
-// elem is an input compressed to one AES block for the session:
-// SHA-256(labelElement ‖ sid ‖ x)[:16]. Keying it by sid means a party can
-// search for colliding inputs only online, within the session.
-type elem [elemBytes]byte
+// Element is an input compressed to one AES block: ElementOf(key, x). A
+// caller that runs several sessions on one set computes its elements
+// once and passes them to each.
+type Element [16]byte
 
 // Value is an OPRF output.
 type Value [ValueSize]byte
@@ -77,12 +78,20 @@ func mustAES(key []byte) cipher.Block {
 	return b
 }
 
-func (k *keys) element(x []byte) elem {
-	var e elem
+// ElementOf is the element of input x under key: SHA-256(labelElement ‖
+// key ‖ x)[:16]. Both parties of a session must use the same key (the
+// engine's session identifier). Elements are 128 bits: collisions among
+// honest sets are below m²·2^-129, and a party choosing its inputs after
+// learning the key needs some 2^64 work to find one. The code, the cuckoo
+// hash functions and every output stay keyed by the kkrt session's own
+// sid, so the key only compresses the input. It does not allocate for x
+// up to 128 bytes.
+func ElementOf(key *[32]byte, x []byte) Element {
+	var e Element
 	// Identifiers are short: hash them from the stack, without allocating.
 	var buf [len(labelElement) + 32 + 128]byte
 	if n := len(labelElement) + 32 + len(x); n <= len(buf) {
-		copy(buf[copy(buf[:], labelElement):], k.sid[:])
+		copy(buf[copy(buf[:], labelElement):], key[:])
 		copy(buf[len(labelElement)+32:], x)
 		sum := sha256.Sum256(buf[:n])
 		copy(e[:], sum[:])
@@ -90,30 +99,42 @@ func (k *keys) element(x []byte) elem {
 	}
 	h := sha256.New()
 	h.Write([]byte(labelElement))
-	h.Write(k.sid[:])
+	h.Write(key[:])
 	h.Write(x)
 	var sum [32]byte
 	copy(e[:], h.Sum(sum[:0]))
 	return e
 }
 
+// scratch is the AES input and output of one element's codeword and bins.
+// Slices passed to a cipher.Block (an interface) escape to the heap, so
+// callers reuse a scratch (one per goroutine, or from scratchPool) rather
+// than a fresh one per element.
+type scratch struct {
+	in  [elemBytes]byte
+	out [rowBytes + 16]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
 // encode writes the codeword C(e) as rowWords little-endian words.
-func (k *keys) encode(dst *[rowWords]uint64, e *elem) {
-	var buf [rowBytes]byte
+func (k *keys) encode(dst *[rowWords]uint64, e *Element, sc *scratch) {
+	sc.in = *e
 	for i, b := range k.code {
-		b.Encrypt(buf[16*i:16*i+16], e[:])
+		b.Encrypt(sc.out[16*i:16*i+16], sc.in[:])
 	}
 	for i := range dst {
-		dst[i] = binary.LittleEndian.Uint64(buf[8*i:])
+		dst[i] = binary.LittleEndian.Uint64(sc.out[8*i:])
 	}
 }
 
 // bins returns the element's HashCount candidate bins in [0, nbins): three
 // 42-bit slices of AES_cuckoo(e), each scaled by nbins (Lemire's
 // multiply-shift; bias below nbins/2^42 < 2^-20).
-func (k *keys) bins(e *elem, nbins int) [HashCount]int {
-	var buf [16]byte
-	k.cuckoo.Encrypt(buf[:], e[:])
+func (k *keys) bins(e *Element, nbins int, sc *scratch) [HashCount]int {
+	sc.in = *e
+	buf := sc.out[rowBytes:]
+	k.cuckoo.Encrypt(buf, sc.in[:])
 	lo := binary.LittleEndian.Uint64(buf[:8])
 	hi := binary.LittleEndian.Uint64(buf[8:])
 	const mask = 1<<42 - 1
@@ -150,15 +171,52 @@ func prg(seed *[16]byte) cipher.Stream {
 
 // transpose64 transposes a 64×64 bit matrix in place: bit j of a[i]
 // becomes bit i of a[j]. Recursive block swap (Warren, Hacker's Delight
-// §7-3), branch-free and independent of the data.
+// §7-3), branch-free and independent of the data; each stage is written
+// out over fixed-size sub-arrays, so it runs without bounds checks (1.7×
+// the generic loop's speed, BenchmarkTranspose64).
 func transpose64(a *[64]uint64) {
-	m := uint64(0x00000000FFFFFFFF)
-	for j := 32; j != 0; j, m = j>>1, m^(m<<(j>>1)) {
-		for k := 0; k < 64; k = (k + j + 1) &^ j {
-			t := (a[k]>>j ^ a[k+j]) & m
-			a[k+j] ^= t
-			a[k] ^= t << j
+	for i := 0; i < 32; i++ {
+		t := (a[i]>>32 ^ a[i+32]) & 0x00000000FFFFFFFF
+		a[i+32] ^= t
+		a[i] ^= t << 32
+	}
+	for k := 0; k < 64; k += 32 {
+		b := (*[32]uint64)(a[k : k+32])
+		for i := 0; i < 16; i++ {
+			t := (b[i]>>16 ^ b[i+16]) & 0x0000FFFF0000FFFF
+			b[i+16] ^= t
+			b[i] ^= t << 16
 		}
+	}
+	for k := 0; k < 64; k += 16 {
+		b := (*[16]uint64)(a[k : k+16])
+		for i := 0; i < 8; i++ {
+			t := (b[i]>>8 ^ b[i+8]) & 0x00FF00FF00FF00FF
+			b[i+8] ^= t
+			b[i] ^= t << 8
+		}
+	}
+	for k := 0; k < 64; k += 8 {
+		b := (*[8]uint64)(a[k : k+8])
+		for i := 0; i < 4; i++ {
+			t := (b[i]>>4 ^ b[i+4]) & 0x0F0F0F0F0F0F0F0F
+			b[i+4] ^= t
+			b[i] ^= t << 4
+		}
+	}
+	for k := 0; k < 64; k += 4 {
+		b := (*[4]uint64)(a[k : k+4])
+		for i := 0; i < 2; i++ {
+			t := (b[i]>>2 ^ b[i+2]) & 0x3333333333333333
+			b[i+2] ^= t
+			b[i] ^= t << 2
+		}
+	}
+	for k := 0; k < 64; k += 2 {
+		b := (*[2]uint64)(a[k : k+2])
+		t := (b[0]>>1 ^ b[1]) & 0x5555555555555555
+		b[1] ^= t
+		b[0] ^= t << 1
 	}
 }
 

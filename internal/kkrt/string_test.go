@@ -15,7 +15,7 @@ func TestSecretsNotPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, msg1, err := NewReceiver(session, [][]byte{[]byte("alice"), []byte("bob")}, msg0, nil)
+	r, msg1, err := NewReceiver(session, elementsOf([][]byte{[]byte("alice"), []byte("bob")}), msg0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -430,7 +430,7 @@ func (m *Match) Encode() []byte {
 func DecodeMatch(msg []byte) (*Match, error) { return DecodeMatchWidth(msg, 0) }
 
 // DecodeMatchWidth decodes a Match whose entries carry width candidate
-// bytes each (oprf mode: n − 1), each below MaxCandidates.
+// bytes each (oprf mode: n − 1), each below OPRFCandidates.
 func DecodeMatchWidth(msg []byte, width int) (*Match, error) {
 	r := newReader(msg, TypeMatch)
 	if width < 0 || width >= MaxParties {
@@ -457,7 +457,7 @@ func DecodeMatchWidth(msg []byte, width int) (*Match, error) {
 			if width > 0 {
 				c := r.take(width)
 				for _, v := range c {
-					if v >= MaxCandidates {
+					if v >= OPRFCandidates {
 						r.fail("candidate %d", v)
 					}
 				}

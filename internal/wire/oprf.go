@@ -5,9 +5,10 @@ package wire
 // OPRFTagSize is the length of an oprf-mode pairwise tag.
 const OPRFTagSize = 12
 
-// MaxCandidates bounds the candidate tags per row and peer in PairTags
-// (internal/kkrt: 3 cuckoo bins and at most 6 stash slots).
-const MaxCandidates = 9
+// OPRFCandidates is the number of candidate tags per row and peer in
+// PairTags: one per cuckoo hash function of internal/kkrt, which has no
+// stash (protocol version 5; version 4 had up to 6 stash slots more).
+const OPRFCandidates = 3
 
 // SecretBoxSize is the length of a sealed record secret: 16 bytes and a
 // 16-byte AEAD tag.
@@ -40,6 +41,30 @@ func (m *Pairwise) Encode() []byte {
 		w.u16(b.Peer)
 		w.u32(uint32(len(b.Sealed)))
 		w.raw(b.Sealed)
+	}
+	return w.b
+}
+
+// EncodePairwiseSealed encodes the Pairwise of stage whose box p goes to
+// peers[p] and is sealed[p] bytes long, calling seal(p, dst) to append
+// that box to dst. The boxes are sealed straight into the message: a
+// receiver's stage-1 box is some 100 MB at 2^20 rows, and a copy of it
+// costs more than sealing it. It panics if seal appends another length.
+func EncodePairwiseSealed(stage uint8, peers []uint16, sealed []int, seal func(p int, dst []byte) []byte) []byte {
+	size := 3
+	for _, n := range sealed {
+		size += 6 + n
+	}
+	w := newWriter(TypePairwise, size)
+	w.u8(stage)
+	w.u16(uint16(len(peers)))
+	for p, peer := range peers {
+		w.u16(peer)
+		w.u32(uint32(sealed[p]))
+		before := len(w.b)
+		if w.b = seal(p, w.b); len(w.b)-before != sealed[p] {
+			panic("wire: a sealed pairwise box is not the length announced")
+		}
 	}
 	return w.b
 }
@@ -110,7 +135,7 @@ func (m *PairTags) Encode() []byte {
 }
 
 // DecodePairTags decodes the PairTags of party self of n: n−1 peers in
-// increasing order, each with 1 to MaxCandidates candidates per row and
+// increasing order, each with OPRFCandidates candidates per row and
 // exactly Rows rows of them; Rows is at most MaxRecords. The tags alias
 // msg.
 func DecodePairTags(msg []byte, n, self int) (*PairTags, error) {
@@ -132,8 +157,8 @@ func DecodePairTags(msg []byte, n, self int) (*PairTags, error) {
 		}
 		p := r.index(n, "peer")
 		c := r.u8()
-		if r.err == nil && (p != want || c < 1 || c > MaxCandidates) {
-			r.fail("peer %d with %d candidates, want peer %d with 1 to %d", p, c, want, MaxCandidates)
+		if r.err == nil && (p != want || c != OPRFCandidates) {
+			r.fail("peer %d with %d candidates, want peer %d with %d", p, c, want, OPRFCandidates)
 		}
 		size := uint64(m.Rows) * uint64(c) * OPRFTagSize
 		if r.err == nil && size > uint64(len(r.b)) {

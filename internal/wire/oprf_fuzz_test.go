@@ -12,9 +12,9 @@ import (
 
 func oprfSamples() (pw, pt, sc, mt []byte) {
 	pw = (&Pairwise{Stage: 1, Boxes: []PairBox{{Peer: 0, Sealed: []byte("abc")}, {Peer: 2, Sealed: make([]byte, 40)}}}).Encode()
-	pt = (&PairTags{Rows: 2, Peers: []PeerTags{{Peer: 0, Cands: 2, Tags: make([]byte, 2*2*OPRFTagSize)}, {Peer: 2, Cands: 1, Tags: bytes.Repeat([]byte{7}, 2*OPRFTagSize)}}}).Encode()
+	pt = (&PairTags{Rows: 2, Peers: []PeerTags{{Peer: 0, Cands: OPRFCandidates, Tags: make([]byte, 2*OPRFCandidates*OPRFTagSize)}, {Peer: 2, Cands: OPRFCandidates, Tags: bytes.Repeat([]byte{7}, 2*OPRFCandidates*OPRFTagSize)}}}).Encode()
 	sc = (&Secrets{Lists: []SecretBoxes{{Peer: 2, Boxes: make([]byte, 2*SecretBoxSize)}, {Peer: 0, Boxes: make([]byte, SecretBoxSize)}}}).Encode()
-	mt = (&Match{Size: 3, Padded: 3, Width: 2, Matches: []MatchEntry{{Pos: 0, Index: 2, Holders: 3}, {Pos: 1, Index: 0, Holders: 3, Designated: true}}, Cands: []uint8{1, 8, 0, 3}}).Encode()
+	mt = (&Match{Size: 3, Padded: 3, Width: 2, Matches: []MatchEntry{{Pos: 0, Index: 2, Holders: 3}, {Pos: 1, Index: 0, Holders: 3, Designated: true}}, Cands: []uint8{1, 2, 0, 1}}).Encode()
 	return
 }
 
@@ -62,7 +62,7 @@ func FuzzDecodePairTags(f *testing.F) {
 			t.Fatalf("decoded peers %+v", m.Peers)
 		}
 		for _, p := range m.Peers {
-			if p.Cands < 1 || p.Cands > MaxCandidates || len(p.Tags) != int(m.Rows)*int(p.Cands)*OPRFTagSize {
+			if p.Cands != OPRFCandidates || len(p.Tags) != int(m.Rows)*int(p.Cands)*OPRFTagSize {
 				t.Fatalf("decoded peer %d: %d candidates, %d bytes for %d rows", p.Peer, p.Cands, len(p.Tags), m.Rows)
 			}
 		}
@@ -114,7 +114,7 @@ func FuzzDecodeMatchWidth(f *testing.F) {
 			t.Fatalf("%d candidate bytes for %d entries", len(m.Cands), len(m.Matches))
 		}
 		for _, c := range m.Cands {
-			if c >= MaxCandidates {
+			if c >= OPRFCandidates {
 				t.Fatalf("candidate %d", c)
 			}
 		}
@@ -153,4 +153,32 @@ func TestOPRFMessagesRoundTrip(t *testing.T) {
 	if _, err := DecodeMatch(mt); err == nil {
 		t.Error("oprf Match decodes as a keyed one")
 	}
+	// Another candidate count than OPRFCandidates, or a candidate byte
+	// beyond it, is refused.
+	few := (&PairTags{Rows: 1, Peers: []PeerTags{{Peer: 0, Cands: OPRFCandidates - 1, Tags: make([]byte, (OPRFCandidates-1)*OPRFTagSize)}, {Peer: 2, Cands: OPRFCandidates, Tags: make([]byte, OPRFCandidates*OPRFTagSize)}}}).Encode()
+	if _, err := DecodePairTags(few, 3, 1); err == nil {
+		t.Errorf("PairTags with %d candidates a row decodes", OPRFCandidates-1)
+	}
+	beyond := (&Match{Size: 1, Padded: 1, Width: 1, Matches: []MatchEntry{{Pos: 0, Index: 0, Holders: 2}}, Cands: []uint8{OPRFCandidates}}).Encode()
+	if _, err := DecodeMatchWidth(beyond, 1); err == nil {
+		t.Errorf("a Match naming candidate %d decodes", OPRFCandidates)
+	}
+}
+
+// TestEncodePairwiseSealed: boxes sealed into the message give the bytes
+// Encode gives for the same boxes; a box of another length than
+// announced panics.
+func TestEncodePairwiseSealed(t *testing.T) {
+	boxes := []PairBox{{Peer: 0, Sealed: []byte("abc")}, {Peer: 2, Sealed: bytes.Repeat([]byte{9}, 40)}}
+	want := (&Pairwise{Stage: 1, Boxes: boxes}).Encode()
+	got := EncodePairwiseSealed(1, []uint16{0, 2}, []int{3, 40}, func(p int, dst []byte) []byte { return append(dst, boxes[p].Sealed...) })
+	if !bytes.Equal(got, want) {
+		t.Fatalf("sealed in place %x, want %x", got, want)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a box longer than announced did not panic")
+		}
+	}()
+	EncodePairwiseSealed(1, []uint16{0}, []int{3}, func(p int, dst []byte) []byte { return append(dst, "abcd"...) })
 }

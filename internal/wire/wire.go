@@ -15,7 +15,7 @@ import (
 )
 
 // Version is the protocol version carried by every message.
-const Version = 4
+const Version = 5
 
 // Limits of the protocol. They bound what a decoder accepts.
 const (
