@@ -33,7 +33,7 @@ import (
 const (
 	oprfSealLabel    = "maskshare oprf seal v1"
 	oprfSessionLabel = "maskshare oprf session v1"
-	oprfKeyLabel     = "maskshare oprf key v1"
+	oprfKeyLabel     = "maskshare oprf key v2"
 	oprfSecretLabel  = "maskshare oprf secret v1"
 	oprfStepLabel    = "maskshare oprf step key v1"
 
@@ -132,15 +132,6 @@ func pairHash(label string, sid [32]byte, i, j int, v *kkrt.Value) [32]byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(max(i, j)))
 	b = append(b, v[:]...)
 	return sha256.Sum256(b)
-}
-
-// xorValue is a ⊕ b.
-func xorValue(a, b *kkrt.Value) kkrt.Value {
-	var v kkrt.Value
-	for i := 0; i < len(v); i += 8 {
-		binary.LittleEndian.PutUint64(v[i:], binary.LittleEndian.Uint64(a[i:])^binary.LittleEndian.Uint64(b[i:]))
-	}
-	return v
 }
 
 // oprfBoxAD binds an OPRF message to the session, its direction and stage.
@@ -372,24 +363,26 @@ func (s *partySession) openPairwise(j int, stage uint8, box []byte) ([]byte, err
 	return pt, nil
 }
 
-// oprfPairValue is v_ij(x) for the Match entry q (row) and peer j: this
-// party's receiver output from j, ⊕ its own PRF at the instance of x in
-// j's table, which the candidate that matched names.
-func (s *partySession) oprfPairValue(q, row, j int) (kkrt.Value, error) {
+// oprfKeyValue is w_lh(x) = F_{l→h}(b_h(x), x) for the Match entry q
+// (row) and peer j, where l = min(i, j) and h = max(i, j): the lower
+// party's PRF at x's bin in the higher party's table. The higher party
+// has it as a receiver output; the lower one evaluates its PRF at the
+// bin its candidate byte for j names. One evaluation per record and pair,
+// by one of the two (version 4 keyed on v_ij(x), which took one at each).
+func (s *partySession) oprfKeyValue(q, row, j int) (kkrt.Value, error) {
 	st := s.oprf
-	slot := j
-	if j > s.index {
-		slot--
+	if j < s.index {
+		return st.own[j][row].Value, nil
 	}
-	c := int(st.cands[q*(s.n-1)+slot])
+	c := int(st.cands[q*(s.n-1)+j-1])
 	f, err := st.senders[j].Candidate(st.elems[row], c)
 	if err != nil {
 		return kkrt.Value{}, &CheatingError{Check: "match", Party: "coordinator", Err: fmt.Errorf("%w: match %d names candidate %d of party %s's instances: %v", ErrProtocol, q, c, s.params.Parties[j], err)}
 	}
-	return xorValue(&st.own[j][row].Value, &f), nil
+	return f, nil
 }
 
-// secretAEAD is the AEAD of a record's pair key k_ij(x) = H("key", v_ij(x)):
+// secretAEAD is the AEAD of a record's pair key k_ij(x) = H("key", w_lh(x)):
 // ChaCha20-Poly1305 (RFC 8439), whose key setup is a copy (protocol
 // version 5; AES-256-GCM's key schedule and table made a box cost 3× as
 // much, and every record key seals or opens one box).
@@ -447,7 +440,7 @@ func (s *partySession) oprfSecrets(ctx context.Context) error {
 		s.qualified[q] = sec
 		for _, l := range out.Lists {
 			j := int(l.Peer)
-			v, err := s.oprfPairValue(q, row, j)
+			v, err := s.oprfKeyValue(q, row, j)
 			if err != nil {
 				mu.Lock()
 				fault = err
@@ -478,7 +471,7 @@ func (s *partySession) oprfSecrets(ctx context.Context) error {
 		bad := firstBadIn(secretsOf(size, n, d), func(t int) bool {
 			r := d + t*n
 			q, row := int(s.posOf[r]), int(s.rows[r])
-			v, err := s.oprfPairValue(q, row, d)
+			v, err := s.oprfKeyValue(q, row, d)
 			if err != nil {
 				mu.Lock()
 				fault = err
@@ -611,11 +604,12 @@ func peerTags(t *wire.PairTags, i, j int) *wire.PeerTags {
 
 // pairMatch is the matching of the pair (i, j), i < j, from i's side:
 // other[a] is the row of j that row a of i matches (−1 none, −2 more than
-// one, or a row of j that other rows of i match too), ci[a] and cj[a]
-// which of a's and of that row's candidates matched.
+// one, or a row of j that other rows of i match too), ci[a] which of a's
+// candidates matched (i, the lower party, evaluates its PRF there for the
+// record key; j's side needs no byte).
 type pairMatch struct {
-	other  []int32
-	ci, cj []uint8
+	other []int32
+	ci    []uint8
 }
 
 const (
@@ -639,7 +633,7 @@ func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 		}
 		table[h] = uint32(at) + 1
 	}
-	pm := &pairMatch{other: make([]int32, rowsI), ci: make([]uint8, rowsI), cj: make([]uint8, rowsI)}
+	pm := &pairMatch{other: make([]int32, rowsI), ci: make([]uint8, rowsI)}
 	for a := range pm.other {
 		pm.other[a] = noMatch
 	}
@@ -658,7 +652,7 @@ func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 				a := at / nci
 				switch o := pm.other[a]; {
 				case o == noMatch:
-					pm.other[a], pm.ci[a], pm.cj[a] = int32(b), uint8(at%nci), uint8(c)
+					pm.other[a], pm.ci[a] = int32(b), uint8(at%nci)
 				case o != int32(b): // two rows of j: not a record
 					pm.other[a] = manyMatch
 				}
@@ -732,7 +726,11 @@ rows:
 	if size > MaxRecords {
 		return 0, nil, nil, fmt.Errorf("%w: %d records", ErrProtocol, size)
 	}
-	// The candidate bytes of record r at party j, peers in party order.
+	// The candidate bytes of record r at party j, peers in party order:
+	// for a peer l > j, which of j's candidates for l matched (the bin of
+	// the identifier in l's table, where j evaluates its PRF for the
+	// record key); for l < j, 0 (j needs nothing: it holds w_lj as a
+	// receiver output).
 	w := n - 1
 	cands := make([][]uint8, n)
 	for j := range n {
@@ -747,13 +745,9 @@ rows:
 				if l == j {
 					continue
 				}
-				var c uint8
 				if j < l {
-					c = pm[j][l].ci[b[j]]
-				} else {
-					c = pm[l][j].cj[b[l]]
+					cands[j][r*w+slot] = pm[j][l].ci[b[j]]
 				}
-				cands[j][r*w+slot] = c
 				slot++
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -211,6 +212,62 @@ func TestOPRFTamperedRelayRefused(t *testing.T) {
 	}
 }
 
+// TestOPRFCandidateBytesChecked: a coordinator that names a candidate for
+// a lower peer (where an honest one sends 0) is refused by the party at
+// the Match; one that names another of the party's candidates for a
+// higher peer makes the party evaluate its PRF at the wrong bin, so the
+// record secrets it seals or opens with that peer fail, and a party
+// aborts with check "oprf record secret".
+func TestOPRFCandidateBytesChecked(t *testing.T) {
+	for _, what := range []string{"lower", "higher"} {
+		t.Run(what, func(t *testing.T) {
+			params := testParams(3, 1)
+			params.Mode = OPRF
+			tables := genTables(rand.New(rand.NewPCG(6, 6)), 3, 1, 60, 1000)
+			s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
+				if i != 1 {
+					return c
+				}
+				return tap{Conn: c, send: func(msg []byte) []byte { // the coordinator's Match to party 1
+					if typ, _ := wire.Peek(msg); typ != wire.TypeMatch {
+						return msg
+					}
+					m, err := wire.DecodeMatchWidth(msg, 2)
+					if err != nil {
+						t.Error(err)
+						return msg
+					}
+					for e := range m.Matches { // slot 0: party 0 (lower), 1: party 2
+						if what == "lower" {
+							m.Cands[e*2] = 1
+						} else {
+							m.Cands[e*2+1] = (m.Cands[e*2+1] + 1) % wire.OPRFCandidates
+						}
+					}
+					return m.Encode()
+				}}
+			}}
+			o := s.run(t)
+			if o.coord == nil {
+				t.Fatal("the session finished")
+			}
+			var ce *CheatingError
+			if what == "lower" {
+				if !errors.As(o.errs[1], &ce) || ce.Check != "match" || ce.Party != "coordinator" {
+					t.Fatalf("party 1 ended with %v, want the coordinator's ErrCheating, check match", o.errs[1])
+				}
+				return
+			}
+			for _, err := range o.errs {
+				if errors.As(err, &ce) && ce.Check == "oprf record secret" {
+					return
+				}
+			}
+			t.Fatalf("no party caught the wrong bins: %v", o.errs)
+		})
+	}
+}
+
 // TestOPRFMessageSizes pins the bounds the coordinator receives the OPRF
 // messages with: msg0 is fixed, msg1 follows the receiver's signed bound.
 func TestOPRFMessageSizes(t *testing.T) {
@@ -227,7 +284,7 @@ func TestOPRFMessageSizes(t *testing.T) {
 // party used different identifiers in different sessions) is ErrCheating,
 // check "oprf records".
 func TestOPRFRecordsCliqueRule(t *testing.T) {
-	const n, rows, cands = 3, 4, 2
+	const n, rows, cands = 3, 4, wire.OPRFCandidates
 	rng := rand.New(rand.NewPCG(9, 9))
 	// tags[i][j] are i's tags for j: rows × cands, random unless set.
 	mk := func() [][][]byte {
@@ -279,13 +336,14 @@ func TestOPRFRecordsCliqueRule(t *testing.T) {
 	if err != nil || size != 1 {
 		t.Fatalf("oprfRecords = %d records, %v; want 1", size, err)
 	}
-	// Party 0's candidate bytes for the record: peer 1 matched candidate
-	// 1, peer 2 candidate 0; party 2's: peer 0 candidate 1, peer 1 candidate 0.
-	if got := cb[0]; got[0] != 1 || got[1] != 0 {
-		t.Errorf("party 0's candidate bytes %v, want [1 0]", got)
-	}
-	if got := cb[2]; got[0] != 1 || got[1] != 0 {
-		t.Errorf("party 2's candidate bytes %v, want [1 0]", got)
+	// The candidate bytes for the record name, for each higher peer, which
+	// of the party's candidates matched, and are 0 for lower peers:
+	// party 0's for peers 1 and 2 are 1 and 0, party 1's for peer 2 is 1,
+	// party 2 has no higher peer.
+	for i, want := range [][]uint8{{1, 0}, {0, 1}, {0, 0}} {
+		if got := cb[i]; !slices.Equal(got, want) {
+			t.Errorf("party %d's candidate bytes %v, want %v", i, got, want)
+		}
 	}
 
 	tags = mk()

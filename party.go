@@ -852,6 +852,15 @@ func (s *partySession) receiveMatch(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
 	if s.oprf != nil {
+		// The bytes for lower peers carry nothing (oprfKeyValue): an
+		// honest coordinator sends 0, and anything else is refused.
+		for e := range m.Matches {
+			for j := range s.index {
+				if m.Cands[e*width+j] != 0 {
+					return coordinatorFault("match", fmt.Errorf("%w: match entry %d has candidate %d for party %s, which has a lower index", ErrProtocol, e, m.Cands[e*width+j], s.params.Parties[j]))
+				}
+			}
+		}
 		s.oprf.cands = m.Cands
 	}
 	if uint64(m.Size) > s.maxResultSize() {
