@@ -617,22 +617,26 @@ const (
 	manyMatch = -2
 )
 
-// matchPair joins i's tags for j with j's for i through an open-addressing
-// table of i's (tags are uniform, so their first 8 bytes hash them).
+// matchPair joins i's tags for j with j's for i. Both lists are first
+// split by their tags' top bits into partitions of some 8,000 tags, then
+// joined partition by partition through an open-addressing table small
+// enough to stay in cache (tags are uniform, so their bits hash them);
+// a table over all of i's tags missed the cache on nearly every probe.
 func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 	const ts = wire.OPRFTagSize
 	nci, ncj := int(ti.Cands), int(tj.Cands)
-	entries := rowsI * nci
-	size := 1 << bits.Len(uint(2*entries))
-	mask := uint64(size - 1)
-	table := make([]uint32, size) // 1 + the candidate's place in ti.Tags
-	for at := range entries {
-		h := binary.LittleEndian.Uint64(ti.Tags[at*ts:]) & mask
-		for table[h] != 0 {
-			h = (h + 1) & mask
-		}
-		table[h] = uint32(at) + 1
+	pbits := 0
+	for rowsI*nci>>pbits > 1<<13 && pbits < 16 {
+		pbits++
 	}
+	ri, si := partitionTags(ti.Tags, rowsI*nci, pbits)
+	rj, sj := partitionTags(tj.Tags, rowsJ*ncj, pbits)
+	largest := 0
+	for p := range 1 << pbits {
+		largest = max(largest, si[p+1]-si[p])
+	}
+	table := make([]uint32, 1<<bits.Len(uint(2*largest))) // 1 + the tag's place in its partition
+
 	pm := &pairMatch{other: make([]int32, rowsI), ci: make([]uint8, rowsI)}
 	for a := range pm.other {
 		pm.other[a] = noMatch
@@ -641,19 +645,29 @@ func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 	for b := range rev {
 		rev[b] = noMatch
 	}
-	for b := range rowsJ {
-		for c := range ncj {
-			tag := tj.Tags[(b*ncj+c)*ts : (b*ncj+c+1)*ts]
-			for h := binary.LittleEndian.Uint64(tag) & mask; table[h] != 0; h = (h + 1) & mask {
-				at := int(table[h]) - 1
-				if !sameTag(ti.Tags[at*ts:], tag) {
+	for p := range 1 << pbits {
+		part := ri[si[p]:si[p+1]]
+		t := table[:1<<bits.Len(uint(2*len(part)))]
+		clear(t)
+		mask := uint32(len(t) - 1)
+		for x, r := range part {
+			h := r.low & mask
+			for t[h] != 0 {
+				h = (h + 1) & mask
+			}
+			t[h] = uint32(x) + 1
+		}
+		for _, r := range rj[sj[p]:sj[p+1]] {
+			for h := r.low & mask; t[h] != 0; h = (h + 1) & mask {
+				e := part[t[h]-1]
+				if e.low != r.low || !sameTag(ti.Tags[int(e.at)*ts:], tj.Tags[int(r.at)*ts:]) {
 					continue
 				}
-				a := at / nci
+				a, b := int(e.at)/nci, int32(int(r.at)/ncj)
 				switch o := pm.other[a]; {
 				case o == noMatch:
-					pm.other[a], pm.ci[a] = int32(b), uint8(at%nci)
-				case o != int32(b): // two rows of j: not a record
+					pm.other[a], pm.ci[a] = b, uint8(int(e.at)%nci)
+				case o != b: // two rows of j: not a record
 					pm.other[a] = manyMatch
 				}
 				switch o := rev[b]; {
@@ -666,6 +680,36 @@ func matchPair(ti, tj *wire.PeerTags, rowsI, rowsJ int) *pairMatch {
 		}
 	}
 	return pm
+}
+
+// tagRef is one candidate tag in a partition: the low 32 bits of its
+// first word, which hash and filter it, and its place in its list.
+type tagRef struct {
+	low, at uint32
+}
+
+// partitionTags sorts the places of count tags into 1<<pbits partitions
+// by the top pbits bits of their first word: partition p is
+// refs[start[p]:start[p+1]].
+func partitionTags(tags []byte, count, pbits int) (refs []tagRef, start []int) {
+	const ts = wire.OPRFTagSize
+	shift := 64 - pbits // 64: every tag in partition 0
+	start = make([]int, 1<<pbits+1)
+	for at := range count {
+		start[binary.LittleEndian.Uint64(tags[at*ts:])>>shift+1]++
+	}
+	for p := range 1 << pbits {
+		start[p+1] += start[p]
+	}
+	next := slices.Clone(start[:1<<pbits])
+	refs = make([]tagRef, count)
+	for at := range count {
+		w := binary.LittleEndian.Uint64(tags[at*ts:])
+		p := w >> shift
+		refs[next[p]] = tagRef{low: uint32(w), at: uint32(at)}
+		next[p]++
+	}
+	return refs, start
 }
 
 // sameTag compares two OPRF tags (public values: the coordinator's).

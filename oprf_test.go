@@ -1,6 +1,7 @@
 package maskshare
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -368,5 +369,104 @@ func TestOPRFModeJSON(t *testing.T) {
 	b, err := json.Marshal(p)
 	if err != nil || !strings.Contains(string(b), `"mode":"oprf"`) {
 		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+}
+
+// TestMatchPairAgainstNaive checks the partitioned join against a plain
+// one over tag maps, on lists large enough to be split (rows sharing
+// one tag, a row matching two rows, two rows matching one, a row with two
+// equal candidates) and on tiny ones (a single partition).
+func TestMatchPairAgainstNaive(t *testing.T) {
+	const ts, nc = wire.OPRFTagSize, wire.OPRFCandidates
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, rows := range []int{3, 50, 20000} {
+		ti := &wire.PeerTags{Cands: nc, Tags: make([]byte, rows*nc*ts)}
+		tj := &wire.PeerTags{Cands: nc, Tags: make([]byte, rows*nc*ts)}
+		for _, b := range [][]byte{ti.Tags, tj.Tags} {
+			for k := range b {
+				b[k] = byte(rng.Uint32())
+			}
+		}
+		tag := func(tags []byte, row, c int) []byte { return tags[(row*nc+c)*ts:][:ts] }
+		for k := 0; k < rows/2; k++ { // plant matches, some of them conflicting
+			a, b := rng.IntN(rows), rng.IntN(rows)
+			copy(tag(tj.Tags, b, rng.IntN(nc)), tag(ti.Tags, a, rng.IntN(nc)))
+			if k%7 == 0 { // a row with two equal candidates
+				copy(tag(ti.Tags, a, (k/7)%nc), tag(ti.Tags, a, (k/7+1)%nc))
+			}
+		}
+		// The plain join: the rows of j each row of i shares a tag with, and back.
+		fwd := make([]map[int]bool, rows)
+		back := make([]map[int]bool, rows)
+		for a := range rows {
+			for ca := range nc {
+				for b := range rows {
+					for cb := range nc {
+						if bytes.Equal(tag(ti.Tags, a, ca), tag(tj.Tags, b, cb)) {
+							if fwd[a] == nil {
+								fwd[a] = map[int]bool{}
+							}
+							if back[b] == nil {
+								back[b] = map[int]bool{}
+							}
+							fwd[a][b], back[b][a] = true, true
+						}
+					}
+				}
+			}
+			if rows > 1000 && a > 300 { // the quadratic join only on a prefix
+				break
+			}
+		}
+		pm := matchPair(ti, tj, rows, rows)
+		limit := rows
+		if rows > 1000 {
+			limit = 301
+		}
+		unique := 0
+		for a := range limit {
+			want := int32(noMatch)
+			if len(fwd[a]) > 1 {
+				want = manyMatch
+			}
+			for b := range fwd[a] {
+				if len(fwd[a]) == 1 {
+					want = int32(b)
+					if len(back[b]) > 1 {
+						want = manyMatch
+					}
+				}
+			}
+			if rows > 1000 && want >= 0 {
+				// back[b] saw only the prefix: rows of i beyond it may match b too.
+				b := int(want)
+				for a2 := limit; a2 < rows; a2++ {
+					for ca := range nc {
+						for cb := range nc {
+							if bytes.Equal(tag(ti.Tags, a2, ca), tag(tj.Tags, b, cb)) {
+								want = manyMatch
+							}
+						}
+					}
+				}
+			}
+			if got := pm.other[a]; got != want {
+				t.Fatalf("%d rows: row %d of i matches %d, want %d", rows, a, got, want)
+			}
+			if want >= 0 {
+				unique++
+				c := pm.ci[a]
+				found := false
+				for cb := range nc {
+					found = found || bytes.Equal(tag(ti.Tags, a, int(c)), tag(tj.Tags, int(want), cb))
+				}
+				if !found {
+					t.Fatalf("%d rows: row %d's candidate %d is not a tag of row %d", rows, a, c, want)
+				}
+			}
+		}
+		if rows >= 50 && unique == 0 {
+			t.Fatalf("%d rows: no unique match planted", rows)
+		}
 	}
 }
