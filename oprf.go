@@ -322,13 +322,17 @@ func (s *partySession) oprfPSI(ctx context.Context) error {
 		// Rows in their own order, tags written at their places: the
 		// reads stay sequential and the scattered writes do not stall.
 		forRanges(m, func(lo, hi int) {
-			cs := make([]kkrt.Value, 0, nc)
-			for row := lo; row < hi; row++ {
-				cs, _ = snd.Candidates(cs[:0], st.elems[row]) // Finish succeeded
-				own := &st.own[j][row].Value
-				at := int(place[row]) * nc * wire.OPRFTagSize
-				for c := range cs {
-					putOPRFTag(tags[at+c*wire.OPRFTagSize:], own, &cs[c])
+			const block = 64 // rows a kkrt call evaluates together
+			cs := make([]kkrt.Value, 0, block*nc)
+			for first := lo; first < hi; first += block {
+				last := min(first+block, hi)
+				cs, _ = snd.AppendCandidates(cs[:0], st.elems[first:last]) // Finish succeeded
+				for row := first; row < last; row++ {
+					own := &st.own[j][row].Value
+					at := int(place[row]) * nc * wire.OPRFTagSize
+					for c := range nc {
+						putOPRFTag(tags[at+c*wire.OPRFTagSize:], own, &cs[(row-first)*nc+c])
+					}
 				}
 			}
 		})

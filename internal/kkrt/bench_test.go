@@ -156,3 +156,21 @@ func BenchmarkEdwards25519Mul(b *testing.B) {
 		q.ScalarMult(k, p)
 	}
 }
+
+// BenchmarkAppendCandidatesLarge is BenchmarkCandidatesLarge through
+// AppendCandidates, 64 elements a call (the engine's batches); per element.
+func BenchmarkAppendCandidatesLarge(b *testing.B) {
+	var session [32]byte
+	s, _, _, _ := runSession(b, session, benchIDs(1_000_000, "DE"), nil)
+	elems := elementsOf(benchIDs(1<<16, "FR"))
+	dst := make([]Value, 0, 64*MaxCandidates)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.AppendCandidates(dst[:0], elems[i&(1<<16-1):][:64]); err != nil {
+			b.Fatal(err)
+		}
+		i += 64
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(64*b.N), "ns/element")
+}

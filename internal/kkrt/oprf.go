@@ -295,25 +295,46 @@ func (s *Sender) Eval(index int, e Element) (Value, error) {
 // HashCount of them: F at e's bins, in hash-function order (equal bins
 // give equal values). It does not allocate if dst has room.
 func (s *Sender) Candidates(dst []Value, e Element) ([]Value, error) {
+	one := [1]Element{e}
+	return s.AppendCandidates(dst, one[:])
+}
+
+// candidateBatch is how many elements AppendCandidates gathers table rows
+// for before it hashes any: their rows' loads are independent, so the
+// cache misses of a large table overlap with each other and with the
+// next element's codeword.
+const candidateBatch = 4
+
+// AppendCandidates appends Candidates(e) for every e in elems, in order:
+// HashCount values per element. On a large table it is faster than
+// Candidates element by element. It does not allocate if dst has room.
+func (s *Sender) AppendCandidates(dst []Value, elems []Element) ([]Value, error) {
 	if s.q == nil {
 		return dst, ErrState
 	}
 	sc := scratchPool.Get().(*scratch)
-	var c [rowWords]uint64
-	s.keys.encode(&c, &e, sc)
-	bins := s.keys.bins(&e, s.nbins, sc)
-	scratchPool.Put(sc)
-	// The three rows first: their loads are independent, so the cache
-	// misses of a large table overlap; then the three hashes.
-	var rows [HashCount][rowWords]uint64
-	for h, b := range bins {
-		q := &s.q[b]
-		for w := range rows[h] {
-			rows[h][w] = q[w] ^ c[w]&s.s[w]
+	defer scratchPool.Put(sc)
+	var rows [candidateBatch * HashCount][rowWords]uint64
+	var bins [candidateBatch][HashCount]int
+	for len(elems) > 0 {
+		batch := elems[:min(candidateBatch, len(elems))]
+		elems = elems[len(batch):]
+		for k := range batch {
+			var c [rowWords]uint64
+			s.keys.encode(&c, &batch[k], sc)
+			bins[k] = s.keys.bins(&batch[k], s.nbins, sc)
+			for h, b := range bins[k] {
+				q, r := &s.q[b], &rows[k*HashCount+h]
+				for w := range r {
+					r[w] = q[w] ^ c[w]&s.s[w]
+				}
+			}
 		}
-	}
-	for h, b := range bins {
-		dst = append(dst, s.keys.output(b, &rows[h]))
+		for k := range batch {
+			for h, b := range bins[k] {
+				dst = append(dst, s.keys.output(b, &rows[k*HashCount+h]))
+			}
+		}
 	}
 	return dst, nil
 }
