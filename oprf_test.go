@@ -172,41 +172,50 @@ func TestOPRFCoalitionCannotTestHonestParty(t *testing.T) {
 	}
 }
 
+// runOPRFAltered runs a 3-party oprf session whose coordinator passes
+// every message of type typ that it sends to party 1 through alter.
+func runOPRFAltered(t *testing.T, seed uint64, universe int, typ wire.Type, alter func(msg []byte) []byte) outcome {
+	params := testParams(3, 1)
+	params.Mode = OPRF
+	tables := genTables(rand.New(rand.NewPCG(seed, seed)), 3, 1, universe, 1000)
+	s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
+		if i != 1 {
+			return c
+		}
+		return tap{Conn: c, send: func(msg []byte) []byte {
+			if got, _ := wire.Peek(msg); got != typ {
+				return msg
+			}
+			return alter(msg)
+		}}
+	}}
+	o := s.run(t)
+	if o.coord == nil {
+		t.Fatal("the session finished")
+	}
+	return o
+}
+
 // TestOPRFTamperedRelayRefused: a coordinator that alters one byte of an
 // OPRF message it relays, or swaps two boxes' senders, is caught by the
 // pair's AEAD before the message is used.
 func TestOPRFTamperedRelayRefused(t *testing.T) {
 	for _, what := range []string{"flip", "swap"} {
 		t.Run(what, func(t *testing.T) {
-			params := testParams(3, 1)
-			params.Mode = OPRF
-			tables := genTables(rand.New(rand.NewPCG(5, 5)), 3, 1, 30, 1000)
-			s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
-				if i != 1 {
-					return c
+			o := runOPRFAltered(t, 5, 30, wire.TypePairwise, func(msg []byte) []byte {
+				m, err := wire.DecodePairwise(msg, 3, 1, msg[2], func(int) int { return 1 << 30 })
+				if err != nil {
+					t.Error(err)
+					return msg
 				}
-				return tap{Conn: c, send: func(msg []byte) []byte {
-					if typ, _ := wire.Peek(msg); typ != wire.TypePairwise {
-						return msg
-					}
-					m, err := wire.DecodePairwise(msg, 3, 1, msg[2], func(int) int { return 1 << 30 })
-					if err != nil {
-						t.Error(err)
-						return msg
-					}
-					if what == "flip" {
-						m.Boxes[0].Sealed[100] ^= 1
-					} else {
-						m.Boxes[0].Peer, m.Boxes[1].Peer = m.Boxes[1].Peer, m.Boxes[0].Peer
-					}
-					return m.Encode()
-				}}
-			}}
-			o := s.run(t)
-			if o.coord == nil || o.results[1] != nil {
-				t.Fatal("the session finished")
-			}
-			if !errors.Is(o.errs[1], ErrAuthentication) {
+				if what == "flip" {
+					m.Boxes[0].Sealed[100] ^= 1
+				} else {
+					m.Boxes[0].Peer, m.Boxes[1].Peer = m.Boxes[1].Peer, m.Boxes[0].Peer
+				}
+				return m.Encode()
+			})
+			if o.results[1] != nil || !errors.Is(o.errs[1], ErrAuthentication) {
 				t.Fatalf("party 1 ended with %v, want ErrAuthentication", o.errs[1])
 			}
 		})
@@ -222,36 +231,21 @@ func TestOPRFTamperedRelayRefused(t *testing.T) {
 func TestOPRFCandidateBytesChecked(t *testing.T) {
 	for _, what := range []string{"lower", "higher"} {
 		t.Run(what, func(t *testing.T) {
-			params := testParams(3, 1)
-			params.Mode = OPRF
-			tables := genTables(rand.New(rand.NewPCG(6, 6)), 3, 1, 60, 1000)
-			s := &session{params: params, tables: tables, wrap: func(i int, c transport.Conn) transport.Conn {
-				if i != 1 {
-					return c
+			o := runOPRFAltered(t, 6, 60, wire.TypeMatch, func(msg []byte) []byte {
+				m, err := wire.DecodeMatchWidth(msg, 2)
+				if err != nil {
+					t.Error(err)
+					return msg
 				}
-				return tap{Conn: c, send: func(msg []byte) []byte { // the coordinator's Match to party 1
-					if typ, _ := wire.Peek(msg); typ != wire.TypeMatch {
-						return msg
+				for e := range m.Matches { // slot 0: party 0 (lower), 1: party 2
+					if what == "lower" {
+						m.Cands[e*2] = 1
+					} else {
+						m.Cands[e*2+1] = (m.Cands[e*2+1] + 1) % wire.OPRFCandidates
 					}
-					m, err := wire.DecodeMatchWidth(msg, 2)
-					if err != nil {
-						t.Error(err)
-						return msg
-					}
-					for e := range m.Matches { // slot 0: party 0 (lower), 1: party 2
-						if what == "lower" {
-							m.Cands[e*2] = 1
-						} else {
-							m.Cands[e*2+1] = (m.Cands[e*2+1] + 1) % wire.OPRFCandidates
-						}
-					}
-					return m.Encode()
-				}}
-			}}
-			o := s.run(t)
-			if o.coord == nil {
-				t.Fatal("the session finished")
-			}
+				}
+				return m.Encode()
+			})
 			var ce *CheatingError
 			if what == "lower" {
 				if !errors.As(o.errs[1], &ce) || ce.Check != "match" || ce.Party != "coordinator" {
