@@ -113,8 +113,8 @@ func oprfSession(sid [32]byte, recv, send int) [32]byte {
 // (v_ij(x), or a candidate for it): the first 12 bytes of v. v is the XOR
 // of two random-oracle outputs, each unknown to anyone but the two parties
 // (and only for identifiers both put in): uniform without hashing it
-// again. The key comes from the whole of v (pairHash), of which the tag
-// shows 96 bits and hides 160.
+// again. The record key comes from w_lh(x), one of the two terms
+// (oprfKeyValue), which the tag does not show: the other term masks it.
 func putOPRFTag(dst []byte, own, cand *kkrt.Value) {
 	// Two words, not subtle.XORBytes: this runs 3(n − 1) times a row.
 	_ = dst[wire.OPRFTagSize-1]
