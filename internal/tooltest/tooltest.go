@@ -6,6 +6,7 @@ package tooltest
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -30,4 +31,19 @@ func RequirePackage(t testing.TB, name, pkg string) string {
 		t.Skipf("%s not on PATH; install it (apt-get install -y %s) or set MASKSHARE_REQUIRE_TOOLS=1 to make this a failure", name, pkg)
 	}
 	return path
+}
+
+// ReadQR reads the QR code in the image file at path with zbarimg (see
+// RequirePackage) and returns its text without zbarimg's closing newline.
+// It reads QR codes only: with every symbology on, zbarimg may also find a
+// linear barcode among a QR code's modules and print it on a line of its
+// own (a CI run read "…\n273632\n" after a valid code).
+func ReadQR(t testing.TB, path string) string {
+	t.Helper()
+	zbar := RequirePackage(t, "zbarimg", "zbar-tools")
+	out, err := exec.Command(zbar, "--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", path).Output()
+	if err != nil {
+		t.Fatalf("zbarimg %s: %v", path, err)
+	}
+	return strings.TrimSuffix(string(out), "\n")
 }
