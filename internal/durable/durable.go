@@ -37,22 +37,28 @@ func WriteFile(path string, b []byte, perm os.FileMode) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
+	if err = fill(f, b, perm); err != nil {
 		return err
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// fill gives the new file f exactly mode perm (whatever the umask), writes
+// b to it, syncs and closes it.
+func fill(f *os.File, b []byte, perm os.FileMode) error {
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // CreateFile writes b to a new file at path with exactly mode perm
@@ -70,16 +76,7 @@ func CreateFile(path string, b []byte, perm os.FileMode) (err error) {
 			os.Remove(path)
 		}
 	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
+	if err = fill(f, b, perm); err != nil {
 		return err
 	}
 	return SyncDir(filepath.Dir(path))
